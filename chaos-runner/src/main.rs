@@ -1,0 +1,3 @@
+fn main() {
+    println!("chaos-runner: not built yet");
+}
