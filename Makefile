@@ -1,0 +1,68 @@
+# Cascade Lab: the two commands a new user runs are `make demo` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Builds live outside the clone so every checkout (and CI) reuses them.
+export CASCADE_CACHE ?= $(HOME)/.cache/cascade-lab
+export CARGO_TARGET_DIR ?= $(CASCADE_CACHE)/target
+BIN := $(CARGO_TARGET_DIR)/release
+LAB := $(BIN)/lab
+TARGET ?= local
+PAUSE ?= 2
+
+.PHONY: all build release demo test lint fmt lab-up lab-down experiment fix break status \
+        k8s-build k8s-up k8s-down clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release --workspace --bins
+
+## The main job: the cascading failure and its fix, narrated, on local processes.
+demo: release
+	$(LAB) demo --pause $(PAUSE)
+
+## Every test tier this machine can run (the others print SKIP with the reason).
+test:
+	scripts/test.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+lab-up: release
+	$(LAB) up --target $(TARGET)
+
+lab-down: release
+	$(LAB) down --target $(TARGET)
+
+status: release
+	$(LAB) status
+
+experiment: release
+	PATH="$(BIN):$$PATH" CONSUMER_URL="$$($(LAB) address)" $(BIN)/chaos-runner run experiments/local.json
+
+fix: release
+	$(LAB) fix
+
+break: release
+	$(LAB) break
+
+## Kubernetes tier: a real control plane on this machine (no containers needed).
+k8s-build:
+	scripts/k8s-build.sh
+
+k8s-up:
+	scripts/k8s-up.sh
+
+k8s-down:
+	scripts/k8s-down.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf .lab
