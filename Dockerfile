@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# One Dockerfile, two images: pick one with --target (run from the repository root):
+#   docker build --target provider-app -t cascade-lab/provider-app:dev .
+#   docker build --target consumer-app -t cascade-lab/consumer-app:dev .
+# Both targets share the builder stages, so the second build reuses the first's layers
+# (one dependency build, one compile of both binaries).
+
+# Match the toolchain the workspace is developed with (rust-version in Cargo.toml is the floor).
+ARG RUST_VERSION=1.95
+ARG CARGO_CHEF_VERSION=0.1.77
+
+# --- builder stages: Debian bookworm, the same glibc as the distroless runtime below ---
+FROM rust:${RUST_VERSION}-slim-bookworm AS chef
+ARG CARGO_CHEF_VERSION
+# cargo-chef splits "build the dependencies" (slow, changes rarely) from "build our code".
+RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
+WORKDIR /src
+
+# The recipe is only the workspace's Cargo.toml files and Cargo.lock: it changes when a
+# dependency changes, not when our code does.
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS builder
+COPY --from=planner /src/recipe.json recipe.json
+# Dependency layer: rebuilt only when recipe.json changes.
+RUN cargo chef cook --release --locked --recipe-path recipe.json \
+      --package provider-app --package consumer-app
+COPY . .
+RUN cargo build --release --locked --package provider-app --package consumer-app --bins \
+    && mkdir -p /out \
+    && cp target/release/provider-app target/release/consumer-app /out/
+
+# --- runtime images: glibc and CA certificates only, no shell, user 65532 (nonroot) ---
+FROM gcr.io/distroless/cc-debian12:nonroot AS provider-app
+COPY --from=builder /out/provider-app /usr/local/bin/provider-app
+USER 65532:65532
+# BIND defaults to 0.0.0.0:8080 (docs/contracts.md).
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/provider-app"]
+
+FROM gcr.io/distroless/cc-debian12:nonroot AS consumer-app
+COPY --from=builder /out/consumer-app /usr/local/bin/consumer-app
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/consumer-app"]

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# Checks manifests/ and the address script:
+#  - always: both overlays render, differ only in CONSUMER_RESILIENCE, and the kind port
+#    mapping matches the consumer's node port;
+#  - against a live cluster (--kubeconfig PATH, else $CASCADE_KUBECONFIG): for each overlay,
+#    in a fresh namespace that enforces the "restricted" Pod Security Standard: a server-side
+#    dry run, the real apply, the Deployments become Available, the consumer runs in the
+#    overlay's resilience mode, and scripts/get-consumer-service-address.sh prints the
+#    node's address. The API server's own pod-security admission judges the pods; a
+#    deliberately non-compliant pod must be rejected there, so the check can fail.
+# Without a cluster the second part prints "SKIP: kubernetes tier: ..." (a failure when
+# CASCADE_REQUIRE_ALL_TIERS=1). Ends with "check-manifests: N passed, M failed".
+# Usage: check-manifests.sh [--kubeconfig PATH] [--timeout SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly prog=check-manifests
+readonly overlays=(before after)
+readonly node_port=30080
+timeout=180
+kubeconfig="${CASCADE_KUBECONFIG:-}"
+
+die() {
+  echo "$prog: error: $*" >&2
+  exit 2
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kubeconfig)
+      [ $# -ge 2 ] || die "option --kubeconfig needs a value"
+      kubeconfig="$2"
+      shift 2
+      ;;
+    --timeout)
+      if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then die "option --timeout needs a number of seconds"; fi
+      timeout="$2"
+      shift 2
+      ;;
+    -h | --help)
+      sed -n '2,14s/^# \{0,1\}//p' "$0"
+      exit 0
+      ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+command -v kubectl >/dev/null 2>&1 || die "kubectl not found on PATH"
+
+passed=0
+failed=0
+pass() {
+  echo "ok: $1"
+  passed=$((passed + 1))
+}
+fail() {
+  echo "FAIL: $1" >&2
+  if [ -n "${2:-}" ]; then printf '    %s\n' "${2//$'\n'/$'\n'    }" >&2; fi
+  failed=$((failed + 1))
+}
+finish() {
+  echo "$prog: $passed passed, $failed failed"
+  [ "$failed" = 0 ]
+}
+
+workdir=$(mktemp -d)
+namespaces=()
+cleanup() {
+  for ns in "${namespaces[@]}"; do
+    kubectl --kubeconfig "$kubeconfig" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- static checks
+# Rendering needs no cluster (kustomize is built into kubectl).
+rendered_ok=1
+for overlay in "${overlays[@]}"; do
+  if out=$(kubectl kustomize "manifests/overlays/$overlay" 2>&1); then
+    printf '%s\n' "$out" >"$workdir/$overlay.yaml"
+    pass "overlay '$overlay' renders"
+  else
+    fail "overlay '$overlay' does not render (kubectl kustomize manifests/overlays/$overlay)" "$out"
+    rendered_ok=0
+  fi
+done
+
+if [ "$rendered_ok" = 1 ]; then
+  # kustomize's output is normalised (sorted keys, fixed indentation), so a line diff
+  # after masking the one value that should differ is exact.
+  mask_resilience() {
+    awk 'prev ~ /- name: CONSUMER_RESILIENCE$/ { print "<resilience value>"; prev = $0; next }
+         { print; prev = $0 }' "$1"
+  }
+  resilience_value() {
+    awk 'prev ~ /- name: CONSUMER_RESILIENCE$/ { print $2 } { prev = $0 }' "$1"
+  }
+  if ! d=$(diff <(mask_resilience "$workdir/before.yaml") <(mask_resilience "$workdir/after.yaml")); then
+    fail "overlays differ in more than CONSUMER_RESILIENCE" "$d"
+  elif [ "$(resilience_value "$workdir/before.yaml")" != '"off"' ] ||
+    [ "$(resilience_value "$workdir/after.yaml")" != '"on"' ]; then
+    fail "CONSUMER_RESILIENCE should be \"off\" in before and \"on\" in after" \
+      "before: $(resilience_value "$workdir/before.yaml"), after: $(resilience_value "$workdir/after.yaml")"
+  else
+    pass "overlays differ only in CONSUMER_RESILIENCE (off / on)"
+  fi
+
+  # The address script's kind answer (localhost:<nodePort>) relies on this mapping.
+  ports=$(grep -E '^ *nodePort: *[0-9]+ *$' "$workdir/before.yaml" | tr -dc '0-9\n')
+  if [ "$ports" != "$node_port" ]; then
+    fail "the rendered manifests should have exactly one nodePort, $node_port" "found: ${ports:-none}"
+  elif ! grep -Eq "^ *- containerPort: *$node_port *$" kind/cluster.yaml ||
+    ! grep -Eq "^ *hostPort: *$node_port *$" kind/cluster.yaml; then
+    fail "kind/cluster.yaml should map containerPort $node_port to hostPort $node_port"
+  else
+    pass "kind/cluster.yaml maps the consumer's nodePort $node_port to the same host port"
+  fi
+fi
+
+# ---------------------------------------------------------------- cluster checks
+if [ -z "$kubeconfig" ]; then
+  echo "SKIP: kubernetes tier: no cluster (set CASCADE_KUBECONFIG or pass --kubeconfig)"
+  if [ "${CASCADE_REQUIRE_ALL_TIERS:-0}" = 1 ]; then
+    fail "kubernetes tier is required (CASCADE_REQUIRE_ALL_TIERS=1) but no kubeconfig was given"
+  fi
+  finish
+  exit
+fi
+[ -f "$kubeconfig" ] || die "kubeconfig '$kubeconfig' does not exist"
+kc() { kubectl --kubeconfig "$kubeconfig" "$@"; }
+if ! out=$(kc --request-timeout=5s get --raw /readyz 2>&1); then
+  fail "the cluster of '$kubeconfig' is not ready" "$out"
+  finish
+  exit
+fi
+
+# The node address the script must print: a node not labelled as control plane if there
+# is one, else any node. Worked out here from the node list, independently of the script.
+node_ips() {
+  kc get nodes "$@" -o 'jsonpath={range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' |
+    awk 'NF { print $1 }'
+}
+expected_ips=$(node_ips -l '!node-role.kubernetes.io/control-plane')
+[ -n "$expected_ips" ] || expected_ips=$(node_ips)
+if [ -z "$expected_ips" ]; then
+  fail "the cluster has no node with an InternalIP: the node port cannot be checked" \
+    "$(kc get nodes -o wide 2>&1)"
+  finish
+  exit
+fi
+
+run_id="$(date +%s)-$$"
+for overlay in "${overlays[@]}"; do
+  ns="cascade-check-$overlay-$run_id"
+  want_mode=off
+  [ "$overlay" = after ] && want_mode=on
+  namespaces+=("$ns")
+  echo "$passed $failed" >"$workdir/counts"
+  # One failure makes the later steps of this overlay meaningless: stop there. (The
+  # subshell runs under `|| true`, where errexit is off: every step checks explicitly.)
+  (
+    step_failed() {
+      fail "[$overlay] $1" "${2:-}"
+      echo "$passed $failed" >"$workdir/counts"
+      exit 1
+    }
+    step_ok() {
+      pass "[$overlay] $1"
+      echo "$passed $failed" >"$workdir/counts"
+    }
+
+    out=$(kc create namespace "$ns" 2>&1 &&
+      kc label namespace "$ns" \
+        pod-security.kubernetes.io/enforce=restricted \
+        pod-security.kubernetes.io/enforce-version=latest \
+        pod-security.kubernetes.io/warn=restricted \
+        pod-security.kubernetes.io/warn-version=latest 2>&1) ||
+      step_failed "cannot create namespace $ns" "$out"
+
+    # Negative control: the admission really enforces "restricted" here, so the
+    # manifests being admitted below means something.
+    if out=$(kc -n "$ns" run psa-negative-control --image=cascade-lab/provider-app:dev \
+      --restart=Never --dry-run=server 2>&1); then
+      step_failed "a pod without a security context was admitted in $ns: pod-security admission is not enforcing" "$out"
+    elif ! grep -q 'violates PodSecurity "restricted' <<<"$out"; then
+      step_failed "a non-compliant pod was rejected, but not by pod-security admission" "$out"
+    fi
+    step_ok "a non-compliant pod is rejected by pod-security admission (restricted)"
+
+    # Warnings name every workload whose pod template would violate the standard.
+    out=$(kc -n "$ns" apply --dry-run=server -k "manifests/overlays/$overlay" 2>&1) ||
+      step_failed "server-side dry run of manifests/overlays/$overlay failed" "$out"
+    if grep -qi 'PodSecurity' <<<"$out"; then
+      step_failed "server-side dry run warns about Pod Security" "$out"
+    fi
+    step_ok "server-side dry run applies, no Pod Security warning"
+
+    out=$(kc -n "$ns" apply -k "manifests/overlays/$overlay" 2>&1) ||
+      step_failed "kubectl apply -k manifests/overlays/$overlay failed" "$out"
+    if grep -qi 'PodSecurity' <<<"$out"; then
+      step_failed "apply warns about Pod Security" "$out"
+    fi
+    step_ok "kubectl apply -k applies, no Pod Security warning"
+
+    # Pods rejected by admission would leave the Deployments unavailable; the
+    # ReplicaSet events then say why.
+    if ! out=$(kc -n "$ns" wait --for=condition=Available --timeout="${timeout}s" \
+      deployment/my-provider-app deployment/my-consumer-app 2>&1); then
+      step_failed "Deployments not Available within ${timeout}s" \
+        "$out"$'\n'"$(kc -n "$ns" get deployments,replicasets,pods -o wide 2>&1)"$'\n'"$(kc -n "$ns" get events 2>&1 | tail -n 15)"
+    fi
+    step_ok "both Deployments are Available"
+
+    for pair in my-provider-app:my-provider-service my-consumer-app:my-consumer-service; do
+      sel="name=${pair%%:*},service=${pair#*:}"
+      phases=$(kc -n "$ns" get pods -l "$sel" -o 'jsonpath={range .items[*]}{.status.phase}{"\n"}{end}' 2>&1)
+      [ "$(sort -u <<<"$phases")" = Running ] ||
+        step_failed "pods labelled $sel should be Running" "${phases:-no such pods}"
+    done
+    step_ok "pods carry the tutorial's labels (name=..., service=...) and are Running"
+
+    mode=$(kc -n "$ns" get deployment my-consumer-app -o \
+      'jsonpath={.spec.template.spec.containers[?(@.name=="consumer-app")].env[?(@.name=="CONSUMER_RESILIENCE")].value}' 2>&1)
+    [ "$mode" = "$want_mode" ] ||
+      step_failed "consumer's CONSUMER_RESILIENCE should be '$want_mode'" "got: $mode"
+    step_ok "consumer runs with CONSUMER_RESILIENCE=$want_mode"
+
+    svcs=$(kc -n "$ns" get services my-provider-service my-consumer-service -o \
+      'jsonpath={range .items[*]}{.metadata.name} {.spec.type} {.spec.ports[0].port} {.spec.ports[0].nodePort}{"\n"}{end}' 2>&1)
+    want_svcs="my-provider-service ClusterIP 8080 "$'\n'"my-consumer-service NodePort 8080 $node_port"
+    [ "$svcs" = "$want_svcs" ] || step_failed "services should be: $want_svcs" "got: $svcs"
+    step_ok "services: provider ClusterIP :8080, consumer NodePort :8080 -> $node_port"
+
+    addr=$(scripts/get-consumer-service-address.sh --kubeconfig "$kubeconfig" -n "$ns" 2>&1) ||
+      step_failed "get-consumer-service-address.sh failed" "$addr"
+    ok=0
+    while read -r ip; do
+      case "$ip" in *:*) ip="[$ip]" ;; esac
+      [ "$addr" = "http://$ip:$node_port/invokeConsumedService" ] && ok=1
+    done <<<"$expected_ips"
+    [ "$ok" = 1 ] || step_failed "address script printed '$addr'" \
+      "expected http://<IP>:$node_port/invokeConsumedService with IP one of: $(tr '\n' ' ' <<<"$expected_ips")"
+    step_ok "address script prints $addr"
+
+    # The kind branch: same cluster, context renamed the way kind names it.
+    kind_kc="$workdir/kind-kubeconfig"
+    out=$(cp "$kubeconfig" "$kind_kc" 2>&1 &&
+      ctx=$(kubectl --kubeconfig "$kind_kc" config current-context 2>&1) &&
+      kubectl --kubeconfig "$kind_kc" config rename-context "$ctx" kind-cascade-lab 2>&1) ||
+      step_failed "cannot make a kubeconfig copy with a kind-* context" "$out"
+    addr=$(scripts/get-consumer-service-address.sh --kubeconfig "$kind_kc" -n "$ns" 2>&1) ||
+      step_failed "get-consumer-service-address.sh failed for a kind-* context" "$addr"
+    [ "$addr" = "http://localhost:$node_port/invokeConsumedService" ] ||
+      step_failed "for a kind-* context the address should use the kind host port mapping" "got: $addr"
+    step_ok "address script prints $addr for a kind-* context"
+
+    out=$(kc -n "$ns" delete namespace "$ns" --wait=true --timeout=120s 2>&1) ||
+      step_failed "namespace $ns not deleted within 120s" "$out"
+    step_ok "namespace deleted"
+  ) || true
+  read -r passed failed <"$workdir/counts"
+done
+
+# Error path: the Service does not exist in this namespace.
+if out=$(scripts/get-consumer-service-address.sh --kubeconfig "$kubeconfig" -n "cascade-check-missing-$run_id" 2>&1); then
+  fail "address script should fail when the service does not exist" "printed: $out"
+elif ! grep -q "service 'my-consumer-service' not found in namespace 'cascade-check-missing-$run_id'" <<<"$out"; then
+  fail "address script's error should name the missing service and namespace" "$out"
+else
+  pass "address script fails clearly when the service is missing"
+fi
+
+finish
