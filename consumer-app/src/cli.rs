@@ -1,0 +1,111 @@
+//! consumer-app's flags (env equivalents in brackets in `--help`).
+
+use clap::{Parser, ValueEnum};
+use service_common::ServeArgs;
+use service_common::cli::parse_positive_ms;
+use url::Url;
+
+/// Whether the consumer protects itself from its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Resilience {
+    /// The "before" system: no timeout, no fallback; provider failures become 500s.
+    Off,
+    /// The "after" system: timeouts, circuit breaker, bulkhead and a fallback answer.
+    On,
+}
+
+impl Resilience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resilience::Off => "off",
+            Resilience::On => "on",
+        }
+    }
+}
+
+/// The consumer of the Cascade Lab demo: `/invokeConsumedService` calls the provider.
+#[derive(Debug, Parser)]
+#[command(name = "consumer-app", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// The provider's greeting URL.
+    #[arg(long, env = "PROVIDER_URL", value_name = "URL",
+          default_value = "http://my-provider-service:8080/", value_parser = parse_provider_url)]
+    pub provider_url: Url,
+
+    /// Resilience off (the naive "before" system) or on (the "after" system).
+    #[arg(long, env = "CONSUMER_RESILIENCE", value_enum, default_value_t = Resilience::Off)]
+    pub resilience: Resilience,
+
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// Resilience tuning; used only with `--resilience on`. The defaults keep a user's wait
+/// under about one second: the call timeout bounds connect + request + body.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Resilience tuning (with --resilience on)")]
+pub struct Tuning {
+    /// Give up connecting to the provider after this long.
+    #[arg(long, env = "CONNECT_TIMEOUT_MS", value_name = "MS", default_value = "250",
+          allow_negative_numbers = true, value_parser = parse_positive_ms)]
+    pub connect_timeout_ms: u64,
+
+    /// Give up on a whole provider call (connect, answer and body) after this long.
+    #[arg(long, env = "CALL_TIMEOUT_MS", value_name = "MS", default_value = "800",
+          allow_negative_numbers = true, value_parser = parse_positive_ms)]
+    pub call_timeout_ms: u64,
+
+    /// Consecutive failed calls that open the circuit.
+    #[arg(long, env = "CIRCUIT_FAILURE_THRESHOLD", value_name = "N", default_value = "5",
+          allow_negative_numbers = true, value_parser = parse_positive_count)]
+    pub circuit_failure_threshold: u32,
+
+    /// How long an open circuit answers with fallbacks before it lets a call through.
+    #[arg(long, env = "CIRCUIT_OPEN_MS", value_name = "MS", default_value = "5000",
+          allow_negative_numbers = true, value_parser = parse_positive_ms)]
+    pub circuit_open_ms: u64,
+
+    /// Most provider calls in flight at once (bulkhead); more get the fallback at once.
+    #[arg(long, env = "MAX_CONCURRENT_CALLS", value_name = "N", default_value = "256",
+          allow_negative_numbers = true, value_parser = parse_positive_count)]
+    pub max_concurrent_calls: u32,
+}
+
+fn parse_provider_url(s: &str) -> Result<Url, String> {
+    match Url::parse(s) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
+        _ => Err("is not a valid http(s) URL".to_string()),
+    }
+}
+
+fn parse_positive_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n > 0 && n <= i64::from(u32::MAX) => Ok(n as u32),
+        _ => Err("must be a whole number greater than zero".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_url_must_be_http_with_a_host() {
+        assert!(parse_provider_url("http://127.0.0.1:8080/").is_ok());
+        assert!(parse_provider_url("https://provider.example/").is_ok());
+        assert!(parse_provider_url("htp:/x").is_err());
+        assert!(parse_provider_url("ftp://host/").is_err());
+        assert!(parse_provider_url("not a url").is_err());
+    }
+
+    #[test]
+    fn counts_must_be_positive() {
+        assert_eq!(parse_positive_count("3"), Ok(3));
+        assert!(parse_positive_count("0").is_err());
+        assert!(parse_positive_count("-1").is_err());
+        assert!(parse_positive_count("many").is_err());
+    }
+}

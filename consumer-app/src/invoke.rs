@@ -1,0 +1,120 @@
+//! `/invokeConsumedService`: the provider call in the naive ("before") and resilient
+//! ("after") modes, and how each turns a failure into an answer.
+
+use std::time::{Duration, Instant};
+
+use actix_web::HttpResponse;
+use failsafe::futures::CircuitBreaker as _;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::circuit::{self, Breaker, CircuitObserver};
+use crate::cli::Tuning;
+use crate::metrics::ConsumerMetrics;
+use crate::provider_client::{CallError, ProviderClient, ProviderReply};
+
+/// The protections of the "after" system.
+struct Protections {
+    breaker: Breaker,
+    observer: CircuitObserver,
+    /// Caps provider calls in flight, so a slow provider cannot tie up every worker.
+    bulkhead: Semaphore,
+}
+
+pub struct Invoker {
+    client: ProviderClient,
+    protections: Option<Protections>,
+    metrics: ConsumerMetrics,
+}
+
+impl Invoker {
+    /// The "before" system: a client without timeouts and no fallback.
+    pub fn naive(client: ProviderClient, metrics: ConsumerMetrics) -> Self {
+        metrics.set_circuit_state("disabled");
+        Self { client, protections: None, metrics }
+    }
+
+    /// The "after" system: `client` must already carry the timeouts from `tuning`.
+    pub fn resilient(client: ProviderClient, tuning: &Tuning, metrics: ConsumerMetrics) -> Self {
+        let observer = CircuitObserver::new(metrics.clone());
+        let breaker = circuit::breaker(
+            tuning.circuit_failure_threshold,
+            Duration::from_millis(tuning.circuit_open_ms),
+            observer.clone(),
+        );
+        let bulkhead = Semaphore::new(tuning.max_concurrent_calls as usize);
+        Self { client, protections: Some(Protections { breaker, observer, bulkhead }), metrics }
+    }
+
+    /// `closed|open|half_open`, or `disabled` without resilience.
+    pub fn circuit_state(&self) -> &'static str {
+        self.protections.as_ref().map_or("disabled", |p| p.observer.state())
+    }
+
+    pub async fn invoke(&self) -> HttpResponse {
+        match &self.protections {
+            None => self.invoke_naive().await,
+            Some(protections) => self.invoke_resilient(protections).await,
+        }
+    }
+
+    async fn invoke_naive(&self) -> HttpResponse {
+        match self.timed_fetch().await {
+            Ok(reply) => self.ok(reply),
+            Err(err) => {
+                tracing::warn!(cause = %err, provider_url = %self.client.url(), "provider call failed");
+                self.metrics.invocations.with_label_values(&["error"]).inc();
+                HttpResponse::InternalServerError().json(json!({
+                    "error": "provider call failed",
+                    "cause": err.to_string(),
+                    "provider_url": self.client.url().as_str(),
+                }))
+            }
+        }
+    }
+
+    async fn invoke_resilient(&self, protections: &Protections) -> HttpResponse {
+        let Ok(_permit) = protections.bulkhead.try_acquire() else {
+            return self.fallback("bulkhead-full");
+        };
+        match protections.breaker.call(self.timed_fetch()).await {
+            Ok(reply) => self.ok(reply),
+            Err(failsafe::Error::Rejected) => self.fallback("circuit-open"),
+            Err(failsafe::Error::Inner(err)) => {
+                tracing::debug!(cause = %err, "provider call failed; answering with the fallback");
+                self.fallback(err.fallback_reason())
+            }
+        }
+    }
+
+    async fn timed_fetch(&self) -> Result<ProviderReply, CallError> {
+        let started = Instant::now();
+        let result = self.client.fetch().await;
+        let label = if result.is_ok() { "ok" } else { "error" };
+        self.metrics
+            .call_duration
+            .with_label_values(&[label])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    fn ok(&self, reply: ProviderReply) -> HttpResponse {
+        self.metrics.invocations.with_label_values(&["ok"]).inc();
+        HttpResponse::Ok()
+            .content_type(reply.content_type.as_deref().unwrap_or("text/plain; charset=utf-8"))
+            .body(reply.body)
+    }
+
+    fn fallback(&self, reason: &'static str) -> HttpResponse {
+        self.metrics.invocations.with_label_values(&["fallback"]).inc();
+        self.metrics.fallbacks.with_label_values(&[reason]).inc();
+        HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .insert_header(("X-Fallback", "true"))
+            .insert_header(("X-Fallback-Reason", reason))
+            .body(format!(
+                "Degraded answer: the provider is unavailable right now ({reason}), \
+                 so the consumer answers without it.\n"
+            ))
+    }
+}

@@ -1,0 +1,68 @@
+//! provider-app's HTTP routes.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::faults::{FaultState, Faults, Verdict};
+
+/// Who this instance is, for the greeting.
+pub struct Instance {
+    pub name: String,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(greeting))
+        .route("/health/live", web::get().to(health))
+        .route("/health/ready", web::get().to(health))
+        .route("/actuator/health", web::get().to(health))
+        .route("/metrics", web::get().to(service_common::http_metrics::metrics_endpoint))
+        .service(
+            web::resource("/faults")
+                .route(web::get().to(get_faults))
+                .route(web::put().to(put_faults))
+                .route(web::delete().to(delete_faults)),
+        );
+}
+
+fn injected_error() -> HttpResponse {
+    HttpResponse::InternalServerError().json(json!({ "error": "injected fault" }))
+}
+
+/// `GET /`: the greeting, after any injected fault.
+async fn greeting(instance: web::Data<Instance>, faults: web::Data<FaultState>) -> HttpResponse {
+    match faults.apply(false).await {
+        Verdict::Fail => injected_error(),
+        Verdict::Proceed => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("Greetings from provider {}!\n", instance.name)),
+    }
+}
+
+/// The three health endpoints; faults reach them only with `affect_health`.
+async fn health(faults: web::Data<FaultState>) -> HttpResponse {
+    match faults.apply(true).await {
+        Verdict::Fail => injected_error(),
+        Verdict::Proceed => HttpResponse::Ok().json(json!({ "status": "UP" })),
+    }
+}
+
+async fn get_faults(faults: web::Data<FaultState>) -> HttpResponse {
+    HttpResponse::Ok().json(faults.get())
+}
+
+/// `PUT /faults`: replaces the settings; omitted fields take their default.
+async fn put_faults(faults: web::Data<FaultState>, body: web::Json<Faults>) -> HttpResponse {
+    let requested = body.into_inner();
+    if let Err(err) = requested.validate() {
+        return HttpResponse::BadRequest().json(json!({ "error": err.to_string() }));
+    }
+    tracing::info!(faults = ?requested, "fault settings changed");
+    faults.set(requested.clone());
+    HttpResponse::Ok().json(requested)
+}
+
+async fn delete_faults(faults: web::Data<FaultState>) -> HttpResponse {
+    tracing::info!("fault settings reset");
+    faults.set(Faults::default());
+    HttpResponse::Ok().json(Faults::default())
+}

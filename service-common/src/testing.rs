@@ -1,0 +1,187 @@
+//! Real-process test support for the two services (feature `test-support`): start a
+//! built binary on 127.0.0.1 port 0, learn its address from `--addr-file`, wait until it
+//! answers, signal it, and always clean it up. Every wait is bounded.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// How long a service may take to bind and answer its liveness probe.
+const START_BUDGET: Duration = Duration::from_secs(15);
+
+/// A fresh, empty directory under the system temp dir, removed by the [`Service`].
+pub fn scratch_dir(label: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("cascade-{label}-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// The binary `name` built into the same target dir as `beside` (a path from
+/// `env!("CARGO_BIN_EXE_...")`). Panics with what to run when it is missing.
+pub fn sibling_binary(beside: &str, name: &str) -> PathBuf {
+    let path = Path::new(beside).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} not found; build all service binaries first (`cargo build --workspace --bins`)",
+        path.display()
+    );
+    path
+}
+
+/// A running service process; killed and reaped on drop.
+pub struct Service {
+    child: Child,
+    /// `IP:PORT` the service bound.
+    pub addr: String,
+    dir: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Service {
+    /// Starts `bin` with `args` (plus `--bind 127.0.0.1:0 --addr-file ...`) and `envs`,
+    /// and waits until `GET /health/live` answers 200.
+    pub async fn start(bin: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)]) -> Service {
+        let bin = bin.as_ref();
+        let label = bin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = scratch_dir(&label);
+        let addr_file = dir.join("addr");
+        let log = fs::File::create(dir.join("log")).expect("create log file");
+        let log_err = log.try_clone().expect("clone log file");
+        let child = Command::new(bin)
+            .args(["--bind", "127.0.0.1:0", "--addr-file"])
+            .arg(&addr_file)
+            .args(args)
+            .envs(envs.iter().copied())
+            .env_remove("PORT")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut service = Service { child, addr: String::new(), dir, exited: None };
+        service.addr = service.wait_for_addr(&addr_file).await;
+        service.wait_until_live().await;
+        service
+    }
+
+    async fn wait_for_addr(&mut self, addr_file: &Path) -> String {
+        let deadline = Instant::now() + START_BUDGET;
+        while Instant::now() < deadline {
+            if let Ok(text) = fs::read_to_string(addr_file)
+                && text.ends_with('\n')
+            {
+                return text.trim().to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("service exited early with {status}; log:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no address file after {START_BUDGET:?}; log:\n{}", self.log());
+    }
+
+    async fn wait_until_live(&self) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("reqwest client");
+        let deadline = Instant::now() + START_BUDGET;
+        while Instant::now() < deadline {
+            if let Ok(res) = client.get(self.url("/health/live")).send().await
+                && res.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("service never became live; log:\n{}", self.log());
+    }
+
+    /// `http://IP:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the service logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        kill(pid, Signal::SIGTERM).expect("send SIGTERM");
+    }
+
+    /// Kills the process now (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+    }
+
+    /// Waits up to `budget` for the process to exit.
+    pub async fn wait_exit(&mut self, budget: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + budget;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = Some(status);
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `bin` to completion (bounded by `budget`; killed if it overruns) and returns its
+/// output. For configuration errors, which must exit quickly.
+pub fn run_to_exit(bin: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)], budget: Duration) -> Output {
+    let bin = bin.as_ref();
+    let mut child = Command::new(bin)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let deadline = Instant::now() + budget;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect output");
+            panic!(
+                "{} {args:?} still running after {budget:?}; stderr: {}",
+                bin.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("collect output")
+}
