@@ -1,3 +1,99 @@
-fn main() {
-    println!("Hello, world!");
+//! `lab`: brings the Cascade Lab up and down, breaks and fixes the consumer, and tells the
+//! cascading-failure story end to end (`lab demo`).
+//!
+//! Map: `cli` (arguments) -> `target` (one module per place the lab runs; `local` is the
+//! supervised-process one) built on `state` (what runs, on disk), `process` (pids that
+//! survive reuse, detached spawning), `health` (readiness), `binaries` (finding/building
+//! the services) and `interrupt` (Ctrl-C). `demo` drives the story through a `Target` and
+//! an experiment runner.
+
+mod binaries;
+mod cli;
+mod demo;
+mod health;
+mod interrupt;
+mod process;
+mod service;
+mod state;
+mod status;
+mod target;
+mod ui;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::service::Mode;
+use crate::state::StateDir;
+use crate::target::{TargetKind, UpOptions};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LAB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(err) = interrupt::install() {
+        ui::warn(format!("{err:#}"));
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) if err.chain().any(|e| e.is::<interrupt::Interrupted>()) => {
+            eprintln!("lab: interrupted");
+            ExitCode::from(interrupt::EXIT_CODE as u8)
+        }
+        Err(err) => {
+            let prefix = console::Style::new().red().bold().for_stderr().apply_to("error:");
+            eprintln!("{prefix} {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The target a command acts on: the flag, else the one the running lab uses, else local.
+fn target_kind(flag: Option<TargetKind>, states: &StateDir) -> Result<TargetKind> {
+    if let Some(kind) = flag {
+        return Ok(kind);
+    }
+    Ok(states
+        .load()?
+        .map(|state| state.target)
+        .unwrap_or(TargetKind::Local))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let states = StateDir::from_env()?;
+    let kind = target_kind(cli.target, &states)?;
+    let mut target = target::open(kind, states.clone())?;
+    match cli.command {
+        Command::Up(args) => {
+            let url = target.up(&UpOptions {
+                mode: args.mode,
+                provider_port: args.provider_port,
+                consumer_port: args.consumer_port,
+                ready_timeout: Duration::from_secs(args.ready.timeout),
+            })?;
+            ui::info("the lab is up; the consumer answers at:");
+            println!("{url}");
+        }
+        Command::Status { check } => return status::show(target.as_ref(), &states, check),
+        Command::Kill { name } => target.kill(name)?,
+        Command::Fix(args) => {
+            target.switch_mode(Mode::After, Duration::from_secs(args.timeout))?;
+        }
+        Command::Break(args) => {
+            target.switch_mode(Mode::Before, Duration::from_secs(args.timeout))?;
+        }
+        Command::Logs { name, follow } => target.logs(name, follow)?,
+        Command::Address => println!("{}", target.consumer_url()?),
+        Command::Down => target.down()?,
+        Command::Demo(args) => return demo::run(target.as_mut(), &states, &args),
+    }
+    Ok(ExitCode::SUCCESS)
 }

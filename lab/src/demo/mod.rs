@@ -1,0 +1,304 @@
+//! `lab demo`: the tutorial's story, narrated and non-interactive.
+//!
+//! up (before) -> experiment -> the cascading failure explained from the journal -> fix ->
+//! provider back -> experiment again -> before/after table -> down. The demo owns the lab
+//! it brings up: whatever happens (failure, Ctrl-C), it takes it down again.
+
+mod experiment;
+mod journal;
+mod runner;
+mod summary;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::cli::DemoArgs;
+use crate::interrupt;
+use crate::service::{Mode, Service};
+use crate::state::StateDir;
+use crate::target::{Health, Target, UpOptions};
+use crate::ui;
+use journal::{Journal, header};
+use runner::Runner;
+use summary::{CONSUMER_PROBE, RunFacts};
+
+pub fn run(target: &mut dyn Target, states: &StateDir, args: &DemoArgs) -> Result<ExitCode> {
+    interrupt::own_services();
+    if let Some(rows) = target.status()? {
+        if rows.iter().any(|row| row.health != Health::Exited) {
+            bail!(
+                "a lab is already running here (state in {}); the demo brings up its own, so stop that one first with `lab down`",
+                states.root().display()
+            );
+        }
+        // Only dead leftovers (e.g. after a reboot): clear them.
+        target.down()?;
+    }
+    let runner = match &args.runner {
+        Some(program) => Runner {
+            program: program.clone(),
+        },
+        None => Runner {
+            program: crate::binaries::require(&["chaos-runner"])?
+                .pop()
+                .context("no path for chaos-runner")?,
+        },
+    };
+    // Build anything missing now, so cargo's output does not interrupt the story.
+    crate::binaries::require(&[Service::Provider.binary(), Service::Consumer.binary()])?;
+
+    match story(target, states, args, &runner) {
+        Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+        Ok(Err(reason)) => bail!("the story did not go as expected: {reason}"),
+        Err(err) => {
+            if let Err(down) = target.down() {
+                ui::warn(format!("could not take the lab down: {down:#}"));
+            }
+            Err(err)
+        }
+    }
+}
+
+/// A numbered step heading with its explanation.
+fn step(number: u8, title: &str, text: &str) {
+    println!();
+    println!("{}", ui::heading(format!("Step {number}/6  {title}")));
+    say(text);
+}
+
+/// Explanatory text, indented under the step.
+fn say(text: &str) {
+    for line in text.lines() {
+        println!("  {line}");
+    }
+}
+
+/// A command as the user would type it to do the same by hand.
+fn command(text: &str) {
+    println!("  {}", ui::bold(format!("$ {text}")));
+}
+
+/// The body of an http output, short enough for one line.
+fn body_line(output: &Value) -> String {
+    let text = match &output["body"] {
+        Value::String(text) => text.trim().to_string(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut short: String = text.chars().take(160).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+fn story(
+    target: &mut dyn Target,
+    states: &StateDir,
+    args: &DemoArgs,
+    runner: &Runner,
+) -> Result<Result<(), String>> {
+    let ready_timeout = Duration::from_secs(args.ready.timeout);
+    let tutorial_pause = experiment::tutorial_pause().unwrap_or(15.0);
+    println!("{}", ui::heading("Cascade Lab: a cascading failure, and its fix"));
+    say("Two services run on this machine: a provider, and a consumer whose\n\
+         /invokeConsumedService calls the provider. A chaos experiment states what \"healthy\"\n\
+         means (its steady-state hypothesis), checks it, kills the provider, waits, and\n\
+         checks it again. If the hypothesis no longer holds, the experiment has found a weakness.");
+
+    step(
+        1,
+        "Bring up the system as the tutorial ships it (the \"before\" system)",
+        "The consumer calls the provider with no timeout, no circuit breaker and no fallback.",
+    );
+    command("lab up --mode before");
+    let url = target.up(&UpOptions {
+        mode: Some(Mode::Before),
+        provider_port: Some(args.provider_port),
+        consumer_port: Some(args.consumer_port),
+        ready_timeout,
+    })?;
+    say(&format!("The consumer answers at {url}"));
+    show_status(target)?;
+
+    let demo_dir = states.demo_dir();
+    std::fs::create_dir_all(&demo_dir)
+        .with_context(|| format!("cannot create {}", demo_dir.display()))?;
+    let experiment_path = demo_dir.join("experiment.json");
+    experiment::write_with_pause(&experiment_path, args.pause)?;
+
+    step(
+        2,
+        "Run the chaos experiment against it",
+        &format!(
+            "The experiment is {src}. Its steady-state hypothesis has two probes:\n\
+             \x20 all-services-are-healthy            `lab status --check` exits 0\n\
+             \x20 consumer-service-must-still-respond  the consumer answers HTTP 200\n\
+             Its method kills the provider (`lab kill my-provider-app`) and waits {tutorial_pause} s.\n\
+             For this demo the wait is {pause} s: the experiment was copied to\n\
+             {copy} with only that pause changed.",
+            src = experiment::SOURCE,
+            pause = args.pause,
+            copy = experiment_path.display()
+        ),
+    );
+    let before = run_experiment(runner, states, &experiment_path, "before", &url)?;
+
+    step(
+        3,
+        "What happened: a cascading failure",
+        "The hypothesis held before the method. After the provider was killed, it did not:",
+    );
+    match before.lines.iter().find(|line| line.contains("CRITICAL")) {
+        Some(line) => println!("  {}", ui::bad(line.trim())),
+        None => say("(the runner printed no CRITICAL line; see its output above)"),
+    }
+    if let Some(probe) = before.facts.journal.probe(CONSUMER_PROBE, true) {
+        let status = probe
+            .output_status
+            .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
+        say(&format!("The journal shows the consumer's answer: {status}"));
+        if let Some(cause) = probe.output["body"]["cause"].as_str() {
+            let error = probe.output["body"]["error"].as_str().unwrap_or("error");
+            say(&format!("  {error}, cause: {cause}"));
+        } else if let Some(error) = &probe.error {
+            say(&format!("  {}", error.lines().last().unwrap_or(error)));
+        } else {
+            say(&format!("  {}", body_line(&probe.output)));
+        }
+    }
+    say("The provider is gone from the lab (the method killed it):");
+    show_status(target)?;
+    say("The consumer itself is running and healthy, yet every call to it fails: the\n\
+         provider's failure has cascaded into the consumer, and on to its users.");
+
+    step(
+        4,
+        "Fix the consumer (the \"after\" system)",
+        "The fixed consumer calls the provider with a timeout, through a circuit breaker,\n\
+         and when the call fails it answers a degraded but valid response (a fallback)\n\
+         instead of passing the error on.",
+    );
+    command("lab fix");
+    target.switch_mode(Mode::After, ready_timeout)?;
+
+    step(
+        5,
+        "Bring the provider back and run the same experiment again",
+        "Same experiment, same kill. Only the consumer changed.",
+    );
+    command("lab up --mode after");
+    let url = target.up(&UpOptions {
+        mode: Some(Mode::After),
+        provider_port: None,
+        consumer_port: None,
+        ready_timeout,
+    })?;
+    let after = run_experiment(runner, states, &experiment_path, "after", &url)?;
+    if let Some(probe) = after.facts.journal.probe(CONSUMER_PROBE, true) {
+        let status = probe
+            .output_status
+            .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
+        say(&format!(
+            "Without its provider, the consumer now answered {status}: {}",
+            body_line(&probe.output)
+        ));
+        if let Some(reason) = header(&probe.output, "X-Fallback-Reason") {
+            say(&format!("(X-Fallback: true, reason: {reason})"));
+        }
+    }
+
+    step(
+        6,
+        "Before and after",
+        "Each probe of the hypothesis, before and after the method, in both runs:",
+    );
+    println!("{}", indent(&summary::table(&before.facts, &after.facts)));
+    let verdict = summary::verdict(&before.facts, &after.facts);
+    match &verdict {
+        Ok(()) => {
+            say(&ui::good(
+                "The experiment found the weakness before the fix, and passes after it.",
+            ));
+            say(&format!(
+                "Journals: {}",
+                states.demo_dir().join("journal-{before,after}.json").display()
+            ));
+        }
+        Err(reason) => say(&ui::bad(format!("Unexpected: {reason}"))),
+    }
+
+    println!();
+    command("lab down");
+    target.down()?;
+    say("To explore by hand: `lab up`, `lab status`, `lab kill my-provider-app`,\n\
+         `lab fix`, `lab break`, and `chaos-runner run experiments/local.json`.");
+    Ok(verdict)
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn show_status(target: &dyn Target) -> Result<()> {
+    if let Some(rows) = target.status()? {
+        println!("{}", indent(&crate::status::table(&rows)));
+    }
+    Ok(())
+}
+
+/// One experiment run with its output and journal.
+struct ExperimentRun {
+    lines: Vec<String>,
+    facts: RunFacts,
+}
+
+fn run_experiment(
+    runner: &Runner,
+    states: &StateDir,
+    experiment: &Path,
+    label: &str,
+    consumer_url: &str,
+) -> Result<ExperimentRun> {
+    let dir = states.demo_dir();
+    let journal_path = dir.join(format!("journal-{label}.json"));
+    command(&runner.display(experiment, &journal_path));
+    // The experiment calls `lab` by name: put this very lab first on PATH, point it at
+    // this state directory, and tell the http probe where the consumer is.
+    let own_dir = crate::binaries::own_dir()?;
+    let mut path = OsString::from(own_dir.as_os_str());
+    if let Some(existing) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(existing);
+    }
+    let env = [
+        ("PATH", path),
+        ("LAB_STATE_DIR", states.root().as_os_str().to_owned()),
+        ("CONSUMER_URL", OsString::from(consumer_url)),
+    ];
+    let output = runner.run(experiment, &journal_path, &dir, &env)?;
+    let journal = Journal::load(&journal_path)?;
+    say(&format!(
+        "The runner exited with status {} ({}{}).",
+        output
+            .exit_code
+            .map_or_else(|| "none (signal)".into(), |c| c.to_string()),
+        journal.status,
+        if journal.deviated { ", deviated" } else { "" }
+    ));
+    Ok(ExperimentRun {
+        lines: output.lines,
+        facts: RunFacts {
+            exit_code: output.exit_code,
+            journal,
+        },
+    })
+}

@@ -1,0 +1,198 @@
+//! The before/after table that closes the demo, and the verdict on the story.
+
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::journal::{ActivityRun, Journal, header};
+
+/// One experiment run as the summary needs it.
+#[derive(Debug)]
+pub struct RunFacts {
+    pub exit_code: Option<i32>,
+    pub journal: Journal,
+}
+
+pub const HEALTH_PROBE: &str = "all-services-are-healthy";
+pub const CONSUMER_PROBE: &str = "consumer-service-must-still-respond";
+pub const KILL_ACTION: &str = "stop-provider-service";
+
+/// "met" / "NOT met" plus what the probe saw (status and latency for http, exit code
+/// for process probes).
+fn describe_probe(run: Option<&ActivityRun>, http: bool) -> String {
+    let Some(run) = run else {
+        return "not run".into();
+    };
+    let verdict = match run.tolerance_met {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "no verdict",
+    };
+    if let Some(error) = &run.error {
+        let last = error.lines().last().unwrap_or(error);
+        return format!("{verdict}: failed ({last})");
+    }
+    match (http, run.output_status) {
+        (true, Some(code)) => {
+            let mut text = format!("{verdict}: HTTP {code} in {}", latency(run.duration));
+            if header(&run.output, "X-Fallback").is_some_and(|v| v == "true") {
+                let reason = header(&run.output, "X-Fallback-Reason").unwrap_or("fallback");
+                text.push_str(&format!(" (fallback: {reason})"));
+            }
+            text
+        }
+        (false, Some(code)) => format!("{verdict}: exit {code}"),
+        _ => verdict.into(),
+    }
+}
+
+fn latency(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1000.0)
+    } else {
+        format!("{seconds:.1} s")
+    }
+}
+
+fn describe_action(journal: &Journal) -> String {
+    match journal.method.iter().find(|run| run.name == KILL_ACTION) {
+        Some(run) => match run.output_status {
+            Some(code) => format!("{} (exit {code})", run.status),
+            None => run.status.clone(),
+        },
+        None => "not run".into(),
+    }
+}
+
+fn describe_outcome(journal: &Journal) -> String {
+    if journal.deviated {
+        format!("{}, deviated", journal.status)
+    } else {
+        journal.status.clone()
+    }
+}
+
+fn describe_exit(code: Option<i32>) -> String {
+    code.map_or_else(|| "killed by a signal".into(), |c| c.to_string())
+}
+
+/// The table: one row per probe and phase, the method, the outcome and the exit status.
+pub fn table(before: &RunFacts, after: &RunFacts) -> String {
+    let mut builder = Builder::new();
+    builder.push_record([
+        "",
+        "before the fix (resilience off)",
+        "after the fix (resilience on)",
+    ]);
+    let rows: [(String, fn(&RunFacts) -> String); 7] = [
+        (format!("{HEALTH_PROBE}, before the method"), |r| {
+            describe_probe(r.journal.probe(HEALTH_PROBE, false), false)
+        }),
+        (format!("{CONSUMER_PROBE}, before the method"), |r| {
+            describe_probe(r.journal.probe(CONSUMER_PROBE, false), true)
+        }),
+        (format!("method: {KILL_ACTION}"), |r| describe_action(&r.journal)),
+        (format!("{HEALTH_PROBE}, after the method"), |r| {
+            describe_probe(r.journal.probe(HEALTH_PROBE, true), false)
+        }),
+        (format!("{CONSUMER_PROBE}, after the method"), |r| {
+            describe_probe(r.journal.probe(CONSUMER_PROBE, true), true)
+        }),
+        ("experiment status".into(), |r| describe_outcome(&r.journal)),
+        ("runner exit status".into(), |r| describe_exit(r.exit_code)),
+    ];
+    for (label, describe) in rows {
+        builder.push_record([label, describe(before), describe(after)]);
+    }
+    let mut table = builder.build();
+    table.with(Style::rounded());
+    table.to_string()
+}
+
+/// `Ok` when the story went as the tutorial says: the before run deviated (exit 1) and
+/// the after run completed without deviating (exit 0); otherwise what went differently.
+pub fn verdict(before: &RunFacts, after: &RunFacts) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if !(before.exit_code == Some(1) && before.journal.deviated) {
+        problems.push(format!(
+            "the run before the fix should deviate and exit 1 (the naive consumer answers 500 without its provider), \
+             but it ended {} with exit status {}",
+            describe_outcome(&before.journal),
+            describe_exit(before.exit_code)
+        ));
+    }
+    if !(after.exit_code == Some(0) && after.journal.status == "completed" && !after.journal.deviated)
+    {
+        problems.push(format!(
+            "the run after the fix should complete without deviating and exit 0, but it ended {} with exit status {}",
+            describe_outcome(&after.journal),
+            describe_exit(after.exit_code)
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn probe(name: &str, status: i64, met: bool, headers: Value) -> Value {
+        json!({"activity": {"name": name}, "status": "succeeded", "duration": 0.0123,
+               "tolerance_met": met, "output": {"status": status, "headers": headers}})
+    }
+
+    fn run(deviated: bool, after_status: i64, exit: i32, headers: Value) -> RunFacts {
+        let journal = json!({
+            "status": if deviated { "failed" } else { "completed" },
+            "deviated": deviated,
+            "steady_states": {
+                "before": {"probes": [probe(HEALTH_PROBE, 0, true, json!({})),
+                                      probe(CONSUMER_PROBE, 200, true, json!({}))]},
+                "after": {"probes": [probe(HEALTH_PROBE, 0, true, json!({})),
+                                     probe(CONSUMER_PROBE, after_status, !deviated, headers)]}
+            },
+            "run": [{"activity": {"name": KILL_ACTION}, "status": "succeeded", "output": {"status": 0}}]
+        });
+        RunFacts {
+            exit_code: Some(exit),
+            journal: Journal::from_value(&journal),
+        }
+    }
+
+    #[test]
+    fn the_table_shows_probe_results_status_codes_latency_and_exit_status() {
+        let before = run(true, 500, 1, json!({}));
+        let after = run(
+            false,
+            200,
+            0,
+            json!({"x-fallback": "true", "x-fallback-reason": "connect-error"}),
+        );
+        let text = table(&before, &after);
+        for needle in [
+            "NOT met: HTTP 500 in 12 ms",
+            "met: HTTP 200 in 12 ms (fallback: connect-error)",
+            "met: exit 0",
+            "succeeded (exit 0)",
+            "failed, deviated",
+            "completed",
+            "runner exit status",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
+        assert_eq!(verdict(&before, &after), Ok(()));
+    }
+
+    #[test]
+    fn an_unexpected_outcome_is_explained() {
+        let before = run(false, 200, 0, json!({}));
+        let after = run(true, 500, 1, json!({}));
+        let reason = verdict(&before, &after).unwrap_err();
+        assert!(reason.contains("the run before the fix should deviate"), "{reason}");
+        assert!(reason.contains("the run after the fix should complete"), "{reason}");
+    }
+}

@@ -1,0 +1,130 @@
+//! The two services of the lab and the consumer's two modes.
+//!
+//! Names are the tutorial's Deployment names, so `lab kill my-provider-app` reads like
+//! the chaosk8s `kill_microservice(name="my-provider-app")` it stands in for.
+
+use std::fmt;
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+/// A service of the lab, named as in the tutorial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
+pub enum Service {
+    /// The provider: answers the greeting the consumer forwards.
+    #[value(name = "my-provider-app")]
+    #[serde(rename = "my-provider-app")]
+    Provider,
+    /// The consumer: `/invokeConsumedService` calls the provider.
+    #[value(name = "my-consumer-app")]
+    #[serde(rename = "my-consumer-app")]
+    Consumer,
+}
+
+impl Service {
+    /// Start order: the provider first, so the consumer finds it when it starts.
+    pub const ALL: [Service; 2] = [Service::Provider, Service::Consumer];
+
+    /// The name users type and see (the tutorial's Deployment name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Provider => "my-provider-app",
+            Service::Consumer => "my-consumer-app",
+        }
+    }
+
+    /// The executable that implements the service (a workspace binary).
+    pub fn binary(self) -> &'static str {
+        match self {
+            Service::Provider => "provider-app",
+            Service::Consumer => "consumer-app",
+        }
+    }
+
+    /// The default local port (the tutorial's provider Service listens on 8080).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Service::Provider => 8080,
+            Service::Consumer => 8081,
+        }
+    }
+
+    /// The `lab up` flag that chooses this service's port (quoted in error messages).
+    pub fn port_flag(self) -> &'static str {
+        match self {
+            Service::Provider => "--provider-port",
+            Service::Consumer => "--consumer-port",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which consumer runs: the naive one of the tutorial or the fixed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Resilience off: a provider failure becomes the consumer's 500 (the cascade).
+    #[default]
+    Before,
+    /// Resilience on: timeouts, a circuit breaker and a fallback answer.
+    After,
+}
+
+impl Mode {
+    /// The consumer's `--resilience` value for this mode.
+    pub fn resilience(self) -> &'static str {
+        match self {
+            Mode::Before => "off",
+            Mode::After => "on",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Before => "before",
+            Mode::After => "after",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_tutorial_deployment_names() {
+        assert_eq!(Service::Provider.name(), "my-provider-app");
+        assert_eq!(Service::Consumer.name(), "my-consumer-app");
+        assert_eq!(
+            serde_json::to_string(&Service::Consumer).unwrap(),
+            "\"my-consumer-app\""
+        );
+    }
+
+    #[test]
+    fn names_parse_from_the_command_line_and_nothing_else_does() {
+        assert_eq!(
+            Service::from_str("my-provider-app", false),
+            Ok(Service::Provider)
+        );
+        assert!(Service::from_str("provider", false).is_err());
+    }
+
+    #[test]
+    fn modes_map_to_the_consumer_resilience_flag() {
+        assert_eq!(Mode::Before.resilience(), "off");
+        assert_eq!(Mode::After.resilience(), "on");
+        assert_eq!(serde_json::to_string(&Mode::After).unwrap(), "\"after\"");
+    }
+}

@@ -1,0 +1,143 @@
+//! Where the lab runs. Every command goes through the [`Target`] trait, one module per
+//! target; only `local` exists so far (the Kubernetes targets come with their own issue).
+
+pub mod local;
+
+use std::fmt;
+
+use anyhow::{Result, bail};
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+use crate::service::{Mode, Service};
+
+/// The kinds of target `--target` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The two services as supervised processes on this machine (no containers).
+    #[default]
+    Local,
+    /// A kind cluster.
+    Kind,
+    /// A minikube cluster.
+    Minikube,
+    /// Whatever cluster the current kube context points at.
+    Cluster,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Local => "local",
+            TargetKind::Kind => "kind",
+            TargetKind::Minikube => "minikube",
+            TargetKind::Cluster => "cluster",
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `lab up` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// `None` keeps the current mode (or `before` for a new lab).
+    pub mode: Option<Mode>,
+    /// `None` keeps the recorded port (or the default); `Some(0)` picks a free port.
+    pub provider_port: Option<u16>,
+    pub consumer_port: Option<u16>,
+    /// How long to wait for each service's readiness.
+    pub ready_timeout: std::time::Duration,
+}
+
+/// Health of one service as `lab status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Answers its readiness endpoint with 200.
+    Ready,
+    /// Runs but does not answer ready (the reason says what happened).
+    Unhealthy(String),
+    /// Recorded as running, but the process is gone (crashed, or killed from outside).
+    Exited,
+}
+
+impl Health {
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Health::Ready)
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Health::Ready => f.write_str("ready"),
+            Health::Unhealthy(reason) => write!(f, "unhealthy: {reason}"),
+            Health::Exited => f.write_str("exited"),
+        }
+    }
+}
+
+/// One row of `lab status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStatus {
+    pub service: Service,
+    pub pid: Option<u32>,
+    pub port: u16,
+    pub health: Health,
+    /// Consumer only.
+    pub mode: Option<Mode>,
+    /// Consumer only: the circuit breaker state its readiness endpoint reports.
+    pub circuit: Option<String>,
+}
+
+/// A place the lab runs on. Methods print their own progress for the user.
+pub trait Target {
+    /// Brings the lab up (or repairs it) and returns the consumer's URL.
+    fn up(&mut self, options: &UpOptions) -> Result<String>;
+    /// The services that should run, with their health. `None` when no lab is up.
+    fn status(&self) -> Result<Option<Vec<ServiceStatus>>>;
+    /// Stops a service abruptly and removes it from the lab (`kill_microservice`).
+    fn kill(&mut self, service: Service) -> Result<()>;
+    /// Restarts the consumer in `mode` (the provider stays as it is).
+    fn switch_mode(&mut self, mode: Mode, ready_timeout: std::time::Duration) -> Result<()>;
+    /// Prints a service's log; with `follow`, keeps printing until the service stops.
+    fn logs(&self, service: Service, follow: bool) -> Result<()>;
+    /// The URL of the consumer's `/invokeConsumedService`.
+    fn consumer_url(&self) -> Result<String>;
+    /// Stops everything and removes the state. Idempotent.
+    fn down(&mut self) -> Result<()>;
+}
+
+/// Opens the target of the given kind.
+pub fn open(kind: TargetKind, states: crate::state::StateDir) -> Result<Box<dyn Target>> {
+    match kind {
+        TargetKind::Local => Ok(Box::new(local::Local::new(states))),
+        other => bail!(
+            "target `{other}` is not implemented yet for this target; only `--target local` works so far"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_targets_parse_and_answer_not_implemented() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["kind", "minikube", "cluster"] {
+            let kind = TargetKind::from_str(name, false).unwrap();
+            let err = open(kind, crate::state::StateDir::at(dir.path()))
+                .err()
+                .expect("not implemented yet");
+            let text = err.to_string();
+            assert!(text.contains(&format!("target `{name}` is not implemented yet")), "{text}");
+        }
+        assert!(open(TargetKind::Local, crate::state::StateDir::at(dir.path())).is_ok());
+    }
+}
