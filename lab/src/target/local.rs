@@ -243,7 +243,6 @@ impl Local {
             process.pid,
             started.elapsed().as_secs_f64()
         ));
-        interrupt::hand_over(process);
         Ok(())
     }
 
@@ -305,12 +304,15 @@ impl Local {
         ui::warn("stopped the services this command had started");
     }
 
-    /// Runs `body` with the state locked; on failure stops what it started.
+    /// Runs `body` with the state locked. On failure it stops everything it started (a
+    /// half-started lab is worse than none); on success the new services are handed over
+    /// to run in the background.
     fn changing<T>(&self, body: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
         let lock = self.states.lock()?;
         let result = body(self);
-        if result.is_err() {
-            self.undo_started();
+        match &result {
+            Ok(_) => interrupt::tracked().into_iter().for_each(interrupt::hand_over),
+            Err(_) => self.undo_started(),
         }
         drop(lock);
         result
