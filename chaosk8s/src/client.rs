@@ -28,7 +28,7 @@ use crate::error::{Error, from_kube};
 /// Connection attempts to an unreachable server give up after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A request whose answer does not start arriving within this long fails.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where the client configuration comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,9 +226,15 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) async fn connect(secrets: &Map<String, Value>) -> Result<Self, Error> {
-        let env = |key: &str| std::env::var(key).ok();
-        let source = choose_source(secrets, &env, &|p| p.exists());
+    pub(crate) async fn connect(
+        secrets: &Map<String, Value>,
+        env: &crate::Env<'_>,
+    ) -> Result<Self, Error> {
+        // kube's TLS uses the process-wide rustls provider. When several are compiled in
+        // (reqwest elsewhere in the runner brings aws-lc-rs), none is picked automatically, so
+        // choose ring unless the embedding program already installed one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let source = choose_source(secrets, env, &|p| p.exists());
         tracing::debug!(?source, "Kubernetes access");
         let mut config = load_config(&source).await?;
         config.connect_timeout = Some(CONNECT_TIMEOUT);

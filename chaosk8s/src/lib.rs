@@ -67,8 +67,33 @@ pub fn call(
     module: &str,
     func: &str,
     arguments: &Map<String, Value>,
+    configuration: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Result<Value, Error> {
+    let process_env = |key: &str| std::env::var(key).ok();
+    call_with_env(
+        module,
+        func,
+        arguments,
+        configuration,
+        secrets,
+        &process_env,
+    )
+}
+
+/// Reads one environment variable; `None` when unset.
+pub type Env<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
+/// [`call`] with the environment given explicitly: `env` answers for `KUBECONFIG`,
+/// `KUBERNETES_*`, `CHAOSTOOLKIT_IN_POD` and `HOME` instead of the process environment
+/// (for embedders and tests that must not mutate the process-wide environment).
+pub fn call_with_env(
+    module: &str,
+    func: &str,
+    arguments: &Map<String, Value>,
     _configuration: &Map<String, Value>,
     secrets: &Map<String, Value>,
+    env: &Env<'_>,
 ) -> Result<Value, Error> {
     let spec = catalog::find(module, func).ok_or_else(|| Error::UnknownFunction {
         module: module.to_string(),
@@ -80,12 +105,12 @@ pub fn call(
         // runtime workers (nesting runtimes on one thread panics).
         std::thread::scope(|scope| {
             scope
-                .spawn(|| run_blocking(&spec, &args, secrets))
+                .spawn(|| run_blocking(&spec, &args, secrets, env))
                 .join()
                 .unwrap_or_else(|_| Err(Error::Client(format!("{module}.{func} panicked"))))
         })
     } else {
-        run_blocking(&spec, &args, secrets)
+        run_blocking(&spec, &args, secrets, env)
     }
 }
 
@@ -93,20 +118,22 @@ fn run_blocking(
     spec: &FunctionSpec,
     args: &args::Args,
     secrets: &Map<String, Value>,
+    env: &Env<'_>,
 ) -> Result<Value, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Client(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(dispatch(spec, args, secrets))
+    runtime.block_on(dispatch(spec, args, secrets, env))
 }
 
 async fn dispatch(
     spec: &FunctionSpec,
     args: &args::Args,
     secrets: &Map<String, Value>,
+    env: &Env<'_>,
 ) -> Result<Value, Error> {
-    let cluster = client::Cluster::connect(secrets).await?;
+    let cluster = client::Cluster::connect(secrets, env).await?;
     let func = spec.name;
     match spec.module {
         catalog::PROBES | catalog::ACTIONS => legacy::call(func, args, &cluster).await,
