@@ -55,7 +55,9 @@ fn build(dir: &Path, names: &[&str]) -> Result<()> {
         );
     };
     let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let target_dir = dir.parent().filter(|_| matches!(profile, "debug" | "release"));
+    let target_dir = dir
+        .parent()
+        .filter(|_| matches!(profile, "debug" | "release"));
     let Some(target_dir) = target_dir else {
         bail!(
             "{listed} not found in {} (LAB_BIN_DIR or the lab's own directory); build them with `cargo build --release --workspace --bins`",
@@ -85,7 +87,10 @@ fn build(dir: &Path, names: &[&str]) -> Result<()> {
         .with_context(|| format!("building {listed} with cargo failed (see its output above)"))?;
     for name in names {
         if !dir.join(name).is_file() {
-            bail!("cargo finished but {} is still missing", dir.join(name).display());
+            bail!(
+                "cargo finished but {} is still missing",
+                dir.join(name).display()
+            );
         }
     }
     Ok(())

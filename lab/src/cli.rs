@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn unknown_service_names_are_rejected_with_the_valid_ones() {
-        let err = Cli::try_parse_from(["lab", "kill", "provider"]).unwrap_err().to_string();
+        let err = Cli::try_parse_from(["lab", "kill", "provider"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("my-provider-app"), "{err}");
         assert!(err.contains("my-consumer-app"), "{err}");
     }

@@ -49,7 +49,11 @@ fn main() -> ExitCode {
             ExitCode::from(interrupt::EXIT_CODE as u8)
         }
         Err(err) => {
-            let prefix = console::Style::new().red().bold().for_stderr().apply_to("error:");
+            let prefix = console::Style::new()
+                .red()
+                .bold()
+                .for_stderr()
+                .apply_to("error:");
             eprintln!("{prefix} {err:#}");
             ExitCode::FAILURE
         }

@@ -178,14 +178,20 @@ mod tests {
             start_time: me.start_time + 1,
             ..me
         };
-        assert!(!reused.is_running(), "a pid with another start time is not ours");
+        assert!(
+            !reused.is_running(),
+            "a pid with another start time is not ours"
+        );
         // Signals are never sent to a process whose identity does not match.
         assert!(!reused.signal(Signal::SIGTERM));
     }
 
     #[test]
     fn a_killed_child_is_gone_even_before_it_is_reaped() {
-        let child = Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+        let child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
         let id = ProcessId::of(child.id()).expect("child stat");
         assert!(id.is_running());
         id.kill_now().expect("kill");

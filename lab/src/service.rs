@@ -9,7 +9,9 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 /// A service of the lab, named as in the tutorial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
+)]
 pub enum Service {
     /// The provider: answers the greeting the consumer forwards.
     #[value(name = "my-provider-app")]

@@ -101,11 +101,15 @@ impl StateDir {
     }
 
     pub fn log_file(&self, service: Service) -> PathBuf {
-        self.root.join("logs").join(format!("{}.log", service.name()))
+        self.root
+            .join("logs")
+            .join(format!("{}.log", service.name()))
     }
 
     pub fn addr_file(&self, service: Service) -> PathBuf {
-        self.root.join("run").join(format!("{}.addr", service.name()))
+        self.root
+            .join("run")
+            .join(format!("{}.addr", service.name()))
     }
 
     pub fn demo_dir(&self) -> PathBuf {
@@ -114,7 +118,11 @@ impl StateDir {
 
     /// Creates the directory tree (idempotent).
     pub fn create(&self) -> Result<()> {
-        for dir in [self.root.clone(), self.root.join("logs"), self.root.join("run")] {
+        for dir in [
+            self.root.clone(),
+            self.root.join("logs"),
+            self.root.join("run"),
+        ] {
             fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create state directory {}", dir.display()))?;
         }
@@ -232,6 +240,9 @@ mod tests {
         states.create().unwrap();
         fs::write(states.state_file(), "{not json").unwrap();
         let err = format!("{:#}", states.load().unwrap_err());
-        assert!(err.contains("state.json is not a valid lab state file"), "{err}");
+        assert!(
+            err.contains("state.json is not a valid lab state file"),
+            "{err}"
+        );
     }
 }

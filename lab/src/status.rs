@@ -100,8 +100,18 @@ mod tests {
             row(Service::Consumer, Health::Exited),
         ]);
         for needle in [
-            "NAME", "PID", "PORT", "HEALTH", "MODE", "CIRCUIT", "my-provider-app", "my-consumer-app",
-            "ready", "exited", "after", "closed",
+            "NAME",
+            "PID",
+            "PORT",
+            "HEALTH",
+            "MODE",
+            "CIRCUIT",
+            "my-provider-app",
+            "my-consumer-app",
+            "ready",
+            "exited",
+            "after",
+            "closed",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }

@@ -13,7 +13,11 @@ pub fn info(message: impl AsRef<str>) {
 
 /// A warning on stderr.
 pub fn warn(message: impl AsRef<str>) {
-    let prefix = Style::new().yellow().bold().for_stderr().apply_to("lab: warning:");
+    let prefix = Style::new()
+        .yellow()
+        .bold()
+        .for_stderr()
+        .apply_to("lab: warning:");
     eprintln!("{prefix} {}", message.as_ref());
 }
 

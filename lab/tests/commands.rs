@@ -15,7 +15,10 @@ fn kill_fix_break_and_up_tell_the_story_by_hand() {
     lab.up(&[]);
     let url = lab.run(&["address"]).stdout.trim().to_string();
     let consumer_port = lab.port(CONSUMER).unwrap();
-    assert_eq!(url, format!("http://127.0.0.1:{consumer_port}/invokeConsumedService"));
+    assert_eq!(
+        url,
+        format!("http://127.0.0.1:{consumer_port}/invokeConsumedService")
+    );
     let provider_port = lab.port(PROVIDER).unwrap();
 
     // Kill the provider: gone from the lab, and the naive consumer fails with it.
@@ -23,14 +26,23 @@ fn kill_fix_break_and_up_tell_the_story_by_hand() {
     let killed = lab.run(&["kill", PROVIDER]);
     killed.expect_code(0, "lab kill");
     assert!(!alive(provider), "the provider survived lab kill");
-    assert_eq!(lab.pid(PROVIDER), None, "a killed service stays in the state");
+    assert_eq!(
+        lab.pid(PROVIDER),
+        None,
+        "a killed service stays in the state"
+    );
     let check = lab.run(&["status", "--check"]);
     check.expect_code(0, "status --check: a killed service does not count");
     assert!(!check.stdout.contains(PROVIDER), "{}", check.stdout);
     let (status, body, headers) = get(&url).unwrap();
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("provider call failed"), "{body}");
-    assert!(headers.iter().any(|h| h == "content-type: application/json"), "{headers:?}");
+    assert!(
+        headers
+            .iter()
+            .any(|h| h == "content-type: application/json"),
+        "{headers:?}"
+    );
 
     // Fix: the consumer restarts with resilience on, same port; the provider stays dead.
     let consumer = lab.pid(CONSUMER).unwrap();
@@ -41,7 +53,10 @@ fn kill_fix_break_and_up_tell_the_story_by_hand() {
     assert_eq!(lab.pid(PROVIDER), None);
     let (status, body, headers) = get(&url).unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(headers.iter().any(|h| h == "x-fallback: true"), "{headers:?}");
+    assert!(
+        headers.iter().any(|h| h == "x-fallback: true"),
+        "{headers:?}"
+    );
     let table = lab.run(&["status"]).stdout;
     assert!(table.contains("after"), "{table}");
 
@@ -61,7 +76,11 @@ fn kill_fix_break_and_up_tell_the_story_by_hand() {
     lab.run(&["kill", PROVIDER]).expect_code(0, "lab kill");
     let again = lab.run(&["kill", PROVIDER]);
     again.expect_code(1, "lab kill twice");
-    assert!(again.stderr.contains("my-provider-app is not running"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("my-provider-app is not running"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
@@ -78,7 +97,10 @@ fn status_shows_every_column_and_the_circuit() {
         .find(|line| line.contains(CONSUMER))
         .expect("consumer row");
     for cell in [consumer_port.as_str(), "ready", "after", "closed"] {
-        assert!(consumer_line.contains(cell), "{cell} missing: {consumer_line}");
+        assert!(
+            consumer_line.contains(cell),
+            "{cell} missing: {consumer_line}"
+        );
     }
     assert!(status.stdout.contains(&provider_pid), "{}", status.stdout);
     for header in ["NAME", "PID", "PORT", "HEALTH", "MODE", "CIRCUIT"] {
@@ -92,10 +114,19 @@ fn commands_without_a_lab_say_how_to_start_one() {
     for args in [&["address"][..], &["kill", PROVIDER], &["fix"]] {
         let outcome = lab.run(args);
         outcome.expect_code(1, &args.join(" "));
-        assert!(outcome.stderr.contains("no lab is running"), "{args:?}: {}", outcome.stderr);
-        assert!(outcome.stderr.contains("lab up"), "{args:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("no lab is running"),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+        assert!(
+            outcome.stderr.contains("lab up"),
+            "{args:?}: {}",
+            outcome.stderr
+        );
     }
-    lab.run(&["status", "--check"]).expect_code(1, "status --check without a lab");
+    lab.run(&["status", "--check"])
+        .expect_code(1, "status --check without a lab");
     lab.run(&["status"]).expect_code(0, "status without a lab");
 }
 
@@ -104,15 +135,28 @@ fn bad_input_is_a_one_line_error() {
     let lab = Lab::new();
     let unknown = lab.run(&["kill", "provider"]);
     unknown.expect_code(2, "unknown service");
-    assert!(unknown.stderr.contains("my-provider-app, my-consumer-app"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("my-provider-app, my-consumer-app"),
+        "{}",
+        unknown.stderr
+    );
     let k8s = lab.run(&["up", "--target", "kind"]);
     k8s.expect_code(1, "kind target");
-    assert!(k8s.stderr.contains("the `kind` target is not implemented yet"), "{}", k8s.stderr);
+    assert!(
+        k8s.stderr
+            .contains("the `kind` target is not implemented yet"),
+        "{}",
+        k8s.stderr
+    );
     let corrupt = lab.state_dir().join("state.json");
     std::fs::write(&corrupt, "{").unwrap();
     let outcome = lab.run(&["status"]);
     outcome.expect_code(1, "corrupt state");
-    assert!(outcome.stderr.contains("is not a valid lab state file"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("is not a valid lab state file"),
+        "{}",
+        outcome.stderr
+    );
     std::fs::remove_file(corrupt).unwrap();
 }
 
@@ -122,13 +166,24 @@ fn logs_print_and_follow_until_the_service_is_killed() {
     lab.up(&[]);
     let logs = lab.run(&["logs", PROVIDER]);
     logs.expect_code(0, "lab logs");
-    assert!(logs.stdout.contains("---- lab: starting my-provider-app"), "{}", logs.stdout);
+    assert!(
+        logs.stdout.contains("---- lab: starting my-provider-app"),
+        "{}",
+        logs.stdout
+    );
 
     let follow = common::Running::start(&mut lab.command(&["logs", "--follow", CONSUMER]));
     std::thread::sleep(Duration::from_millis(300));
     assert!(follow.child.id() > 0);
-    lab.run(&["kill", CONSUMER]).expect_code(0, "kill the consumer");
+    lab.run(&["kill", CONSUMER])
+        .expect_code(0, "kill the consumer");
     let outcome = follow.wait(Duration::from_secs(15));
     outcome.expect_code(0, "logs --follow ends with the service");
-    assert!(outcome.stdout.contains("---- lab: starting my-consumer-app"), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("---- lab: starting my-consumer-app"),
+        "{}",
+        outcome.stdout
+    );
 }

@@ -38,12 +38,24 @@ fn up_twice_starts_no_duplicates() {
     let first = (lab.pid(PROVIDER), lab.pid(CONSUMER));
     let mut before = lab.processes();
     before.sort();
-    assert_eq!(before.len(), 2, "expected exactly two services, got {before:?}");
+    assert_eq!(
+        before.len(),
+        2,
+        "expected exactly two services, got {before:?}"
+    );
 
     let again = lab.run(&["up"]);
     again.expect_code(0, "second lab up");
-    assert!(again.stderr.contains("my-provider-app already running"), "{}", again.stderr);
-    assert!(again.stderr.contains("my-consumer-app already running"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("my-provider-app already running"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("my-consumer-app already running"),
+        "{}",
+        again.stderr
+    );
     assert_eq!((lab.pid(PROVIDER), lab.pid(CONSUMER)), first);
     let mut after = lab.processes();
     after.sort();
@@ -59,12 +71,18 @@ fn a_crashed_service_is_reported_and_restarted_by_up() {
     let port = lab.port(PROVIDER).unwrap();
     // A crash from the lab's point of view: the process dies without `lab kill`.
     kill(Pid::from_raw(provider as i32), Signal::SIGKILL).unwrap();
-    lab.wait_for("the provider to die", Duration::from_secs(5), |_| !alive(provider));
+    lab.wait_for("the provider to die", Duration::from_secs(5), |_| {
+        !alive(provider)
+    });
 
     let status = lab.run(&["status", "--check"]);
     status.expect_code(1, "status --check with a crashed provider");
     assert!(status.stdout.contains("exited"), "{}", status.stdout);
-    assert!(status.stderr.contains("my-provider-app is not healthy"), "{}", status.stderr);
+    assert!(
+        status.stderr.contains("my-provider-app is not healthy"),
+        "{}",
+        status.stderr
+    );
 
     let up = lab.run(&["up"]);
     up.expect_code(0, "lab up repairing the lab");
@@ -75,7 +93,8 @@ fn a_crashed_service_is_reported_and_restarted_by_up() {
     // Back on the port the consumer calls; the consumer itself was left alone.
     assert_eq!(lab.port(PROVIDER), Some(port));
     assert_eq!(lab.pid(CONSUMER), Some(consumer));
-    lab.run(&["status", "--check"]).expect_code(0, "status --check after repair");
+    lab.run(&["status", "--check"])
+        .expect_code(0, "status --check after repair");
 }
 
 #[test]
@@ -84,7 +103,9 @@ fn a_reused_pid_is_neither_trusted_nor_killed() {
     lab.up(&[]);
     let provider = lab.pid(PROVIDER).unwrap();
     kill(Pid::from_raw(provider as i32), Signal::SIGKILL).unwrap();
-    lab.wait_for("the provider to die", Duration::from_secs(5), |_| !alive(provider));
+    lab.wait_for("the provider to die", Duration::from_secs(5), |_| {
+        !alive(provider)
+    });
 
     // Another program now holds the pid recorded for the provider: simulate it by
     // pointing the record at an unrelated process (the start time no longer matches).
@@ -96,13 +117,20 @@ fn a_reused_pid_is_neither_trusted_nor_killed() {
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
 
     let status = lab.run(&["status"]);
-    assert!(status.stdout.contains("exited"), "the stranger counted as the provider:\n{}", status.stdout);
+    assert!(
+        status.stdout.contains("exited"),
+        "the stranger counted as the provider:\n{}",
+        status.stdout
+    );
     lab.run(&["up"]).expect_code(0, "lab up with a reused pid");
     let new_provider = lab.pid(PROVIDER).unwrap();
     assert_ne!(new_provider, stranger.id());
     assert!(alive(new_provider));
     lab.run(&["down"]).expect_code(0, "lab down");
-    assert!(alive(stranger.id()), "the lab killed a process that was not its own");
+    assert!(
+        alive(stranger.id()),
+        "the lab killed a process that was not its own"
+    );
     assert!(!alive(new_provider));
     stranger.kill().unwrap();
     stranger.wait().unwrap();
@@ -118,19 +146,43 @@ fn a_port_in_use_is_named_with_the_flag_to_choose_another() {
     let outcome = lab.run(&["up", "--provider-port", &taken, "--consumer-port", "0"]);
     outcome.expect_code(1, "lab up on a busy provider port");
     assert!(
-        outcome.stderr.contains(&format!("port {port} on 127.0.0.1 is already in use")),
+        outcome
+            .stderr
+            .contains(&format!("port {port} on 127.0.0.1 is already in use")),
         "{}",
         outcome.stderr
     );
-    assert!(outcome.stderr.contains("--provider-port"), "{}", outcome.stderr);
-    assert!(lab.processes().is_empty(), "processes left: {:?}", lab.processes());
+    assert!(
+        outcome.stderr.contains("--provider-port"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
 
     // The consumer's port busy: the provider this command started is stopped again.
     let outcome = lab.run(&["up", "--provider-port", "0", "--consumer-port", &taken]);
     outcome.expect_code(1, "lab up on a busy consumer port");
-    assert!(outcome.stderr.contains("--consumer-port"), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("stopped the services this command had started"), "{}", outcome.stderr);
-    assert!(lab.processes().is_empty(), "processes left: {:?}", lab.processes());
+    assert!(
+        outcome.stderr.contains("--consumer-port"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("stopped the services this command had started"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
     let state = lab.state().expect("state file");
     assert_eq!(state["services"], serde_json::json!({}), "{state}");
     drop(holder);
@@ -141,12 +193,20 @@ fn ctrl_c_during_up_leaves_no_stray_processes() {
     let mut lab = Lab::new();
     lab.bin_dir = Some(bin_dir_with_stuck_consumer(lab.state_dir()));
     let job = lab.start_as_job(&[
-        "up", "--provider-port", "0", "--consumer-port", "0", "--timeout", "60",
+        "up",
+        "--provider-port",
+        "0",
+        "--consumer-port",
+        "0",
+        "--timeout",
+        "60",
     ]);
     // Wait until both processes run and are recorded: the consumer never gets ready.
-    lab.wait_for("both services to be started", Duration::from_secs(20), |lab| {
-        lab.pid(PROVIDER).is_some() && lab.pid(CONSUMER).is_some()
-    });
+    lab.wait_for(
+        "both services to be started",
+        Duration::from_secs(20),
+        |lab| lab.pid(PROVIDER).is_some() && lab.pid(CONSUMER).is_some(),
+    );
     let started = [lab.pid(PROVIDER).unwrap(), lab.pid(CONSUMER).unwrap()];
     assert!(started.iter().all(|pid| alive(*pid)));
 
@@ -157,7 +217,11 @@ fn ctrl_c_during_up_leaves_no_stray_processes() {
     for pid in started {
         assert!(!alive(pid), "pid {pid} survived the Ctrl-C");
     }
-    assert!(lab.processes().is_empty(), "processes left: {:?}", lab.processes());
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
     let state = lab.state().expect("state file");
     assert_eq!(state["services"], serde_json::json!({}), "{state}");
 }
@@ -167,23 +231,39 @@ fn down_after_a_crash_cleans_up_and_is_idempotent() {
     let mut lab = Lab::new();
     lab.bin_dir = Some(bin_dir_with_stuck_consumer(lab.state_dir()));
     let job = lab.start_as_job(&[
-        "up", "--provider-port", "0", "--consumer-port", "0", "--timeout", "60",
+        "up",
+        "--provider-port",
+        "0",
+        "--consumer-port",
+        "0",
+        "--timeout",
+        "60",
     ]);
-    lab.wait_for("both services to be started", Duration::from_secs(20), |lab| {
-        lab.pid(PROVIDER).is_some() && lab.pid(CONSUMER).is_some()
-    });
+    lab.wait_for(
+        "both services to be started",
+        Duration::from_secs(20),
+        |lab| lab.pid(PROVIDER).is_some() && lab.pid(CONSUMER).is_some(),
+    );
     let started = [lab.pid(PROVIDER).unwrap(), lab.pid(CONSUMER).unwrap()];
     // The CLI crashes mid-way: no clean-up of its own.
     kill(Pid::from_raw(job.pid() as i32), Signal::SIGKILL).unwrap();
     let outcome = job.wait(Duration::from_secs(10));
     assert_eq!(outcome.code(), None, "killed by a signal");
-    assert!(started.iter().all(|pid| alive(*pid)), "the services outlive the crashed CLI");
+    assert!(
+        started.iter().all(|pid| alive(*pid)),
+        "the services outlive the crashed CLI"
+    );
 
-    lab.run(&["down"]).expect_code(0, "lab down after the crash");
+    lab.run(&["down"])
+        .expect_code(0, "lab down after the crash");
     for pid in started {
         assert!(!alive(pid), "pid {pid} survived lab down");
     }
-    assert!(lab.processes().is_empty(), "processes left: {:?}", lab.processes());
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
     assert!(lab.state().is_none(), "state.json still there");
     let again = lab.run(&["down"]);
     again.expect_code(0, "second lab down");

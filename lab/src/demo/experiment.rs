@@ -33,8 +33,8 @@ fn method_pauses(experiment: &Value) -> Vec<f64> {
 
 /// The experiment with every `pauses.after` of the method set to `seconds`.
 pub fn with_pause(seconds: u64) -> Result<Value> {
-    let mut experiment: Value =
-        serde_json::from_str(LOCAL_EXPERIMENT).context("the embedded experiments/local.json is not valid JSON")?;
+    let mut experiment: Value = serde_json::from_str(LOCAL_EXPERIMENT)
+        .context("the embedded experiments/local.json is not valid JSON")?;
     if let Some(method) = experiment["method"].as_array_mut() {
         for activity in method {
             if let Some(pauses) = activity.get_mut("pauses").and_then(Value::as_object_mut)
@@ -53,7 +53,8 @@ pub fn write_with_pause(path: &Path, seconds: u64) -> Result<()> {
     let mut text = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
-    serde::Serialize::serialize(&experiment, &mut serializer).context("cannot encode the experiment")?;
+    serde::Serialize::serialize(&experiment, &mut serializer)
+        .context("cannot encode the experiment")?;
     text.push(b'\n');
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -121,7 +122,11 @@ mod tests {
             local.pointer("/steady-state-hypothesis/probes/1/provider/url"),
             Some(&Value::from("${consumer_url}"))
         );
-        assert!(local.pointer("/steady-state-hypothesis/probes/1/provider/timeout").is_some());
+        assert!(
+            local
+                .pointer("/steady-state-hypothesis/probes/1/provider/timeout")
+                .is_some()
+        );
         assert_eq!(
             local.pointer("/configuration/consumer_url/key"),
             Some(&Value::from("CONSUMER_URL"))

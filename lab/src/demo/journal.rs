@@ -134,12 +134,19 @@ mod tests {
         let journal = Journal::from_value(&sample());
         assert_eq!(journal.status, "failed");
         assert!(journal.deviated);
-        let after = journal.probe("consumer-service-must-still-respond", true).unwrap();
+        let after = journal
+            .probe("consumer-service-must-still-respond", true)
+            .unwrap();
         assert_eq!(after.output_status, Some(500));
         assert_eq!(after.tolerance_met, Some(false));
         assert_eq!(after.output["body"]["cause"], "connection refused");
-        assert_eq!(header(&after.output, "Content-Type"), Some("application/json"));
-        let before = journal.probe("consumer-service-must-still-respond", false).unwrap();
+        assert_eq!(
+            header(&after.output, "Content-Type"),
+            Some("application/json")
+        );
+        let before = journal
+            .probe("consumer-service-must-still-respond", false)
+            .unwrap();
         assert_eq!(before.tolerance_met, Some(true));
         assert_eq!(journal.method[0].name, "stop-provider-service");
         assert_eq!(journal.method[0].output_status, Some(0));
@@ -147,12 +154,16 @@ mod tests {
 
     #[test]
     fn a_journal_without_an_after_check_says_so() {
-        let journal = Journal::from_value(&json!({"status": "aborted", "steady_states": {"before": null}}));
+        let journal =
+            Journal::from_value(&json!({"status": "aborted", "steady_states": {"before": null}}));
         assert_eq!(journal.after, None);
         assert_eq!(journal.before, None);
         assert!(!journal.deviated);
         let failed = activity_run(&json!({"activity": {"name": "x"}, "status": "failed",
             "exception": ["Traceback\n", "ActivityFailed: boom\n"]}));
-        assert_eq!(failed.error.as_deref(), Some("Traceback\nActivityFailed: boom"));
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("Traceback\nActivityFailed: boom")
+        );
     }
 }

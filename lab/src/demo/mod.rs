@@ -105,11 +105,16 @@ fn story(
 ) -> Result<Result<(), String>> {
     let ready_timeout = Duration::from_secs(args.ready.timeout);
     let tutorial_pause = experiment::tutorial_pause().unwrap_or(15.0);
-    println!("{}", ui::heading("Cascade Lab: a cascading failure, and its fix"));
-    say("Two services run on this machine: a provider, and a consumer whose\n\
+    println!(
+        "{}",
+        ui::heading("Cascade Lab: a cascading failure, and its fix")
+    );
+    say(
+        "Two services run on this machine: a provider, and a consumer whose\n\
          /invokeConsumedService calls the provider. A chaos experiment states what \"healthy\"\n\
          means (its steady-state hypothesis), checks it, kills the provider, waits, and\n\
-         checks it again. If the hypothesis no longer holds, the experiment has found a weakness.");
+         checks it again. If the hypothesis no longer holds, the experiment has found a weakness.",
+    );
 
     step(
         1,
@@ -162,7 +167,9 @@ fn story(
         let status = probe
             .output_status
             .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
-        say(&format!("The journal shows the consumer's answer: {status}"));
+        say(&format!(
+            "The journal shows the consumer's answer: {status}"
+        ));
         if let Some(cause) = probe.output["body"]["cause"].as_str() {
             let error = probe.output["body"]["error"].as_str().unwrap_or("error");
             say(&format!("  {error}, cause: {cause}"));
@@ -174,8 +181,10 @@ fn story(
     }
     say("The provider is gone from the lab (the method killed it):");
     show_status(target)?;
-    say("The consumer itself is running and healthy, yet every call to it fails: the\n\
-         provider's failure has cascaded into the consumer, and on to its users.");
+    say(
+        "The consumer itself is running and healthy, yet every call to it fails: the\n\
+         provider's failure has cascaded into the consumer, and on to its users.",
+    );
 
     step(
         4,
@@ -216,7 +225,8 @@ fn story(
     step(
         6,
         "Before and after",
-        "Each probe of the hypothesis, before and after the method, in both runs:",
+        "Each probe of the hypothesis, checked (before) and (after) the method, in both runs;\n\
+         latency as the runner measured it:",
     );
     println!("{}", indent(&summary::table(&before.facts, &after.facts)));
     let verdict = summary::verdict(&before.facts, &after.facts);
@@ -227,7 +237,10 @@ fn story(
             ));
             say(&format!(
                 "Journals: {}",
-                states.demo_dir().join("journal-{before,after}.json").display()
+                states
+                    .demo_dir()
+                    .join("journal-{before,after}.json")
+                    .display()
             ));
         }
         Err(reason) => say(&ui::bad(format!("Unexpected: {reason}"))),
@@ -236,8 +249,10 @@ fn story(
     println!();
     command("lab down");
     target.down()?;
-    say("To explore by hand: `lab up`, `lab status`, `lab kill my-provider-app`,\n\
-         `lab fix`, `lab break`, and `chaos-runner run experiments/local.json`.");
+    say(
+        "To explore by hand: `lab up`, `lab status`, `lab kill my-provider-app`,\n\
+         `lab fix`, `lab break`, and `chaos-runner run experiments/local.json`.",
+    );
     Ok(verdict)
 }
 

@@ -95,12 +95,17 @@ impl Runner {
         }
 
         let reader = Arc::clone(&handle);
+        // The Python toolkit colours its log lines even into a pipe: keep the colour for
+        // a terminal, strip it for logs, and always keep plain text for the narration.
+        let colour = console::Term::stdout().is_term();
         let echo = thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(&*reader).lines() {
                 let Ok(line) = line else { break };
-                println!("  {} {line}", ui::dim("│"));
-                lines.push(line);
+                let plain = console::strip_ansi_codes(&line).into_owned();
+                let shown = if colour { &line } else { &plain };
+                println!("  {} {shown}", ui::dim("│"));
+                lines.push(plain);
             }
             lines
         });
@@ -176,11 +181,8 @@ mod tests {
             "#!/bin/sh\necho \"args: $*\"\necho \"to stderr $GREETING\" >&2\nexit 3\n",
         )
         .unwrap();
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let runner = Runner { program: script };
         let output = runner
             .run(
@@ -194,7 +196,10 @@ mod tests {
         assert_eq!(
             output.lines,
             vec![
-                format!("args: run --journal-path {} e.json", dir.path().join("j.json").display()),
+                format!(
+                    "args: run --journal-path {} e.json",
+                    dir.path().join("j.json").display()
+                ),
                 "to stderr hi".to_string()
             ]
         );

@@ -29,18 +29,21 @@ fn describe_probe(run: Option<&ActivityRun>, http: bool) -> String {
     };
     if let Some(error) = &run.error {
         let last = error.lines().last().unwrap_or(error);
-        return format!("{verdict}: failed ({last})");
+        return format!("{verdict} (failed: {last})");
     }
     match (http, run.output_status) {
         (true, Some(code)) => {
-            let mut text = format!("{verdict}: HTTP {code} in {}", latency(run.duration));
-            if header(&run.output, "X-Fallback").is_some_and(|v| v == "true") {
-                let reason = header(&run.output, "X-Fallback-Reason").unwrap_or("fallback");
-                text.push_str(&format!(" (fallback: {reason})"));
-            }
-            text
+            let fallback = if header(&run.output, "X-Fallback").is_some_and(|v| v == "true") {
+                ", fallback"
+            } else {
+                ""
+            };
+            format!(
+                "{verdict} (HTTP {code}, {}{fallback})",
+                latency(run.duration)
+            )
         }
-        (false, Some(code)) => format!("{verdict}: exit {code}"),
+        (false, Some(code)) => format!("{verdict} (exit {code})"),
         _ => verdict.into(),
     }
 }
@@ -75,26 +78,27 @@ fn describe_exit(code: Option<i32>) -> String {
     code.map_or_else(|| "killed by a signal".into(), |c| c.to_string())
 }
 
+/// Renders one cell of a run's column.
+type Describe = fn(&RunFacts) -> String;
+
 /// The table: one row per probe and phase, the method, the outcome and the exit status.
 pub fn table(before: &RunFacts, after: &RunFacts) -> String {
     let mut builder = Builder::new();
-    builder.push_record([
-        "",
-        "before the fix (resilience off)",
-        "after the fix (resilience on)",
-    ]);
-    let rows: [(String, fn(&RunFacts) -> String); 7] = [
-        (format!("{HEALTH_PROBE}, before the method"), |r| {
+    builder.push_record(["", "before the fix", "after the fix"]);
+    let rows: [(String, Describe); 7] = [
+        (format!("{HEALTH_PROBE} (before)"), |r| {
             describe_probe(r.journal.probe(HEALTH_PROBE, false), false)
         }),
-        (format!("{CONSUMER_PROBE}, before the method"), |r| {
+        (format!("{CONSUMER_PROBE} (before)"), |r| {
             describe_probe(r.journal.probe(CONSUMER_PROBE, false), true)
         }),
-        (format!("method: {KILL_ACTION}"), |r| describe_action(&r.journal)),
-        (format!("{HEALTH_PROBE}, after the method"), |r| {
+        (format!("method: {KILL_ACTION}"), |r| {
+            describe_action(&r.journal)
+        }),
+        (format!("{HEALTH_PROBE} (after)"), |r| {
             describe_probe(r.journal.probe(HEALTH_PROBE, true), false)
         }),
-        (format!("{CONSUMER_PROBE}, after the method"), |r| {
+        (format!("{CONSUMER_PROBE} (after)"), |r| {
             describe_probe(r.journal.probe(CONSUMER_PROBE, true), true)
         }),
         ("experiment status".into(), |r| describe_outcome(&r.journal)),
@@ -120,7 +124,9 @@ pub fn verdict(before: &RunFacts, after: &RunFacts) -> Result<(), String> {
             describe_exit(before.exit_code)
         ));
     }
-    if !(after.exit_code == Some(0) && after.journal.status == "completed" && !after.journal.deviated)
+    if !(after.exit_code == Some(0)
+        && after.journal.status == "completed"
+        && !after.journal.deviated)
     {
         problems.push(format!(
             "the run after the fix should complete without deviating and exit 0, but it ended {} with exit status {}",
@@ -174,9 +180,9 @@ mod tests {
         );
         let text = table(&before, &after);
         for needle in [
-            "NOT met: HTTP 500 in 12 ms",
-            "met: HTTP 200 in 12 ms (fallback: connect-error)",
-            "met: exit 0",
+            "NOT met (HTTP 500, 12 ms)",
+            "met (HTTP 200, 12 ms, fallback)",
+            "met (exit 0)",
             "succeeded (exit 0)",
             "failed, deviated",
             "completed",
@@ -192,7 +198,13 @@ mod tests {
         let before = run(false, 200, 0, json!({}));
         let after = run(true, 500, 1, json!({}));
         let reason = verdict(&before, &after).unwrap_err();
-        assert!(reason.contains("the run before the fix should deviate"), "{reason}");
-        assert!(reason.contains("the run after the fix should complete"), "{reason}");
+        assert!(
+            reason.contains("the run before the fix should deviate"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("the run after the fix should complete"),
+            "{reason}"
+        );
     }
 }

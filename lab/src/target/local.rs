@@ -77,7 +77,11 @@ fn exit_of(child: &mut Child) -> Option<String> {
 }
 
 /// Waits for the address file a service writes after binding and returns its port.
-fn wait_bound_port(addr_file: &Path, child: &mut Child, timeout: Duration) -> Result<u16, WaitError> {
+fn wait_bound_port(
+    addr_file: &Path,
+    child: &mut Child,
+    timeout: Duration,
+) -> Result<u16, WaitError> {
     let deadline = Instant::now() + timeout;
     loop {
         if interrupt::check().is_err() {
@@ -232,10 +236,7 @@ impl Local {
         waited?;
         let detail = match service {
             Service::Provider => String::new(),
-            Service::Consumer => format!(
-                ", resilience {}: the {mode} system",
-                mode.resilience()
-            ),
+            Service::Consumer => format!(", resilience {}: the {mode} system", mode.resilience()),
         };
         ui::info(format!(
             "{service} ready on 127.0.0.1:{} (pid {}{detail}; {:.1} s)",
@@ -282,7 +283,8 @@ impl Local {
         self.states.save(state)?;
         let client = health::client()?;
         let left = ready_timeout.saturating_sub(started.elapsed());
-        health::wait_ready(&client, bound, left, || exit_of(child)).map_err(|err| explain(err, bound))
+        health::wait_ready(&client, bound, left, || exit_of(child))
+            .map_err(|err| explain(err, bound))
     }
 
     /// Stops what this invocation started (after a failure or Ctrl-C) and forgets it.
@@ -311,7 +313,9 @@ impl Local {
         let lock = self.states.lock()?;
         let result = body(self);
         match &result {
-            Ok(_) => interrupt::tracked().into_iter().for_each(interrupt::hand_over),
+            Ok(_) => interrupt::tracked()
+                .into_iter()
+                .for_each(interrupt::hand_over),
             Err(_) => self.undo_started(),
         }
         drop(lock);
@@ -362,8 +366,17 @@ impl Local {
             ));
         } else {
             let port = state.ports[&Service::Provider];
-            ui::info(format!("starting {} on 127.0.0.1:{port}", Service::Provider));
-            self.start(&mut state, Service::Provider, port, mode, options.ready_timeout)?;
+            ui::info(format!(
+                "starting {} on 127.0.0.1:{port}",
+                Service::Provider
+            ));
+            self.start(
+                &mut state,
+                Service::Provider,
+                port,
+                mode,
+                options.ready_timeout,
+            )?;
         }
 
         let wanted_provider_url = provider_url(state.ports[&Service::Provider]);
@@ -388,7 +401,13 @@ impl Local {
                 record.process.stop(STOP_GRACE)?;
                 state.services.remove(&Service::Consumer);
                 self.states.save(&state)?;
-                self.start(&mut state, Service::Consumer, record.port, mode, options.ready_timeout)?;
+                self.start(
+                    &mut state,
+                    Service::Consumer,
+                    record.port,
+                    mode,
+                    options.ready_timeout,
+                )?;
             }
             None => {
                 let port = state.ports[&Service::Consumer];
@@ -397,7 +416,13 @@ impl Local {
                     Service::Consumer,
                     mode.resilience()
                 ));
-                self.start(&mut state, Service::Consumer, port, mode, options.ready_timeout)?;
+                self.start(
+                    &mut state,
+                    Service::Consumer,
+                    port,
+                    mode,
+                    options.ready_timeout,
+                )?;
             }
         }
         self.states.save(&state)?;
@@ -623,8 +648,13 @@ mod tests {
     fn a_port_in_use_names_the_port_and_the_flag() {
         let holder = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = holder.local_addr().unwrap().port();
-        let err = ensure_port_free(Service::Consumer, port).unwrap_err().to_string();
-        assert!(err.contains(&format!("port {port} on 127.0.0.1 is already in use")), "{err}");
+        let err = ensure_port_free(Service::Consumer, port)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("port {port} on 127.0.0.1 is already in use")),
+            "{err}"
+        );
         assert!(err.contains("--consumer-port"), "{err}");
         drop(holder);
         ensure_port_free(Service::Consumer, port).unwrap();
@@ -632,7 +662,10 @@ mod tests {
 
     #[test]
     fn urls_point_at_loopback() {
-        assert_eq!(consumer_url(8081), "http://127.0.0.1:8081/invokeConsumedService");
+        assert_eq!(
+            consumer_url(8081),
+            "http://127.0.0.1:8081/invokeConsumedService"
+        );
         assert_eq!(provider_url(8080), "http://127.0.0.1:8080/");
     }
 

@@ -117,9 +117,9 @@ pub trait Target {
 pub fn open(kind: TargetKind, states: crate::state::StateDir) -> Result<Box<dyn Target>> {
     match kind {
         TargetKind::Local => Ok(Box::new(local::Local::new(states))),
-        other => bail!(
-            "the `{other}` target is not implemented yet; only `--target local` works so far"
-        ),
+        other => {
+            bail!("the `{other}` target is not implemented yet; only `--target local` works so far")
+        }
     }
 }
 
@@ -136,7 +136,10 @@ mod tests {
                 .err()
                 .expect("not implemented yet");
             let text = err.to_string();
-            assert!(text.contains(&format!("the `{name}` target is not implemented yet")), "{text}");
+            assert!(
+                text.contains(&format!("the `{name}` target is not implemented yet")),
+                "{text}"
+            );
         }
         assert!(open(TargetKind::Local, crate::state::StateDir::at(dir.path())).is_ok());
     }

@@ -207,7 +207,10 @@ impl Lab {
     pub fn wait_for(&self, what: &str, limit: Duration, mut condition: impl FnMut(&Lab) -> bool) {
         let deadline = Instant::now() + limit;
         while !condition(self) {
-            assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}"
+            );
             thread::sleep(Duration::from_millis(20));
         }
     }
@@ -244,11 +247,17 @@ pub fn processes_with_env(key: &str, value: &Path) -> Vec<u32> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         if let Ok(environ) = std::fs::read(entry.path().join("environ"))
-            && environ.split(|b| *b == 0).any(|var| var == wanted.as_slice())
+            && environ
+                .split(|b| *b == 0)
+                .any(|var| var == wanted.as_slice())
             && alive(pid)
         {
             found.push(pid);
@@ -278,11 +287,8 @@ pub fn get(url: &str) -> Result<(u16, String, Vec<String>), String> {
 /// Writes an executable shell script.
 pub fn write_script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
-    std::fs::set_permissions(
-        path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod script");
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod script");
 }
 
 /// A bin dir with the real provider and a consumer that never becomes ready (it just
