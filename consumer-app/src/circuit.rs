@@ -17,7 +17,10 @@ pub type Breaker = StateMachine<ConsecutiveFailures<Constant>, CircuitObserver>;
 /// calls through half-open: one success closes it, one failure opens it again.
 pub fn breaker(failures: u32, open_for: Duration, observer: CircuitObserver) -> Breaker {
     Config::new()
-        .failure_policy(failure_policy::consecutive_failures(failures, backoff::constant(open_for)))
+        .failure_policy(failure_policy::consecutive_failures(
+            failures,
+            backoff::constant(open_for),
+        ))
         .instrument(observer)
         .build()
 }
@@ -35,7 +38,10 @@ pub struct CircuitObserver {
 
 impl CircuitObserver {
     pub fn new(metrics: ConsumerMetrics) -> Self {
-        Self { state: Arc::new(AtomicU8::new(CLOSED)), metrics }
+        Self {
+            state: Arc::new(AtomicU8::new(CLOSED)),
+            metrics,
+        }
     }
 
     /// `closed`, `open` or `half_open`. failsafe moves open -> half_open lazily, when a
@@ -53,9 +59,15 @@ impl CircuitObserver {
         let name = self.state();
         self.metrics.set_circuit_state(name);
         if previous != state {
-            self.metrics.circuit_transitions.with_label_values(&[name]).inc();
+            self.metrics
+                .circuit_transitions
+                .with_label_values(&[name])
+                .inc();
             match state {
-                OPEN => tracing::warn!(circuit = name, "circuit opened: provider calls are short-cut to the fallback"),
+                OPEN => tracing::warn!(
+                    circuit = name,
+                    "circuit opened: provider calls are short-cut to the fallback"
+                ),
                 _ => tracing::info!(circuit = name, "circuit state changed"),
             }
         }

@@ -31,7 +31,11 @@ impl Invoker {
     /// The "before" system: a client without timeouts and no fallback.
     pub fn naive(client: ProviderClient, metrics: ConsumerMetrics) -> Self {
         metrics.set_circuit_state("disabled");
-        Self { client, protections: None, metrics }
+        Self {
+            client,
+            protections: None,
+            metrics,
+        }
     }
 
     /// The "after" system: `client` must already carry the timeouts from `tuning`.
@@ -43,12 +47,22 @@ impl Invoker {
             observer.clone(),
         );
         let bulkhead = Semaphore::new(tuning.max_concurrent_calls as usize);
-        Self { client, protections: Some(Protections { breaker, observer, bulkhead }), metrics }
+        Self {
+            client,
+            protections: Some(Protections {
+                breaker,
+                observer,
+                bulkhead,
+            }),
+            metrics,
+        }
     }
 
     /// `closed|open|half_open`, or `disabled` without resilience.
     pub fn circuit_state(&self) -> &'static str {
-        self.protections.as_ref().map_or("disabled", |p| p.observer.state())
+        self.protections
+            .as_ref()
+            .map_or("disabled", |p| p.observer.state())
     }
 
     pub async fn invoke(&self) -> HttpResponse {
@@ -101,12 +115,20 @@ impl Invoker {
     fn ok(&self, reply: ProviderReply) -> HttpResponse {
         self.metrics.invocations.with_label_values(&["ok"]).inc();
         HttpResponse::Ok()
-            .content_type(reply.content_type.as_deref().unwrap_or("text/plain; charset=utf-8"))
+            .content_type(
+                reply
+                    .content_type
+                    .as_deref()
+                    .unwrap_or("text/plain; charset=utf-8"),
+            )
             .body(reply.body)
     }
 
     fn fallback(&self, reason: &'static str) -> HttpResponse {
-        self.metrics.invocations.with_label_values(&["fallback"]).inc();
+        self.metrics
+            .invocations
+            .with_label_values(&["fallback"])
+            .inc();
         self.metrics.fallbacks.with_label_values(&[reason]).inc();
         HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")

@@ -32,10 +32,14 @@ fn main() {
 #[actix_web::main]
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let http_metrics = HttpMetrics::new().context("cannot set up metrics")?;
-    let metrics = ConsumerMetrics::register(http_metrics.registry()).context("cannot set up metrics")?;
+    let metrics =
+        ConsumerMetrics::register(http_metrics.registry()).context("cannot set up metrics")?;
     let url = cli.provider_url.clone();
     let invoker = match cli.resilience {
-        Resilience::Off => Invoker::naive(ProviderClient::naive(url).context("cannot build the HTTP client")?, metrics),
+        Resilience::Off => Invoker::naive(
+            ProviderClient::naive(url).context("cannot build the HTTP client")?,
+            metrics,
+        ),
         Resilience::On => {
             let client = ProviderClient::bounded(
                 url,
@@ -51,7 +55,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let http_metrics = web::Data::new(http_metrics);
 
     let listener = listener::bind(cli.serve.socket_addr())?;
-    let addr = listener.local_addr().context("cannot read the bound address")?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
 
     let server = HttpServer::new(move || {
         App::new()

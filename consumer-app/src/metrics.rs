@@ -23,7 +23,10 @@ pub struct ConsumerMetrics {
 impl ConsumerMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let invocations = IntCounterVec::new(
-            Opts::new("consumer_invocations_total", "Answers of /invokeConsumedService, by outcome"),
+            Opts::new(
+                "consumer_invocations_total",
+                "Answers of /invokeConsumedService, by outcome",
+            ),
             &["outcome"],
         )?;
         let fallbacks = IntCounterVec::new(
@@ -31,18 +34,28 @@ impl ConsumerMetrics {
             &["reason"],
         )?;
         let call_duration = HistogramVec::new(
-            HistogramOpts::new("consumer_provider_call_duration_seconds", "Provider call latency, by result")
-                .buckets(vec![
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5, 5.0, 10.0,
-                ]),
+            HistogramOpts::new(
+                "consumer_provider_call_duration_seconds",
+                "Provider call latency, by result",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5,
+                5.0, 10.0,
+            ]),
             &["result"],
         )?;
         let circuit_state = IntGaugeVec::new(
-            Opts::new("consumer_circuit_state", "Circuit breaker state (1 = current)"),
+            Opts::new(
+                "consumer_circuit_state",
+                "Circuit breaker state (1 = current)",
+            ),
             &["state"],
         )?;
         let circuit_transitions = IntCounterVec::new(
-            Opts::new("consumer_circuit_transitions_total", "Circuit breaker state changes, by state entered"),
+            Opts::new(
+                "consumer_circuit_transitions_total",
+                "Circuit breaker state changes, by state entered",
+            ),
             &["to"],
         )?;
         registry.register(Box::new(invocations.clone()))?;
@@ -57,13 +70,21 @@ impl ConsumerMetrics {
         for state in CIRCUIT_STATES {
             circuit_state.with_label_values(&[state]);
         }
-        Ok(Self { invocations, fallbacks, call_duration, circuit_state, circuit_transitions })
+        Ok(Self {
+            invocations,
+            fallbacks,
+            call_duration,
+            circuit_state,
+            circuit_transitions,
+        })
     }
 
     /// Marks `state` as the current circuit state.
     pub fn set_circuit_state(&self, state: &str) {
         for s in CIRCUIT_STATES {
-            self.circuit_state.with_label_values(&[s]).set(i64::from(s == state));
+            self.circuit_state
+                .with_label_values(&[s])
+                .set(i64::from(s == state));
         }
     }
 }

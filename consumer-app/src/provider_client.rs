@@ -57,7 +57,9 @@ impl CallError {
             return CallError::Timeout;
         }
         match io_error_kind(err) {
-            Some(io::ErrorKind::ConnectionReset) => CallError::Other("connection reset".to_string()),
+            Some(io::ErrorKind::ConnectionReset) => {
+                CallError::Other("connection reset".to_string())
+            }
             Some(io::ErrorKind::TimedOut) => CallError::Timeout,
             _ => CallError::Other(format!("request failed: {}", innermost(err))),
         }
@@ -94,12 +96,19 @@ pub struct ProviderClient {
 impl ProviderClient {
     /// The naive client: no timeouts at all (the "before" system).
     pub fn naive(url: Url) -> reqwest::Result<Self> {
-        Ok(Self { http: reqwest::Client::builder().build()?, url })
+        Ok(Self {
+            http: reqwest::Client::builder().build()?,
+            url,
+        })
     }
 
     /// A client whose calls end after `call_timeout` whatever happens, and whose
     /// connects end after `connect_timeout`.
-    pub fn bounded(url: Url, connect_timeout: Duration, call_timeout: Duration) -> reqwest::Result<Self> {
+    pub fn bounded(
+        url: Url,
+        connect_timeout: Duration,
+        call_timeout: Duration,
+    ) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .timeout(call_timeout)
@@ -128,7 +137,10 @@ impl ProviderClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response.bytes().await.map_err(|e| CallError::from_reqwest(&e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::from_reqwest(&e))?;
         Ok(ProviderReply { content_type, body })
     }
 }

@@ -12,7 +12,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health/live", web::get().to(up))
         .route("/health/ready", web::get().to(ready))
         .route("/actuator/health", web::get().to(up))
-        .route("/metrics", web::get().to(service_common::http_metrics::metrics_endpoint));
+        .route(
+            "/metrics",
+            web::get().to(service_common::http_metrics::metrics_endpoint),
+        );
 }
 
 async fn alive() -> HttpResponse {

@@ -51,7 +51,11 @@ impl Cli {
         self.instance_name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .or_else(|| hostname::get().ok().map(|h| h.to_string_lossy().into_owned()))
+            .or_else(|| {
+                hostname::get()
+                    .ok()
+                    .map(|h| h.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| "provider".to_string())
     }
 }

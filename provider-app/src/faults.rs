@@ -50,7 +50,10 @@ impl Faults {
         }
         if let Some(Latency { min_ms, max_ms }) = self.latency {
             if min_ms > max_ms {
-                return Err(InvalidFaults::LatencyRange { min: min_ms, max: max_ms });
+                return Err(InvalidFaults::LatencyRange {
+                    min: min_ms,
+                    max: max_ms,
+                });
             }
             if max_ms > MAX_LATENCY_MS {
                 return Err(InvalidFaults::LatencyTooLong { got: max_ms });
@@ -70,9 +73,12 @@ pub fn parse_latency(s: &str) -> Result<Latency, String> {
     let (min_ms, max_ms) =
         parsed.map_err(|_| "is not N or N-M milliseconds (e.g. 200 or 100-300)".to_string())?;
     let latency = Latency { min_ms, max_ms };
-    Faults { latency: Some(latency), ..Faults::default() }
-        .validate()
-        .map_err(|e| e.to_string())?;
+    Faults {
+        latency: Some(latency),
+        ..Faults::default()
+    }
+    .validate()
+    .map_err(|e| e.to_string())?;
     Ok(latency)
 }
 
@@ -101,12 +107,17 @@ pub struct FaultState {
 
 impl FaultState {
     pub fn new(initial: Faults) -> Self {
-        Self { current: Arc::new(RwLock::new(initial)) }
+        Self {
+            current: Arc::new(RwLock::new(initial)),
+        }
     }
 
     pub fn get(&self) -> Faults {
         // A poisoned lock only means a writer panicked mid-assignment of a plain value.
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn set(&self, faults: Faults) {
@@ -126,7 +137,11 @@ impl FaultState {
             std::future::pending::<()>().await;
         }
         if let Some(Latency { min_ms, max_ms }) = faults.latency {
-            let ms = if min_ms == max_ms { min_ms } else { rand::random_range(min_ms..=max_ms) };
+            let ms = if min_ms == max_ms {
+                min_ms
+            } else {
+                rand::random_range(min_ms..=max_ms)
+            };
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         if faults.error_rate > 0.0 && rand::random_bool(faults.error_rate) {
@@ -142,9 +157,25 @@ mod tests {
 
     #[test]
     fn latency_flag_takes_fixed_or_range() {
-        assert_eq!(parse_latency("200"), Ok(Latency { min_ms: 200, max_ms: 200 }));
-        assert_eq!(parse_latency("100-300"), Ok(Latency { min_ms: 100, max_ms: 300 }));
-        assert!(parse_latency("300-100").unwrap_err().contains("must not exceed"));
+        assert_eq!(
+            parse_latency("200"),
+            Ok(Latency {
+                min_ms: 200,
+                max_ms: 200
+            })
+        );
+        assert_eq!(
+            parse_latency("100-300"),
+            Ok(Latency {
+                min_ms: 100,
+                max_ms: 300
+            })
+        );
+        assert!(
+            parse_latency("300-100")
+                .unwrap_err()
+                .contains("must not exceed")
+        );
         assert!(parse_latency("fast").unwrap_err().contains("N or N-M"));
         assert!(parse_latency("-5").is_err());
     }
@@ -160,14 +191,23 @@ mod tests {
     #[test]
     fn omitted_json_fields_take_defaults() {
         let faults: Faults = serde_json::from_str(r#"{"hang": true}"#).unwrap();
-        assert_eq!(faults, Faults { hang: true, ..Faults::default() });
+        assert_eq!(
+            faults,
+            Faults {
+                hang: true,
+                ..Faults::default()
+            }
+        );
         assert!(serde_json::from_str::<Faults>(r#"{"error-rate": 1}"#).is_err());
     }
 
     #[test]
     fn json_shape_matches_the_contract() {
         let faults = Faults {
-            latency: Some(Latency { min_ms: 100, max_ms: 300 }),
+            latency: Some(Latency {
+                min_ms: 100,
+                max_ms: 300,
+            }),
             ..Faults::default()
         };
         assert_eq!(
@@ -178,10 +218,17 @@ mod tests {
 
     #[tokio::test]
     async fn error_rate_one_always_fails_and_health_is_spared() {
-        let state = FaultState::new(Faults { error_rate: 1.0, ..Faults::default() });
+        let state = FaultState::new(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
         assert_eq!(state.apply(false).await, Verdict::Fail);
         assert_eq!(state.apply(true).await, Verdict::Proceed);
-        state.set(Faults { error_rate: 1.0, affect_health: true, ..Faults::default() });
+        state.set(Faults {
+            error_rate: 1.0,
+            affect_health: true,
+            ..Faults::default()
+        });
         assert_eq!(state.apply(true).await, Verdict::Fail);
     }
 }

@@ -26,12 +26,16 @@ fn main() {
 
 #[actix_web::main]
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let instance = web::Data::new(Instance { name: cli.instance_name() });
+    let instance = web::Data::new(Instance {
+        name: cli.instance_name(),
+    });
     let faults = web::Data::new(FaultState::new(cli.faults()));
     let metrics = web::Data::new(HttpMetrics::new().context("cannot set up metrics")?);
 
     let listener = listener::bind(cli.serve.socket_addr())?;
-    let addr = listener.local_addr().context("cannot read the bound address")?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
 
     let server = HttpServer::new(move || {
         App::new()

@@ -15,7 +15,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health/live", web::get().to(health))
         .route("/health/ready", web::get().to(health))
         .route("/actuator/health", web::get().to(health))
-        .route("/metrics", web::get().to(service_common::http_metrics::metrics_endpoint))
+        .route(
+            "/metrics",
+            web::get().to(service_common::http_metrics::metrics_endpoint),
+        )
         .service(
             web::resource("/faults")
                 .route(web::get().to(get_faults))

@@ -26,7 +26,7 @@ pub struct ServeArgs {
     pub bind: SocketAddr,
 
     /// Replaces the port of --bind (0 picks a free port).
-    #[arg(long, env = "PORT", value_name = "N", value_parser = parse_port)]
+    #[arg(long, env = "PORT", value_name = "N", allow_negative_numbers = true, value_parser = parse_port)]
     pub port: Option<u16>,
 
     /// Log line format.
@@ -117,7 +117,10 @@ pub fn one_line_error(cmd: &clap::Command, err: &clap::Error) -> String {
     let arg = context_str(ContextKind::InvalidArg);
     let value = context_str(ContextKind::InvalidValue);
     if let (Some(arg), Some(value)) = (arg, value)
-        && matches!(err.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue)
+        && matches!(
+            err.kind(),
+            ErrorKind::ValueValidation | ErrorKind::InvalidValue
+        )
     {
         // clap names the argument like "--provider-url <URL>"; keep the flag only.
         let flag = arg.split_whitespace().next().unwrap_or(&arg).to_string();
@@ -129,7 +132,9 @@ pub fn one_line_error(cmd: &clap::Command, err: &clap::Error) -> String {
             .unwrap_or_default();
         let reason = match err.kind() {
             ErrorKind::InvalidValue => match err.get(ContextKind::ValidValue) {
-                Some(ContextValue::Strings(valid)) => format!("is not one of: {}", valid.join(", ")),
+                Some(ContextValue::Strings(valid)) => {
+                    format!("is not one of: {}", valid.join(", "))
+                }
                 _ => "is not a valid value".to_string(),
             },
             _ => std::error::Error::source(err)
@@ -139,7 +144,11 @@ pub fn one_line_error(cmd: &clap::Command, err: &clap::Error) -> String {
         return format!("error: {flag}{env}: '{value}' {reason}");
     }
     let rendered = err.render().to_string();
-    let first = rendered.lines().next().unwrap_or("error: invalid arguments").trim();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .trim();
     if first.starts_with("error:") {
         format!("{first} (see --help)")
     } else {
@@ -150,6 +159,7 @@ pub fn one_line_error(cmd: &clap::Command, err: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[derive(Debug, Parser)]
     struct Cli {
@@ -197,7 +207,10 @@ mod tests {
             "error: --timeout-ms (TEST_TIMEOUT_XYZ): '0' must be a number of milliseconds greater than zero"
         );
         let negative = error_line(&["x", "--timeout-ms", "-5"]);
-        assert!(negative.contains("'-5' must be a number of milliseconds"), "{negative}");
+        assert!(
+            negative.contains("'-5' must be a number of milliseconds"),
+            "{negative}"
+        );
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub fn json_config() -> web::JsonConfig {
         .content_type(|_| true)
         .error_handler(|err, _req| {
             let (status, message) = match &err {
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => (
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => (
                     actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                     format!("body larger than {JSON_LIMIT_BYTES} bytes"),
                 ),

@@ -9,7 +9,8 @@ use anyhow::Context;
 
 /// Binds `addr`; the error names the flags that chose it.
 pub fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).with_context(|| format!("--bind/--port (BIND/PORT): cannot listen on '{addr}'"))
+    TcpListener::bind(addr)
+        .with_context(|| format!("--bind/--port (BIND/PORT): cannot listen on '{addr}'"))
 }
 
 /// Writes `IP:PORT\n` to `path`, atomically (temp file + rename) so a reader polling for
@@ -32,7 +33,10 @@ mod tests {
         let taken = first.local_addr().unwrap();
         let err = bind(taken).expect_err("second bind must fail");
         let line = format!("{err:#}");
-        assert!(line.starts_with("--bind/--port (BIND/PORT): cannot listen on '127.0.0.1:"), "{line}");
+        assert!(
+            line.starts_with("--bind/--port (BIND/PORT): cannot listen on '127.0.0.1:"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -47,10 +47,13 @@ pub struct Service {
 
 impl Service {
     /// Starts `bin` with `args` (plus `--bind 127.0.0.1:0 --addr-file ...`) and `envs`,
-    /// and waits until `GET /health/live` answers 200.
+    /// and waits until `GET /health/live` gets an HTTP answer.
     pub async fn start(bin: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)]) -> Service {
         let bin = bin.as_ref();
-        let label = bin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let label = bin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let dir = scratch_dir(&label);
         let addr_file = dir.join("addr");
         let log = fs::File::create(dir.join("log")).expect("create log file");
@@ -66,9 +69,14 @@ impl Service {
             .stderr(log_err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut service = Service { child, addr: String::new(), dir, exited: None };
+        let mut service = Service {
+            child,
+            addr: String::new(),
+            dir,
+            exited: None,
+        };
         service.addr = service.wait_for_addr(&addr_file).await;
-        service.wait_until_live().await;
+        service.wait_until_serving().await;
         service
     }
 
@@ -85,24 +93,26 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("no address file after {START_BUDGET:?}; log:\n{}", self.log());
+        panic!(
+            "no address file after {START_BUDGET:?}; log:\n{}",
+            self.log()
+        );
     }
 
-    async fn wait_until_live(&self) {
+    async fn wait_until_serving(&self) {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
             .expect("reqwest client");
         let deadline = Instant::now() + START_BUDGET;
         while Instant::now() < deadline {
-            if let Ok(res) = client.get(self.url("/health/live")).send().await
-                && res.status() == 200
-            {
+            // Any HTTP answer means it serves; a fault may make the probe itself fail.
+            if client.get(self.url("/health/live")).send().await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("service never became live; log:\n{}", self.log());
+        panic!("service never answered; log:\n{}", self.log());
     }
 
     /// `http://IP:PORT{path}`.
@@ -157,7 +167,12 @@ impl Drop for Service {
 
 /// Runs `bin` to completion (bounded by `budget`; killed if it overruns) and returns its
 /// output. For configuration errors, which must exit quickly.
-pub fn run_to_exit(bin: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)], budget: Duration) -> Output {
+pub fn run_to_exit(
+    bin: impl AsRef<Path>,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    budget: Duration,
+) -> Output {
     let bin = bin.as_ref();
     let mut child = Command::new(bin)
         .args(args)
@@ -184,4 +199,48 @@ pub fn run_to_exit(bin: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)], 
         std::thread::sleep(Duration::from_millis(10));
     }
     child.wait_with_output().expect("collect output")
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound once, then released): the address
+/// of a provider that is down.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// An HTTP client for tests whose every request gives up after `timeout`.
+pub fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("reqwest client")
+}
+
+/// Asserts that a configuration error exited non-zero with exactly one stderr line
+/// containing every one of `needles`; returns that line.
+pub fn assert_one_line_error(output: &Output, needles: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "expected a non-zero exit; stderr: {stderr}"
+    );
+    assert!(
+        output.status.code().is_some(),
+        "expected an exit code, not a signal; stderr: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one stderr line, got: {stderr:?}"
+    );
+    for needle in needles {
+        assert!(
+            lines[0].contains(needle),
+            "stderr line {:?} should contain {needle:?}",
+            lines[0]
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    lines[0].to_string()
 }

@@ -1,0 +1,216 @@
+//! consumer-app's own endpoints, metrics, graceful shutdown and configuration errors.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use service_common::testing::{
+    Service, assert_one_line_error, client, free_port, run_to_exit, sibling_binary,
+};
+
+const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
+
+fn provider_bin() -> PathBuf {
+    sibling_binary(CONSUMER, "provider-app")
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    client(Duration::from_secs(10))
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+}
+
+fn stopped_provider_url() -> String {
+    format!("http://127.0.0.1:{}/", free_port())
+}
+
+#[tokio::test]
+async fn own_endpoints_answer_without_the_provider() {
+    let consumer =
+        Service::start(CONSUMER, &["--provider-url", &stopped_provider_url()], &[]).await;
+    let res = get(&consumer.url("/")).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("consumer is alive"));
+    for path in ["/health/live", "/actuator/health"] {
+        let res = get(&consumer.url(path)).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap(),
+            json!({"status": "UP"}),
+            "{path}"
+        );
+    }
+    let res = get(&consumer.url("/nope")).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not found");
+}
+
+#[tokio::test]
+async fn readiness_reports_mode_and_circuit() {
+    let off = Service::start(CONSUMER, &["--provider-url", &stopped_provider_url()], &[]).await;
+    let ready: Value = get(&off.url("/health/ready")).await.json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({"status": "UP", "resilience": "off", "circuit": "disabled"})
+    );
+
+    let on = Service::start(
+        CONSUMER,
+        &["--provider-url", &stopped_provider_url()],
+        &[("CONSUMER_RESILIENCE", "on")],
+    )
+    .await;
+    let ready: Value = get(&on.url("/health/ready")).await.json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({"status": "UP", "resilience": "on", "circuit": "closed"})
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_outcomes_and_provider_calls() {
+    let provider = Service::start(provider_bin(), &[], &[]).await;
+    let consumer = Service::start(
+        CONSUMER,
+        &["--provider-url", &provider.url("/"), "--resilience", "on"],
+        &[],
+    )
+    .await;
+    get(&consumer.url("/invokeConsumedService")).await;
+    get(&consumer.url("/invokeConsumedService")).await;
+    let put = client(Duration::from_secs(5))
+        .put(provider.url("/faults"))
+        .body(r#"{"error_rate": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    get(&consumer.url("/invokeConsumedService")).await;
+
+    let text = get(&consumer.url("/metrics")).await.text().await.unwrap();
+    for line in [
+        r#"consumer_invocations_total{outcome="ok"} 2"#,
+        r#"consumer_invocations_total{outcome="fallback"} 1"#,
+        r#"consumer_invocations_total{outcome="error"} 0"#,
+        r#"consumer_fallbacks_total{reason="provider-error"} 1"#,
+        r#"consumer_provider_call_duration_seconds_count{result="ok"} 2"#,
+        r#"consumer_provider_call_duration_seconds_count{result="error"} 1"#,
+        r#"consumer_circuit_state{state="closed"} 1"#,
+        r#"http_requests_total{route="/invokeConsumedService",status="200"} 3"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+
+    let naive = Service::start(CONSUMER, &["--provider-url", &stopped_provider_url()], &[]).await;
+    get(&naive.url("/invokeConsumedService")).await;
+    let text = get(&naive.url("/metrics")).await.text().await.unwrap();
+    for line in [
+        r#"consumer_invocations_total{outcome="error"} 1"#,
+        r#"consumer_circuit_state{state="disabled"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
+    let provider = Service::start(provider_bin(), &["--fault-latency-ms", "1200"], &[]).await;
+    let mut consumer = Service::start(CONSUMER, &["--provider-url", &provider.url("/")], &[]).await;
+    let url = consumer.url("/invokeConsumedService");
+    let in_flight =
+        tokio::spawn(async move { client(Duration::from_secs(10)).get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    consumer.terminate();
+
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight call must be answered");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Greetings"));
+    let status = consumer
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("consumer must exit");
+    assert_eq!(status.code(), Some(0), "log:\n{}", consumer.log());
+}
+
+/// Arguments, environment, and what the one error line must mention.
+type ConfigCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+
+#[test]
+fn bad_configuration_exits_with_one_line_naming_flag_and_value() {
+    let budget = Duration::from_secs(10);
+    let cases: &[ConfigCase] = &[
+        (
+            &["--provider-url", "htp:/x"],
+            &[],
+            &["--provider-url", "PROVIDER_URL", "'htp:/x'", "http(s) URL"],
+        ),
+        (
+            &[],
+            &[("PROVIDER_URL", "not a url")],
+            &["--provider-url", "PROVIDER_URL", "'not a url'"],
+        ),
+        (
+            &["--resilience", "maybe"],
+            &[],
+            &["--resilience", "CONSUMER_RESILIENCE", "'maybe'", "off, on"],
+        ),
+        (
+            &[],
+            &[("CONSUMER_RESILIENCE", "sometimes")],
+            &["CONSUMER_RESILIENCE", "'sometimes'"],
+        ),
+        (
+            &["--call-timeout-ms", "0"],
+            &[],
+            &["--call-timeout-ms", "CALL_TIMEOUT_MS", "'0'"],
+        ),
+        (
+            &["--connect-timeout-ms", "-250"],
+            &[],
+            &["--connect-timeout-ms", "CONNECT_TIMEOUT_MS", "'-250'"],
+        ),
+        (
+            &[],
+            &[("CIRCUIT_OPEN_MS", "-1")],
+            &["--circuit-open-ms", "CIRCUIT_OPEN_MS", "'-1'"],
+        ),
+        (
+            &["--circuit-failure-threshold", "0"],
+            &[],
+            &["--circuit-failure-threshold", "'0'"],
+        ),
+        (
+            &["--max-concurrent-calls", "none"],
+            &[],
+            &["--max-concurrent-calls", "'none'"],
+        ),
+    ];
+    for (args, envs, needles) in cases {
+        let out = run_to_exit(CONSUMER, args, envs, budget);
+        assert_one_line_error(&out, needles);
+    }
+}
+
+#[test]
+fn port_in_use_exits_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run_to_exit(
+        CONSUMER,
+        &["--bind", "127.0.0.1:1", "--port", &port],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_one_line_error(&out, &["--port", &port, "in use"]);
+}

@@ -1,0 +1,339 @@
+//! provider-app as a real process on 127.0.0.1: routes, the fault API and each fault's
+//! effect, metrics, graceful shutdown, logs, and configuration errors.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use service_common::testing::{Service, assert_one_line_error, client, run_to_exit};
+
+const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
+
+async fn start(args: &[&str]) -> Service {
+    Service::start(BIN, args, &[]).await
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    client(Duration::from_secs(10))
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let res = get(url).await;
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("JSON body"))
+}
+
+async fn put_faults(provider: &Service, body: &str) -> (u16, Value) {
+    let res = client(Duration::from_secs(10))
+        .put(provider.url("/faults"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("PUT /faults");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("JSON body"))
+}
+
+fn no_faults() -> Value {
+    json!({"latency": null, "error_rate": 0.0, "hang": false, "affect_health": false})
+}
+
+#[tokio::test]
+async fn greeting_names_the_instance() {
+    let provider = start(&["--instance-name", "my-provider-app-7d9f"]).await;
+    let res = get(&provider.url("/")).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("my-provider-app-7d9f"), "{body}");
+    assert!(body.contains("Greetings"), "{body}");
+
+    let from_env = Service::start(BIN, &[], &[("POD_NAME", "pod-from-env")]).await;
+    let body = get(&from_env.url("/")).await.text().await.unwrap();
+    assert!(body.contains("pod-from-env"), "{body}");
+}
+
+#[tokio::test]
+async fn health_endpoints_answer_up() {
+    let provider = start(&[]).await;
+    for path in ["/health/live", "/health/ready", "/actuator/health"] {
+        assert_eq!(
+            get_json(&provider.url(path)).await,
+            (200, json!({"status": "UP"})),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_bad_bodies_get_clean_errors() {
+    let provider = start(&[]).await;
+    let (status, body) = get_json(&provider.url("/no/such/route")).await;
+    assert_eq!((status, &body["error"]), (404, &json!("not found")));
+
+    let (status, body) = put_faults(&provider, "{not json").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = put_faults(&provider, r#"{"error-rate": 1}"#).await;
+    assert_eq!(status, 400, "unknown field: {body}");
+    let (status, body) = put_faults(&provider, r#"{"error_rate": 2}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("between 0 and 1"),
+        "{body}"
+    );
+    let (status, body) = put_faults(&provider, r#"{"latency": {"min_ms": 9, "max_ms": 1}}"#).await;
+    assert_eq!(status, 400, "{body}");
+    let huge = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1 << 20));
+    let (status, _) = put_faults(&provider, &huge).await;
+    assert_eq!(status, 413);
+    let res = client(Duration::from_secs(10))
+        .post(provider.url("/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+
+    // None of it changed the faults or hurt the process.
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
+    assert_eq!(get(&provider.url("/")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn fault_api_round_trip() {
+    let provider = start(&[]).await;
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
+
+    let wanted = json!({"latency": {"min_ms": 100, "max_ms": 300}, "error_rate": 0.25, "hang": false, "affect_health": true});
+    let (status, echoed) = put_faults(&provider, &wanted.to_string()).await;
+    assert_eq!((status, &echoed), (200, &wanted));
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, wanted));
+
+    // PUT replaces: omitted fields go back to their defaults.
+    let (status, _) = put_faults(&provider, r#"{"error_rate": 0.5}"#).await;
+    assert_eq!(status, 200);
+    let mut expected = no_faults();
+    expected["error_rate"] = json!(0.5);
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, expected));
+
+    let res = client(Duration::from_secs(10))
+        .delete(provider.url("/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
+}
+
+#[tokio::test]
+async fn start_flags_and_env_set_the_initial_faults() {
+    let provider = Service::start(
+        BIN,
+        &["--fault-latency-ms", "50-60", "--fault-affect-health"],
+        &[("FAULT_ERROR_RATE", "1")],
+    )
+    .await;
+    let expected = json!({"latency": {"min_ms": 50, "max_ms": 60}, "error_rate": 1.0, "hang": false, "affect_health": true});
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, expected));
+    assert_eq!(get(&provider.url("/")).await.status(), 500);
+}
+
+#[tokio::test]
+async fn latency_fault_delays_answers_but_not_health() {
+    let provider = start(&[]).await;
+    put_faults(&provider, r#"{"latency": {"min_ms": 400, "max_ms": 500}}"#).await;
+
+    let started = Instant::now();
+    let res = get(&provider.url("/")).await;
+    let waited = started.elapsed();
+    assert_eq!(res.status(), 200);
+    assert!(
+        waited >= Duration::from_millis(400),
+        "greeting took only {waited:?}"
+    );
+
+    let started = Instant::now();
+    assert_eq!(get(&provider.url("/health/ready")).await.status(), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(390),
+        "health took {waited:?}: latency leaked into it"
+    );
+}
+
+#[tokio::test]
+async fn error_rate_fault_answers_500_with_that_probability() {
+    let provider = start(&[]).await;
+    put_faults(&provider, r#"{"error_rate": 1.0}"#).await;
+    for _ in 0..5 {
+        assert_eq!(get(&provider.url("/")).await.status(), 500);
+    }
+    assert_eq!(
+        get(&provider.url("/health/live")).await.status(),
+        200,
+        "health must be spared"
+    );
+
+    put_faults(&provider, r#"{"error_rate": 1.0, "affect_health": true}"#).await;
+    assert_eq!(get(&provider.url("/health/live")).await.status(), 500);
+
+    // Half the answers fail: 200 tries all landing on one side has odds of 2^-199.
+    put_faults(&provider, r#"{"error_rate": 0.5}"#).await;
+    let mut failures = 0;
+    for _ in 0..200 {
+        if get(&provider.url("/")).await.status() == 500 {
+            failures += 1;
+        }
+    }
+    assert!(
+        (20..=180).contains(&failures),
+        "{failures} of 200 failed with error_rate 0.5"
+    );
+}
+
+#[tokio::test]
+async fn hang_fault_never_answers_until_reset() {
+    let provider = start(&[]).await;
+    put_faults(&provider, r#"{"hang": true}"#).await;
+
+    let err = client(Duration::from_millis(1500))
+        .get(provider.url("/"))
+        .send()
+        .await
+        .expect_err("a hanging provider must not answer");
+    assert!(err.is_timeout(), "{err}");
+
+    // Health, metrics and the fault API keep working, so the hang can be lifted.
+    assert_eq!(get(&provider.url("/health/ready")).await.status(), 200);
+    assert_eq!(get(&provider.url("/metrics")).await.status(), 200);
+    let res = client(Duration::from_secs(10))
+        .delete(provider.url("/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(get(&provider.url("/")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let provider = start(&[]).await;
+    for _ in 0..3 {
+        get(&provider.url("/")).await;
+    }
+    get(&provider.url("/nowhere")).await;
+    put_faults(&provider, r#"{"error_rate": 1.0}"#).await;
+    get(&provider.url("/")).await;
+
+    let res = get(&provider.url("/metrics")).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    for line in [
+        r#"http_requests_total{route="/",status="200"} 3"#,
+        r#"http_requests_total{route="/",status="500"} 1"#,
+        r#"http_requests_total{route="unmatched",status="404"} 1"#,
+        r#"http_requests_total{route="/faults",status="200"} 1"#,
+        r#"http_request_duration_seconds_count{route="/"} 4"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    let mut provider = start(&["--fault-latency-ms", "1500", "--instance-name", "draining"]).await;
+    let url = provider.url("/");
+    let in_flight =
+        tokio::spawn(async move { client(Duration::from_secs(10)).get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    provider.terminate();
+
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request must be answered");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("draining"));
+    let status = provider
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("provider must exit after SIGTERM");
+    assert_eq!(status.code(), Some(0), "log:\n{}", provider.log());
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_on_hung_requests() {
+    let mut provider = start(&["--fault-hang", "--shutdown-timeout-secs", "1"]).await;
+    let url = provider.url("/");
+    let hung = tokio::spawn(async move { client(Duration::from_secs(20)).get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    provider.terminate();
+    let status = provider
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("must exit despite the hung request");
+    assert_eq!(status.code(), Some(0), "log:\n{}", provider.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "exit took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        hung.await.unwrap().is_err(),
+        "a hung request gets no answer, only a closed connection"
+    );
+}
+
+#[tokio::test]
+async fn json_log_format_writes_one_json_object_per_line() {
+    let provider = start(&["--log-format", "json", "--instance-name", "json-logs"]).await;
+    get(&provider.url("/")).await;
+    let log = provider.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+    assert!(log.contains("provider-app listening"), "{log}");
+}
+
+#[test]
+fn bad_configuration_exits_with_one_line_naming_flag_and_value() {
+    let budget = Duration::from_secs(10);
+    let out = run_to_exit(BIN, &["--fault-error-rate", "1.5"], &[], budget);
+    assert_one_line_error(&out, &["--fault-error-rate", "FAULT_ERROR_RATE", "'1.5'"]);
+
+    let out = run_to_exit(BIN, &[], &[("FAULT_LATENCY_MS", "soon")], budget);
+    assert_one_line_error(&out, &["--fault-latency-ms", "FAULT_LATENCY_MS", "'soon'"]);
+
+    let out = run_to_exit(BIN, &["--bind", "localhost"], &[], budget);
+    assert_one_line_error(&out, &["--bind", "BIND", "'localhost'"]);
+
+    let out = run_to_exit(BIN, &["--port", "-1"], &[], budget);
+    assert_one_line_error(&out, &["--port"]);
+
+    let out = run_to_exit(BIN, &["--log-format", "xml"], &[], budget);
+    assert_one_line_error(&out, &["--log-format", "LOG_FORMAT", "'xml'"]);
+}
+
+#[test]
+fn port_in_use_exits_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run_to_exit(BIN, &["--bind", &addr], &[], Duration::from_secs(10));
+    assert_one_line_error(&out, &["--bind", &addr, "in use"]);
+}
