@@ -44,35 +44,37 @@ fn workspace_manifest() -> Option<PathBuf> {
     manifest.is_file().then_some(manifest)
 }
 
-/// `cargo build [--release] -p ...` into `dir`'s target directory: `dir` is
-/// `<target dir>/<profile>`, so the profile and target dir follow from it.
+/// How to build into `dir`: it must be `<target dir>/<profile>` for cargo to put the
+/// binaries there. Returns the target dir and whether the profile is release.
+fn build_plan(dir: &Path) -> Option<(&Path, bool)> {
+    let profile = dir.file_name()?.to_str()?;
+    let release = match profile {
+        "release" => true,
+        "debug" => false,
+        _ => return None,
+    };
+    Some((dir.parent()?, release))
+}
+
+/// `cargo build [--release] -p ...` into `dir`'s target directory.
 fn build(dir: &Path, names: &[&str]) -> Result<()> {
     let listed = names.join(", ");
-    let Some(manifest) = workspace_manifest() else {
+    let plan = workspace_manifest().zip(build_plan(dir));
+    let Some((manifest, (target_dir, release))) = plan else {
         bail!(
-            "{listed} not found in {}; build the workspace (`cargo build --release --workspace --bins`) or set LAB_BIN_DIR to the directory holding them",
+            "{listed} not found in {} (LAB_BIN_DIR, else the lab's own directory); build them with `cargo build --release --workspace --bins` or point LAB_BIN_DIR at the directory holding them",
             dir.display()
         );
     };
-    let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let target_dir = dir
-        .parent()
-        .filter(|_| matches!(profile, "debug" | "release"));
-    let Some(target_dir) = target_dir else {
-        bail!(
-            "{listed} not found in {} (LAB_BIN_DIR or the lab's own directory); build them with `cargo build --release --workspace --bins`",
-            dir.display()
-        );
-    };
-    eprintln!(
-        "lab: {listed} not built yet; building with cargo (this takes a minute the first time)..."
-    );
+    crate::ui::info(format!(
+        "{listed} not built yet; building with cargo (this takes a minute the first time)..."
+    ));
     let mut args = vec![
         "build".to_string(),
         "--manifest-path".into(),
         manifest.display().to_string(),
     ];
-    if profile == "release" {
+    if release {
         args.push("--release".into());
     }
     for name in names {
@@ -94,4 +96,22 @@ fn build(dir: &Path, names: &[&str]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_go_into_the_profile_directory_they_are_missing_from() {
+        assert_eq!(
+            build_plan(Path::new("/c/target/release")),
+            Some((Path::new("/c/target"), true))
+        );
+        assert_eq!(
+            build_plan(Path::new("/c/target/debug")),
+            Some((Path::new("/c/target"), false))
+        );
+        assert_eq!(build_plan(Path::new("/usr/local/bin")), None);
+    }
 }

@@ -187,3 +187,28 @@ fn logs_print_and_follow_until_the_service_is_killed() {
         outcome.stdout
     );
 }
+
+#[test]
+fn missing_service_binaries_are_named_with_how_to_build_them() {
+    let mut lab = Lab::new();
+    let empty = lab.state_dir().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    lab.bin_dir = Some(empty.clone());
+    let outcome = lab.run(&["up", "--provider-port", "0", "--consumer-port", "0"]);
+    outcome.expect_code(1, "lab up without binaries");
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("provider-app not found in {}", empty.display())),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("cargo build --release --workspace --bins"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(lab.processes().is_empty());
+}
