@@ -1,14 +1,39 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! chaos-runner: validates and runs experiments written in the Chaos Toolkit format,
+//! with the same outcomes and the same journal as chaostoolkit 1.19 / chaostoolkit-lib 1.44.
+//!
+//! Map of the crate (one concept per module):
+//! - [`experiment`]: loading a JSON/YAML experiment from a file or URL, with positions.
+//! - [`validate`]: the reference's validation rules, collecting every problem at once.
+//! - [`config`]: configuration, secrets, `--var`/`--var-file`, `${name}` substitution.
+//! - [`tolerance`]: whether a probe's output is within its tolerance.
+//! - [`provider`]: the `http`, `process` and `python` (native driver) providers.
+//! - [`drivers`]: the [`drivers::Driver`] trait and the built-in drivers (Kubernetes).
+//! - [`activity`]: running one activity and recording it as a journal run.
+//! - [`hypothesis`]: the steady-state hypothesis.
+//! - [`rollback`]: rollback strategies and running the rollbacks.
+//! - [`run`]: the engine tying it all together into a [`journal::Journal`].
+//! - [`interrupt`]: Ctrl-C / SIGTERM handling shared by the engine and the providers.
+//! - [`pause`]: pauses between activities (countdown on a TTY).
+//! - [`log`]: the reference's log line shape.
+//! - [`cli`]: the `chaos-runner` command line.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod activity;
+pub mod cli;
+pub mod config;
+pub mod drivers;
+pub mod experiment;
+pub mod hypothesis;
+pub mod interrupt;
+pub mod journal;
+pub mod log;
+pub mod pause;
+pub mod provider;
+pub mod pyvalue;
+pub mod rollback;
+pub mod run;
+pub mod tolerance;
+pub mod validate;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+/// The chaostoolkit-lib version whose behaviour and journal format this runner follows;
+/// written as the journal's `chaoslib-version` so tools that read journals keep working.
+pub const CHAOSLIB_COMPAT_VERSION: &str = "1.44.0";

@@ -1,3 +1,3 @@
 fn main() {
-    println!("chaos-runner: not built yet");
+    std::process::exit(chaos_runner::cli::main());
 }

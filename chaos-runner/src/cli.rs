@@ -1,0 +1,278 @@
+//! The `chaos-runner` command line: `run`, `validate`, `discover`.
+
+use crate::activity::Dry;
+use crate::config::{Vars, load_vars};
+use crate::drivers::Registry;
+use crate::hypothesis::Strategy;
+use crate::interrupt::Cancel;
+use crate::journal::{Journal, Status};
+use crate::log::{LogFormat, LogOptions};
+use crate::rollback::RollbackStrategy;
+use crate::run::{RunOptions, run_experiment};
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaos-runner",
+    version,
+    about = "Run Chaos Toolkit experiments: same format, same journal, one static binary"
+)]
+pub struct Cli {
+    /// Display debug level traces.
+    #[arg(long, global = true)]
+    verbose: bool,
+    /// File path where to write the command's log (debug level). Unlike `chaos`, no
+    /// log file is written unless this is given.
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Console logging format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::String)]
+    log_format: LogFormatArg,
+    /// Change directory before running the experiment.
+    #[arg(long, global = true, value_name = "DIR")]
+    change_dir: Option<PathBuf>,
+    /// Accepted for compatibility with `chaos`; chaos-runner never checks for updates.
+    #[arg(long, global = true, hide = true)]
+    no_version_check: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    String,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DryArg {
+    Probes,
+    Actions,
+    Activities,
+    Pause,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RollbackArg {
+    Default,
+    Always,
+    Never,
+    Deviated,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum HypothesisArg {
+    Default,
+    BeforeMethodOnly,
+    AfterMethodOnly,
+    DuringMethodOnly,
+    Continuously,
+    #[value(hide = true)]
+    Continously,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the experiment loaded from SOURCE, a local file or an http(s) URL (JSON or YAML).
+    Run(RunArgs),
+    /// Validate the experiment at SOURCE and report every problem found.
+    Validate {
+        source: String,
+        /// Do not verify TLS certificates when fetching SOURCE.
+        #[arg(long)]
+        no_verify_tls: bool,
+    },
+    /// List the built-in drivers and their activities as JSON.
+    Discover,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Path where to save the journal from the execution.
+    #[arg(long, default_value = "./journal.json", value_name = "PATH")]
+    journal_path: PathBuf,
+    /// Run the experiment without executing the chosen kind of activity (or pauses).
+    #[arg(long, value_enum)]
+    dry: Option<DryArg>,
+    /// Do not validate the experiment before running.
+    #[arg(long)]
+    no_validation: bool,
+    /// Do not verify TLS certificates when fetching SOURCE.
+    #[arg(long)]
+    no_verify_tls: bool,
+    /// When to play rollbacks. Default: not on interruption or a failed hypothesis.
+    #[arg(long, value_enum)]
+    rollback_strategy: Option<RollbackArg>,
+    /// Configuration value: NAME=VALUE or NAME:TYPE=VALUE (int, float, bytes, ...). Repeatable.
+    #[arg(long = "var", value_name = "NAME[:TYPE]=VALUE")]
+    vars: Vec<String>,
+    /// JSON/YAML file with `configuration` and `secrets` keys, or a .env file. Repeatable.
+    #[arg(long = "var-file", value_name = "PATH")]
+    var_files: Vec<PathBuf>,
+    /// When to run the steady-state hypothesis.
+    #[arg(long, value_enum)]
+    hypothesis_strategy: Option<HypothesisArg>,
+    /// Seconds between two runs of the hypothesis (during-method-only, continuously).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    hypothesis_frequency: f64,
+    /// Fail the experiment as soon as the continuous hypothesis deviates.
+    #[arg(long)]
+    fail_fast: bool,
+    /// The experiment: a path or an http(s) URL.
+    source: String,
+}
+
+/// Entry point: parses arguments, runs the command, returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let options = LogOptions {
+        verbose: cli.verbose,
+        format: match cli.log_format {
+            LogFormatArg::String => LogFormat::String,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+        file: cli.log_file.clone(),
+    };
+    if let Err(e) = crate::log::init(&options) {
+        eprintln!("chaos-runner: {e}");
+        return 1;
+    }
+    match execute(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{:#}", e);
+            1
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<i32> {
+    if let Some(dir) = &cli.change_dir {
+        tracing::warn!("Moving to {}", dir.display());
+        std::env::set_current_dir(dir).with_context(|| format!("--change-dir {}", dir.display()))?;
+    }
+    match cli.command {
+        Command::Discover => {
+            println!("{}", serde_json::to_string_pretty(&Registry::builtin().discovery())?);
+            Ok(0)
+        }
+        Command::Validate { source, no_verify_tls } => {
+            let experiment = crate::experiment::load(&source, !no_verify_tls)?;
+            if validate_and_report(&experiment, &Vars::default()) {
+                tracing::info!("experiment syntax and semantic look valid");
+                Ok(0)
+            } else {
+                Ok(1)
+            }
+        }
+        Command::Run(args) => run(args),
+    }
+}
+
+/// Logs every problem; true when the experiment is valid.
+fn validate_and_report(experiment: &serde_json::Value, vars: &Vars) -> bool {
+    tracing::info!("Validating the experiment's syntax");
+    let report = crate::validate::validate(experiment, &Registry::builtin(), vars);
+    for w in &report.warnings {
+        tracing::warn!("{}", w);
+    }
+    for p in &report.problems {
+        tracing::error!("{}", p);
+    }
+    if report.is_valid() {
+        tracing::info!("Experiment looks valid");
+        true
+    } else {
+        tracing::error!(
+            "Experiment is invalid: {} problem{} found",
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        );
+        false
+    }
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency >= 0.0) {
+        bail!("--hypothesis-frequency must be a non-negative number of seconds");
+    }
+    let vars = load_vars(&args.vars, &args.var_files)?;
+    let experiment = crate::experiment::load(&args.source, !args.no_verify_tls)?;
+    if !args.no_validation && !validate_and_report(&experiment, &vars) {
+        return Ok(1);
+    }
+    let options = RunOptions {
+        strategy: args.hypothesis_strategy.map(|h| match h {
+            HypothesisArg::Default => Strategy::Default,
+            HypothesisArg::BeforeMethodOnly => Strategy::BeforeMethodOnly,
+            HypothesisArg::AfterMethodOnly => Strategy::AfterMethodOnly,
+            HypothesisArg::DuringMethodOnly => Strategy::DuringMethodOnly,
+            HypothesisArg::Continuously | HypothesisArg::Continously => Strategy::Continuously,
+        }),
+        rollback_strategy: args.rollback_strategy.map(|r| match r {
+            RollbackArg::Default => RollbackStrategy::Default,
+            RollbackArg::Always => RollbackStrategy::Always,
+            RollbackArg::Never => RollbackStrategy::Never,
+            RollbackArg::Deviated => RollbackStrategy::Deviated,
+        }),
+        dry: args.dry.map(|d| match d {
+            DryArg::Probes => Dry::Probes,
+            DryArg::Actions => Dry::Actions,
+            DryArg::Activities => Dry::Activities,
+            DryArg::Pause => Dry::Pause,
+        }),
+        hypothesis_frequency: args.hypothesis_frequency,
+        fail_fast: args.fail_fast,
+        vars,
+        registry: Registry::builtin(),
+    };
+
+    // First Ctrl-C/SIGTERM: cancel gracefully. Second: write what we have and leave.
+    let cancel = Cancel::new();
+    let live: Arc<Mutex<Option<Arc<Mutex<Journal>>>>> = Arc::new(Mutex::new(None));
+    {
+        let live = live.clone();
+        let path = args.journal_path.clone();
+        crate::interrupt::install(cancel.clone(), move || {
+            tracing::warn!("Second termination signal: exiting now");
+            if let Ok(slot) = live.try_lock()
+                && let Some(journal) = slot.as_ref()
+                && let Ok(j) = journal.try_lock()
+            {
+                let mut j = j.clone();
+                j.status = Some(Status::Interrupted);
+                let _ = j.write(&path);
+            }
+            std::process::exit(1);
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let outcome = run_experiment(experiment, &options, &cancel, |journal| {
+        if let Ok(mut slot) = live.lock() {
+            *slot = Some(journal);
+        }
+    })?;
+    outcome
+        .journal
+        .write(&args.journal_path)
+        .with_context(|| format!("cannot write the journal to {}", args.journal_path.display()))?;
+    let code = outcome.exit_code();
+    if let Some(probe) = &outcome.before_not_met {
+        tracing::error!(
+            "Exit status 1: the steady-state hypothesis was not met before the method (probe '{}'), so the method did not run (chaos run would exit 0 here)",
+            probe
+        );
+    }
+    Ok(code)
+}

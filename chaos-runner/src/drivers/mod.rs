@@ -1,0 +1,167 @@
+//! Native drivers for `python` providers.
+//!
+//! The reference imports a Python module and calls a function; chaos-runner instead
+//! looks the `module` + `func` pair up among drivers compiled into the binary.
+
+pub mod kubernetes;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// One argument of a driver function, as `discover` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Argument {
+    pub name: String,
+    /// Python-style type name (`str`, `int`, `dict`, ...).
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Absent when the argument is required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    pub required: bool,
+}
+
+/// One callable function of a driver.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Function {
+    pub module: String,
+    pub name: String,
+    /// `probe` or `action`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub doc: String,
+    pub arguments: Vec<Argument>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The function ran and failed (chaostoolkit's ActivityFailed).
+    #[error("{0}")]
+    Failed(String),
+    #[error("invalid argument '{name}': {reason}")]
+    InvalidArgument { name: String, reason: String },
+    #[error("unknown function {module}.{func}")]
+    Unknown { module: String, func: String },
+}
+
+/// A set of native functions callable from `python` providers.
+pub trait Driver: Send + Sync {
+    /// Short name shown by `discover` (e.g. `kubernetes`).
+    fn name(&self) -> &str;
+    /// The package it stands in for (e.g. `chaostoolkit-kubernetes`).
+    fn package(&self) -> &str;
+    /// Every function it implements.
+    fn functions(&self) -> Vec<Function>;
+    /// Calls `module.func`; blocking.
+    fn call(
+        &self,
+        module: &str,
+        func: &str,
+        arguments: &Map<String, Value>,
+        configuration: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<Value, DriverError>;
+}
+
+/// The drivers a run can dispatch to.
+#[derive(Clone, Default)]
+pub struct Registry {
+    drivers: Vec<Arc<dyn Driver>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.drivers.iter().map(|d| d.name()).collect();
+        f.debug_struct("Registry").field("drivers", &names).finish()
+    }
+}
+
+impl Registry {
+    /// No drivers at all.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Every driver built into chaos-runner.
+    pub fn builtin() -> Self {
+        let mut r = Self::empty();
+        r.register(Arc::new(kubernetes::KubernetesDriver));
+        r
+    }
+
+    pub fn register(&mut self, driver: Arc<dyn Driver>) {
+        self.drivers.push(driver);
+    }
+
+    pub fn drivers(&self) -> &[Arc<dyn Driver>] {
+        &self.drivers
+    }
+
+    /// The driver and function spec serving `module.func`.
+    pub fn lookup(&self, module: &str, func: &str) -> Option<(Arc<dyn Driver>, Function)> {
+        self.drivers.iter().find_map(|d| {
+            d.functions()
+                .into_iter()
+                .find(|f| f.module == module && f.name == func)
+                .map(|f| (Arc::clone(d), f))
+        })
+    }
+
+    pub fn has_module(&self, module: &str) -> bool {
+        self.drivers
+            .iter()
+            .any(|d| d.functions().iter().any(|f| f.module == module))
+    }
+
+    /// `module.func` of everything available, for error messages.
+    pub fn available(&self) -> String {
+        let all: Vec<String> = self
+            .drivers
+            .iter()
+            .flat_map(|d| d.functions())
+            .map(|f| format!("{}.{}", f.module, f.name))
+            .collect();
+        if all.is_empty() {
+            "none (no native driver functions are built in yet)".to_string()
+        } else {
+            all.join(", ")
+        }
+    }
+
+    /// Why `module.func` cannot be called, listing what can.
+    pub fn unknown_message(&self, module: &str, func: &str) -> String {
+        if self.has_module(module) {
+            format!(
+                "module '{module}' has no function '{func}'; available functions: {}",
+                self.available()
+            )
+        } else {
+            format!(
+                "no native driver provides Python module '{module}'; available functions: {}",
+                self.available()
+            )
+        }
+    }
+
+    /// What `chaos-runner discover` prints.
+    pub fn discovery(&self) -> Value {
+        let drivers: Vec<Value> = self
+            .drivers
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name(),
+                    "package": d.package(),
+                    "activities": d.functions(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "chaoslib-version": crate::CHAOSLIB_COMPAT_VERSION,
+            "chaos-runner-version": env!("CARGO_PKG_VERSION"),
+            "providers": ["http", "process", "python"],
+            "drivers": drivers,
+        })
+    }
+}

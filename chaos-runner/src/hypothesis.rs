@@ -1,0 +1,142 @@
+//! The steady-state hypothesis: run its probes in order and check each tolerance,
+//! stopping at the first probe that fails or is out of tolerance.
+
+use crate::activity::{Abort, Dry, RunContext, execute_activity};
+use crate::config::substitute;
+use crate::interrupt::Cancel;
+use crate::journal::{HypothesisState, RunStatus};
+use crate::tolerance::within_tolerance;
+use serde_json::Value;
+
+/// When hypotheses run relative to the method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Default,
+    BeforeMethodOnly,
+    AfterMethodOnly,
+    DuringMethodOnly,
+    Continuously,
+}
+
+impl Strategy {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "default" => Strategy::Default,
+            "before-method-only" => Strategy::BeforeMethodOnly,
+            "after-method-only" => Strategy::AfterMethodOnly,
+            "during-method-only" => Strategy::DuringMethodOnly,
+            // The reference also accepts its historical misspelling.
+            "continuously" | "continously" => Strategy::Continuously,
+            _ => return None,
+        })
+    }
+
+    /// The name the reference logs ("Steady-state strategy: ...").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Default => "default",
+            Strategy::BeforeMethodOnly => "before-method-only",
+            Strategy::AfterMethodOnly => "after-method-only",
+            Strategy::DuringMethodOnly => "during-method-only",
+            Strategy::Continuously => "continuous",
+        }
+    }
+
+    pub fn before(self) -> bool {
+        matches!(self, Strategy::BeforeMethodOnly | Strategy::Default | Strategy::Continuously)
+    }
+
+    pub fn after(self) -> bool {
+        matches!(self, Strategy::AfterMethodOnly | Strategy::Default | Strategy::Continuously)
+    }
+
+    pub fn during(self) -> bool {
+        matches!(self, Strategy::DuringMethodOnly | Strategy::Continuously)
+    }
+}
+
+/// Whether the experiment has a hypothesis with at least one probe.
+pub fn has_probes(experiment: &Value) -> bool {
+    experiment
+        .get("steady-state-hypothesis")
+        .and_then(|h| h.get("probes"))
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty())
+}
+
+/// Runs the hypothesis once. `Ok(None)` when the experiment declares none.
+pub fn run_steady_state_hypothesis(
+    ctx: &RunContext,
+    cancel: &Cancel,
+) -> Result<Option<HypothesisState>, Abort> {
+    let Some(hypo) = ctx
+        .experiment
+        .get("steady-state-hypothesis")
+        .filter(|h| h.as_object().is_some_and(|o| !o.is_empty()))
+    else {
+        tracing::debug!("No hypothesis declared.");
+        return Ok(None);
+    };
+    let title = hypo.get("title").map(crate::pyvalue::py_str).unwrap_or_default();
+    tracing::info!("Steady state hypothesis: {}", title);
+    let mut state = HypothesisState {
+        steady_state_met: None,
+        probes: Vec::new(),
+    };
+    let probes = hypo.get("probes").and_then(Value::as_array).cloned().unwrap_or_default();
+    for probe in &probes {
+        let mut run = match execute_activity(probe, ctx, cancel, None) {
+            Ok(run) => run,
+            Err(abort) => return Err(abort),
+        };
+        if run.status == Some(RunStatus::Failed) {
+            run.tolerance_met = Some(false);
+            state.probes.push(run);
+            state.steady_state_met = Some(false);
+            tracing::warn!("Probe terminated unexpectedly, so its tolerance could not be validated");
+            return Ok(Some(state));
+        }
+        run.tolerance_met = Some(true);
+        if matches!(ctx.dry, Some(Dry::Probes) | Some(Dry::Activities)) {
+            // Nothing ran, so there is nothing to check.
+            state.probes.push(run);
+            continue;
+        }
+        // The hypothesis entry's own tolerance (a `ref` probe carries its own).
+        let mut tolerance = probe.get("tolerance").cloned().unwrap_or(Value::Null);
+        if tolerance.is_string() {
+            tolerance = substitute(&tolerance, &ctx.configuration, &ctx.secrets);
+        }
+        tracing::debug!("allowed tolerance is {}", crate::pyvalue::py_str(&tolerance));
+        let checked = match within_tolerance(&tolerance, &run.output, &ctx.provider(cancel)) {
+            Ok(met) => met,
+            Err(e) => {
+                tracing::error!("Cannot check the tolerance of probe '{}': {}", name_of(&run.activity), e);
+                false
+            }
+        };
+        if !checked {
+            run.tolerance_met = Some(false);
+            state.probes.push(run);
+            state.steady_state_met = Some(false);
+            return Ok(Some(state));
+        }
+        state.probes.push(run);
+    }
+    state.steady_state_met = Some(true);
+    tracing::info!("Steady state hypothesis is met!");
+    Ok(Some(state))
+}
+
+pub fn name_of(activity: &Value) -> String {
+    activity
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The name of the probe that broke the hypothesis (the last one run).
+pub fn last_probe_name(state: &HypothesisState) -> String {
+    state.probes.last().map(|p| name_of(&p.activity)).unwrap_or_default()
+}

@@ -1,0 +1,247 @@
+//! The `http` provider: one HTTP request, returning status, headers and body.
+//!
+//! Mirrors chaostoolkit-lib's requests-based provider: GET sends `arguments` as the query
+//! string; other methods send them as a form body, or as JSON when the `Content-Type`
+//! header is exactly `application/json`. The body is parsed as JSON only when the
+//! response's `Content-Type` is exactly `application/json`. Error statuses are outputs.
+
+use super::{ProviderContext, ProviderError, substituted};
+use crate::pyvalue::py_str;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+/// Client settings that can't be set per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ClientKey {
+    verify_tls: bool,
+    connect_ms: Option<u64>,
+    read_ms: Option<u64>,
+}
+
+/// Clients are reused across activities: building one (TLS roots) is the costly part.
+static CLIENTS: LazyLock<Mutex<HashMap<ClientKey, Client>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn client(key: ClientKey) -> Result<Client, ProviderError> {
+    let mut cache = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = cache.get(&key) {
+        return Ok(c.clone());
+    }
+    let mut builder = Client::builder().danger_accept_invalid_certs(!key.verify_tls);
+    if let Some(ms) = key.connect_ms {
+        builder = builder.connect_timeout(Duration::from_millis(ms));
+    }
+    // The blocking client has no read timeout; a total timeout of connect + read is the
+    // closest bound (requests' read timeout restarts with every byte received).
+    if let Some(ms) = key.read_ms {
+        builder = builder.timeout(Duration::from_millis(ms + key.connect_ms.unwrap_or(0)));
+    }
+    let c = builder
+        .build()
+        .map_err(|e| ProviderError::Failed(format!("cannot create an HTTP client: {e}")))?;
+    cache.insert(key, c.clone());
+    Ok(c)
+}
+
+fn seconds_to_ms(v: &Value) -> Option<u64> {
+    v.as_f64()
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .map(|f| (f * 1000.0).round() as u64)
+}
+
+pub fn run(
+    provider: &Map<String, Value>,
+    has_tolerance: bool,
+    ctx: &ProviderContext,
+) -> Result<Value, ProviderError> {
+    let (c, s) = (ctx.configuration, ctx.secrets);
+    let url = provider
+        .get("url")
+        .map(|u| py_str(&crate::config::substitute(u, c, s)))
+        .unwrap_or_default();
+    let method = provider
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_uppercase();
+    let headers = provider.get("headers").map(|h| crate::config::substitute(h, c, s));
+    let timeout = provider.get("timeout").map(|t| crate::config::substitute(t, c, s));
+    let arguments = provider.get("arguments").map(|a| substituted(a, ctx));
+    let verify_tls = provider.get("verify_tls").and_then(Value::as_bool).unwrap_or(true);
+    let max_retries = provider.get("max_retries").and_then(Value::as_u64).unwrap_or(0);
+
+    // A number is both the connect and the read timeout; a pair is [connect, read].
+    let (connect_ms, read_ms) = match &timeout {
+        Some(Value::Array(pair)) if pair.len() == 2 => (seconds_to_ms(&pair[0]), seconds_to_ms(&pair[1])),
+        Some(t) => (seconds_to_ms(t), seconds_to_ms(t)),
+        None => (None, None),
+    };
+    let client = client(ClientKey {
+        verify_tls,
+        connect_ms,
+        read_ms,
+    })?;
+    let parsed_method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| ProviderError::Failed(format!("invalid HTTP method '{method}'")))?;
+
+    let header_map: Map<String, Value> = match &headers {
+        Some(Value::Object(h)) => h.clone(),
+        _ => Map::new(),
+    };
+    // A string of GET parameters is appended to the URL as it is.
+    let request_url = match (&arguments, method.as_str()) {
+        (Some(Value::String(raw)), "GET") if !raw.is_empty() => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}{raw}")
+        }
+        _ => url.clone(),
+    };
+    let build = move || -> RequestBuilder {
+        let mut req = client.request(parsed_method.clone(), &request_url);
+        for (k, v) in &header_map {
+            req = req.header(k.as_str(), py_str(v));
+        }
+        let wants_json =
+            header_map.get("Content-Type").and_then(Value::as_str) == Some("application/json");
+        match (&arguments, method.as_str()) {
+            (None | Some(Value::Null), _) | (Some(Value::String(_)), "GET") => req,
+            (Some(args), "GET") => req.query(&pairs(args)),
+            (Some(args), _) if wants_json => req.json(args),
+            (Some(Value::String(raw)), _) => req.body(raw.clone()),
+            (Some(args), _) => req.form(&pairs(args)),
+        }
+    };
+
+    let display_url = url;
+    let outcome = ctx.cancel.run(move || send_with_retries(build, max_retries));
+    let response = match outcome {
+        None => return Err(ProviderError::Interrupted),
+        Some(r) => r,
+    };
+    let (status, headers, body) = response.map_err(|e| {
+        if e.is_timeout() {
+            ProviderError::Failed("activity took too long to complete".into())
+        } else if e.is_connect() {
+            ProviderError::Failed(format!("failed to connect to {display_url}: {}", error_chain(&e)))
+        } else {
+            ProviderError::Failed(format!("request to {display_url} failed: {}", error_chain(&e)))
+        }
+    })?;
+    if !has_tolerance && status > 399 {
+        tracing::warn!(
+            "This HTTP call returned a response with a HTTP status code above 400. This may indicate some error and not what you expected. Please have a look at the logs."
+        );
+    }
+    Ok(json!({"status": status, "headers": headers, "body": body}))
+}
+
+type Response = (u16, Map<String, Value>, Value);
+
+/// Sends the request, retrying connection failures `max_retries` times like
+/// requests' `HTTPAdapter(max_retries=N)`.
+fn send_with_retries(build: impl Fn() -> RequestBuilder, max_retries: u64) -> Result<Response, reqwest::Error> {
+    let mut attempt = 0;
+    loop {
+        match build().send() {
+            Ok(r) => return read_response(r),
+            Err(e) if e.is_connect() && attempt < max_retries => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn read_response(r: reqwest::blocking::Response) -> Result<Response, reqwest::Error> {
+    let status = r.status().as_u16();
+    let mut headers = Map::new();
+    for (name, value) in r.headers() {
+        let key = title_case(name.as_str());
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        // Repeated headers are joined like requests' CaseInsensitiveDict does.
+        let joined = match headers.get(&key).and_then(Value::as_str) {
+            Some(prev) => format!("{prev}, {v}"),
+            None => v,
+        };
+        headers.insert(key, Value::String(joined));
+    }
+    let is_json = headers.get("Content-Type").and_then(Value::as_str) == Some("application/json");
+    let text = r.text()?;
+    let body = if is_json {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    } else {
+        Value::String(text)
+    };
+    Ok((status, headers, body))
+}
+
+/// HTTP/1 header names arrive lowercased; servers send them Title-Cased, which is what
+/// the reference records.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Query or form pairs from a mapping; lists repeat the key, nulls are dropped.
+fn pairs(args: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Value::Object(m) = args {
+        for (k, v) in m {
+            match v {
+                Value::Null => {}
+                Value::Array(items) => out.extend(
+                    items
+                        .iter()
+                        .filter(|i| !i.is_null())
+                        .map(|i| (k.clone(), py_str(i))),
+                ),
+                other => out.push((k.clone(), py_str(other))),
+            }
+        }
+    }
+    out
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_title_cased() {
+        assert_eq!(title_case("content-type"), "Content-Type");
+        assert_eq!(title_case("x-fallback-reason"), "X-Fallback-Reason");
+    }
+
+    #[test]
+    fn pairs_repeat_lists_and_drop_nulls() {
+        let p = pairs(&json!({"a": 1, "b": [true, null, "x"], "c": null}));
+        assert_eq!(
+            p,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "True".into()),
+                ("b".into(), "x".into())
+            ]
+        );
+    }
+}

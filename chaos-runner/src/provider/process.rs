@@ -1,0 +1,173 @@
+//! The `process` provider: runs an executable, returns its exit status and output.
+//!
+//! A non-zero exit is an output, not a failure; only a timeout fails the activity.
+//! The child runs in its own process group so a timeout or an interruption kills
+//! everything it started (e.g. the command of `sh -c`).
+
+use super::{ProviderContext, ProviderError, substituted};
+use crate::interrupt::POLL;
+use crate::pyvalue::py_str;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::{Map, Value, json};
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
+
+/// `shutil.which` after `~` expansion: the executable a `path` names, if any.
+pub fn which(path: &str) -> Option<PathBuf> {
+    let expanded = expand_home(path);
+    let is_exec = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.is_file()
+            && p.metadata()
+                .map(|m| m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+    };
+    if expanded.contains('/') {
+        let p = PathBuf::from(&expanded);
+        return is_exec(&p).then_some(p);
+    }
+    let search = std::env::var_os("PATH")?;
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(&expanded))
+        .find(|p| is_exec(p))
+}
+
+fn expand_home(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return format!("{}/{}", home.to_string_lossy(), rest);
+    }
+    path.to_string()
+}
+
+pub fn run(
+    provider: &Map<String, Value>,
+    has_tolerance: bool,
+    ctx: &ProviderContext,
+) -> Result<Value, ProviderError> {
+    let raw_path = provider.get("path").and_then(Value::as_str).unwrap_or("");
+    let path = which(raw_path).ok_or_else(|| {
+        ProviderError::Failed(format!("path '{raw_path}' cannot be found"))
+    })?;
+    let arguments = provider.get("arguments").map(|a| substituted(a, ctx));
+    let timeout = provider.get("timeout").and_then(Value::as_f64);
+
+    let mut command = match &arguments {
+        // A string of arguments goes through the shell, as the reference does.
+        Some(Value::String(s)) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(format!("{} {}", path.display(), s));
+            c
+        }
+        other => {
+            let mut c = Command::new(&path);
+            c.args(argument_list(other.as_ref()));
+            c
+        }
+    };
+    command.envs(ctx.env);
+    if let Some(Value::Object(env)) = provider.get("env") {
+        for (k, v) in env {
+            command.env(k, py_str(&substituted(v, ctx)));
+        }
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    tracing::debug!("Running: {:?}", command);
+
+    let mut child = command
+        .spawn()
+        .map_err(|e| ProviderError::Failed(format!("failed to start '{}': {e}", path.display())))?;
+    let stdout = child.stdout.take().map(reader);
+    let stderr = child.stderr.take().map(reader);
+    let pgid = Pid::from_raw(child.id() as i32);
+    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+
+    let status = loop {
+        match child.wait_timeout(POLL) {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(ProviderError::Failed(format!("waiting for the process: {e}"))),
+        }
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if timed_out || ctx.cancel.is_cancelled() {
+            // Kill the whole group, then reap the child so nothing is left behind.
+            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(if timed_out {
+                ProviderError::Failed("process activity took too long to complete".into())
+            } else {
+                ProviderError::Interrupted
+            });
+        }
+    };
+    // Like the reference, wait for the output pipes to close (a daemon started with `&`
+    // and still holding them keeps us waiting), but stay interruptible and bounded.
+    while [&stdout, &stderr]
+        .iter()
+        .any(|h| h.as_ref().is_some_and(|h| !h.is_finished()))
+    {
+        if ctx.cancel.is_cancelled() {
+            return Err(ProviderError::Interrupted);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(ProviderError::Failed(
+                "process activity took too long to complete".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stdout = stdout.map(collect).unwrap_or_default();
+    let stderr = stderr.map(collect).unwrap_or_default();
+    // Like Python's returncode: negative signal number when killed by a signal.
+    let code = status.code().map(i64::from).unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        -i64::from(status.signal().unwrap_or(0))
+    });
+    if !has_tolerance && code > 0 {
+        tracing::warn!(
+            "This process returned a non-zero exit code. This may indicate some error and not what you expected. Please have a look at the logs."
+        );
+    }
+    Ok(json!({"status": code, "stdout": stdout, "stderr": stderr}))
+}
+
+/// List (or mapping) arguments as strings, skipping `null` and `""` like the reference.
+fn argument_list(arguments: Option<&Value>) -> Vec<String> {
+    let items: Vec<Value> = match arguments {
+        Some(Value::Array(a)) => a.clone(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .flat_map(|(k, v)| [Value::String(k.clone()), v.clone()])
+            .collect(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![other.clone()],
+    };
+    items
+        .iter()
+        .filter(|v| !v.is_null() && v.as_str() != Some(""))
+        .map(py_str)
+        .collect()
+}
+
+fn reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+fn collect(handle: std::thread::JoinHandle<Vec<u8>>) -> String {
+    let bytes = handle.join().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -1,0 +1,109 @@
+//! Rollbacks: when they run (strategy) and running them.
+
+use crate::activity::{Abort, RunContext, RunSink, execute_activity};
+use crate::interrupt::Cancel;
+use crate::journal::Status;
+use serde_json::Value;
+
+/// `--rollback-strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackStrategy {
+    /// Play them unless the run failed or was interrupted.
+    Default,
+    Always,
+    Never,
+    /// Only when the steady state deviated.
+    Deviated,
+}
+
+impl RollbackStrategy {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "default" => RollbackStrategy::Default,
+            "always" => RollbackStrategy::Always,
+            "never" => RollbackStrategy::Never,
+            "deviated" => RollbackStrategy::Deviated,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollbackStrategy::Default => "default",
+            RollbackStrategy::Always => "always",
+            RollbackStrategy::Never => "never",
+            RollbackStrategy::Deviated => "deviated",
+        }
+    }
+
+    /// Whether rollbacks play, logging the reference's warnings.
+    pub fn should_play(self, status: Option<Status>, deviated: bool) -> bool {
+        match self {
+            RollbackStrategy::Always => {
+                tracing::warn!("Rollbacks were explicitly requested to be played");
+                true
+            }
+            RollbackStrategy::Never => {
+                tracing::warn!("Rollbacks were explicitly requested to not be played");
+                false
+            }
+            RollbackStrategy::Default => {
+                !matches!(status, Some(Status::Failed) | Some(Status::Interrupted))
+            }
+            RollbackStrategy::Deviated if deviated => {
+                tracing::warn!("Rollbacks will be played only because the experiment deviated");
+                true
+            }
+            RollbackStrategy::Deviated => {
+                tracing::warn!(
+                    "Rollbacks were explicitely requested to be played only if the experiment deviated. Since this is not the case, we will not play them."
+                );
+                false
+            }
+        }
+    }
+}
+
+/// Runs every rollback in order (background ones on their own threads, waited for at
+/// the end). Rollbacks are never cancelled by the first interruption: undoing the
+/// experiment's actions is the point of an orderly stop.
+pub fn run_rollbacks(ctx: &std::sync::Arc<RunContext>, sink: &RunSink) -> Result<(), Abort> {
+    tracing::info!("Let's rollback...");
+    let rollbacks = ctx
+        .experiment
+        .get("rollbacks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if rollbacks.is_empty() {
+        tracing::info!("No declared rollbacks, let's move on.");
+    }
+    let never = Cancel::new();
+    let mut background = Vec::new();
+    let mut outcome = Ok(());
+    for activity in rollbacks {
+        let name = activity.get("name").map(crate::pyvalue::py_str).unwrap_or_else(|| "None".into());
+        tracing::info!("Rollback: {}", name);
+        if activity.get("background").and_then(Value::as_bool) == Some(true) {
+            tracing::debug!("rollback activity will run in the background");
+            let (ctx, sink, never) = (ctx.clone(), sink.clone(), never.clone());
+            background.push(std::thread::spawn(move || {
+                execute_activity(&activity, &ctx, &never, Some(&sink)).map(|_| ())
+            }));
+        } else if let Err(e) = execute_activity(&activity, ctx, &never, Some(sink)) {
+            outcome = Err(e);
+            break;
+        }
+    }
+    if !background.is_empty() {
+        tracing::debug!("Waiting for background rollbacks to complete...");
+    }
+    for handle in background {
+        if let Ok(Err(e)) = handle.join()
+            && outcome.is_ok()
+        {
+            outcome = Err(e);
+        }
+    }
+    outcome
+}

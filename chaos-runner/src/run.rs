@@ -1,0 +1,435 @@
+//! The engine: hypothesis before, method (with background activities and an optional
+//! continuous hypothesis), hypothesis after, rollbacks, journal. Same sequence, statuses
+//! and log lines as chaostoolkit-lib's `Runner._run`.
+
+use crate::activity::{Abort, Dry, RunContext, RunSink, execute_activity};
+use crate::config::{ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute};
+use crate::critical;
+use crate::drivers::Registry;
+use crate::hypothesis::{Strategy, has_probes, last_probe_name, run_steady_state_hypothesis};
+use crate::interrupt::Cancel;
+use crate::journal::{HypothesisState, Journal, RunStatus, Status, now};
+use crate::provider::run_provider;
+use crate::rollback::{RollbackStrategy, run_rollbacks};
+use serde_json::{Map, Value};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How to run an experiment (the `chaos run` options).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `None`: the experiment's `runtime.hypothesis.strategy`, else default.
+    pub strategy: Option<Strategy>,
+    /// `None`: the experiment's `runtime.rollbacks.strategy`, else default.
+    pub rollback_strategy: Option<RollbackStrategy>,
+    pub dry: Option<Dry>,
+    /// Seconds between two runs of the continuous hypothesis.
+    pub hypothesis_frequency: f64,
+    pub fail_fast: bool,
+    pub vars: Vars,
+    pub registry: Registry,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            strategy: None,
+            rollback_strategy: None,
+            dry: None,
+            hypothesis_frequency: 1.0,
+            fail_fast: false,
+            vars: Vars::default(),
+            registry: Registry::builtin(),
+        }
+    }
+}
+
+/// A finished run: the journal plus what the exit status is derived from.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub journal: Journal,
+    /// The hypothesis before the method was run and was not met.
+    pub before_not_met: Option<String>,
+}
+
+impl Outcome {
+    /// 0 only when completed, not deviated, and the hypothesis before the method (when
+    /// it ran) was met. Unlike the reference, a hypothesis not met before the method
+    /// is a failure (exit 1) even though the journal says `completed`.
+    pub fn exit_code(&self) -> i32 {
+        let ok = self.journal.status == Some(Status::Completed)
+            && !self.journal.deviated
+            && self.before_not_met.is_none();
+        if ok { 0 } else { 1 }
+    }
+}
+
+fn lock(j: &Arc<Mutex<Journal>>) -> MutexGuard<'_, Journal> {
+    j.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn runtime_setting<'a>(experiment: &'a Value, section: &str) -> Option<&'a str> {
+    experiment
+        .get("runtime")
+        .and_then(|r| r.get(section))
+        .and_then(|s| s.get("strategy"))
+        .and_then(Value::as_str)
+}
+
+/// Runs `experiment` (already validated, unless the caller chose not to).
+/// `started` receives the live journal as soon as it exists (for a last-resort write
+/// on a second Ctrl-C). Errors only when configuration or secrets can't be loaded,
+/// before anything ran.
+pub fn run_experiment(
+    mut experiment: Value,
+    options: &RunOptions,
+    cancel: &Cancel,
+    started: impl FnOnce(Arc<Mutex<Journal>>),
+) -> Result<Outcome, ConfigError> {
+    let configuration = load_configuration(experiment.get("configuration"), &options.vars)?;
+    let secrets = load_secrets(experiment.get("secrets"), &options.vars)?;
+    crate::log::mask_secrets(secret_values(&secrets));
+    let mut ctx = RunContext {
+        experiment: experiment.clone(),
+        configuration,
+        secrets,
+        env: options.vars.env.clone(),
+        registry: options.registry.clone(),
+        dry: options.dry,
+    };
+    ctx.configuration = load_dynamic_configuration(&ctx, cancel);
+
+    if let Some(obj) = experiment.as_object_mut() {
+        if let Some(title) = obj.get("title") {
+            let t = substitute(title, &ctx.configuration, &ctx.secrets);
+            obj.insert("title".into(), t);
+        }
+        obj.insert(
+            "dry".into(),
+            options.dry.map_or(Value::Null, |d| Value::String(d.as_str().into())),
+        );
+    }
+    let title = experiment.get("title").map(crate::pyvalue::py_str).unwrap_or_default();
+    tracing::info!("Running experiment: {}", title);
+    let clock = Instant::now();
+    let journal = Arc::new(Mutex::new(Journal::new(experiment.clone())));
+    started(journal.clone());
+    let ctx = Arc::new(ctx);
+
+    if let Some(d) = options.dry {
+        tracing::warn!("Running experiment with dry {}", d.as_str());
+    }
+    if experiment.get("controls").is_some() {
+        tracing::warn!("Controls are not supported by chaos-runner; they are ignored");
+    }
+    let strategy = options
+        .strategy
+        .or_else(|| runtime_setting(&experiment, "hypothesis").and_then(Strategy::parse))
+        .unwrap_or(Strategy::Default);
+    let rollback_strategy = options
+        .rollback_strategy
+        .or_else(|| runtime_setting(&experiment, "rollbacks").and_then(RollbackStrategy::parse))
+        .unwrap_or(RollbackStrategy::Default);
+    tracing::info!("Steady-state strategy: {}", strategy.as_str());
+    tracing::info!("Rollbacks strategy: {}", rollback_strategy.as_str());
+
+    let with_ssh = has_probes(&experiment);
+    if !with_ssh {
+        tracing::info!("No steady state hypothesis defined. That's ok, just exploring.");
+    }
+
+    let mut before_not_met = None;
+    match run_phases(&ctx, &journal, strategy, with_ssh, options, cancel) {
+        Ok(reason) => before_not_met = reason,
+        Err(Abort::Interrupted) => {
+            lock(&journal).status = Some(Status::Interrupted);
+        }
+        Err(Abort::Fatal(msg)) => {
+            lock(&journal).status = Some(Status::Aborted);
+            critical!("Experiment ran into an un expected fatal error, aborting now.");
+            critical!("{}", msg);
+        }
+    }
+    if cancel.is_cancelled() {
+        lock(&journal).status = Some(Status::Interrupted);
+    }
+
+    let (status, deviated) = {
+        let j = lock(&journal);
+        (j.status, j.deviated)
+    };
+    if rollback_strategy.should_play(status, deviated) {
+        let sink = RunSink {
+            journal: journal.clone(),
+            rollbacks: true,
+        };
+        lock(&journal).rollbacks.clear();
+        if let Err(e) = run_rollbacks(&ctx, &sink) {
+            lock(&journal).status = Some(Status::Aborted);
+            if let Abort::Fatal(msg) = e {
+                critical!("{}", msg);
+            }
+        }
+    }
+
+    let mut j = lock(&journal);
+    j.end = Some(now());
+    j.duration = Some(clock.elapsed().as_secs_f64());
+    let status = *j.status.get_or_insert(Status::Completed);
+    if j.deviated {
+        tracing::info!("Experiment ended with status: deviated");
+        tracing::info!("The steady-state has deviated, a weakness may have been discovered");
+    } else {
+        tracing::info!("Experiment ended with status: {}", status.as_str());
+    }
+    Ok(Outcome {
+        journal: j.clone(),
+        before_not_met,
+    })
+}
+
+/// Hypothesis before, method, hypothesis after. Returns why the hypothesis before the
+/// method was not met, if it wasn't.
+fn run_phases(
+    ctx: &Arc<RunContext>,
+    journal: &Arc<Mutex<Journal>>,
+    strategy: Strategy,
+    with_ssh: bool,
+    options: &RunOptions,
+    cancel: &Cancel,
+) -> Result<Option<String>, Abort> {
+    if with_ssh && strategy.before() {
+        tracing::debug!("Running steady-state hypothesis before the method");
+        let state = run_steady_state_hypothesis(ctx, cancel)?;
+        lock(journal).steady_states.before = state.clone();
+        if let Some(state) = state.filter(|s| s.steady_state_met != Some(true)) {
+            let probe = last_probe_name(&state);
+            lock(journal).status = Some(status_from(&state));
+            critical!(
+                "Steady state probe '{}' is not in the given tolerance so failing this experiment",
+                probe
+            );
+            return Ok(Some(probe));
+        }
+    }
+
+    let continuous = (with_ssh && strategy.during()).then(|| {
+        spawn_continuous(ctx.clone(), journal.clone(), cancel.clone(), options)
+    });
+    let method = run_method(ctx, journal, cancel);
+    if let Some((stop, handle)) = continuous {
+        let _ = stop.send(());
+        let _ = handle.join();
+    }
+    let method_ran = method?;
+
+    let status = lock(journal).status;
+    if !matches!(status, Some(Status::Interrupted) | Some(Status::Aborted))
+        && with_ssh
+        && method_ran
+        && strategy.after()
+    {
+        tracing::debug!("Running steady-state hypothesis after the method");
+        let state = run_steady_state_hypothesis(ctx, cancel)?;
+        let mut j = lock(journal);
+        j.steady_states.after = state.clone();
+        if let Some(state) = state.filter(|s| s.steady_state_met != Some(true)) {
+            j.deviated = true;
+            j.status = Some(status_from(&state));
+            critical!(
+                "Steady state probe '{}' is not in the given tolerance so failing this experiment",
+                last_probe_name(&state)
+            );
+        }
+    }
+    Ok(None)
+}
+
+/// `completed` when every probe ran, `failed` when one of them failed to run.
+fn status_from(state: &HypothesisState) -> Status {
+    if state.probes.iter().any(|p| p.status != Some(RunStatus::Succeeded)) {
+        Status::Failed
+    } else {
+        Status::Completed
+    }
+}
+
+/// Runs the method. Ok(false) when it aborted on an unexpected error.
+fn run_method(ctx: &Arc<RunContext>, journal: &Arc<Mutex<Journal>>, cancel: &Cancel) -> Result<bool, Abort> {
+    tracing::info!("Playing your experiment's method now...");
+    lock(journal).run.clear();
+    let method = ctx
+        .experiment
+        .get("method")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if method.is_empty() {
+        tracing::info!("No declared activities, let's move on.");
+    }
+    let sink = RunSink {
+        journal: journal.clone(),
+        rollbacks: false,
+    };
+    let mut background = Vec::new();
+    let mut result = Ok(true);
+    for activity in method {
+        if cancel.is_cancelled() {
+            result = Err(Abort::Interrupted);
+            break;
+        }
+        if activity.get("background").and_then(Value::as_bool) == Some(true) {
+            tracing::debug!("activity will run in the background");
+            let (ctx, sink, cancel) = (ctx.clone(), sink.clone(), cancel.clone());
+            background.push(std::thread::spawn(move || {
+                execute_activity(&activity, &ctx, &cancel, Some(&sink)).map(|_| ())
+            }));
+        } else if let Err(e) = execute_activity(&activity, ctx, cancel, Some(&sink)) {
+            result = Err(e);
+            break;
+        }
+        let status = lock(journal).status;
+        if matches!(status, Some(Status::Aborted | Status::Failed | Status::Interrupted)) {
+            break;
+        }
+    }
+    if !background.is_empty() {
+        tracing::debug!("Waiting for background activities to complete");
+    }
+    for handle in background {
+        if let Ok(Err(e)) = handle.join()
+            && result.is_ok()
+        {
+            result = Err(e);
+        }
+    }
+    match result {
+        Err(Abort::Fatal(msg)) => {
+            lock(journal).status = Some(Status::Aborted);
+            critical!("Experiment ran into an un expected fatal error, aborting now.");
+            critical!("{}", msg);
+            Ok(false)
+        }
+        other => other,
+    }
+}
+
+/// Runs the hypothesis every `frequency` seconds during the method, on its own thread.
+fn spawn_continuous(
+    ctx: Arc<RunContext>,
+    journal: Arc<Mutex<Journal>>,
+    cancel: Cancel,
+    options: &RunOptions,
+) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let frequency = options.hypothesis_frequency.max(0.0);
+    let fail_fast = options.fail_fast;
+    let handle = std::thread::spawn(move || {
+        tracing::info!(
+            "Executing the steady-state hypothesis continuously every {} seconds",
+            crate::pyvalue::py_str(&serde_json::json!(frequency))
+        );
+        let mut failed = 0u32;
+        let mut iteration = 1u32;
+        loop {
+            if matches!(stopped.try_recv(), Ok(()) | Err(mpsc::TryRecvError::Disconnected)) {
+                break;
+            }
+            let status = lock(&journal).status;
+            if matches!(status, Some(Status::Failed | Status::Interrupted | Status::Aborted)) {
+                break;
+            }
+            match run_steady_state_hypothesis(&ctx, &cancel) {
+                Ok(Some(state)) => {
+                    let met = state.steady_state_met == Some(true);
+                    let probe = last_probe_name(&state);
+                    lock(&journal).steady_states.during.push(state);
+                    if !met {
+                        failed += 1;
+                        let ratio = f64::from(failed) * 100.0 / f64::from(iteration);
+                        tracing::warn!(
+                            "Continuous steady state probe '{}' is not in the given tolerance",
+                            probe
+                        );
+                        if fail_fast {
+                            tracing::info!(
+                                "Terminating immediately the experiment after {:.1}% hypothesis deviated",
+                                ratio
+                            );
+                            lock(&journal).status = Some(Status::Failed);
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(Abort::Interrupted) => {
+                    lock(&journal).status = Some(Status::Interrupted);
+                    break;
+                }
+                Err(Abort::Fatal(msg)) => {
+                    lock(&journal).status = Some(Status::Aborted);
+                    critical!("{}", msg);
+                    break;
+                }
+            }
+            iteration += 1;
+            match stopped.recv_timeout(Duration::from_secs_f64(frequency)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => break,
+            }
+        }
+        tracing::info!("Continuous steady state hypothesis terminated");
+    });
+    (stop, handle)
+}
+
+/// Configuration entries that are probes get the probe's output as their value
+/// (process: stripped stdout when it exited 0; http: the body; python: the output).
+fn load_dynamic_configuration(ctx: &RunContext, cancel: &Cancel) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut had_errors = false;
+    for (key, value) in &ctx.configuration {
+        let Some(probe) = value
+            .as_object()
+            .filter(|v| v.get("type").and_then(Value::as_str) == Some("probe"))
+        else {
+            out.insert(key.clone(), value.clone());
+            continue;
+        };
+        let partial = RunContext {
+            configuration: out.clone(),
+            ..ctx.clone()
+        };
+        let kind = probe
+            .get("provider")
+            .and_then(|p| p.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match run_provider(probe, &partial.provider(cancel)) {
+            Ok(output) => match kind {
+                "process" if output.get("status").and_then(Value::as_i64) == Some(0) => {
+                    let stdout = output.get("stdout").and_then(Value::as_str).unwrap_or("");
+                    out.insert(key.clone(), Value::String(stdout.trim().to_string()));
+                }
+                "process" => had_errors = true,
+                "http" => {
+                    out.insert(key.clone(), output.get("body").cloned().unwrap_or(Value::Null));
+                }
+                _ => {
+                    out.insert(key.clone(), output);
+                }
+            },
+            Err(e) => {
+                had_errors = true;
+                tracing::debug!("Failed to load configuration '{}': {}", key, e);
+            }
+        }
+    }
+    if had_errors {
+        tracing::warn!(
+            "Some of the dynamic configuration failed to be loaded.Please review the log file for understanding what happened."
+        );
+    }
+    out
+}
