@@ -19,7 +19,7 @@ our_pids() {
   for cmd in /proc/[0-9]*/cmdline; do
     pid=${cmd#/proc/}
     pid=${pid%/cmdline}
-    if tr '\0' ' ' <"$cmd" 2>/dev/null | grep -q -- "^$k8s_bin/[a-z-]* .*$k8s_state/"; then
+    if tr '\0' ' ' 2>/dev/null <"$cmd" | grep -q -- "^$k8s_bin/[a-z-]* .*$k8s_state/"; then
       echo "$pid"
     fi
   done

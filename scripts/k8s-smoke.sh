@@ -86,16 +86,28 @@ node_port=$(k -n "$ns" get service web -o 'jsonpath={.spec.ports[0].nodePort}')
 ((node_port >= 30000 && node_port <= 32767)) || fail "service web got nodePort '$node_port'"
 endpoints=""
 for _ in $(seq 1 30); do
-  endpoints=$(k -n "$ns" get endpoints web -o 'jsonpath={.subsets[*].addresses[*].ip}')
+  endpoints=$(k -n "$ns" get endpointslices -l kubernetes.io/service-name=web \
+    -o 'jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[*]}')
   [ "$(wc -w <<<"$endpoints")" = 2 ] && break
   sleep 1
 done
-[ "$(wc -w <<<"$endpoints")" = 2 ] || fail "service web has endpoints '$endpoints', want the 2 pod IPs"
+[ "$(wc -w <<<"$endpoints")" = 2 ] || fail "service web has endpoints '$endpoints', want the 2 pod IPs as ready endpoints"
 step "service web: nodePort $node_port, endpoints $endpoints"
 
-logs=$(k -n "$ns" logs "deployment/web") || fail "kubectl logs deployment/web failed"
+logs=$(k -n "$ns" logs "deployment/web" 2>&1) || fail "kubectl logs deployment/web failed"
 grep -q "simulated container" <<<"$logs" || fail "kubectl logs returned '$logs'"
 step "kubectl logs answers through the simulated kubelet"
+
+# The bearer token and CA that k8s-up.sh leaves for KUBERNETES_HOST-style clients work too.
+server=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$k8s_state/ca.crt" \
+  -H "Authorization: Bearer $(cat "$k8s_state/token")" "$server/api/v1/namespaces/$ns/pods") \
+  || fail "curl with the bearer token to $server failed"
+[ "$code" = 200 ] || fail "GET pods with the bearer token answered HTTP $code, want 200"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$k8s_state/ca.crt" \
+  -H "Authorization: Bearer wrong" "$server/api/v1/namespaces/$ns/pods") || true
+[ "$code" = 401 ] || fail "GET pods with a wrong token answered HTTP $code, want 401"
+step "bearer token from $k8s_state/token accepted, a wrong one refused (401)"
 
 step "checking PodSecurity: a privileged pod in a 'restricted' namespace is rejected"
 k create namespace locked >/dev/null
@@ -120,7 +132,7 @@ step "stopping the control plane"
 trap - EXIT
 scripts/k8s-down.sh
 for cmd in /proc/[0-9]*/cmdline; do
-  if tr '\0' ' ' <"$cmd" 2>/dev/null | grep -q -- "^$k8s_bin/.*$k8s_state/"; then
+  if tr '\0' ' ' 2>/dev/null <"$cmd" | grep -q -- "^$k8s_bin/.*$k8s_state/"; then
     fail "a control-plane process is still running after k8s-down: $(tr '\0' ' ' <"$cmd")"
   fi
 done

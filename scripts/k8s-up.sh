@@ -234,7 +234,9 @@ start kube-scheduler \
 
 # kwok reads ~/.kwok/kwok.yaml when present; give it a private HOME so only our
 # configuration counts. The ClusterLogs object makes `kubectl logs` answer for every pod.
-printf '%s\n' "simulated container (kwok): this pod has no real process; its node is simulated" \
+# The file is in the CRI container-log format the kubelet serves: time, stream, tag, line.
+printf '%s stdout F %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" \
+  "simulated container (kwok): this pod has no real process; its node is simulated" \
   >"$k8s_state/pod.log"
 cat >"$k8s_state/kwok.yaml" <<EOF
 apiVersion: kwok.x-k8s.io/v1alpha1
