@@ -52,6 +52,7 @@ pub(crate) async fn call(func: &str, args: &Args, cluster: &Cluster) -> Result<V
                 args.non_empty("name")?.as_deref(),
                 &args.string("ns")?,
                 args.non_empty("label_selector")?.as_deref(),
+                false,
             )
             .await
         }
@@ -287,12 +288,14 @@ pub(crate) async fn create(cluster: &Cluster, spec_path: &str, ns: &str) -> Resu
     Ok(Value::Null)
 }
 
-/// Names of the deployments `delete` acts on: by name, else by label, else all of `ns`.
+/// Deletes the deployment `name`, else those matching `label_selector`, else all of `ns`;
+/// with `missing_ok`, one deleted meanwhile by someone else is not an error.
 pub(crate) async fn delete(
     cluster: &Cluster,
     name: Option<&str>,
     ns: &str,
     label_selector: Option<&str>,
+    missing_ok: bool,
 ) -> Result<Value, Error> {
     let api: Api<Deployment> = Api::namespaced(cluster.client(), ns);
     let params = match (name, label_selector) {
@@ -304,9 +307,11 @@ pub(crate) async fn delete(
     for deployment in list.items {
         let name = deployment.metadata.name.unwrap_or_default();
         tracing::debug!(deployment = %name, ns, "deleting deployment");
-        api.delete(&name, &DeleteParams::default())
-            .await
-            .map_err(|e| cluster.error(e))?;
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if missing_ok && status.code == 404 => {}
+            Err(e) => return Err(cluster.error(e)),
+        }
     }
     Ok(Value::Null)
 }

@@ -109,15 +109,18 @@ async fn kill_microservice(
     label_selector: &str,
 ) -> Result<Value, Error> {
     let selector = format_selector(label_selector, Some(name))?;
-    deployment::delete(cluster, Some(name), ns, None).await?;
+    deployment::delete(cluster, Some(name), ns, None, true).await?;
     // An empty selector would match everything in the namespace: then only the
     // deployment goes (its replica sets and pods follow by garbage collection).
     if selector.is_empty() {
         return Ok(Value::Null);
     }
-    replicaset::delete(cluster, None, ns, Some(&selector)).await?;
+    replicaset::delete(cluster, None, ns, Some(&selector), true).await?;
     let pods = pod::list_pods(cluster, ns, Some(&selector)).await?;
     let names = pods.into_iter().filter_map(|p| p.metadata.name);
-    pod::delete_named(cluster, ns, names, &DeleteParams::default().grace_period(0)).await?;
+    // Garbage collection of the replica sets deletes pods concurrently; one that is
+    // already gone is not an error.
+    let grace_0 = DeleteParams::default().grace_period(0);
+    pod::delete_named(cluster, ns, names, &grace_0, true).await?;
     Ok(Value::Null)
 }

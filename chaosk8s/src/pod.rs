@@ -377,25 +377,28 @@ pub(crate) async fn terminate_pods(
     if grace_period >= 0 {
         params = params.grace_period(u32::try_from(grace_period).unwrap_or(u32::MAX));
     }
-    let names = delete_named(cluster, ns, victims.iter().map(pod_name), &params).await?;
+    let names = delete_named(cluster, ns, victims.iter().map(pod_name), &params, false).await?;
     Ok(json!(names))
 }
 
-/// Deletes pods by name; answers the names deleted.
+/// Deletes pods by name; answers the names deleted. With `missing_ok`, a pod that is
+/// already gone (deleted by a controller meanwhile) is skipped instead of failing.
 pub(crate) async fn delete_named(
     cluster: &Cluster,
     ns: &str,
     names: impl Iterator<Item = String>,
     params: &DeleteParams,
+    missing_ok: bool,
 ) -> Result<Vec<String>, Error> {
     let api: Api<Pod> = Api::namespaced(cluster.client(), ns);
     let mut deleted = Vec::new();
     for name in names {
         tracing::debug!(pod = %name, ns, "deleting pod");
-        api.delete(&name, params)
-            .await
-            .map_err(|e| cluster.error(e))?;
-        deleted.push(name);
+        match api.delete(&name, params).await {
+            Ok(_) => deleted.push(name),
+            Err(kube::Error::Api(status)) if missing_ok && status.code == 404 => {}
+            Err(e) => return Err(cluster.error(e)),
+        }
     }
     Ok(deleted)
 }

@@ -16,6 +16,7 @@ pub(crate) async fn call(func: &str, args: &Args, cluster: &Cluster) -> Result<V
                 args.non_empty("name")?.as_deref(),
                 &args.string("ns")?,
                 args.non_empty("label_selector")?.as_deref(),
+                false,
             )
             .await
         }
@@ -29,6 +30,7 @@ pub(crate) async fn delete(
     name: Option<&str>,
     ns: &str,
     label_selector: Option<&str>,
+    missing_ok: bool,
 ) -> Result<Value, Error> {
     let api: Api<ReplicaSet> = Api::namespaced(cluster.client(), ns);
     let params = match (name, label_selector) {
@@ -40,9 +42,11 @@ pub(crate) async fn delete(
     for replica_set in list.items {
         let name = replica_set.metadata.name.unwrap_or_default();
         tracing::debug!(replica_set = %name, ns, "deleting replica set");
-        api.delete(&name, &DeleteParams::default())
-            .await
-            .map_err(|e| cluster.error(e))?;
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if missing_ok && status.code == 404 => {}
+            Err(e) => return Err(cluster.error(e)),
+        }
     }
     Ok(Value::Null)
 }

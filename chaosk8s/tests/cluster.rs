@@ -448,9 +448,22 @@ fn create_and_delete_deployments_and_replica_sets() {
     std::fs::File::create(&yaml)
         .unwrap()
         .write_all(
-            b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {tier: front}\n\
-spec:\n  replicas: 1\n  selector:\n    matchLabels: {name: web}\n  template:\n    metadata:\n      labels: {name: web}\n\
-    spec:\n      containers:\n      - {name: app, image: registry.invalid/app:1}\n",
+            br#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {tier: front}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {name: web}
+  template:
+    metadata:
+      labels: {name: web}
+    spec:
+      containers:
+      - {name: app, image: registry.invalid/app:1}
+"#,
         )
         .unwrap();
     let json_path = dir.path().join("api.json");
@@ -502,30 +515,31 @@ spec:\n  replicas: 1\n  selector:\n    matchLabels: {name: web}\n  template:\n  
         format!("cannot process {}", txt.display())
     );
 
-    // delete_replica_set by name leaves the deployment, which makes a new one.
-    let rs_name = lab
+    // delete_replica_set by name: that object goes (the deployment, still there, makes a
+    // new one, possibly with the same name, so compare uids).
+    let original = lab
         .rt
         .block_on(
             lab.replica_sets()
                 .list(&kube::api::ListParams::default().labels("name=api")),
         )
         .unwrap()
-        .items[0]
-        .metadata
-        .name
-        .clone()
-        .unwrap();
+        .items
+        .remove(0);
+    let rs_name = original.metadata.name.clone().unwrap();
     let result = lab.call(
         REPLICASET_ACTIONS,
         "delete_replica_set",
         json!({"name": rs_name}),
     );
     assert_eq!(result.unwrap(), Value::Null);
+    let now = lab
+        .rt
+        .block_on(lab.replica_sets().get_opt(&rs_name))
+        .unwrap();
     assert!(
-        lab.rt
-            .block_on(lab.replica_sets().get_opt(&rs_name))
-            .unwrap()
-            .is_none()
+        now.is_none_or(|rs| rs.metadata.uid != original.metadata.uid),
+        "replica set not deleted"
     );
 
     // delete_deployment by label selector only touches the matching one.

@@ -26,7 +26,9 @@ mod, func, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 try:
     out = {"ok": getattr(importlib.import_module(mod), func)(**args)}
 except Exception as e:
-    out = {"error": type(e).__name__, "message": str(e), "status": getattr(e, "status", None)}
+    from kubernetes.client.rest import ApiException
+    kind = "ApiException" if isinstance(e, ApiException) else type(e).__name__
+    out = {"error": kind, "message": str(e), "status": getattr(e, "status", None)}
 print(json.dumps(out))
 "#;
 
