@@ -149,6 +149,24 @@ if [ -z "$expected_ips" ]; then
   exit
 fi
 
+# Node ports are cluster-wide: the consumer's fixed one can be in use by a lab deployed
+# elsewhere in this cluster, or by a namespace of an earlier run still terminating.
+node_port_holders() {
+  kc get services --all-namespaces -o \
+    'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{" "}{.spec.ports[*].nodePort}{"\n"}{end}' |
+    awk -v port="$node_port" '{ for (i = 2; i <= NF; i++) if ($i == port) print $1 }'
+}
+wait_node_port_free() {
+  local deadline=$((SECONDS + 90)) holders
+  while holders=$(node_port_holders) && [ -n "$holders" ]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$holders"
+      return 1
+    fi
+    sleep 2
+  done
+}
+
 run_id="$(date +%s)-$$"
 for overlay in "${overlays[@]}"; do
   ns="cascade-check-$overlay-$run_id"
@@ -168,6 +186,10 @@ for overlay in "${overlays[@]}"; do
       pass "[$overlay] $1"
       echo "$passed $failed" >"$workdir/counts"
     }
+
+    holders=$(wait_node_port_free) ||
+      step_failed "node port $node_port is still in use after 90s by: $(tr '\n' ' ' <<<"$holders")" \
+        "delete that Service or its namespace, then run again"
 
     out=$(kc create namespace "$ns" 2>&1 &&
       kc label namespace "$ns" \
@@ -231,6 +253,22 @@ for overlay in "${overlays[@]}"; do
     [ "$svcs" = "$want_svcs" ] || step_failed "services should be: $want_svcs" "got: $svcs"
     step_ok "services: provider ClusterIP :8080, consumer NodePort :8080 -> $node_port"
 
+    # The selectors must match the pod labels: each Service has its Deployment's ready pod
+    # behind it (the EndpointSlice controller fills this in shortly after the pods are ready).
+    for pair in my-provider-service:my-provider-app my-consumer-service:my-consumer-app; do
+      svc=${pair%%:*} deploy=${pair#*:}
+      deadline=$((SECONDS + 30))
+      while :; do
+        backends=$(kc -n "$ns" get endpointslices -l "kubernetes.io/service-name=$svc" -o \
+          'jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name}{"\n"}{end}' 2>&1)
+        [[ "$backends" == "$deploy"-* ]] && break
+        [ "$SECONDS" -lt "$deadline" ] ||
+          step_failed "service $svc should have a ready $deploy pod behind it within 30s" "endpoints: ${backends:-none}"
+        sleep 1
+      done
+    done
+    step_ok "each Service selects its Deployment's ready pod"
+
     addr=$(scripts/get-consumer-service-address.sh --kubeconfig "$kubeconfig" -n "$ns" 2>&1) ||
       step_failed "get-consumer-service-address.sh failed" "$addr"
     ok=0
@@ -240,6 +278,7 @@ for overlay in "${overlays[@]}"; do
     done <<<"$expected_ips"
     [ "$ok" = 1 ] || step_failed "address script printed '$addr'" \
       "expected http://<IP>:$node_port/invokeConsumedService with IP one of: $(tr '\n' ' ' <<<"$expected_ips")"
+    node_addr=$addr
     step_ok "address script prints $addr"
 
     # The kind branch: same cluster, context renamed the way kind names it.
@@ -253,6 +292,18 @@ for overlay in "${overlays[@]}"; do
     [ "$addr" = "http://localhost:$node_port/invokeConsumedService" ] ||
       step_failed "for a kind-* context the address should use the kind host port mapping" "got: $addr"
     step_ok "address script prints $addr for a kind-* context"
+
+    # The minikube branch: a context named minikube looks for the node named minikube;
+    # this cluster has none, so the answer falls back to the worker rule above.
+    mk_kc="$workdir/minikube-kubeconfig"
+    out=$(cp "$kind_kc" "$mk_kc" 2>&1 &&
+      kubectl --kubeconfig "$mk_kc" config rename-context kind-cascade-lab minikube 2>&1) ||
+      step_failed "cannot make a kubeconfig copy with a minikube context" "$out"
+    mk_addr=$(scripts/get-consumer-service-address.sh --kubeconfig "$mk_kc" -n "$ns" 2>&1) ||
+      step_failed "get-consumer-service-address.sh failed for a minikube context" "$mk_addr"
+    [ "$mk_addr" = "$node_addr" ] ||
+      step_failed "for a minikube context without a node named minikube the address should be $node_addr" "got: $mk_addr"
+    step_ok "address script falls back to the node's address for a minikube context without a minikube node"
 
     out=$(kc -n "$ns" delete namespace "$ns" --wait=true --timeout=120s 2>&1) ||
       step_failed "namespace $ns not deleted within 120s" "$out"
