@@ -130,6 +130,20 @@ pub fn run(
             ProviderError::Failed(format!("request to {display_url} failed: {}", error_chain(&e)))
         }
     })?;
+    // `expected_status` (a chaos-runner extension; the reference ignores it): any other
+    // status fails the activity.
+    if let Some(expected) = provider.get("expected_status").filter(|v| !v.is_null()) {
+        let ok = match expected {
+            Value::Array(list) => crate::pyvalue::py_in(&json!(status), list),
+            one => crate::pyvalue::py_eq(&json!(status), one),
+        };
+        if !ok {
+            return Err(ProviderError::Failed(format!(
+                "HTTP status {status} is not the expected {}",
+                py_str(expected)
+            )));
+        }
+    }
     if !has_tolerance && status > 399 {
         tracing::warn!(
             "This HTTP call returned a response with a HTTP status code above 400. This may indicate some error and not what you expected. Please have a look at the logs."
