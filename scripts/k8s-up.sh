@@ -38,9 +38,11 @@ if [ "$running" -gt 0 ]; then
   scripts/k8s-down.sh
 fi
 
-for port in "$k8s_etcd_port" "$k8s_etcd_peer_port" "$k8s_apiserver_port" "$k8s_kwok_port"; do
+for spec in "K8S_ETCD_PORT=$k8s_etcd_port" "K8S_ETCD_PEER_PORT=$k8s_etcd_peer_port" \
+  "K8S_APISERVER_PORT=$k8s_apiserver_port" "K8S_KWOK_PORT=$k8s_kwok_port"; do
+  port=${spec#*=}
   if [ -n "$(ss -Hltn "sport = :$port")" ]; then
-    die "127.0.0.1:$port is already in use (see 'ss -ltnp'); free it or pick another port in scripts/k8s-env.sh's variables"
+    die "port $port (${spec%%=*}) is already in use (see 'ss -ltnp'); free it or set ${spec%%=*} to another port"
   fi
 done
 
@@ -140,17 +142,20 @@ start() {
   echo $! >"$k8s_pids/$name.pid"
 }
 # wait_until WHAT SECONDS COMPONENT COMMAND...: polls COMMAND once a second; fails naming the
-# component's log when it does not succeed in time or the component exits.
+# log to read when it does not succeed in time (COMPONENT's) or a started component exits.
 wait_until() {
-  local what=$1 limit=$2 comp=$3 i
+  local what=$1 limit=$2 comp=$3 i pid_file c
   shift 3
   for ((i = 1; i <= limit; i++)); do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    if ! k8s_running_pid "$comp" >/dev/null; then
-      echo "k8s-up: $comp exited while waiting for $what; last lines of $k8s_logs/$comp.log:" >&2
-      tail -n 15 "$k8s_logs/$comp.log" >&2 || true
-      die "$comp failed to start (full log: $k8s_logs/$comp.log)"
-    fi
+    for pid_file in "$k8s_pids"/*.pid; do
+      c=$(basename "$pid_file" .pid)
+      if ! k8s_running_pid "$c" >/dev/null; then
+        echo "k8s-up: $c exited while waiting for $what; last lines of $k8s_logs/$c.log:" >&2
+        tail -n 15 "$k8s_logs/$c.log" >&2 || true
+        die "$c stopped unexpectedly (full log: $k8s_logs/$c.log)"
+      fi
+    done
     if ((i % 10 == 0)); then say "[$(elapsed)] still waiting for $what (${i}s of ${limit}s)"; fi
     sleep 1
   done
