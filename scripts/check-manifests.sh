@@ -180,6 +180,8 @@ for overlay in "${overlays[@]}"; do
     step_failed() {
       fail "[$overlay] $1" "${2:-}"
       echo "$passed $failed" >"$workdir/counts"
+      # Free the cluster-wide node port for the next overlay.
+      kc delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null 2>&1 || true
       exit 1
     }
     step_ok() {
@@ -259,9 +261,10 @@ for overlay in "${overlays[@]}"; do
       svc=${pair%%:*} deploy=${pair#*:}
       deadline=$((SECONDS + 30))
       while :; do
+        # (A filter expression would fail on a slice with no endpoints yet.)
         backends=$(kc -n "$ns" get endpointslices -l "kubernetes.io/service-name=$svc" -o \
-          'jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name}{"\n"}{end}' 2>&1)
-        [[ "$backends" == "$deploy"-* ]] && break
+          'jsonpath={range .items[*]}{range .endpoints[*]}{.conditions.ready} {.targetRef.name}{"\n"}{end}{end}' 2>&1)
+        grep -q "^true $deploy-" <<<"$backends" && break
         [ "$SECONDS" -lt "$deadline" ] ||
           step_failed "service $svc should have a ready $deploy pod behind it within 30s" "endpoints: ${backends:-none}"
         sleep 1
