@@ -71,7 +71,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })
     // Bounds graceful shutdown: calls stuck on a hanging provider are cut after this.
     .shutdown_timeout(cli.serve.shutdown_timeout_secs)
-    .client_request_timeout(Duration::from_secs(5))
     .listen(listener)
     .with_context(|| format!("cannot serve on {addr}"))?
     .run();

@@ -27,6 +27,16 @@ pub struct Faults {
     pub affect_health: bool,
 }
 
+/// Shown in logs as the same JSON the API speaks.
+impl std::fmt::Display for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_string(self) {
+            Ok(json) => f.write_str(&json),
+            Err(_) => write!(f, "{self:?}"),
+        }
+    }
+}
+
 /// Why a fault setting is refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum InvalidFaults {

@@ -4,8 +4,6 @@ mod cli;
 mod faults;
 mod routes;
 
-use std::time::Duration;
-
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -49,7 +47,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })
     // Bounds graceful shutdown: hung requests are cut after this.
     .shutdown_timeout(cli.serve.shutdown_timeout_secs)
-    .client_request_timeout(Duration::from_secs(5))
     .listen(listener)
     .with_context(|| format!("cannot serve on {addr}"))?
     .run();
@@ -57,7 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(path) = &cli.serve.addr_file {
         listener::write_addr_file(path, addr)?;
     }
-    tracing::info!(%addr, instance = %cli.instance_name(), faults = ?cli.faults(), "provider-app listening");
+    tracing::info!(%addr, instance = %cli.instance_name(), faults = %cli.faults(), "provider-app listening");
     server.await.context("server failed")?;
     tracing::info!("provider-app stopped");
     Ok(())

@@ -59,7 +59,7 @@ async fn put_faults(faults: web::Data<FaultState>, body: web::Json<Faults>) -> H
     if let Err(err) = requested.validate() {
         return HttpResponse::BadRequest().json(json!({ "error": err.to_string() }));
     }
-    tracing::info!(faults = ?requested, "fault settings changed");
+    tracing::info!(faults = %requested, "fault settings changed");
     faults.set(requested.clone());
     HttpResponse::Ok().json(requested)
 }

@@ -337,3 +337,19 @@ fn port_in_use_exits_with_one_line() {
     let out = run_to_exit(BIN, &["--bind", &addr], &[], Duration::from_secs(10));
     assert_one_line_error(&out, &["--bind", &addr, "in use"]);
 }
+
+#[tokio::test]
+async fn malformed_http_gets_400_not_a_crash() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let provider = start(&[]).await;
+    let mut stream = tokio::net::TcpStream::connect(&provider.addr)
+        .await
+        .unwrap();
+    stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer to a malformed request");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(get(&provider.url("/")).await.status(), 200, "still serving");
+}

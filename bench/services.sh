@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Benchmark of the two demo services (issue 2), release build, everything on 127.0.0.1:
+#   1. throughput and p50/p99 through consumer -> provider, provider healthy
+#      (resilience off and on);
+#   2. the same with the provider stopped, resilience on (fallback path, circuit open);
+#   3. start-to-ready time of each service and peak RSS (VmHWM) under load.
+# Load generator: wrk (Debian package; installed if missing and we are root).
+# Usage: bench/services.sh [DURATION_SECS]   (default 10). Prints a Markdown report.
+set -euo pipefail
+
+DURATION="${1:-10}"
+CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/release"
+WORK="$(mktemp -d)"
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+  else
+    echo "error: wrk not found; install it (e.g. apt-get install wrk)" >&2
+    exit 1
+  fi
+fi
+command -v curl >/dev/null || { echo "error: curl not found" >&2; exit 1; }
+
+echo "building release binaries..." >&2
+(cd "$ROOT" && cargo build --release -q -p provider-app -p consumer-app)
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# start NAME BIN ARGS... : starts a service on 127.0.0.1:0, waits for /health/ready = 200,
+# sets STARTED_PID, STARTED_ADDR and STARTED_READY_MS (spawn to first ready answer).
+start() {
+  local name="$1" bin="$2"; shift 2
+  local addr_file="$WORK/$name.addr"
+  rm -f "$addr_file"
+  local t0; t0=$(now_ms)
+  "$bin" --bind 127.0.0.1:0 --addr-file "$addr_file" "$@" >"$WORK/$name.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  for _ in $(seq 1 2000); do
+    if [ -s "$addr_file" ]; then
+      STARTED_ADDR=$(tr -d '\n' <"$addr_file")
+      if curl -fs -o /dev/null "http://$STARTED_ADDR/health/ready"; then
+        STARTED_READY_MS=$(( $(now_ms) - t0 ))
+        return 0
+      fi
+    fi
+    sleep 0.002
+  done
+  echo "error: $name did not become ready; log:" >&2
+  cat "$WORK/$name.log" >&2
+  exit 1
+}
+
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# load URL LABEL : runs wrk and prints one Markdown table row.
+load() {
+  local url="$1" label="$2" out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")
+  echo "$out" >"$WORK/wrk-$(echo "$label" | tr -c 'a-z0-9' '_').txt"
+  local rps p50 p99 non2xx errors
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$out")
+  errors=$(awk '/Socket errors/ {print $0}' <<<"$out" | sed 's/^ *Socket errors: //')
+  local total; total=$(awk '/requests in/ {print $1}' <<<"$out")
+  echo "| $label | $total | $rps | $p50 | $p99 | ${non2xx:-0} | ${errors:-none} |"
+}
+
+echo "## Machine"
+echo
+echo "- nproc: $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "- kernel: $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); load generator on the same cores"
+echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine competes for the same 2 cores)"
+echo "- wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency; release build (thin LTO)"
+echo
+
+# --- Start-to-ready: 5 fresh starts of each, median (the first start also pays for a cold
+# page cache, which is why one sample is not enough) ---
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ready_samples() {
+  local name="$1"; shift
+  for i in 1 2 3 4 5; do
+    start "$name-$i" "$@"
+    echo "$STARTED_READY_MS"
+    kill "$STARTED_PID"; wait "$STARTED_PID" 2>/dev/null || true
+  done
+}
+PROVIDER_SAMPLES=$(ready_samples provider-probe "$BIN/provider-app" | tr '\n' ' ')
+CONSUMER_SAMPLES=$(ready_samples consumer-probe "$BIN/consumer-app" --resilience on | tr '\n' ' ')
+PROVIDER_READY=$(tr ' ' '\n' <<<"$PROVIDER_SAMPLES" | grep . | median)
+CONSUMER_READY=$(tr ' ' '\n' <<<"$CONSUMER_SAMPLES" | grep . | median)
+
+start provider "$BIN/provider-app" --instance-name bench-provider
+PROVIDER_PID=$STARTED_PID; PROVIDER_ADDR=$STARTED_ADDR
+start consumer-off "$BIN/consumer-app" --provider-url "http://$PROVIDER_ADDR/" --resilience off
+OFF_PID=$STARTED_PID; OFF_ADDR=$STARTED_ADDR
+start consumer-on "$BIN/consumer-app" --provider-url "http://$PROVIDER_ADDR/" --resilience on
+ON_PID=$STARTED_PID; ON_ADDR=$STARTED_ADDR
+
+echo "## Load"
+echo
+echo "| scenario | requests | req/s | p50 | p99 | non-2xx | socket errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+load "http://$PROVIDER_ADDR/" "provider alone, GET /"
+load "http://$OFF_ADDR/invokeConsumedService" "consumer(off) -> provider, healthy"
+load "http://$ON_ADDR/invokeConsumedService" "consumer(on) -> provider, healthy"
+PROVIDER_HWM=$(hwm_kb "$PROVIDER_PID"); OFF_HWM=$(hwm_kb "$OFF_PID"); ON_HWM=$(hwm_kb "$ON_PID")
+
+# --- Provider stopped, resilience on: open the circuit, then load the fallback path ---
+kill -TERM "$PROVIDER_PID"; wait "$PROVIDER_PID" 2>/dev/null || true
+for _ in $(seq 1 10); do curl -s -o /dev/null "http://$ON_ADDR/invokeConsumedService"; done
+CIRCUIT=$(curl -s "http://$ON_ADDR/health/ready")
+load "http://$ON_ADDR/invokeConsumedService" "consumer(on), provider stopped (fallback)"
+ON_HWM_AFTER=$(hwm_kb "$ON_PID")
+FALLBACKS=$(curl -s "http://$ON_ADDR/metrics" | grep '^consumer_fallbacks_total' | tr '\n' ' ')
+
+echo
+echo "Readiness before the fallback run: \`$CIRCUIT\`"
+echo
+echo "Fallback counters after it: \`$FALLBACKS\`"
+echo
+echo "## Start-to-ready and peak RSS"
+echo
+echo "Start-to-ready = spawn -> first 200 on /health/ready (polled with curl every ~2 ms), 5 fresh starts, median."
+echo
+echo "| service | start-to-ready median (samples, ms) | peak RSS (VmHWM) after its load runs |"
+echo "| --- | --- | --- |"
+echo "| provider-app | ${PROVIDER_READY} ms (${PROVIDER_SAMPLES% }) | $((PROVIDER_HWM / 1024)) MiB ($PROVIDER_HWM kB) |"
+echo "| consumer-app | ${CONSUMER_READY} ms (${CONSUMER_SAMPLES% }) | off: $((OFF_HWM / 1024)) MiB ($OFF_HWM kB); on: $((ON_HWM_AFTER / 1024)) MiB ($ON_HWM_AFTER kB) |"
+echo
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
