@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One Dockerfile, two images: pick one with --target (run from the repository root):
 #   docker build --target provider-app -t cascade-lab/provider-app:dev .
 #   docker build --target consumer-app -t cascade-lab/consumer-app:dev .

