@@ -73,7 +73,17 @@ if [ "$mode" = build ] && is_current; then
   exit 0
 fi
 
+# One build at a time per cache (two k8s-up.sh runs may both get here).
 mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  say "another k8s-build is running on $cache; waiting for it (up to 60 min)"
+  flock -w 3600 9 || die "gave up waiting for the other build (lock $cache/.build.lock)"
+  if [ "$mode" = build ] && is_current; then
+    say "built by the other run; current in $bin"
+    exit 0
+  fi
+fi
 staging="$cache/bin.new"
 rm -rf "$staging"
 mkdir -p "$staging"

@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 
 say() { echo "k8s-down: $*"; }
 
+# One k8s-up/k8s-down at a time per state folder (k8s-up.sh holds it when it calls us).
+if [ "${K8S_LOCK_HELD:-0}" != 1 ]; then
+  mkdir -p "$k8s_state_root"
+  exec 9>"$k8s_state_root/.k8s.lock"
+  flock -w 300 9 || { echo "k8s-down: error: another k8s-up/k8s-down holds $k8s_state_root/.k8s.lock" >&2; exit 1; }
+fi
+
 # Our processes: those recorded in pids/, plus any process running one of our binaries
 # with this state folder in its arguments (in case a pid file was lost).
 our_pids() {

@@ -21,6 +21,11 @@ command -v openssl >/dev/null 2>&1 || die "openssl is not installed (apt-get ins
 command -v curl >/dev/null 2>&1 || die "curl is not installed (apt-get install -y curl)"
 command -v ss >/dev/null 2>&1 || die "ss is not installed (apt-get install -y iproute2)"
 
+# One k8s-up/k8s-down at a time per state folder.
+mkdir -p "$k8s_state_root"
+exec 9>"$k8s_state_root/.k8s.lock"
+flock -w 300 9 || die "another k8s-up/k8s-down has held $k8s_state_root/.k8s.lock for 5 min"
+
 scripts/k8s-build.sh
 
 # Already up? Then leave it alone; half up? Then start over.
@@ -35,7 +40,7 @@ if [ "$running" = "${#k8s_components[@]}" ] && kubectl_ get --raw /readyz >/dev/
 fi
 if [ "$running" -gt 0 ]; then
   say "found a partly running control plane ($running of ${#k8s_components[@]} processes); stopping it first"
-  scripts/k8s-down.sh
+  K8S_LOCK_HELD=1 scripts/k8s-down.sh
 fi
 
 for spec in "K8S_ETCD_PORT=$k8s_etcd_port" "K8S_ETCD_PEER_PORT=$k8s_etcd_peer_port" \
@@ -138,7 +143,8 @@ for c in controller-manager scheduler kwok; do write_kubeconfig "$k8s_state/$c.k
 start() {
   local name=$1
   shift
-  setsid "$k8s_bin/$name" "$@" >"$k8s_logs/$name.log" 2>&1 </dev/null &
+  # fd 9 (our lock) is closed so the long-running servers do not keep holding it.
+  setsid "$k8s_bin/$name" "$@" >"$k8s_logs/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$k8s_pids/$name.pid"
 }
 # wait_until WHAT SECONDS COMPONENT COMMAND...: polls COMMAND once a second; fails naming the
