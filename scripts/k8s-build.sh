@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Bump when the way binaries are built changes, so old builds are not taken as current.
-recipe=3
+recipe=1
 
 cache="${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/k8s"
 bin="$cache/bin"
@@ -35,6 +35,26 @@ programs=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwo
 say() { echo "k8s-build: $*"; }
 die() { echo "k8s-build: error: $*" >&2; exit 1; }
 
+# Programs k8s-up.sh needs besides the ones built here: install the missing ones when we
+# may (root with apt-get, as on CI), else say exactly what to install.
+if [ "$mode" != check ]; then
+  missing=()
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+  command -v flock >/dev/null 2>&1 || missing+=(util-linux)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing ${missing[*]} with apt-get"
+      apt-get update -qq || die "apt-get update failed"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
+    else
+      die "missing programs; install: sudo apt-get install -y ${missing[*]}"
+    fi
+  fi
+fi
+
 export GOPATH="$cache/gopath" GOMODCACHE="$cache/gomodcache" GOCACHE="$cache/gocache"
 # Never fetch another toolchain (only the module proxy is reachable); build static
 # binaries so no C compiler is needed.
@@ -48,10 +68,11 @@ case "$go_version" in
   *) die "found $go_version, but k8s.io/kubernetes v1.33 needs go >= 1.24" ;;
 esac
 
-# The stamp names everything a build depends on: pinned modules, Go version, recipe.
+# The stamp names what decides the binaries: the pinned modules and the recipe. Not the Go
+# patch version: a toolchain update alone should not cost a cold rebuild.
 current_stamp() {
   {
-    echo "recipe=$recipe go=$go_version"
+    echo "recipe=$recipe"
     cat k8s/controlplane/go.mod k8s/controlplane/go.sum k8s/kwok/go.mod k8s/kwok/go.sum
   } | sha256sum | cut -d' ' -f1
 }
