@@ -558,14 +558,30 @@ spec:
         Value::Null
     );
     assert!(!lab.deployment_exists("api"));
-    // And replica sets likewise.
+    lab.wait(
+        "their replica sets to be collected",
+        Duration::from_secs(30),
+        || lab.replica_sets_of("name in (web, api)") == 0,
+    );
+    // delete_replica_set with neither name nor selector: every replica set of the namespace
+    // (here one that no deployment owns, so nothing recreates it).
+    let solo: k8s_openapi::api::apps::v1::ReplicaSet = serde_json::from_value(json!({
+        "metadata": {"name": "solo", "labels": {"name": "solo"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "solo"}},
+                 "template": {"metadata": {"labels": {"name": "solo"}},
+                              "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}
+    }))
+    .unwrap();
+    lab.rt
+        .block_on(lab.replica_sets().create(&Default::default(), &solo))
+        .unwrap();
     assert_eq!(
         lab.call(REPLICASET_ACTIONS, "delete_replica_set", json!({}))
             .unwrap(),
         Value::Null
     );
-    lab.wait("replica sets to be gone", Duration::from_secs(30), || {
-        lab.replica_sets_of("name in (web, api)") == 0
+    lab.wait("solo to be gone", Duration::from_secs(30), || {
+        lab.replica_sets_of("name=solo") == 0
     });
 }
 

@@ -17,19 +17,20 @@ use chaosk8s::Error;
 use common::Lab;
 use serde_json::{Value, json};
 
-/// Calls chaosk8s in Python: prints `{"ok": result}` or `{"error": type, "message": ...,
-/// "status": http status of an ApiException}`.
+/// Calls chaosk8s in Python, one process for a list of `[module, func, args]` calls (the
+/// imports take most of a call's time); prints one JSON line per call: `{"ok": result}` or
+/// `{"error": type, "message": ..., "status": HTTP status of an ApiException}`.
 const PY_CALL: &str = r#"
 import importlib, json, logging, sys
+from kubernetes.client.rest import ApiException
 logging.disable(logging.CRITICAL)
-mod, func, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-try:
-    out = {"ok": getattr(importlib.import_module(mod), func)(**args)}
-except Exception as e:
-    from kubernetes.client.rest import ApiException
-    kind = "ApiException" if isinstance(e, ApiException) else type(e).__name__
-    out = {"error": kind, "message": str(e), "status": getattr(e, "status", None)}
-print(json.dumps(out))
+for mod, func, args in json.loads(sys.argv[1]):
+    try:
+        out = {"ok": getattr(importlib.import_module(mod), func)(**args)}
+    except Exception as e:
+        kind = "ApiException" if isinstance(e, ApiException) else type(e).__name__
+        out = {"error": kind, "message": str(e), "status": getattr(e, "status", None)}
+    print(json.dumps(out), flush=True)
 "#;
 
 /// What both sides answered, in one shape.
@@ -44,29 +45,31 @@ enum Outcome {
     Other(String),
 }
 
-fn python_call(
-    python: &Path,
-    kubeconfig: &Path,
-    home: &Path,
-    module: &str,
-    func: &str,
-    args: &Value,
-) -> Outcome {
+fn python_calls(python: &Path, kubeconfig: &Path, home: &Path, calls: &Value) -> Vec<Outcome> {
     let output = Command::new(python)
-        .args(["-c", PY_CALL, module, func, &args.to_string()])
+        .args(["-c", PY_CALL, &calls.to_string()])
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", home)
         .env_remove("KUBERNETES_CONTEXT")
         .output()
         .expect("run CASCADE_CHAOS_K8S_PYTHON");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    let answer: Value = serde_json::from_str(line).unwrap_or_else(|_| {
-        panic!(
-            "python {module}.{func} printed no answer; stderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let outcomes: Vec<Outcome> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|answer| outcome_of(&answer))
+        .collect();
+    assert_eq!(
+        outcomes.len(),
+        calls.as_array().map_or(0, Vec::len),
+        "python answered {} of the calls {calls}; stderr:\n{}",
+        outcomes.len(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    outcomes
+}
+
+fn outcome_of(answer: &Value) -> Outcome {
     if let Some(ok) = answer.get("ok") {
         return Outcome::Ok(ok.clone());
     }
@@ -114,24 +117,26 @@ impl Parity {
     }
 
     fn python(&self, lab: &Lab, module: &str, func: &str, args: &Value) -> Outcome {
-        let mut args = args.clone();
-        args["ns"] = json!(lab.ns);
-        python_call(
+        self.python_batch(lab, &[(module, func, args.clone())])
+            .remove(0)
+    }
+
+    /// Several calls in one Python process, each with `ns` set to the lab's namespace.
+    fn python_batch(&self, lab: &Lab, calls: &[(&str, &str, Value)]) -> Vec<Outcome> {
+        let calls: Vec<Value> = calls
+            .iter()
+            .map(|(module, func, args)| {
+                let mut args = args.clone();
+                args["ns"] = json!(lab.ns);
+                json!([module, func, args])
+            })
+            .collect();
+        python_calls(
             &self.python,
             &self.kubeconfig,
             self.home.path(),
-            module,
-            func,
-            &args,
+            &json!(calls),
         )
-    }
-
-    /// Both sides on the same namespace; the outcomes must be equal.
-    fn same(&self, lab: &Lab, module: &str, func: &str, args: Value) -> Outcome {
-        let py = self.python(lab, module, func, &args);
-        let rs = rust_call(lab, module, func, &args);
-        assert_eq!(rs, py, "{module}.{func}({args}): Rust vs Python");
-        rs
     }
 }
 
@@ -313,9 +318,15 @@ fn probes_agree_on_the_same_objects() {
             Outcome::Ok(json!({})),
         ),
     ];
-    for (module, func, args, expected) in expectations {
-        let outcome = parity.same(&lab, module, func, args.clone());
-        assert_eq!(outcome, expected, "{module}.{func}({args})");
+    let calls: Vec<_> = expectations
+        .iter()
+        .map(|(m, f, a, _)| (*m, *f, a.clone()))
+        .collect();
+    let python = parity.python_batch(&lab, &calls);
+    for ((module, func, args, expected), py) in expectations.into_iter().zip(python) {
+        let rs = rust_call(&lab, module, func, &args);
+        assert_eq!(rs, py, "{module}.{func}({args}): Rust vs Python");
+        assert_eq!(rs, expected, "{module}.{func}({args})");
     }
 
     // Logs: the same pods, each with text (kwok's log lines carry read-time timestamps,
