@@ -243,6 +243,8 @@ start kube-scheduler \
   --kubeconfig "$k8s_state/scheduler.kubeconfig" \
   --secure-port 0 --profiling=false --v=1
 
+# kwok renews the node's Lease in kube-node-lease like a kubelet (40 s leases, renewed
+# every 10 s) and posts node status heartbeats, so the node stays Ready for hours.
 # kwok reads ~/.kwok/kwok.yaml when present; give it a private HOME so only our
 # configuration counts. The ClusterLogs object makes `kubectl logs` answer for every pod.
 # The file is in the CRI container-log format the kubelet serves: time, stream, tag, line.
@@ -264,6 +266,7 @@ HOME="$k8s_state/kwok-home" start kwok \
   --kubeconfig "$k8s_state/kwok.kubeconfig" --config "$k8s_state/kwok.yaml" \
   --manage-single-node "$k8s_node_name" \
   --node-ip 127.0.0.1 --node-port "$k8s_kwok_port" --cidr 10.244.0.1/24 \
+  --node-lease-duration-seconds 40 \
   --server-address "127.0.0.1:$k8s_kwok_port" \
   --tls-cert-file "$k8s_pki/kwok-serving.crt" --tls-private-key-file "$k8s_pki/kwok-serving.key"
 
@@ -271,6 +274,7 @@ node_ready() {
   [ "$(kubectl_ get node "$k8s_node_name" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 wait_until "node $k8s_node_name to be Ready" 90 kwok node_ready
+wait_until "kwok to hold the node's lease" 60 kwok kubectl_ -n kube-node-lease get lease "$k8s_node_name"
 wait_until "the default ServiceAccount in namespace default" 90 kube-controller-manager \
   kubectl_ -n default get serviceaccount default
 scheduler_leads() {
