@@ -338,5 +338,13 @@ elif ! grep -q "service 'my-consumer-service' not found in namespace 'cascade-ch
 else
   pass "address script fails clearly when the service is missing"
 fi
+if out=$(scripts/get-consumer-service-address.sh --kubeconfig "$kubeconfig" --context "no-such-context-$run_id" 2>&1); then
+  fail "address script should fail for an unknown context" "printed: $out"
+elif ! grep -q "context was not found for specified context: no-such-context-$run_id" <<<"$out" ||
+  grep -q "is the lab deployed" <<<"$out"; then
+  fail "address script's error for an unknown context should pass on kubectl's reason" "$out"
+else
+  pass "address script passes on kubectl's reason for an unknown context"
+fi
 
 finish

@@ -73,7 +73,7 @@ where="namespace '${namespace:-default}'"
 if ! svc=$(kc get service "$service" \
   -o 'jsonpath={.spec.type}{" "}{.spec.ports[0].nodePort}' 2>&1); then
   case "$svc" in
-    *NotFound* | *"not found"*)
+    *"(NotFound)"*)
       die "service '$service' not found in $where (is the lab deployed? kubectl apply -k manifests/overlays/before)" ;;
     *) die "cannot read service '$service' in $where: ${svc//$'\n'/ }" ;;
   esac
