@@ -6,10 +6,12 @@
 #   3. start-to-ready time of each service and peak RSS (VmHWM) under load.
 # Load generator: wrk (Debian package; installed if missing and we are root).
 # Usage: bench/services.sh [DURATION_SECS]   (default 10). Prints a Markdown report.
+# Env: BENCH_CONNECTIONS (wrk -c levels, default "16 64"), BENCH_THREADS (wrk -t, default 2),
+# CARGO_TARGET_DIR (where the release binaries go).
 set -euo pipefail
 
 DURATION="${1:-10}"
-CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+CONNECTION_LEVELS="${BENCH_CONNECTIONS:-16 64}"
 THREADS="${BENCH_THREADS:-2}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -66,10 +68,10 @@ start() {
 
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
-# load URL LABEL : runs wrk and prints one Markdown table row.
+# load CONNECTIONS URL LABEL : runs wrk and prints one Markdown table row.
 load() {
-  local url="$1" label="$2" out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")
+  local connections="$1" url="$2" label="$3 (c=$1)" out
+  out=$(wrk -t"$THREADS" -c"$connections" -d"${DURATION}s" --latency "$url")
   echo "$out" >"$WORK/wrk-$(echo "$label" | tr -c 'a-z0-9' '_').txt"
   local rps p50 p99 non2xx errors
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -86,22 +88,41 @@ echo
 echo "- nproc: $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "- kernel: $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); load generator on the same cores"
 echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine competes for the same 2 cores)"
-echo "- wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency; release build (thin LTO)"
+echo "- wrk -t$THREADS -c{$CONNECTION_LEVELS} -d${DURATION}s --latency; release build (thin LTO)"
 echo
 
-# --- Start-to-ready: 5 fresh starts of each, median (the first start also pays for a cold
-# page cache, which is why one sample is not enough) ---
+# --- Start-to-ready: 5 fresh starts of each, median. Timed with bash builtins only
+# (EPOCHREALTIME, /dev/tcp) so that forking curl/sleep does not inflate the numbers. ---
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ready_samples() {
-  local name="$1"; shift
-  for i in 1 2 3 4 5; do
-    start "$name-$i" "$@"
-    echo "$STARTED_READY_MS"
-    kill "$STARTED_PID"; wait "$STARTED_PID" 2>/dev/null || true
+# ready_ms BIN ARGS... : ms from spawn until GET /health/ready answers 200.
+ready_ms() {
+  local addr_file="$WORK/probe.addr" addr status t0 deadline pid
+  rm -f "$addr_file"
+  t0=${EPOCHREALTIME//[.,]/}; deadline=$(( t0 + 10000000 ))
+  "$@" --bind 127.0.0.1:0 --addr-file "$addr_file" >/dev/null 2>&1 &
+  pid=$!
+  while (( ${EPOCHREALTIME//[.,]/} < deadline )); do
+    [[ -s $addr_file ]] || continue
+    read -r addr <"$addr_file"
+    exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" 2>/dev/null || continue
+    printf 'GET /health/ready HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3
+    status=""; read -r -t 2 _ status _ <&3 || true
+    exec 3<&-
+    if [[ $status == 200 ]]; then
+      echo $(( (${EPOCHREALTIME//[.,]/} - t0) / 1000 ))
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      return 0
+    fi
   done
+  kill "$pid" 2>/dev/null || true
+  echo "error: $1 not ready within 10 s" >&2
+  return 1
 }
-PROVIDER_SAMPLES=$(ready_samples provider-probe "$BIN/provider-app" | tr '\n' ' ')
-CONSUMER_SAMPLES=$(ready_samples consumer-probe "$BIN/consumer-app" --resilience on | tr '\n' ' ')
+ready_samples() {
+  for _ in 1 2 3 4 5; do ready_ms "$@"; done
+}
+PROVIDER_SAMPLES=$(ready_samples "$BIN/provider-app" | tr '\n' ' ')
+CONSUMER_SAMPLES=$(ready_samples "$BIN/consumer-app" --resilience on | tr '\n' ' ')
 PROVIDER_READY=$(tr ' ' '\n' <<<"$PROVIDER_SAMPLES" | grep . | median)
 CONSUMER_READY=$(tr ' ' '\n' <<<"$CONSUMER_SAMPLES" | grep . | median)
 
@@ -116,16 +137,20 @@ echo "## Load"
 echo
 echo "| scenario | requests | req/s | p50 | p99 | non-2xx | socket errors |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-load "http://$PROVIDER_ADDR/" "provider alone, GET /"
-load "http://$OFF_ADDR/invokeConsumedService" "consumer(off) -> provider, healthy"
-load "http://$ON_ADDR/invokeConsumedService" "consumer(on) -> provider, healthy"
+for c in $CONNECTION_LEVELS; do
+  load "$c" "http://$PROVIDER_ADDR/" "provider alone, GET /"
+  load "$c" "http://$OFF_ADDR/invokeConsumedService" "consumer(off) -> provider, healthy"
+  load "$c" "http://$ON_ADDR/invokeConsumedService" "consumer(on) -> provider, healthy"
+done
 PROVIDER_HWM=$(hwm_kb "$PROVIDER_PID"); OFF_HWM=$(hwm_kb "$OFF_PID"); ON_HWM=$(hwm_kb "$ON_PID")
 
 # --- Provider stopped, resilience on: open the circuit, then load the fallback path ---
 kill -TERM "$PROVIDER_PID"; wait "$PROVIDER_PID" 2>/dev/null || true
 for _ in $(seq 1 10); do curl -s -o /dev/null "http://$ON_ADDR/invokeConsumedService"; done
 CIRCUIT=$(curl -s "http://$ON_ADDR/health/ready")
-load "http://$ON_ADDR/invokeConsumedService" "consumer(on), provider stopped (fallback)"
+for c in $CONNECTION_LEVELS; do
+  load "$c" "http://$ON_ADDR/invokeConsumedService" "consumer(on), provider stopped (fallback)"
+done
 ON_HWM_AFTER=$(hwm_kb "$ON_PID")
 FALLBACKS=$(curl -s "http://$ON_ADDR/metrics" | grep '^consumer_fallbacks_total' | tr '\n' ' ')
 
@@ -136,7 +161,7 @@ echo "Fallback counters after it: \`$FALLBACKS\`"
 echo
 echo "## Start-to-ready and peak RSS"
 echo
-echo "Start-to-ready = spawn -> first 200 on /health/ready (polled with curl every ~2 ms), 5 fresh starts, median."
+echo "Start-to-ready = spawn -> first 200 on /health/ready (busy-polled with bash builtins), 5 fresh starts, median."
 echo
 echo "| service | start-to-ready median (samples, ms) | peak RSS (VmHWM) after its load runs |"
 echo "| --- | --- | --- |"
