@@ -21,12 +21,13 @@ command -v openssl >/dev/null 2>&1 || die "openssl is not installed (apt-get ins
 command -v curl >/dev/null 2>&1 || die "curl is not installed (apt-get install -y curl)"
 command -v ss >/dev/null 2>&1 || die "ss is not installed (apt-get install -y iproute2)"
 
+# Builds (or says it is built) first: a cold build takes many minutes and has its own lock.
+scripts/k8s-build.sh
+
 # One k8s-up/k8s-down at a time per state folder.
 mkdir -p "$k8s_state_root"
 exec 9>"$k8s_state_root/.k8s.lock"
 flock -w 300 9 || die "another k8s-up/k8s-down has held $k8s_state_root/.k8s.lock for 5 min"
-
-scripts/k8s-build.sh
 
 # Already up? Then leave it alone; half up? Then start over.
 running=0
@@ -78,7 +79,7 @@ sign() {
   openssl req -new -key "$k8s_pki/$name.key" -subj "$subject" -out "$k8s_pki/$name.csr"
   {
     echo "basicConstraints=critical,CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "keyUsage=critical,digitalSignature"
     echo "extendedKeyUsage=$eku"
     if [ -n "$sans" ]; then echo "subjectAltName=$sans"; fi
   } >"$k8s_pki/$name.ext"
