@@ -10,7 +10,7 @@ TARGET ?= local
 PAUSE ?= 2
 
 .PHONY: all build release demo test lint fmt lab-up lab-down experiment fix break status \
-        k8s-build k8s-up k8s-down clean
+        k8s-build k8s-up k8s-down k8s-smoke clean
 
 all: build
 
@@ -62,6 +62,9 @@ k8s-up:
 
 k8s-down:
 	scripts/k8s-down.sh
+
+k8s-smoke:
+	scripts/k8s-smoke.sh
 
 clean:
 	$(CARGO) clean

@@ -53,7 +53,9 @@ stop_k8s() { if [ "$started_k8s" = 1 ]; then scripts/k8s-down.sh >/dev/null 2>&1
 trap stop_k8s EXIT
 if [ -z "${CASCADE_KUBECONFIG:-}" ]; then
   kubeconfig="${LAB_STATE_DIR:-$PWD/.lab}/k8s/kubeconfig"
-  if [ -f "$kubeconfig" ] && kubectl --kubeconfig "$kubeconfig" --request-timeout=3s get --raw /readyz >/dev/null 2>&1; then
+  kubectl_bin="$CASCADE_CACHE/k8s/bin/kubectl"
+  command -v "$kubectl_bin" >/dev/null 2>&1 || kubectl_bin=kubectl
+  if [ -f "$kubeconfig" ] && "$kubectl_bin" --kubeconfig "$kubeconfig" --request-timeout=3s get --raw /readyz >/dev/null 2>&1; then
     export CASCADE_KUBECONFIG="$kubeconfig"
   elif [ -x scripts/k8s-up.sh ] && scripts/k8s-build.sh --check >/dev/null 2>&1; then
     echo "== starting the local Kubernetes control plane (Kubernetes tier)"
