@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use service_common::{HttpMetrics, http_errors, http_metrics, listener, logging};
+use service_common::{HttpMetrics, http_errors, http_metrics, listener, logging, shutdown};
 
 use crate::cli::{Cli, Resilience};
 use crate::invoke::Invoker;
@@ -71,6 +71,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })
     // Bounds graceful shutdown: calls stuck on a hanging provider are cut after this.
     .shutdown_timeout(cli.serve.shutdown_timeout_secs)
+    .disable_signals()
     .listen(listener)
     .with_context(|| format!("cannot serve on {addr}"))?
     .run();
@@ -85,7 +86,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tuning = ?cli.tuning,
         "consumer-app listening"
     );
-    server.await.context("server failed")?;
+    shutdown::run_until_signalled(server)
+        .await
+        .context("server failed")?;
     tracing::info!("consumer-app stopped");
     Ok(())
 }

@@ -7,7 +7,7 @@ mod routes;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use service_common::{HttpMetrics, http_errors, http_metrics, listener, logging};
+use service_common::{HttpMetrics, http_errors, http_metrics, listener, logging, shutdown};
 
 use crate::cli::Cli;
 use crate::faults::FaultState;
@@ -47,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })
     // Bounds graceful shutdown: hung requests are cut after this.
     .shutdown_timeout(cli.serve.shutdown_timeout_secs)
+    .disable_signals()
     .listen(listener)
     .with_context(|| format!("cannot serve on {addr}"))?
     .run();
@@ -55,7 +56,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         listener::write_addr_file(path, addr)?;
     }
     tracing::info!(%addr, instance = %cli.instance_name(), faults = %cli.faults(), "provider-app listening");
-    server.await.context("server failed")?;
+    shutdown::run_until_signalled(server)
+        .await
+        .context("server failed")?;
     tracing::info!("provider-app stopped");
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use service_common::testing::{Service, assert_one_line_error, client, run_to_exit};
+use service_common::testing::{Service, Signal, assert_one_line_error, client, run_to_exit};
 
 const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
 
@@ -250,14 +250,15 @@ async fn metrics_count_requests_by_route_and_status() {
     }
 }
 
-#[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+/// Sends `signal` while a slow request is in flight; the request must still be
+/// answered and the process must exit 0.
+async fn drains_on(signal: Signal) {
     let mut provider = start(&["--fault-latency-ms", "1500", "--instance-name", "draining"]).await;
     let url = provider.url("/");
     let in_flight =
         tokio::spawn(async move { client(Duration::from_secs(10)).get(url).send().await });
     tokio::time::sleep(Duration::from_millis(400)).await;
-    provider.terminate();
+    provider.signal(signal);
 
     let res = in_flight
         .await
@@ -268,8 +269,23 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let status = provider
         .wait_exit(Duration::from_secs(10))
         .await
-        .expect("provider must exit after SIGTERM");
+        .expect("provider must exit");
     assert_eq!(status.code(), Some(0), "log:\n{}", provider.log());
+    assert!(
+        provider.log().contains("shutting down gracefully"),
+        "{}",
+        provider.log()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    drains_on(Signal::SIGTERM).await;
+}
+
+#[tokio::test]
+async fn sigint_drains_like_sigterm() {
+    drains_on(Signal::SIGINT).await;
 }
 
 #[tokio::test]
