@@ -39,15 +39,12 @@ command -v curl >/dev/null || { echo "error: curl not found" >&2; exit 1; }
 echo "building release binaries..." >&2
 (cd "$ROOT" && cargo build --release -q -p provider-app -p consumer-app)
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
 # start NAME BIN ARGS... : starts a service on 127.0.0.1:0, waits for /health/ready = 200,
-# sets STARTED_PID, STARTED_ADDR and STARTED_READY_MS (spawn to first ready answer).
+# sets STARTED_PID and STARTED_ADDR.
 start() {
   local name="$1" bin="$2"; shift 2
   local addr_file="$WORK/$name.addr"
   rm -f "$addr_file"
-  local t0; t0=$(now_ms)
   "$bin" --bind 127.0.0.1:0 --addr-file "$addr_file" "$@" >"$WORK/$name.log" 2>&1 &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
@@ -55,7 +52,6 @@ start() {
     if [ -s "$addr_file" ]; then
       STARTED_ADDR=$(tr -d '\n' <"$addr_file")
       if curl -fs -o /dev/null "http://$STARTED_ADDR/health/ready"; then
-        STARTED_READY_MS=$(( $(now_ms) - t0 ))
         return 0
       fi
     fi
@@ -142,7 +138,7 @@ for c in $CONNECTION_LEVELS; do
   load "$c" "http://$OFF_ADDR/invokeConsumedService" "consumer(off) -> provider, healthy"
   load "$c" "http://$ON_ADDR/invokeConsumedService" "consumer(on) -> provider, healthy"
 done
-PROVIDER_HWM=$(hwm_kb "$PROVIDER_PID"); OFF_HWM=$(hwm_kb "$OFF_PID"); ON_HWM=$(hwm_kb "$ON_PID")
+PROVIDER_HWM=$(hwm_kb "$PROVIDER_PID"); OFF_HWM=$(hwm_kb "$OFF_PID")
 
 # --- Provider stopped, resilience on: open the circuit, then load the fallback path ---
 kill -TERM "$PROVIDER_PID"; wait "$PROVIDER_PID" 2>/dev/null || true
