@@ -73,8 +73,7 @@ pub fn lookup_activity<'a>(experiment: &'a Value, name: &str) -> Option<&'a Map<
         .flatten()
         .chain(probes.into_iter().flatten())
         .filter_map(Value::as_object)
-        .filter(|a| a.get("name").and_then(Value::as_str) == Some(name))
-        .last()
+        .rfind(|a| a.get("name").and_then(Value::as_str) == Some(name))
 }
 
 /// Where runs are recorded as they start (the method's or the rollbacks' list).
@@ -87,7 +86,11 @@ pub struct RunSink {
 impl RunSink {
     fn with_list<T>(&self, f: impl FnOnce(&mut Vec<ActivityRun>) -> T) -> T {
         let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        f(if self.rollbacks { &mut j.rollbacks } else { &mut j.run })
+        f(if self.rollbacks {
+            &mut j.rollbacks
+        } else {
+            &mut j.run
+        })
     }
 }
 
@@ -122,14 +125,26 @@ pub fn execute_activity(
         .as_object()
         .cloned()
         .ok_or_else(|| Abort::Fatal("an activity must be a mapping".into()))?;
-    if let Some(name) = activity.get("ref").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(name) = activity
+        .get("ref")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         activity = ctx
             .lookup(name)
             .cloned()
             .ok_or_else(|| Abort::Fatal(format!("could not find referenced activity '{name}'")))?;
     }
-    let kind = activity.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-    let name = activity.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = activity
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = activity
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let is_dry = match ctx.dry {
         Some(Dry::Actions) => kind == "action",
         Some(Dry::Probes) => kind == "probe",
@@ -229,6 +244,10 @@ fn partial(activity: &Map<String, Value>, start: String, duration: f64) -> Activ
 fn title_case(kind: &str) -> String {
     let mut c = kind.chars();
     c.next()
-        .map(|f| f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect())
+        .map(|f| {
+            f.to_uppercase()
+                .chain(c.flat_map(char::to_lowercase))
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -159,14 +159,21 @@ pub fn main() -> i32 {
 fn execute(cli: Cli) -> Result<i32> {
     if let Some(dir) = &cli.change_dir {
         tracing::warn!("Moving to {}", dir.display());
-        std::env::set_current_dir(dir).with_context(|| format!("--change-dir {}", dir.display()))?;
+        std::env::set_current_dir(dir)
+            .with_context(|| format!("--change-dir {}", dir.display()))?;
     }
     match cli.command {
         Command::Discover => {
-            println!("{}", serde_json::to_string_pretty(&Registry::builtin().discovery())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Registry::builtin().discovery())?
+            );
             Ok(0)
         }
-        Command::Validate { source, no_verify_tls } => {
+        Command::Validate {
+            source,
+            no_verify_tls,
+        } => {
             let experiment = crate::experiment::load(&source, !no_verify_tls)?;
             if validate_and_report(&experiment, &Vars::default()) {
                 tracing::info!("experiment syntax and semantic look valid");
@@ -263,10 +270,12 @@ fn run(args: RunArgs) -> Result<i32> {
             *slot = Some(journal);
         }
     })?;
-    outcome
-        .journal
-        .write(&args.journal_path)
-        .with_context(|| format!("cannot write the journal to {}", args.journal_path.display()))?;
+    outcome.journal.write(&args.journal_path).with_context(|| {
+        format!(
+            "cannot write the journal to {}",
+            args.journal_path.display()
+        )
+    })?;
     let code = outcome.exit_code();
     if let Some(probe) = &outcome.before_not_met {
         tracing::error!(

@@ -25,10 +25,16 @@ pub enum ConfigError {
     MissingSecretEnv { key: String, env: String },
     #[error("configuration '{key}': an env entry needs a string 'key'")]
     EnvWithoutKey { key: String },
-    #[error("secret '{key}': type '{kind}' is not supported by chaos-runner (only static values and env)")]
+    #[error(
+        "secret '{key}': type '{kind}' is not supported by chaos-runner (only static values and env)"
+    )]
     UnsupportedSecret { key: String, kind: String },
     #[error("configuration '{key}': cannot convert '{value}' to {ty}")]
-    Conversion { key: String, value: String, ty: String },
+    Conversion {
+        key: String,
+        value: String,
+        ty: String,
+    },
     #[error("--var '{0}': expected NAME=VALUE or NAME:TYPE=VALUE")]
     VarSyntax(String),
     #[error("--var '{var}': {reason}")]
@@ -170,7 +176,11 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
             tracing::debug!("Reading configuration/secrets from {}", shown);
         }
         Some(Value::Null) => {}
-        Some(_) => return Err(err("expected a mapping with 'configuration' and/or 'secrets'".into())),
+        Some(_) => {
+            return Err(err(
+                "expected a mapping with 'configuration' and/or 'secrets'".into(),
+            ));
+        }
         None => {
             // A .env file: NAME=VALUE lines, comments with '#'.
             for (index, line) in content.lines().enumerate() {
@@ -178,9 +188,9 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
-                let (k, v) = line.split_once('=').ok_or_else(|| {
-                    err(format!("line {}: expected NAME=VALUE", index + 1))
-                })?;
+                let (k, v) = line
+                    .split_once('=')
+                    .ok_or_else(|| err(format!("line {}: expected NAME=VALUE", index + 1)))?;
                 tracing::debug!("Inject environment variable '{}' from file '{}'", k, shown);
                 out.env.insert(k.to_string(), v.to_string());
             }
@@ -190,10 +200,7 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
 }
 
 /// Resolves the experiment's `configuration` block, with `--var` values overriding.
-pub fn load_configuration(
-    info: Option<&Value>,
-    vars: &Vars,
-) -> Result<Configuration, ConfigError> {
+pub fn load_configuration(info: Option<&Value>, vars: &Vars) -> Result<Configuration, ConfigError> {
     let mut conf = Map::new();
     let Some(Value::Object(info)) = info else {
         return Ok(conf);
@@ -317,7 +324,11 @@ static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Lookup order of the reference: configuration first, then each secret scope.
-fn lookup<'a>(name: &str, configuration: &'a Configuration, secrets: &'a Secrets) -> Option<&'a Value> {
+fn lookup<'a>(
+    name: &str,
+    configuration: &'a Configuration,
+    secrets: &'a Secrets,
+) -> Option<&'a Value> {
     configuration.get(name).or_else(|| {
         secrets
             .values()
@@ -329,7 +340,8 @@ fn lookup<'a>(name: &str, configuration: &'a Configuration, secrets: &'a Secrets
 /// Substitutes one string. `"${name}"` alone yields the value with its own type.
 pub fn substitute_str(s: &str, configuration: &Configuration, secrets: &Secrets) -> Value {
     if let Some(c) = TEMPLATE.captures(s)
-        && c.get(0).is_some_and(|m| m.start() == 0 && m.end() == s.len())
+        && c.get(0)
+            .is_some_and(|m| m.start() == 0 && m.end() == s.len())
         && let Some(name) = c.get(3)
         && let Some(v) = lookup(name.as_str(), configuration, secrets)
     {
@@ -387,23 +399,43 @@ mod tests {
         let (c, s) = conf();
         assert_eq!(substitute_str("${port}", &c, &s), json!(8080));
         assert_eq!(substitute_str("${list}", &c, &s), json!([1, 2]));
-        assert_eq!(substitute_str("http://${host}:${port}/", &c, &s), json!("http://localhost:8080/"));
-        assert_eq!(substitute_str("$host-$$-${nope}-$", &c, &s), json!("localhost-$-${nope}-$"));
+        assert_eq!(
+            substitute_str("http://${host}:${port}/", &c, &s),
+            json!("http://localhost:8080/")
+        );
+        assert_eq!(
+            substitute_str("$host-$$-${nope}-$", &c, &s),
+            json!("localhost-$-${nope}-$")
+        );
         assert_eq!(substitute_str("${token}", &c, &s), json!("s3cr3t"));
         assert_eq!(substitute_str("$port", &c, &s), json!("8080"));
     }
 
     #[test]
     fn var_parsing_and_types() {
-        let v = parse_vars(&["a=1".into(), "b:int=2".into(), "c:float=1.5".into(), "d=x=y".into()])
-            .unwrap_or_default();
+        let v = parse_vars(&[
+            "a=1".into(),
+            "b:int=2".into(),
+            "c:float=1.5".into(),
+            "d=x=y".into(),
+        ])
+        .unwrap_or_default();
         assert_eq!(v.get("a"), Some(&json!("1")));
         assert_eq!(v.get("b"), Some(&json!(2)));
         assert_eq!(v.get("c"), Some(&json!(1.5)));
         assert_eq!(v.get("d"), Some(&json!("x=y")));
-        assert!(matches!(parse_vars(&["novalue".into()]), Err(ConfigError::VarSyntax(_))));
-        assert!(matches!(parse_vars(&["n:int=abc".into()]), Err(ConfigError::VarValue { .. })));
-        assert!(matches!(parse_vars(&["n:weird=1".into()]), Err(ConfigError::VarValue { .. })));
+        assert!(matches!(
+            parse_vars(&["novalue".into()]),
+            Err(ConfigError::VarSyntax(_))
+        ));
+        assert!(matches!(
+            parse_vars(&["n:int=abc".into()]),
+            Err(ConfigError::VarValue { .. })
+        ));
+        assert!(matches!(
+            parse_vars(&["n:weird=1".into()]),
+            Err(ConfigError::VarValue { .. })
+        ));
     }
 
     #[test]
@@ -415,7 +447,8 @@ mod tests {
             "d": {"type": "env", "key": "CHAOS_RUNNER_TEST_SURELY_UNSET"}
         });
         let mut vars = Vars::default();
-        vars.env.insert("CHAOS_RUNNER_TEST_FROM_OVERLAY".into(), "42".into());
+        vars.env
+            .insert("CHAOS_RUNNER_TEST_FROM_OVERLAY".into(), "42".into());
         vars.configuration.insert("d".into(), json!("from-var"));
         let c = load_configuration(Some(&info), &vars).unwrap_or_default();
         assert_eq!(c.get("a"), Some(&json!("dflt")));
@@ -436,9 +469,13 @@ mod tests {
     fn secrets_scopes_and_env() {
         let info = json!({"k8s": {"token": {"type": "env", "key": "CHAOS_RUNNER_TEST_TOKEN"}, "plain": "p"}});
         let mut vars = Vars::default();
-        vars.env.insert("CHAOS_RUNNER_TEST_TOKEN".into(), "tok".into());
+        vars.env
+            .insert("CHAOS_RUNNER_TEST_TOKEN".into(), "tok".into());
         let s = load_secrets(Some(&info), &vars).unwrap_or_default();
-        assert_eq!(Value::Object(s.clone()), json!({"k8s": {"token": "tok", "plain": "p"}}));
+        assert_eq!(
+            Value::Object(s.clone()),
+            json!({"k8s": {"token": "tok", "plain": "p"}})
+        );
         assert_eq!(secret_values(&s), vec!["tok".to_string(), "p".to_string()]);
         vars.env.clear();
         assert!(matches!(

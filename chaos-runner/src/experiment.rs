@@ -167,7 +167,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.starts_with("x.json:3:3: invalid JSON: key must be a string"), "{err}");
+        assert!(
+            err.starts_with("x.json:3:3: invalid JSON: key must be a string"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -188,7 +191,12 @@ mod tests {
 
     #[test]
     fn missing_file_is_named() {
-        let err = load("/definitely/not/here.json", true).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("/definitely/not/here.json: path does not exist"));
+        let err = load("/definitely/not/here.json", true)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("/definitely/not/here.json: path does not exist")
+        );
     }
 }

@@ -43,11 +43,17 @@ impl Strategy {
     }
 
     pub fn before(self) -> bool {
-        matches!(self, Strategy::BeforeMethodOnly | Strategy::Default | Strategy::Continuously)
+        matches!(
+            self,
+            Strategy::BeforeMethodOnly | Strategy::Default | Strategy::Continuously
+        )
     }
 
     pub fn after(self) -> bool {
-        matches!(self, Strategy::AfterMethodOnly | Strategy::Default | Strategy::Continuously)
+        matches!(
+            self,
+            Strategy::AfterMethodOnly | Strategy::Default | Strategy::Continuously
+        )
     }
 
     pub fn during(self) -> bool {
@@ -77,23 +83,29 @@ pub fn run_steady_state_hypothesis(
         tracing::debug!("No hypothesis declared.");
         return Ok(None);
     };
-    let title = hypo.get("title").map(crate::pyvalue::py_str).unwrap_or_default();
+    let title = hypo
+        .get("title")
+        .map(crate::pyvalue::py_str)
+        .unwrap_or_default();
     tracing::info!("Steady state hypothesis: {}", title);
     let mut state = HypothesisState {
         steady_state_met: None,
         probes: Vec::new(),
     };
-    let probes = hypo.get("probes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let probes = hypo
+        .get("probes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for probe in &probes {
-        let mut run = match execute_activity(probe, ctx, cancel, None) {
-            Ok(run) => run,
-            Err(abort) => return Err(abort),
-        };
+        let mut run = execute_activity(probe, ctx, cancel, None)?;
         if run.status == Some(RunStatus::Failed) {
             run.tolerance_met = Some(false);
             state.probes.push(run);
             state.steady_state_met = Some(false);
-            tracing::warn!("Probe terminated unexpectedly, so its tolerance could not be validated");
+            tracing::warn!(
+                "Probe terminated unexpectedly, so its tolerance could not be validated"
+            );
             return Ok(Some(state));
         }
         run.tolerance_met = Some(true);
@@ -107,11 +119,18 @@ pub fn run_steady_state_hypothesis(
         if tolerance.is_string() {
             tolerance = substitute(&tolerance, &ctx.configuration, &ctx.secrets);
         }
-        tracing::debug!("allowed tolerance is {}", crate::pyvalue::py_str(&tolerance));
+        tracing::debug!(
+            "allowed tolerance is {}",
+            crate::pyvalue::py_str(&tolerance)
+        );
         let checked = match within_tolerance(&tolerance, &run.output, &ctx.provider(cancel)) {
             Ok(met) => met,
             Err(e) => {
-                tracing::error!("Cannot check the tolerance of probe '{}': {}", name_of(&run.activity), e);
+                tracing::error!(
+                    "Cannot check the tolerance of probe '{}': {}",
+                    name_of(&run.activity),
+                    e
+                );
                 false
             }
         };
@@ -138,5 +157,9 @@ pub fn name_of(activity: &Value) -> String {
 
 /// The name of the probe that broke the hypothesis (the last one run).
 pub fn last_probe_name(state: &HypothesisState) -> String {
-    state.probes.last().map(|p| name_of(&p.activity)).unwrap_or_default()
+    state
+        .probes
+        .last()
+        .map(|p| name_of(&p.activity))
+        .unwrap_or_default()
 }

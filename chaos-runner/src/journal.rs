@@ -126,7 +126,12 @@ fn platform() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
-    format!("{}-{}-{}", capitalized(std::env::consts::OS), release, std::env::consts::ARCH)
+    format!(
+        "{}-{}-{}",
+        capitalized(std::env::consts::OS),
+        release,
+        std::env::consts::ARCH
+    )
 }
 
 fn capitalized(s: &str) -> String {
@@ -144,15 +149,30 @@ mod tests {
     fn keys_in_reference_order() {
         let j = Journal::new(serde_json::json!({"title": "t"}));
         let v = serde_json::to_value(&j).unwrap_or_default();
-        let keys: Vec<&String> = v.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let keys: Vec<&String> = v
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
         assert_eq!(
             keys,
             [
-                "chaoslib-version", "platform", "node", "experiment", "start", "status",
-                "deviated", "steady_states", "run", "rollbacks"
+                "chaoslib-version",
+                "platform",
+                "node",
+                "experiment",
+                "start",
+                "status",
+                "deviated",
+                "steady_states",
+                "run",
+                "rollbacks"
             ]
         );
-        assert!(j.start.ends_with("+00:00") && j.start.len() == 32, "{}", j.start);
+        assert!(
+            j.start.ends_with("+00:00") && j.start.len() == 32,
+            "{}",
+            j.start
+        );
         assert!(j.platform.starts_with("Linux-"));
     }
 }

@@ -110,7 +110,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut fields = Fields::default();
         event.record(&mut fields);
         let meta = event.metadata();
@@ -118,7 +123,12 @@ where
         let now = chrono::Local::now();
         let asctime = now.format("%Y-%m-%d %H:%M:%S").to_string();
         let message = masked(fields.message);
-        let module = meta.module_path().unwrap_or("").rsplit("::").next().unwrap_or("");
+        let module = meta
+            .module_path()
+            .unwrap_or("")
+            .rsplit("::")
+            .next()
+            .unwrap_or("");
         let line = meta.line().unwrap_or(0);
         if self.json {
             let record = serde_json::json!({
@@ -139,7 +149,10 @@ where
         };
         let message = message.replace('\n', "\n    ");
         if self.location {
-            writeln!(w, "{start}[{asctime} {level}] [{module}:{line}]{end} {message}")
+            writeln!(
+                w,
+                "{start}[{asctime} {level}] [{module}:{line}]{end} {message}"
+            )
         } else {
             writeln!(w, "{start}[{asctime} {level}]{end} {message}")
         }
@@ -168,7 +181,11 @@ impl<'a> MakeWriter<'a> for SharedFile {
 
 /// Installs the global logger. Errors only when the log file can't be opened.
 pub fn init(options: &LogOptions) -> Result<(), String> {
-    let console_level = if options.verbose { LevelFilter::DEBUG } else { LevelFilter::INFO };
+    let console_level = if options.verbose {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
     let console = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .event_format(LineFormat {

@@ -47,9 +47,7 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| py_eq(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| py_eq(v, w)))
         }
         _ => false,
     }
@@ -139,7 +137,11 @@ fn number_repr(n: &Number) -> String {
 
 fn string_repr(s: &str) -> String {
     // Python prefers single quotes unless the string holds one and no double quote.
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -192,7 +194,10 @@ mod tests {
         assert_eq!(py_str(&json!(1.0)), "1.0");
         assert_eq!(py_str(&json!(true)), "True");
         assert_eq!(py_str(&json!(null)), "None");
-        assert_eq!(py_str(&json!({"a": "b", "c": [1, null]})), "{'a': 'b', 'c': [1, None]}");
+        assert_eq!(
+            py_str(&json!({"a": "b", "c": [1, null]})),
+            "{'a': 'b', 'c': [1, None]}"
+        );
         assert_eq!(py_str(&json!("it's")), "it's");
         assert_eq!(py_repr(&json!("it's")), "\"it's\"");
     }

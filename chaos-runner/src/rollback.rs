@@ -82,7 +82,10 @@ pub fn run_rollbacks(ctx: &std::sync::Arc<RunContext>, sink: &RunSink) -> Result
     let mut background = Vec::new();
     let mut outcome = Ok(());
     for activity in rollbacks {
-        let name = activity.get("name").map(crate::pyvalue::py_str).unwrap_or_else(|| "None".into());
+        let name = activity
+            .get("name")
+            .map(crate::pyvalue::py_str)
+            .unwrap_or_else(|| "None".into());
         tracing::info!("Rollback: {}", name);
         if activity.get("background").and_then(Value::as_bool) == Some(true) {
             tracing::debug!("rollback activity will run in the background");

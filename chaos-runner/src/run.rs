@@ -3,7 +3,9 @@
 //! and log lines as chaostoolkit-lib's `Runner._run`.
 
 use crate::activity::{Abort, Dry, RunContext, RunSink, execute_activity};
-use crate::config::{ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute};
+use crate::config::{
+    ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute,
+};
 use crate::critical;
 use crate::drivers::Registry;
 use crate::hypothesis::{Strategy, has_probes, last_probe_name, run_steady_state_hypothesis};
@@ -107,10 +109,15 @@ pub fn run_experiment(
         }
         obj.insert(
             "dry".into(),
-            options.dry.map_or(Value::Null, |d| Value::String(d.as_str().into())),
+            options
+                .dry
+                .map_or(Value::Null, |d| Value::String(d.as_str().into())),
         );
     }
-    let title = experiment.get("title").map(crate::pyvalue::py_str).unwrap_or_default();
+    let title = experiment
+        .get("title")
+        .map(crate::pyvalue::py_str)
+        .unwrap_or_default();
     tracing::info!("Running experiment: {}", title);
     let clock = Instant::now();
     let journal = Arc::new(Mutex::new(Journal::new(experiment.clone())));
@@ -214,9 +221,8 @@ fn run_phases(
         }
     }
 
-    let continuous = (with_ssh && strategy.during()).then(|| {
-        spawn_continuous(ctx.clone(), journal.clone(), cancel.clone(), options)
-    });
+    let continuous = (with_ssh && strategy.during())
+        .then(|| spawn_continuous(ctx.clone(), journal.clone(), cancel.clone(), options));
     let method = run_method(ctx, journal, cancel);
     if let Some((stop, handle)) = continuous {
         let _ = stop.send(());
@@ -248,7 +254,11 @@ fn run_phases(
 
 /// `completed` when every probe ran, `failed` when one of them failed to run.
 fn status_from(state: &HypothesisState) -> Status {
-    if state.probes.iter().any(|p| p.status != Some(RunStatus::Succeeded)) {
+    if state
+        .probes
+        .iter()
+        .any(|p| p.status != Some(RunStatus::Succeeded))
+    {
         Status::Failed
     } else {
         Status::Completed
@@ -256,7 +266,11 @@ fn status_from(state: &HypothesisState) -> Status {
 }
 
 /// Runs the method. Ok(false) when it aborted on an unexpected error.
-fn run_method(ctx: &Arc<RunContext>, journal: &Arc<Mutex<Journal>>, cancel: &Cancel) -> Result<bool, Abort> {
+fn run_method(
+    ctx: &Arc<RunContext>,
+    journal: &Arc<Mutex<Journal>>,
+    cancel: &Cancel,
+) -> Result<bool, Abort> {
     tracing::info!("Playing your experiment's method now...");
     lock(journal).run.clear();
     let method = ctx
@@ -290,7 +304,10 @@ fn run_method(ctx: &Arc<RunContext>, journal: &Arc<Mutex<Journal>>, cancel: &Can
             break;
         }
         let status = lock(journal).status;
-        if matches!(status, Some(Status::Aborted | Status::Failed | Status::Interrupted)) {
+        if matches!(
+            status,
+            Some(Status::Aborted | Status::Failed | Status::Interrupted)
+        ) {
             break;
         }
     }
@@ -333,11 +350,17 @@ fn spawn_continuous(
         let mut failed = 0u32;
         let mut iteration = 1u32;
         loop {
-            if matches!(stopped.try_recv(), Ok(()) | Err(mpsc::TryRecvError::Disconnected)) {
+            if matches!(
+                stopped.try_recv(),
+                Ok(()) | Err(mpsc::TryRecvError::Disconnected)
+            ) {
                 break;
             }
             let status = lock(&journal).status;
-            if matches!(status, Some(Status::Failed | Status::Interrupted | Status::Aborted)) {
+            if matches!(
+                status,
+                Some(Status::Failed | Status::Interrupted | Status::Aborted)
+            ) {
                 break;
             }
             match run_steady_state_hypothesis(&ctx, &cancel) {
@@ -414,7 +437,10 @@ fn load_dynamic_configuration(ctx: &RunContext, cancel: &Cancel) -> Map<String, 
                 }
                 "process" => had_errors = true,
                 "http" => {
-                    out.insert(key.clone(), output.get("body").cloned().unwrap_or(Value::Null));
+                    out.insert(
+                        key.clone(),
+                        output.get("body").cloned().unwrap_or(Value::Null),
+                    );
                 }
                 _ => {
                     out.insert(key.clone(), output);

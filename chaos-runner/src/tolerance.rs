@@ -65,7 +65,11 @@ fn output_status(output: &Value) -> Option<&Value> {
 }
 
 fn target<'a>(t: &Map<String, Value>, output: &'a Value) -> &'a Value {
-    match t.get("target").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    match t
+        .get("target")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         Some(key) => output
             .as_object()
             .and_then(|o| o.get(key))
@@ -103,7 +107,10 @@ fn within_typed(
             let rx = regex::Regex::new(&pattern)
                 .map_err(|e| ToleranceError(format!("invalid pattern {pattern}: {e}")))?;
             let text = value.as_str().ok_or_else(|| {
-                ToleranceError(format!("regex tolerance expects a string, got {}", py_repr(value)))
+                ToleranceError(format!(
+                    "regex tolerance expects a string, got {}",
+                    py_repr(value)
+                ))
             })?;
             Ok(rx.is_match(text))
         }
@@ -135,12 +142,21 @@ fn decimal(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
         Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        Value::String(s) => s.trim().replace('_', "").parse::<f64>().ok().filter(|f| !f.is_nan()),
+        Value::String(s) => s
+            .trim()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .filter(|f| !f.is_nan()),
         _ => None,
     }
 }
 
-fn jsonpath(t: &Map<String, Value>, output: &Value, ctx: &ProviderContext) -> Result<bool, ToleranceError> {
+fn jsonpath(
+    t: &Map<String, Value>,
+    output: &Value,
+    ctx: &ProviderContext,
+) -> Result<bool, ToleranceError> {
     let path = t
         .get("path")
         .map(|p| substitute(p, ctx.configuration, ctx.secrets))
@@ -168,7 +184,11 @@ fn jsonpath(t: &Map<String, Value>, output: &Value, ctx: &ProviderContext) -> Re
             other => py_eq(&found, &Value::Array(vec![other.clone()])),
         };
         if !result {
-            tracing::debug!("jsonpath found '{}' but expected '{}'", py_repr(&found), py_repr(&expect));
+            tracing::debug!(
+                "jsonpath found '{}' but expected '{}'",
+                py_repr(&found),
+                py_repr(&expect)
+            );
         }
     } else if !result {
         let found = py_repr(&Value::Array(values));
@@ -231,7 +251,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn check(tolerance: Value, output: Value) -> Result<bool, ToleranceError> {
-        let (c, s, e, r, k) = (Map::new(), Map::new(), BTreeMap::new(), Registry::empty(), Cancel::new());
+        let (c, s, e, r, k) = (
+            Map::new(),
+            Map::new(),
+            BTreeMap::new(),
+            Registry::empty(),
+            Cancel::new(),
+        );
         let ctx = ProviderContext {
             configuration: &c,
             secrets: &s,
@@ -249,17 +275,35 @@ mod tests {
         assert_eq!(check(json!(false), json!(true)), Ok(false));
         assert_eq!(check(json!("ok"), json!("ok")), Ok(true));
         assert_eq!(check(json!("ok"), json!({"status": "ok"})), Ok(false));
-        assert_eq!(check(json!(200), json!({"status": 200, "body": ""})), Ok(true));
+        assert_eq!(
+            check(json!(200), json!({"status": 200, "body": ""})),
+            Ok(true)
+        );
         assert_eq!(check(json!(0), json!({"status": 1})), Ok(false));
         assert_eq!(check(json!(3), json!(3.0)), Ok(true));
-        assert_eq!(check(json!(1.5), json!(1.5)), Ok(false), "float tolerance never met");
+        assert_eq!(
+            check(json!(1.5), json!(1.5)),
+            Ok(false),
+            "float tolerance never met"
+        );
     }
 
     #[test]
     fn list_tolerances() {
-        assert_eq!(check(json!([200, 201, 204]), json!({"status": 204})), Ok(true));
-        assert_eq!(check(json!([200, 503]), json!({"status": 404})), Ok(false), "status: membership");
-        assert_eq!(check(json!([1, 5]), json!(3)), Ok(true), "two items: bounds");
+        assert_eq!(
+            check(json!([200, 201, 204]), json!({"status": 204})),
+            Ok(true)
+        );
+        assert_eq!(
+            check(json!([200, 503]), json!({"status": 404})),
+            Ok(false),
+            "status: membership"
+        );
+        assert_eq!(
+            check(json!([1, 5]), json!(3)),
+            Ok(true),
+            "two items: bounds"
+        );
         assert_eq!(check(json!([1, 5]), json!(6)), Ok(false));
         assert_eq!(check(json!(["a", "c"]), json!("b")), Ok(true));
         assert_eq!(check(json!([1, 2, 3]), json!(2)), Ok(true));
@@ -270,28 +314,96 @@ mod tests {
     #[test]
     fn range_regex_jsonpath() {
         let out = json!({"status": 0, "stdout": " 42\n", "stderr": ""});
-        assert_eq!(check(json!({"type": "range", "range": [40, 50], "target": "stdout"}), out.clone()), Ok(true));
-        assert_eq!(check(json!({"type": "range", "range": [0, 10], "target": "stdout"}), out.clone()), Ok(false));
-        assert_eq!(check(json!({"type": "range", "range": [0, 10]}), json!("abc")), Ok(false));
-        assert_eq!(check(json!({"type": "regex", "pattern": "^ 4\\d", "target": "stdout"}), out.clone()), Ok(true));
-        assert_eq!(check(json!({"type": "regex", "pattern": "nope", "target": "stdout"}), out), Ok(false));
+        assert_eq!(
+            check(
+                json!({"type": "range", "range": [40, 50], "target": "stdout"}),
+                out.clone()
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            check(
+                json!({"type": "range", "range": [0, 10], "target": "stdout"}),
+                out.clone()
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            check(json!({"type": "range", "range": [0, 10]}), json!("abc")),
+            Ok(false)
+        );
+        assert_eq!(
+            check(
+                json!({"type": "regex", "pattern": "^ 4\\d", "target": "stdout"}),
+                out.clone()
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            check(
+                json!({"type": "regex", "pattern": "nope", "target": "stdout"}),
+                out
+            ),
+            Ok(false)
+        );
         let body = json!({"status": 200, "body": {"items": [{"s": "UP"}, {"s": "DOWN"}]}});
         let jp = |t: Value| check(t, body.clone());
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body"})), Ok(true));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "count": 2})), Ok(true));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "count": 3})), Ok(false));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[0].s", "target": "body", "expect": "UP"})), Ok(true));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "expect": ["UP", "DOWN"]})), Ok(true));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "expect": "UP"})), Ok(false));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.items[?(@.s = 'UP')]", "target": "body", "count": 1})), Ok(true));
-        assert_eq!(jp(json!({"type": "jsonpath", "path": "$.missing", "target": "body"})), Ok(false));
+        assert_eq!(
+            jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body"})),
+            Ok(true)
+        );
+        assert_eq!(
+            jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "count": 2})),
+            Ok(true)
+        );
+        assert_eq!(
+            jp(json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "count": 3})),
+            Ok(false)
+        );
+        assert_eq!(
+            jp(
+                json!({"type": "jsonpath", "path": "$.items[0].s", "target": "body", "expect": "UP"})
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            jp(
+                json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "expect": ["UP", "DOWN"]})
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            jp(
+                json!({"type": "jsonpath", "path": "$.items[*].s", "target": "body", "expect": "UP"})
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            jp(
+                json!({"type": "jsonpath", "path": "$.items[?(@.s = 'UP')]", "target": "body", "count": 1})
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            jp(json!({"type": "jsonpath", "path": "$.missing", "target": "body"})),
+            Ok(false)
+        );
         // A JSON document in a string is parsed first.
-        assert_eq!(check(json!({"type": "jsonpath", "path": "$.a", "expect": 1}), json!("{\"a\": 1}")), Ok(true));
+        assert_eq!(
+            check(
+                json!({"type": "jsonpath", "path": "$.a", "expect": 1}),
+                json!("{\"a\": 1}")
+            ),
+            Ok(true)
+        );
     }
 
     #[test]
     fn single_equals_rewrite() {
-        assert_eq!(rewrite_single_equals("$[?(@.a = 'x=y')]"), "$[?(@.a == 'x=y')]");
+        assert_eq!(
+            rewrite_single_equals("$[?(@.a = 'x=y')]"),
+            "$[?(@.a == 'x=y')]"
+        );
         assert_eq!(rewrite_single_equals("$[?(@.a >= 1)]"), "$[?(@.a >= 1)]");
         assert_eq!(rewrite_single_equals("$[?(@.a == 1)]"), "$[?(@.a == 1)]");
     }

@@ -16,7 +16,11 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{at}: {}", self.message)
     }
 }
@@ -92,22 +96,32 @@ impl Checker<'_> {
             Some(Value::Array(tags)) => {
                 for (i, t) in tags.iter().enumerate() {
                     if t.as_str().is_none_or(str::is_empty) {
-                        self.problem(join("/tags", i), "experiment tags must be a non-empty string");
+                        self.problem(
+                            join("/tags", i),
+                            "experiment tags must be a non-empty string",
+                        );
                     }
                 }
             }
-            Some(v) if crate::pyvalue::py_truthy(v) => {
-                self.problem("/tags", "experiment tags must be a list of non-empty strings")
-            }
+            Some(v) if crate::pyvalue::py_truthy(v) => self.problem(
+                "/tags",
+                "experiment tags must be a list of non-empty strings",
+            ),
             _ => {}
         }
-        if let Some(ext) = exp.get("extensions").filter(|v| crate::pyvalue::py_truthy(v)) {
+        if let Some(ext) = exp
+            .get("extensions")
+            .filter(|v| crate::pyvalue::py_truthy(v))
+        {
             match ext.as_array() {
                 Some(items) => {
                     for (i, e) in items.iter().enumerate() {
                         let name = e.get("name").and_then(Value::as_str).map(str::trim);
                         if name.is_none_or(str::is_empty) {
-                            self.problem(join("/extensions", i), "All extensions require a non-empty name");
+                            self.problem(
+                                join("/extensions", i),
+                                "All extensions require a non-empty name",
+                            );
                         }
                     }
                 }
@@ -163,7 +177,10 @@ impl Checker<'_> {
 
     /// A `ref` must name a method activity or a hypothesis probe.
     fn reference(&mut self, activity: &Value, at: &str) {
-        if let Some(r) = activity.get("ref").and_then(Value::as_str).filter(|r| !r.is_empty())
+        if let Some(r) = activity
+            .get("ref")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
             && crate::activity::lookup_activity(self.experiment, r).is_none()
         {
             self.problem(
@@ -192,7 +209,9 @@ impl Checker<'_> {
                     self.activity(p, &at);
                     self.reference(p, &at);
                     match p.get("tolerance") {
-                        None => self.problem(at.clone(), "hypothesis probe must have a tolerance entry"),
+                        None => {
+                            self.problem(at.clone(), "hypothesis probe must have a tolerance entry")
+                        }
                         Some(t) => self.tolerance(t, &join(&at, "tolerance")),
                     }
                 }
@@ -286,7 +305,10 @@ impl Checker<'_> {
         }
         if let Some(r) = a.get("ref").filter(|r| !r.is_null()) {
             if r.as_str().is_none_or(str::is_empty) {
-                self.problem(join(at, "ref"), "reference to activity must be non-empty strings");
+                self.problem(
+                    join(at, "ref"),
+                    "reference to activity must be non-empty strings",
+                );
             }
             return;
         }
@@ -295,11 +317,18 @@ impl Checker<'_> {
             Some(Value::String(t)) if t == "probe" || t == "action" => {}
             Some(t) => self.problem(
                 join(at, "type"),
-                format!("'{}' is not a supported activity type", crate::pyvalue::py_str(t)),
+                format!(
+                    "'{}' is not a supported activity type",
+                    crate::pyvalue::py_str(t)
+                ),
             ),
             None => {}
         }
-        let name = a.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = a
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if !truthy(a.get("name")) {
             self.problem(join(at, "name"), "an activity must have a name");
         }
@@ -330,7 +359,10 @@ impl Checker<'_> {
         if let Some(bg) = a.get("background")
             && !bg.is_boolean()
         {
-            self.problem(join(at, "background"), "activity background must be a boolean");
+            self.problem(
+                join(at, "background"),
+                "activity background must be a boolean",
+            );
         }
         let provider_at = join(at, "provider");
         let Some(provider) = a.get("provider").filter(|p| crate::pyvalue::py_truthy(p)) else {
@@ -342,7 +374,9 @@ impl Checker<'_> {
             return;
         };
         match provider.get("type").and_then(Value::as_str) {
-            None | Some("") => self.problem(join(&provider_at, "type"), "a provider must have a type"),
+            None | Some("") => {
+                self.problem(join(&provider_at, "type"), "a provider must have a type")
+            }
             Some("python") => self.python(provider, &provider_at, &name, a),
             Some("process") => self.process(provider, &provider_at, &name),
             Some("http") => self.http(provider, &provider_at),
@@ -361,7 +395,10 @@ impl Checker<'_> {
             && crate::pyvalue::py_truthy(h)
             && !h.is_object()
         {
-            self.problem(join(at, "headers"), "a HTTP activities expect headers as a mapping");
+            self.problem(
+                join(at, "headers"),
+                "a HTTP activities expect headers as a mapping",
+            );
         }
         if let Some(t) = p.get("timeout").filter(|t| !t.is_null()) {
             let ok = match t {
@@ -371,7 +408,23 @@ impl Checker<'_> {
                 _ => false,
             };
             if !ok {
-                self.problem(join(at, "timeout"), "a HTTP timeout must be a number or a [connect, read] pair");
+                self.problem(
+                    join(at, "timeout"),
+                    "a HTTP timeout must be a number or a [connect, read] pair",
+                );
+            }
+        }
+        if let Some(es) = p.get("expected_status").filter(|v| !v.is_null()) {
+            let is_status = |v: &Value| v.as_u64().is_some_and(|n| (100..=599).contains(&n));
+            let ok = is_status(es)
+                || es
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty() && a.iter().all(is_status));
+            if !ok {
+                self.problem(
+                    join(at, "expected_status"),
+                    "expected_status must be an HTTP status or a list of them",
+                );
             }
         }
         if let Some(m) = p.get("method")
@@ -405,14 +458,26 @@ impl Checker<'_> {
         }
     }
 
-    fn python(&mut self, p: &Map<String, Value>, at: &str, name: &str, activity: &Map<String, Value>) {
+    fn python(
+        &mut self,
+        p: &Map<String, Value>,
+        at: &str,
+        name: &str,
+        activity: &Map<String, Value>,
+    ) {
         let module = p.get("module").and_then(Value::as_str).unwrap_or("");
         let func = p.get("func").and_then(Value::as_str).unwrap_or("");
         if module.is_empty() {
-            self.problem(join(at, "module"), "a Python activity must have a module path");
+            self.problem(
+                join(at, "module"),
+                "a Python activity must have a module path",
+            );
         }
         if func.is_empty() {
-            self.problem(join(at, "func"), "a Python activity must have a function name");
+            self.problem(
+                join(at, "func"),
+                "a Python activity must have a function name",
+            );
         }
         if module.is_empty() || func.is_empty() {
             return;
@@ -428,7 +493,10 @@ impl Checker<'_> {
             return;
         }
         let Some((_, spec)) = self.registry.lookup(module, func) else {
-            let kind = activity.get("type").and_then(Value::as_str).unwrap_or("activity");
+            let kind = activity
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("activity");
             self.problem(
                 join(at, "func"),
                 format!(
@@ -442,7 +510,10 @@ impl Checker<'_> {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(_) => {
-                self.problem(join(at, "arguments"), "python provider arguments must be a mapping");
+                self.problem(
+                    join(at, "arguments"),
+                    "python provider arguments must be a mapping",
+                );
                 return;
             }
         };
@@ -453,7 +524,10 @@ impl Checker<'_> {
             if !args.contains_key(&required.name) {
                 self.problem(
                     join(at, "arguments"),
-                    format!("required argument '{}' is missing from activity '{name}'", required.name),
+                    format!(
+                        "required argument '{}' is missing from activity '{name}'",
+                        required.name
+                    ),
                 );
             }
         }
@@ -461,7 +535,9 @@ impl Checker<'_> {
             if !spec.arguments.iter().any(|a| &a.name == key) {
                 self.problem(
                     join(&join(at, "arguments"), key),
-                    format!("argument {key} is not part of the function signature in activity '{name}'"),
+                    format!(
+                        "argument {key} is not part of the function signature in activity '{name}'"
+                    ),
                 );
             }
         }

@@ -12,15 +12,25 @@ fn completed_run_exits_zero_with_reference_log_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = server();
     let e = experiment(
-        json!([probe_http("all-services-are-healthy", &s.url("/ok"), json!(200))]),
+        json!([probe_http(
+            "all-services-are-healthy",
+            &s.url("/ok"),
+            json!(200)
+        )]),
         json!([process("do-it", "true", json!([]))]),
         json!([]),
     );
     let r = run_cli(dir.path(), &e, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let line = regex::Regex::new(r"(?m)^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO\] Probe: all-services-are-healthy$").expect("re");
+    let line = regex::Regex::new(
+        r"(?m)^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO\] Probe: all-services-are-healthy$",
+    )
+    .expect("re");
     assert!(line.is_match(&r.stderr), "{}", r.stderr);
-    assert!(r.stderr.contains("INFO] Experiment ended with status: completed"));
+    assert!(
+        r.stderr
+            .contains("INFO] Experiment ended with status: completed")
+    );
     assert!(!r.stderr.contains('\x1b'), "no colour when not a TTY");
     assert_eq!(r.journal.expect("journal written")["status"], "completed");
 }
@@ -32,7 +42,12 @@ fn deviated_run_exits_one_and_logs_critical() {
     std::fs::write(&marker, "").expect("write");
     let m = marker.display().to_string();
     let e = experiment(
-        json!([probe_process("marker-exists", "test", json!(["-f", m]), json!(0))]),
+        json!([probe_process(
+            "marker-exists",
+            "test",
+            json!(["-f", m]),
+            json!(0)
+        )]),
         json!([process("remove", "rm", json!([m]))]),
         json!([]),
     );
@@ -41,18 +56,33 @@ fn deviated_run_exits_one_and_logs_critical() {
     assert!(r.stderr.contains("CRITICAL] Steady state probe 'marker-exists' is not in the given tolerance so failing this experiment"), "{}", r.stderr);
     assert!(r.stderr.contains("Experiment ended with status: deviated"));
     let j = r.journal.expect("journal");
-    assert_eq!((j["status"].clone(), j["deviated"].clone()), (json!("completed"), json!(true)));
+    assert_eq!(
+        (j["status"].clone(), j["deviated"].clone()),
+        (json!("completed"), json!(true))
+    );
 }
 
 #[test]
 fn hypothesis_not_met_before_method_exits_one_saying_why_last() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let e = experiment(json!([probe_process("unhealthy", "false", json!([]), json!(0))]), json!([]), json!([]));
+    let e = experiment(
+        json!([probe_process("unhealthy", "false", json!([]), json!(0))]),
+        json!([]),
+        json!([]),
+    );
     let r = run_cli(dir.path(), &e, &[]);
     assert_eq!(r.code, 1);
     let last = r.stderr.lines().last().unwrap_or("");
-    assert!(last.contains("steady-state hypothesis was not met before the method") && last.contains("'unhealthy'"), "{last}");
-    assert_eq!(r.journal.expect("journal")["status"], "completed", "journal identical to the reference's");
+    assert!(
+        last.contains("steady-state hypothesis was not met before the method")
+            && last.contains("'unhealthy'"),
+        "{last}"
+    );
+    assert_eq!(
+        r.journal.expect("journal")["status"],
+        "completed",
+        "journal identical to the reference's"
+    );
 }
 
 #[test]
@@ -69,11 +99,19 @@ fn invalid_experiment_reports_every_problem_and_exits_one() {
         "/method/1/ref: referenced activity 'ghost' could not be found",
         "5 problems found",
     ] {
-        assert!(r.stderr.contains(needle), "missing {needle:?} in:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            r.stderr
+        );
     }
     assert!(r.journal.is_none(), "no run, no journal");
     // --no-validation runs it anyway (and the bad ref aborts it).
-    let r = run_cli(dir.path(), &json!({"title": "t", "description": "d", "method": [{"ref": "ghost"}]}), &["--no-validation"]);
+    let r = run_cli(
+        dir.path(),
+        &json!({"title": "t", "description": "d", "method": [{"ref": "ghost"}]}),
+        &["--no-validation"],
+    );
     assert_eq!(r.code, 1);
     assert_eq!(r.journal.expect("journal")["status"], "aborted");
 }
@@ -86,28 +124,55 @@ fn load_errors_name_file_and_position() {
     let bad_yaml = dir.path().join("bad.yaml");
     std::fs::write(&bad_yaml, "title: t\nmethod:\n  - a: [1, 2\n").expect("write");
     let run = |args: &[&str]| {
-        let out = Command::new(bin()).args(args).current_dir(dir.path()).output().expect("run");
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = Command::new(bin())
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = run(&["run", bad_json.to_str().unwrap_or("")]);
     assert_eq!(code, Some(1));
     assert!(err.contains("bad.json:3:14: invalid JSON"), "{err}");
     let (code, err) = run(&["validate", bad_yaml.to_str().unwrap_or("")]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("bad.yaml:") && err.contains("invalid YAML"), "{err}");
+    assert!(
+        err.contains("bad.yaml:") && err.contains("invalid YAML"),
+        "{err}"
+    );
     let (code, err) = run(&["run", "missing.json"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("missing.json: path does not exist"), "{err}");
     let good = dir.path().join("good.json");
-    std::fs::write(&good, json!({"title": "t", "description": "d", "method": []}).to_string()).expect("write");
-    let (code, err) = run(&["run", "--var-file", "nope.json", good.to_str().unwrap_or("")]);
+    std::fs::write(
+        &good,
+        json!({"title": "t", "description": "d", "method": []}).to_string(),
+    )
+    .expect("write");
+    let (code, err) = run(&[
+        "run",
+        "--var-file",
+        "nope.json",
+        good.to_str().unwrap_or(""),
+    ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("var file nope.json: cannot read"), "{err}");
     let broken_vars = dir.path().join("v.json");
     std::fs::write(&broken_vars, "{\"configuration\": }").expect("write");
-    let (code, err) = run(&["run", "--var-file", broken_vars.to_str().unwrap_or(""), good.to_str().unwrap_or("")]);
+    let (code, err) = run(&[
+        "run",
+        "--var-file",
+        broken_vars.to_str().unwrap_or(""),
+        good.to_str().unwrap_or(""),
+    ]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("v.json: line 1 column 19: invalid JSON"), "{err}");
+    assert!(
+        err.contains("v.json: line 1 column 19: invalid JSON"),
+        "{err}"
+    );
     let (code, err) = run(&["run", "--var", "novalue", good.to_str().unwrap_or("")]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--var 'novalue'"), "{err}");
@@ -120,13 +185,24 @@ fn yaml_experiment_from_url_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let journal = dir.path().join("j.json");
     let out = Command::new(bin())
-        .args(["run", "--journal-path", journal.to_str().unwrap_or(""), &server().url("/experiment.yaml")])
+        .args([
+            "run",
+            "--journal-path",
+            journal.to_str().unwrap_or(""),
+            &server().url("/experiment.yaml"),
+        ])
         .output()
         .expect("run");
     let r = cli_result(out, &journal);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.journal.expect("journal")["experiment"]["title"], "from yaml");
-    let out = Command::new(bin()).args(["validate", &server().url("/status/404")]).output().expect("run");
+    assert_eq!(
+        r.journal.expect("journal")["experiment"]["title"],
+        "from yaml"
+    );
+    let out = Command::new(bin())
+        .args(["validate", &server().url("/status/404")])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot fetch: HTTP status 404"));
 }
@@ -135,8 +211,15 @@ fn yaml_experiment_from_url_runs() {
 fn validate_and_discover_commands() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = dir.path().join("good.json");
-    std::fs::write(&good, json!({"title": "t", "description": "d", "method": [], "controls": []}).to_string()).expect("write");
-    let out = Command::new(bin()).args(["validate", good.to_str().unwrap_or("")]).output().expect("run");
+    std::fs::write(
+        &good,
+        json!({"title": "t", "description": "d", "method": [], "controls": []}).to_string(),
+    )
+    .expect("write");
+    let out = Command::new(bin())
+        .args(["validate", good.to_str().unwrap_or("")])
+        .output()
+        .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("experiment syntax and semantic look valid"));
@@ -145,23 +228,37 @@ fn validate_and_discover_commands() {
     assert_eq!(out.status.code(), Some(0));
     let d: Value = serde_json::from_slice(&out.stdout).expect("discover prints JSON");
     assert_eq!(d["drivers"][0]["name"], "kubernetes");
-    assert_eq!(d["drivers"][0]["activities"].as_array().map(Vec::len), Some(chaosk8s::catalog().len()));
+    assert_eq!(
+        d["drivers"][0]["activities"].as_array().map(Vec::len),
+        Some(chaosk8s::catalog().len())
+    );
 }
 
 #[test]
 fn log_file_gets_debug_and_secrets_are_masked() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut e = experiment(json!([]), json!([process("show", "echo", json!(["${token}"]))]), json!([]));
+    let mut e = experiment(
+        json!([]),
+        json!([process("show", "echo", json!(["${token}"]))]),
+        json!([]),
+    );
     e["secrets"] = json!({"s": {"token": "super-secret-value"}});
     let log = dir.path().join("run.log");
-    let r = run_cli(dir.path(), &e, &["--log-file", log.to_str().unwrap_or(""), "--verbose"]);
+    let r = run_cli(
+        dir.path(),
+        &e,
+        &["--log-file", log.to_str().unwrap_or(""), "--verbose"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let text = std::fs::read_to_string(&log).expect("log file written");
     assert!(text.contains("DEBUG]"), "{text}");
     assert!(text.contains("***"), "the secret appears masked: {text}");
     assert!(!text.contains("super-secret-value") && !r.stderr.contains("super-secret-value"));
     // The journal holds the output itself, as the reference's does.
-    assert_eq!(r.journal.expect("journal")["run"][0]["output"]["stdout"], "super-secret-value\n");
+    assert_eq!(
+        r.journal.expect("journal")["run"][0]["output"]["stdout"],
+        "super-secret-value\n"
+    );
 }
 
 #[test]
@@ -170,7 +267,8 @@ fn json_log_format() {
     let e = experiment(json!([]), json!([]), json!([]));
     let r = run_cli(dir.path(), &e, &["--log-format", "json"]);
     assert_eq!(r.code, 0);
-    let first: Value = serde_json::from_str(r.stderr.lines().next().unwrap_or("")).expect("JSON lines");
+    let first: Value =
+        serde_json::from_str(r.stderr.lines().next().unwrap_or("")).expect("JSON lines");
     assert_eq!(first["levelname"], "INFO");
     assert_eq!(first["message"], "Validating the experiment's syntax");
 }
@@ -188,10 +286,17 @@ fn process_alive(token: &str) -> bool {
 fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
     let dir = tempfile::tempdir().expect("tempdir");
     // A distinctive sleep length identifies our child process in /proc.
-    let token = format!("{}.{}", 40 + std::process::id() % 7, rollback_strategy.len());
+    let token = format!(
+        "{}.{}",
+        40 + std::process::id() % 7,
+        rollback_strategy.len()
+    );
     let e = experiment(
         json!([]),
-        json!([process("long", "sh", json!(["-c", format!("sleep {token}")])), process("after", "true", json!([]))]),
+        json!([
+            process("long", "sh", json!(["-c", format!("sleep {token}")])),
+            process("after", "true", json!([]))
+        ]),
         json!([process("rb", "true", json!([]))]),
     );
     let file = dir.path().join("e.json");
@@ -199,7 +304,14 @@ fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
     let journal = dir.path().join("j.json");
     let started = Instant::now();
     let mut child = Command::new(bin())
-        .args(["run", "--rollback-strategy", rollback_strategy, "--journal-path", journal.to_str().unwrap_or(""), file.to_str().unwrap_or("")])
+        .args([
+            "run",
+            "--rollback-strategy",
+            rollback_strategy,
+            "--journal-path",
+            journal.to_str().unwrap_or(""),
+            file.to_str().unwrap_or(""),
+        ])
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
@@ -208,11 +320,20 @@ fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
     while !process_alive(&format!("sleep {token}")) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).expect("signal");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("signal");
     let status = child.wait().expect("wait");
     let elapsed = started.elapsed();
-    assert!(!process_alive(&format!("sleep {token}")), "the running activity's process was killed");
-    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal written")).expect("json");
+    assert!(
+        !process_alive(&format!("sleep {token}")),
+        "the running activity's process was killed"
+    );
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal written"))
+            .expect("json");
     (status.code().unwrap_or(-1), j, elapsed)
 }
 
@@ -220,12 +341,26 @@ fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
 fn ctrl_c_interrupts_and_rollbacks_follow_the_strategy() {
     let (code, j, elapsed) = interrupt_run("default");
     assert_eq!(code, 1);
-    assert!(elapsed < Duration::from_secs(30), "did not wait for the 40 s sleep");
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "did not wait for the 40 s sleep"
+    );
     assert_eq!(j["status"], "interrupted");
-    assert_eq!(statuses(&j["run"]), vec![("long".to_string(), "<none>".to_string())], "as the reference: no status");
-    assert_eq!(j["rollbacks"], json!([]), "default strategy: no rollbacks on interruption");
+    assert_eq!(
+        statuses(&j["run"]),
+        vec![("long".to_string(), "<none>".to_string())],
+        "as the reference: no status"
+    );
+    assert_eq!(
+        j["rollbacks"],
+        json!([]),
+        "default strategy: no rollbacks on interruption"
+    );
     let (code, j, _) = interrupt_run("always");
     assert_eq!(code, 1);
     assert_eq!(j["status"], "interrupted");
-    assert_eq!(statuses(&j["rollbacks"]), vec![("rb".to_string(), "succeeded".to_string())]);
+    assert_eq!(
+        statuses(&j["rollbacks"]),
+        vec![("rb".to_string(), "succeeded".to_string())]
+    );
 }

@@ -13,6 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use wait_timeout::ChildExt;
 
+/// A fixture with the reference's and our (exit code, journal).
+type PairResult = (PathBuf, (i32, Value), (i32, Value));
+
 /// What both runners must agree on.
 fn summary(j: &Value) -> Value {
     let state = |s: &Value| {
@@ -39,7 +42,13 @@ fn summary(j: &Value) -> Value {
 }
 
 /// Runs one runner on one fixture, bounded to 60 s. Returns (exit code, journal).
-fn run_one(program: &Path, global: &[&str], fixture: &Path, work: &Path, extra: &[String]) -> (i32, Value) {
+fn run_one(
+    program: &Path,
+    global: &[&str],
+    fixture: &Path,
+    work: &Path,
+    extra: &[String],
+) -> (i32, Value) {
     std::fs::create_dir_all(work).expect("work dir");
     let marker = work.join("marker");
     std::fs::write(&marker, "").expect("marker");
@@ -67,21 +76,37 @@ fn run_one(program: &Path, global: &[&str], fixture: &Path, work: &Path, extra: 
         Some(s) => s,
         None => {
             let _ = child.kill();
-            panic!("{} on {} took over 60 s", program.display(), fixture.display());
+            panic!(
+                "{} on {} took over 60 s",
+                program.display(),
+                fixture.display()
+            );
         }
     };
-    let text = std::fs::read_to_string(&journal)
-        .unwrap_or_else(|_| panic!("{} wrote no journal for {}", program.display(), fixture.display()));
-    (status.code().unwrap_or(-1), serde_json::from_str(&text).expect("journal is JSON"))
+    let text = std::fs::read_to_string(&journal).unwrap_or_else(|_| {
+        panic!(
+            "{} wrote no journal for {}",
+            program.display(),
+            fixture.display()
+        )
+    });
+    (
+        status.code().unwrap_or(-1),
+        serde_json::from_str(&text).expect("journal is JSON"),
+    )
 }
 
 #[test]
 fn same_outcomes_as_the_reference() {
     let Some(reference) = std::env::var_os("CASCADE_CHAOS_BIN").filter(|v| !v.is_empty()) else {
         if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
-            panic!("compatibility tier required but CASCADE_CHAOS_BIN is not set (run scripts/setup-chaostoolkit.sh)");
+            panic!(
+                "compatibility tier required but CASCADE_CHAOS_BIN is not set (run scripts/setup-chaostoolkit.sh)"
+            );
         }
-        println!("SKIP: compatibility tier: CASCADE_CHAOS_BIN not set (run scripts/setup-chaostoolkit.sh)");
+        println!(
+            "SKIP: compatibility tier: CASCADE_CHAOS_BIN not set (run scripts/setup-chaostoolkit.sh)"
+        );
         return;
     };
     let reference = PathBuf::from(reference);
@@ -96,7 +121,7 @@ fn same_outcomes_as_the_reference() {
     let tmp = tempfile::tempdir().expect("tempdir");
 
     // Two fixtures at a time: the Python runner is slow to start, the machine is small.
-    let results: Vec<(PathBuf, (i32, Value), (i32, Value))> = fixtures
+    let results: Vec<PairResult> = fixtures
         .chunks(2)
         .flat_map(|pair| {
             std::thread::scope(|scope| {
@@ -106,19 +131,45 @@ fn same_outcomes_as_the_reference() {
                         let reference = reference.clone();
                         let tmp = tmp.path().to_path_buf();
                         scope.spawn(move || {
-                            let doc: Value = serde_json::from_str(&std::fs::read_to_string(fixture).expect("read")).expect("fixture JSON");
+                            let doc: Value = serde_json::from_str(
+                                &std::fs::read_to_string(fixture).expect("read"),
+                            )
+                            .expect("fixture JSON");
                             let extra: Vec<String> = doc["x-compat-args"]
                                 .as_array()
-                                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|v| v.as_str().map(String::from))
+                                        .collect()
+                                })
                                 .unwrap_or_default();
-                            let stem = fixture.file_stem().and_then(|s| s.to_str()).unwrap_or("x").to_string();
-                            let theirs = run_one(&reference, &["--no-version-check", "--no-log-file"], fixture, &tmp.join(format!("{stem}-ref")), &extra);
-                            let ours = run_one(&bin(), &[], fixture, &tmp.join(format!("{stem}-ours")), &extra);
+                            let stem = fixture
+                                .file_stem()
+                                .and_then(|s| s.to_str())
+                                .unwrap_or("x")
+                                .to_string();
+                            let theirs = run_one(
+                                &reference,
+                                &["--no-version-check", "--no-log-file"],
+                                fixture,
+                                &tmp.join(format!("{stem}-ref")),
+                                &extra,
+                            );
+                            let ours = run_one(
+                                &bin(),
+                                &[],
+                                fixture,
+                                &tmp.join(format!("{stem}-ours")),
+                                &extra,
+                            );
                             (fixture.clone(), theirs, ours)
                         })
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().expect("fixture thread")).collect::<Vec<_>>()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("fixture thread"))
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
@@ -128,25 +179,48 @@ fn same_outcomes_as_the_reference() {
         let name = fixture.file_name().and_then(|s| s.to_str()).unwrap_or("");
         let (a, b) = (summary(ref_journal), summary(our_journal));
         if a != b {
-            failures.push(format!("{name}: journals differ\n reference: {a}\n ours:      {b}"));
+            failures.push(format!(
+                "{name}: journals differ\n reference: {a}\n ours:      {b}"
+            ));
         }
         // The documented difference: a hypothesis not met before the method exits 1 here.
-        let before_not_met = ref_journal["steady_states"]["before"]["steady_state_met"] == json!(false);
+        let before_not_met =
+            ref_journal["steady_states"]["before"]["steady_state_met"] == json!(false);
         let expected_code = if before_not_met { 1 } else { *ref_code };
         if *our_code != expected_code {
-            failures.push(format!("{name}: exit code {our_code}, reference {ref_code} (expected {expected_code})"));
+            failures.push(format!(
+                "{name}: exit code {our_code}, reference {ref_code} (expected {expected_code})"
+            ));
         }
         // Both journals have the same top-level keys in the same order.
-        let keys = |j: &Value| j.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        let keys = |j: &Value| {
+            j.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
         if keys(ref_journal) != keys(our_journal) {
-            failures.push(format!("{name}: journal keys differ: {:?} vs {:?}", keys(ref_journal), keys(our_journal)));
+            failures.push(format!(
+                "{name}: journal keys differ: {:?} vs {:?}",
+                keys(ref_journal),
+                keys(our_journal)
+            ));
         }
     }
     // Make sure the documented exit-code difference was exercised.
     assert!(
-        results.iter().any(|(_, (rc, j), (oc, _))| *rc == 0 && *oc == 1 && j["steady_states"]["before"]["steady_state_met"] == json!(false)),
+        results.iter().any(|(_, (rc, j), (oc, _))| *rc == 0
+            && *oc == 1
+            && j["steady_states"]["before"]["steady_state_met"] == json!(false)),
         "no fixture exercised the exit-code difference"
     );
-    assert!(failures.is_empty(), "{} difference(s):\n{}", failures.len(), failures.join("\n"));
-    println!("compat: {} experiments matched the reference", results.len());
+    assert!(
+        failures.is_empty(),
+        "{} difference(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    println!(
+        "compat: {} experiments matched the reference",
+        results.len()
+    );
 }

@@ -25,7 +25,10 @@ fn tolerance_met(probe: Value) -> bool {
     let outcome = run_lib(experiment(json!([probe]), json!([]), json!([])), opts());
     let j = journal_json(&outcome);
     let met = j["steady_states"]["before"]["probes"][0]["tolerance_met"].clone();
-    assert_eq!(j["steady_states"]["before"]["steady_state_met"], met, "{j:#}");
+    assert_eq!(
+        j["steady_states"]["before"]["steady_state_met"], met,
+        "{j:#}"
+    );
     met.as_bool().expect("tolerance_met recorded")
 }
 
@@ -39,28 +42,131 @@ fn every_tolerance_type_met_and_not_met() {
         (probe_process("p0", "true", json!([]), json!(0)), true),
         (probe_process("p1", "false", json!([]), json!(0)), false),
         // list: status membership
-        (probe_http("l", &s.url("/status/204"), json!([200, 204])), true),
-        (probe_http("l2", &s.url("/status/404"), json!([200, 503])), false),
+        (
+            probe_http("l", &s.url("/status/204"), json!([200, 204])),
+            true,
+        ),
+        (
+            probe_http("l2", &s.url("/status/404"), json!([200, 503])),
+            false,
+        ),
         // bool and string against a python-free output: use jsonpath-free regex-free checks
         (probe_process("b", "true", json!([]), json!(true)), false),
         // regex on stdout and on an http body
-        (probe_process("r", "echo", json!(["hello world"]), json!({"type": "regex", "pattern": "wor.d", "target": "stdout"})), true),
-        (probe_process("r2", "echo", json!(["hello"]), json!({"type": "regex", "pattern": "^bye", "target": "stdout"})), false),
-        (probe_http("r3", &s.url("/ok"), json!({"type": "regex", "pattern": "hel+o", "target": "body"})), true),
+        (
+            probe_process(
+                "r",
+                "echo",
+                json!(["hello world"]),
+                json!({"type": "regex", "pattern": "wor.d", "target": "stdout"}),
+            ),
+            true,
+        ),
+        (
+            probe_process(
+                "r2",
+                "echo",
+                json!(["hello"]),
+                json!({"type": "regex", "pattern": "^bye", "target": "stdout"}),
+            ),
+            false,
+        ),
+        (
+            probe_http(
+                "r3",
+                &s.url("/ok"),
+                json!({"type": "regex", "pattern": "hel+o", "target": "body"}),
+            ),
+            true,
+        ),
         // range on stdout
-        (probe_process("g", "echo", json!(["42"]), json!({"type": "range", "range": [40, 45], "target": "stdout"})), true),
-        (probe_process("g2", "echo", json!(["42"]), json!({"type": "range", "range": [0, 41.5], "target": "stdout"})), false),
-        (probe_http("g3", &s.url("/json"), json!({"type": "range", "range": [200, 299], "target": "status"})), true),
+        (
+            probe_process(
+                "g",
+                "echo",
+                json!(["42"]),
+                json!({"type": "range", "range": [40, 45], "target": "stdout"}),
+            ),
+            true,
+        ),
+        (
+            probe_process(
+                "g2",
+                "echo",
+                json!(["42"]),
+                json!({"type": "range", "range": [0, 41.5], "target": "stdout"}),
+            ),
+            false,
+        ),
+        (
+            probe_http(
+                "g3",
+                &s.url("/json"),
+                json!({"type": "range", "range": [200, 299], "target": "status"}),
+            ),
+            true,
+        ),
         // jsonpath on a JSON body: presence, expect, count
-        (probe_http("j", &s.url("/json"), json!({"type": "jsonpath", "path": "$.status", "expect": "UP", "target": "body"})), true),
-        (probe_http("j2", &s.url("/json"), json!({"type": "jsonpath", "path": "$.status", "expect": "DOWN", "target": "body"})), false),
-        (probe_http("j3", &s.url("/json"), json!({"type": "jsonpath", "path": "$.items[*].name", "count": 2, "target": "body"})), true),
-        (probe_http("j4", &s.url("/json"), json!({"type": "jsonpath", "path": "$.items[?(@.up == true)].name", "expect": ["a"], "target": "body"})), true),
-        (probe_http("j5", &s.url("/json"), json!({"type": "jsonpath", "path": "$.nothing", "target": "body"})), false),
+        (
+            probe_http(
+                "j",
+                &s.url("/json"),
+                json!({"type": "jsonpath", "path": "$.status", "expect": "UP", "target": "body"}),
+            ),
+            true,
+        ),
+        (
+            probe_http(
+                "j2",
+                &s.url("/json"),
+                json!({"type": "jsonpath", "path": "$.status", "expect": "DOWN", "target": "body"}),
+            ),
+            false,
+        ),
+        (
+            probe_http(
+                "j3",
+                &s.url("/json"),
+                json!({"type": "jsonpath", "path": "$.items[*].name", "count": 2, "target": "body"}),
+            ),
+            true,
+        ),
+        (
+            probe_http(
+                "j4",
+                &s.url("/json"),
+                json!({"type": "jsonpath", "path": "$.items[?(@.up == true)].name", "expect": ["a"], "target": "body"}),
+            ),
+            true,
+        ),
+        (
+            probe_http(
+                "j5",
+                &s.url("/json"),
+                json!({"type": "jsonpath", "path": "$.nothing", "target": "body"}),
+            ),
+            false,
+        ),
         // a JSON document printed by a process
-        (probe_process("j6", "echo", json!(["{\"n\": 5}"]), json!({"type": "jsonpath", "path": "$.n", "expect": 5, "target": "stdout"})), true),
+        (
+            probe_process(
+                "j6",
+                "echo",
+                json!(["{\"n\": 5}"]),
+                json!({"type": "jsonpath", "path": "$.n", "expect": 5, "target": "stdout"}),
+            ),
+            true,
+        ),
         // a probe as tolerance: the process gets the output as its `value` argument
-        (probe_process("t", "true", json!([]), json!({"type": "probe", "name": "check", "provider": {"type": "process", "path": "true", "arguments": {}}})), true),
+        (
+            probe_process(
+                "t",
+                "true",
+                json!([]),
+                json!({"type": "probe", "name": "check", "provider": {"type": "process", "path": "true", "arguments": {}}}),
+            ),
+            true,
+        ),
     ];
     for (probe, expected) in cases {
         let name = probe["name"].clone();
@@ -87,7 +193,10 @@ fn bool_string_list_tolerances_against_plain_outputs() {
             "provider": {"type": "python", "module": "testing.echo", "func": "echo", "arguments": {"value": output}}});
         let outcome = run_lib(
             experiment(json!([probe]), json!([]), json!([])),
-            RunOptions { registry: test_registry(), ..opts() },
+            RunOptions {
+                registry: test_registry(),
+                ..opts()
+            },
         );
         let j = journal_json(&outcome);
         assert_eq!(
@@ -124,7 +233,11 @@ impl Driver for EchoDriver {
             default: None,
             required: true,
         };
-        vec![f("echo", vec![arg("value")]), f("context", vec![]), f("fail", vec![arg("message")])]
+        vec![
+            f("echo", vec![arg("value")]),
+            f("context", vec![]),
+            f("fail", vec![arg("message")]),
+        ]
     }
     fn call(
         &self,
@@ -138,7 +251,11 @@ impl Driver for EchoDriver {
             "echo" => Ok(arguments.get("value").cloned().unwrap_or(Value::Null)),
             "context" => Ok(json!({"configuration": configuration, "secrets": secrets})),
             "fail" => Err(DriverError::Failed(
-                arguments.get("message").and_then(Value::as_str).unwrap_or("").into(),
+                arguments
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .into(),
             )),
             other => Err(DriverError::Unknown {
                 module: "testing.echo".into(),
@@ -181,25 +298,47 @@ fn http_provider_options() {
     assert_eq!(run[0]["output"]["body"]["method"], "GET");
     assert_eq!(run[0]["output"]["body"]["url"], "/echo?a=1&b=x&b=y");
     assert_eq!(run[0]["output"]["body"]["x_test"], "from-config");
-    assert_eq!(run[0]["output"]["headers"]["Content-Type"], "application/json");
+    assert_eq!(
+        run[0]["output"]["headers"]["Content-Type"],
+        "application/json"
+    );
     assert_eq!(run[1]["output"]["body"]["method"], "POST");
-    assert_eq!(run[1]["output"]["body"]["content_type"], "application/x-www-form-urlencoded");
+    assert_eq!(
+        run[1]["output"]["body"]["content_type"],
+        "application/x-www-form-urlencoded"
+    );
     assert_eq!(run[1]["output"]["body"]["body"], "k=v+w");
     assert_eq!(run[2]["output"]["body"]["method"], "PUT");
     assert_eq!(run[2]["output"]["body"]["body"], "{\"k\":[1,2]}");
     assert_eq!(run[3]["output"]["body"], "hello", "non-JSON body is text");
     assert_eq!(run[4]["output"]["status"], 500);
-    assert_eq!(run[4]["status"], "succeeded", "an error status is an output");
+    assert_eq!(
+        run[4]["status"], "succeeded",
+        "an error status is an output"
+    );
     for i in [5, 6] {
         assert_eq!(run[i]["status"], "failed", "{}", run[i]);
-        assert!(run[i]["exception"][0].as_str().unwrap_or("").contains("activity took too long to complete"));
+        assert!(
+            run[i]["exception"][0]
+                .as_str()
+                .unwrap_or("")
+                .contains("activity took too long to complete")
+        );
     }
     assert_eq!(run[7]["status"], "failed");
-    assert!(run[7]["exception"][0].as_str().unwrap_or("").contains("failed to connect to http://127.0.0.1:9/"));
+    assert!(
+        run[7]["exception"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("failed to connect to http://127.0.0.1:9/")
+    );
     assert_eq!(run[8]["status"], "succeeded");
     assert_eq!(run[9]["status"], "failed");
     assert_eq!(run[10]["status"], "succeeded");
-    assert_eq!(j["status"], "completed", "failed method activities don't fail the run");
+    assert_eq!(
+        j["status"], "completed",
+        "failed method activities don't fail the run"
+    );
     assert_eq!(outcome.exit_code(), 0);
 }
 
@@ -220,9 +359,18 @@ fn process_provider_options() {
     assert!(started.elapsed().as_secs() < 15, "the timeout killed sleep");
     let j = journal_json(&outcome);
     let run = &j["run"];
-    assert_eq!(run[0]["output"], json!({"status": 0, "stdout": "a 3 True\n", "stderr": ""}));
-    assert_eq!(run[1]["output"], json!({"status": 3, "stdout": "out\n", "stderr": "err\n"}));
-    assert_eq!(run[1]["status"], "succeeded", "a non-zero exit is an output");
+    assert_eq!(
+        run[0]["output"],
+        json!({"status": 0, "stdout": "a 3 True\n", "stderr": ""})
+    );
+    assert_eq!(
+        run[1]["output"],
+        json!({"status": 3, "stdout": "out\n", "stderr": "err\n"})
+    );
+    assert_eq!(
+        run[1]["status"], "succeeded",
+        "a non-zero exit is an output"
+    );
     assert_eq!(run[2]["output"]["stdout"], "one-2\n");
     assert_eq!(run[3]["status"], "failed");
     assert_eq!(run[3]["output"], Value::Null);
@@ -245,24 +393,51 @@ fn python_provider_dispatches_to_drivers_with_scoped_secrets() {
     let mut e = experiment(json!([]), method, json!([]));
     e["configuration"] = json!({"greeting": "hi"});
     e["secrets"] = json!({"mine": {"token": "t0k"}, "other": {"password": "p4ss"}});
-    let outcome = run_lib(e, RunOptions { registry: test_registry(), ..opts() });
+    let outcome = run_lib(
+        e,
+        RunOptions {
+            registry: test_registry(),
+            ..opts()
+        },
+    );
     let j = journal_json(&outcome);
     let run = &j["run"];
-    assert_eq!(run[0]["output"]["secrets"], json!({"token": "t0k"}), "only the listed scope");
+    assert_eq!(
+        run[0]["output"]["secrets"],
+        json!({"token": "t0k"}),
+        "only the listed scope"
+    );
     assert_eq!(run[0]["output"]["configuration"]["greeting"], "hi");
     assert_eq!(run[1]["output"], "hi");
     assert_eq!(run[2]["status"], "failed");
-    assert_eq!(run[2]["exception"], json!(["chaoslib.exceptions.ActivityFailed: boom\n"]));
+    assert_eq!(
+        run[2]["exception"],
+        json!(["chaoslib.exceptions.ActivityFailed: boom\n"])
+    );
     let unknown = run[3]["exception"][0].as_str().unwrap_or("");
-    assert!(unknown.contains("no function 'nope'") && unknown.contains("testing.echo.echo"), "{unknown}");
+    assert!(
+        unknown.contains("no function 'nope'") && unknown.contains("testing.echo.echo"),
+        "{unknown}"
+    );
     let unknown = run[4]["exception"][0].as_str().unwrap_or("");
-    assert!(unknown.contains("no native driver provides Python module 'chaosaws.ec2.actions'"), "{unknown}");
-    assert!(unknown.contains("testing.echo.context"), "lists what is available: {unknown}");
+    assert!(
+        unknown.contains("no native driver provides Python module 'chaosaws.ec2.actions'"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("testing.echo.context"),
+        "lists what is available: {unknown}"
+    );
 }
 
 #[test]
 fn refs_resolve_to_method_and_hypothesis_activities() {
-    let probes = json!([probe_process("hp", "echo", json!(["from-hypothesis"]), json!(0))]);
+    let probes = json!([probe_process(
+        "hp",
+        "echo",
+        json!(["from-hypothesis"]),
+        json!(0)
+    )]);
     let method = json!([
         process("act", "echo", json!(["from-method"])),
         {"ref": "act"},
@@ -275,7 +450,10 @@ fn refs_resolve_to_method_and_hypothesis_activities() {
     assert_eq!(j["run"][2]["output"]["stdout"], "from-hypothesis\n");
     assert_eq!(j["rollbacks"][0]["activity"]["name"], "act");
     // A ref to nothing (run without validation) aborts the run.
-    let outcome = run_lib(experiment(json!([]), json!([{"ref": "ghost"}]), json!([])), opts());
+    let outcome = run_lib(
+        experiment(json!([]), json!([{"ref": "ghost"}]), json!([])),
+        opts(),
+    );
     assert_eq!(outcome.journal.status, Some(Status::Aborted));
     assert_eq!(outcome.exit_code(), 1);
 }
@@ -289,9 +467,18 @@ fn pauses_wait_and_are_skipped_by_dry_pause() {
     let t = std::time::Instant::now();
     let outcome = run_lib(e.clone(), opts());
     assert!(t.elapsed().as_secs_f64() >= 0.5, "both pauses waited");
-    assert_eq!(outcome.journal.run[0].duration < 0.2, true, "pauses are not part of the activity duration");
+    assert!(
+        outcome.journal.run[0].duration < 0.2,
+        "pauses are not part of the activity duration"
+    );
     let t = std::time::Instant::now();
-    let outcome = run_lib(e, RunOptions { dry: Some(Dry::Pause), ..opts() });
+    let outcome = run_lib(
+        e,
+        RunOptions {
+            dry: Some(Dry::Pause),
+            ..opts()
+        },
+    );
     assert!(t.elapsed().as_secs_f64() < 0.45, "dry pause skips pauses");
     assert_eq!(journal_json(&outcome)["run"][0]["status"], "succeeded");
     assert_eq!(journal_json(&outcome)["experiment"]["dry"], "pause");
@@ -307,31 +494,63 @@ fn background_activities_run_concurrently_and_are_waited_for() {
     let outcome = run_lib(experiment(json!([]), method, json!([])), opts());
     let runs = &outcome.journal.run;
     assert_eq!(runs.len(), 3);
-    let by_name = |n: &str| runs.iter().find(|r| r.activity["name"] == n).expect("run recorded");
+    let by_name = |n: &str| {
+        runs.iter()
+            .find(|r| r.activity["name"] == n)
+            .expect("run recorded")
+    };
     let (a, b, fg) = (by_name("bg1"), by_name("bg2"), by_name("fg"));
     // Overlap: each background run started before the other ended.
-    assert!(a.start < b.end && b.start < a.end, "background runs overlap");
-    assert!(fg.start < a.end, "the foreground activity did not wait for the background ones");
-    assert!(a.status.is_some() && b.status.is_some(), "waited for before the run ended");
+    assert!(
+        a.start < b.end && b.start < a.end,
+        "background runs overlap"
+    );
+    assert!(
+        fg.start < a.end,
+        "the foreground activity did not wait for the background ones"
+    );
+    assert!(
+        a.status.is_some() && b.status.is_some(),
+        "waited for before the run ended"
+    );
 }
 
 #[test]
 fn configuration_secrets_and_vars_substitution() {
     let dir = tempfile::tempdir().expect("tempdir");
     let var_file = dir.path().join("vars.yaml");
-    std::fs::write(&var_file, "configuration:\n  from_file: yaml-value\nsecrets:\n  scope:\n    token: file-token\n").expect("write");
+    std::fs::write(
+        &var_file,
+        "configuration:\n  from_file: yaml-value\nsecrets:\n  scope:\n    token: file-token\n",
+    )
+    .expect("write");
     let env_file = dir.path().join("vars.env");
     std::fs::write(&env_file, "# comment\nCHAOS_RUNNER_T_DOTENV=dotenv-value\n").expect("write");
     let json_file = dir.path().join("vars.json");
-    std::fs::write(&json_file, r#"{"configuration": {"overridden": "json-wins"}}"#).expect("write");
+    std::fs::write(
+        &json_file,
+        r#"{"configuration": {"overridden": "json-wins"}}"#,
+    )
+    .expect("write");
     let vars = chaos_runner::config::load_vars(
         &["typed:int=7".into(), "plain=var-value".into()],
         &[var_file, env_file, json_file],
     )
     .expect("vars load");
-    let method = json!([
-        process("sub", "echo", json!(["${plain}", "${typed}", "${from_file}", "${dotenv}", "${overridden}", "${token}", "$$literal", "${undefined}"]))
-    ]);
+    let method = json!([process(
+        "sub",
+        "echo",
+        json!([
+            "${plain}",
+            "${typed}",
+            "${from_file}",
+            "${dotenv}",
+            "${overridden}",
+            "${token}",
+            "$$literal",
+            "${undefined}"
+        ])
+    )]);
     let mut e = experiment(json!([]), method, json!([]));
     e["title"] = json!("title ${plain}");
     e["configuration"] = json!({
@@ -346,18 +565,29 @@ fn configuration_secrets_and_vars_substitution() {
         j["run"][0]["output"]["stdout"],
         "var-value 7 yaml-value dotenv-value json-wins file-token $literal ${undefined}\n"
     );
-    assert_eq!(j["experiment"]["title"], "title var-value", "the title is substituted");
-    assert_eq!(j["run"][0]["activity"]["provider"]["arguments"][0], "${plain}", "journal keeps the declared activity");
+    assert_eq!(
+        j["experiment"]["title"], "title var-value",
+        "the title is substituted"
+    );
+    assert_eq!(
+        j["run"][0]["activity"]["provider"]["arguments"][0], "${plain}",
+        "journal keeps the declared activity"
+    );
 }
 
 #[test]
 fn missing_env_configuration_is_an_error_before_the_run() {
     let mut e = experiment(json!([]), json!([]), json!([]));
     e["configuration"] = json!({"x": {"type": "env", "key": "CHAOS_RUNNER_T_SURELY_UNSET"}});
-    let err = chaos_runner::run::run_experiment(e, &opts(), &chaos_runner::interrupt::Cancel::new(), |_| {})
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = chaos_runner::run::run_experiment(
+        e,
+        &opts(),
+        &chaos_runner::interrupt::Cancel::new(),
+        |_| {},
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(err.contains("CHAOS_RUNNER_T_SURELY_UNSET"), "{err}");
 }
 
@@ -368,7 +598,12 @@ fn deviating(dir: &std::path::Path) -> Value {
     std::fs::write(&marker, "x").expect("write marker");
     let m = marker.display().to_string();
     experiment(
-        json!([probe_process("marker-exists", "test", json!(["-f", m]), json!(0))]),
+        json!([probe_process(
+            "marker-exists",
+            "test",
+            json!(["-f", m]),
+            json!(0)
+        )]),
         json!([process("remove-marker", "rm", json!(["-f", m]))]),
         json!([process("rollback", "true", json!([]))]),
     )
@@ -378,33 +613,86 @@ fn deviating(dir: &std::path::Path) -> Value {
 fn rollback_strategies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let played = |strategy: Option<RollbackStrategy>, e: Value| {
-        let outcome = run_lib(e, RunOptions { rollback_strategy: strategy, ..opts() });
-        (outcome.journal.rollbacks.len(), outcome.journal.status, outcome.journal.deviated)
+        let outcome = run_lib(
+            e,
+            RunOptions {
+                rollback_strategy: strategy,
+                ..opts()
+            },
+        );
+        (
+            outcome.journal.rollbacks.len(),
+            outcome.journal.status,
+            outcome.journal.deviated,
+        )
     };
-    let ok = experiment(json!([]), json!([process("a", "true", json!([]))]), json!([process("rb", "true", json!([]))]));
+    let ok = experiment(
+        json!([]),
+        json!([process("a", "true", json!([]))]),
+        json!([process("rb", "true", json!([]))]),
+    );
     let failed_before = experiment(
-        json!([probe_process("broken", "/nonexistent/binary", json!([]), json!(0))]),
+        json!([probe_process(
+            "broken",
+            "/nonexistent/binary",
+            json!([]),
+            json!(0)
+        )]),
         json!([]),
         json!([process("rb", "true", json!([]))]),
     );
     use RollbackStrategy::*;
     // completed, not deviated
-    assert_eq!(played(None, ok.clone()), (1, Some(Status::Completed), false));
-    assert_eq!(played(Some(Always), ok.clone()), (1, Some(Status::Completed), false));
-    assert_eq!(played(Some(Never), ok.clone()), (0, Some(Status::Completed), false));
-    assert_eq!(played(Some(Deviated), ok.clone()), (0, Some(Status::Completed), false));
+    assert_eq!(
+        played(None, ok.clone()),
+        (1, Some(Status::Completed), false)
+    );
+    assert_eq!(
+        played(Some(Always), ok.clone()),
+        (1, Some(Status::Completed), false)
+    );
+    assert_eq!(
+        played(Some(Never), ok.clone()),
+        (0, Some(Status::Completed), false)
+    );
+    assert_eq!(
+        played(Some(Deviated), ok.clone()),
+        (0, Some(Status::Completed), false)
+    );
     // deviated (status completed): default plays, deviated plays
-    assert_eq!(played(Some(Default), deviating(dir.path())), (1, Some(Status::Completed), true));
-    assert_eq!(played(Some(Deviated), deviating(dir.path())), (1, Some(Status::Completed), true));
-    assert_eq!(played(Some(Never), deviating(dir.path())), (0, Some(Status::Completed), true));
+    assert_eq!(
+        played(Some(Default), deviating(dir.path())),
+        (1, Some(Status::Completed), true)
+    );
+    assert_eq!(
+        played(Some(Deviated), deviating(dir.path())),
+        (1, Some(Status::Completed), true)
+    );
+    assert_eq!(
+        played(Some(Never), deviating(dir.path())),
+        (0, Some(Status::Completed), true)
+    );
     // failed (a hypothesis probe could not run): default skips, always plays
-    assert_eq!(played(Some(Default), failed_before.clone()), (0, Some(Status::Failed), false));
-    assert_eq!(played(Some(Always), failed_before.clone()), (1, Some(Status::Failed), false));
+    assert_eq!(
+        played(Some(Default), failed_before.clone()),
+        (0, Some(Status::Failed), false)
+    );
+    assert_eq!(
+        played(Some(Always), failed_before.clone()),
+        (1, Some(Status::Failed), false)
+    );
     // the experiment's runtime section is honoured when no option is given
     let mut rt = ok;
     rt["runtime"] = json!({"rollbacks": {"strategy": "never"}});
-    assert_eq!(played(None, rt.clone()), (0, Some(Status::Completed), false));
-    assert_eq!(played(Some(Always), rt), (1, Some(Status::Completed), false), "the option wins");
+    assert_eq!(
+        played(None, rt.clone()),
+        (0, Some(Status::Completed), false)
+    );
+    assert_eq!(
+        played(Some(Always), rt),
+        (1, Some(Status::Completed), false),
+        "the option wins"
+    );
 }
 
 #[test]
@@ -421,7 +709,10 @@ fn hypothesis_not_met_before_the_method_skips_the_method() {
     assert_eq!(j["steady_states"]["before"]["steady_state_met"], false);
     assert_eq!(j["steady_states"]["after"], Value::Null);
     assert_eq!(j["run"], json!([]));
-    assert_eq!(statuses(&j["rollbacks"]), vec![("rb".to_string(), "succeeded".to_string())]);
+    assert_eq!(
+        statuses(&j["rollbacks"]),
+        vec![("rb".to_string(), "succeeded".to_string())]
+    );
     assert_eq!(outcome.before_not_met.as_deref(), Some("fails"));
     assert_eq!(outcome.exit_code(), 1, "deliberate difference: exit 1");
 }
@@ -430,25 +721,65 @@ fn hypothesis_not_met_before_the_method_skips_the_method() {
 fn hypothesis_strategies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let with = |strategy: Strategy| {
-        let outcome = run_lib(deviating(dir.path()), RunOptions { strategy: Some(strategy), hypothesis_frequency: 0.1, ..opts() });
+        let outcome = run_lib(
+            deviating(dir.path()),
+            RunOptions {
+                strategy: Some(strategy),
+                hypothesis_frequency: 0.1,
+                ..opts()
+            },
+        );
         journal_json(&outcome)
     };
     let j = with(Strategy::Default);
-    assert_eq!((j["steady_states"]["before"]["steady_state_met"].clone(), j["steady_states"]["after"]["steady_state_met"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (
+            j["steady_states"]["before"]["steady_state_met"].clone(),
+            j["steady_states"]["after"]["steady_state_met"].clone()
+        ),
+        (json!(true), json!(false))
+    );
     assert_eq!(j["deviated"], true);
     let j = with(Strategy::BeforeMethodOnly);
-    assert_eq!((j["steady_states"]["before"]["steady_state_met"].clone(), j["steady_states"]["after"].clone()), (json!(true), Value::Null));
+    assert_eq!(
+        (
+            j["steady_states"]["before"]["steady_state_met"].clone(),
+            j["steady_states"]["after"].clone()
+        ),
+        (json!(true), Value::Null)
+    );
     assert_eq!(j["deviated"], false);
     let j = with(Strategy::AfterMethodOnly);
-    assert_eq!((j["steady_states"]["before"].clone(), j["steady_states"]["after"]["steady_state_met"].clone()), (Value::Null, json!(false)));
+    assert_eq!(
+        (
+            j["steady_states"]["before"].clone(),
+            j["steady_states"]["after"]["steady_state_met"].clone()
+        ),
+        (Value::Null, json!(false))
+    );
     assert_eq!(j["deviated"], true);
     let j = with(Strategy::DuringMethodOnly);
-    assert_eq!((j["steady_states"]["before"].clone(), j["steady_states"]["after"].clone()), (Value::Null, Value::Null));
-    assert!(!j["steady_states"]["during"].as_array().is_none_or(|d| d.is_empty()), "ran during the method");
+    assert_eq!(
+        (
+            j["steady_states"]["before"].clone(),
+            j["steady_states"]["after"].clone()
+        ),
+        (Value::Null, Value::Null)
+    );
+    assert!(
+        !j["steady_states"]["during"]
+            .as_array()
+            .is_none_or(|d| d.is_empty()),
+        "ran during the method"
+    );
     let j = with(Strategy::Continuously);
     assert_eq!(j["steady_states"]["before"]["steady_state_met"], true);
     assert_eq!(j["steady_states"]["after"]["steady_state_met"], false);
-    assert!(!j["steady_states"]["during"].as_array().is_none_or(|d| d.is_empty()));
+    assert!(
+        !j["steady_states"]["during"]
+            .as_array()
+            .is_none_or(|d| d.is_empty())
+    );
 }
 
 #[test]
@@ -458,7 +789,12 @@ fn continuous_hypothesis_fail_fast_stops_the_method() {
     // The hypothesis holds before the method; the first action breaks it, the
     // continuous check fails, and fail-fast stops the method before its last action.
     let e = experiment(
-        json!([probe_process("m", "test", json!(["!", "-f", marker]), json!(0))]),
+        json!([probe_process(
+            "m",
+            "test",
+            json!(["!", "-f", marker]),
+            json!(0)
+        )]),
         json!([
             process("break", "touch", json!([marker])),
             process("wait", "sleep", json!(["1.5"])),
@@ -466,16 +802,23 @@ fn continuous_hypothesis_fail_fast_stops_the_method() {
         ]),
         json!([]),
     );
-    let outcome = run_lib(e, RunOptions {
-        strategy: Some(Strategy::DuringMethodOnly),
-        hypothesis_frequency: 0.2,
-        fail_fast: true,
-        ..opts()
-    });
+    let outcome = run_lib(
+        e,
+        RunOptions {
+            strategy: Some(Strategy::DuringMethodOnly),
+            hypothesis_frequency: 0.2,
+            fail_fast: true,
+            ..opts()
+        },
+    );
     let j = journal_json(&outcome);
     assert_eq!(j["status"], "failed", "{j:#}");
     let names: Vec<String> = statuses(&j["run"]).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, vec!["break", "wait"], "stopped after the running activity");
+    assert_eq!(
+        names,
+        vec!["break", "wait"],
+        "stopped after the running activity"
+    );
     assert_eq!(outcome.exit_code(), 1);
 }
 
@@ -484,14 +827,28 @@ fn dry_runs() {
     let s = server();
     let e = experiment(
         json!([probe_http("p", &s.url("/status/500"), json!(200))]),
-        json!([process("a", "false", json!([])), probe_http("mp", &s.url("/ok"), json!(200))]),
+        json!([
+            process("a", "false", json!([])),
+            probe_http("mp", &s.url("/ok"), json!(200))
+        ]),
         json!([]),
     );
-    let run = |dry| journal_json(&run_lib(e.clone(), RunOptions { dry: Some(dry), ..opts() }));
+    let run = |dry| {
+        journal_json(&run_lib(
+            e.clone(),
+            RunOptions {
+                dry: Some(dry),
+                ..opts()
+            },
+        ))
+    };
     // probes: hypothesis probes don't run and are not checked; actions run.
     let j = run(Dry::Probes);
     assert_eq!(j["steady_states"]["before"]["steady_state_met"], true);
-    assert_eq!(j["steady_states"]["before"]["probes"][0]["output"], Value::Null);
+    assert_eq!(
+        j["steady_states"]["before"]["probes"][0]["output"],
+        Value::Null
+    );
     assert_eq!(j["run"][0]["output"]["status"], 1, "actions ran");
     assert_eq!(j["run"][1]["output"], Value::Null);
     // actions: probes run (and the broken hypothesis stops the run), actions don't.
@@ -517,19 +874,60 @@ fn journal_shape_and_secret_free_experiment_copy() {
     e["x-unknown-key"] = json!({"kept": true});
     let outcome = run_lib(e, opts());
     let j = journal_json(&outcome);
-    let keys: Vec<&String> = j.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-    assert_eq!(keys, ["chaoslib-version", "platform", "node", "experiment", "start", "status", "deviated",
-        "steady_states", "run", "rollbacks", "end", "duration"]);
+    let keys: Vec<&String> = j
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "chaoslib-version",
+            "platform",
+            "node",
+            "experiment",
+            "start",
+            "status",
+            "deviated",
+            "steady_states",
+            "run",
+            "rollbacks",
+            "end",
+            "duration"
+        ]
+    );
     assert_eq!(j["experiment"]["x-unknown-key"], json!({"kept": true}));
     assert_eq!(j["experiment"]["dry"], Value::Null);
     let probe = &j["steady_states"]["before"]["probes"][0];
-    let keys: Vec<&String> = probe.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-    assert_eq!(keys, ["activity", "output", "start", "status", "end", "duration", "tolerance_met"]);
-    let run_keys: Vec<&String> = j["run"][0].as_object().map(|o| o.keys().collect()).unwrap_or_default();
-    assert_eq!(run_keys, ["activity", "output", "start", "status", "end", "duration"]);
+    let keys: Vec<&String> = probe
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "activity",
+            "output",
+            "start",
+            "status",
+            "end",
+            "duration",
+            "tolerance_met"
+        ]
+    );
+    let run_keys: Vec<&String> = j["run"][0]
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        run_keys,
+        ["activity", "output", "start", "status", "end", "duration"]
+    );
     for t in [&j["start"], &j["end"], &probe["start"]] {
         let t = t.as_str().unwrap_or("");
-        assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with("+00:00"), "{t}");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with("+00:00"),
+            "{t}"
+        );
     }
     assert!(j["duration"].as_f64().is_some_and(|d| d >= 0.0));
     let _ = Vars::default();

@@ -28,7 +28,9 @@ impl Driver for KubernetesDriver {
         secrets: &Map<String, Value>,
     ) -> Result<Value, DriverError> {
         chaosk8s::call(module, func, arguments, configuration, secrets).map_err(|e| match e {
-            chaosk8s::Error::UnknownFunction { module, func } => DriverError::Unknown { module, func },
+            chaosk8s::Error::UnknownFunction { module, func } => {
+                DriverError::Unknown { module, func }
+            }
             chaosk8s::Error::InvalidArgument { name, reason } => {
                 DriverError::InvalidArgument { name, reason }
             }

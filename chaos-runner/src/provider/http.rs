@@ -67,15 +67,27 @@ pub fn run(
         .and_then(Value::as_str)
         .unwrap_or("GET")
         .to_uppercase();
-    let headers = provider.get("headers").map(|h| crate::config::substitute(h, c, s));
-    let timeout = provider.get("timeout").map(|t| crate::config::substitute(t, c, s));
+    let headers = provider
+        .get("headers")
+        .map(|h| crate::config::substitute(h, c, s));
+    let timeout = provider
+        .get("timeout")
+        .map(|t| crate::config::substitute(t, c, s));
     let arguments = provider.get("arguments").map(|a| substituted(a, ctx));
-    let verify_tls = provider.get("verify_tls").and_then(Value::as_bool).unwrap_or(true);
-    let max_retries = provider.get("max_retries").and_then(Value::as_u64).unwrap_or(0);
+    let verify_tls = provider
+        .get("verify_tls")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let max_retries = provider
+        .get("max_retries")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
 
     // A number is both the connect and the read timeout; a pair is [connect, read].
     let (connect_ms, read_ms) = match &timeout {
-        Some(Value::Array(pair)) if pair.len() == 2 => (seconds_to_ms(&pair[0]), seconds_to_ms(&pair[1])),
+        Some(Value::Array(pair)) if pair.len() == 2 => {
+            (seconds_to_ms(&pair[0]), seconds_to_ms(&pair[1]))
+        }
         Some(t) => (seconds_to_ms(t), seconds_to_ms(t)),
         None => (None, None),
     };
@@ -116,7 +128,9 @@ pub fn run(
     };
 
     let display_url = url;
-    let outcome = ctx.cancel.run(move || send_with_retries(build, max_retries));
+    let outcome = ctx
+        .cancel
+        .run(move || send_with_retries(build, max_retries));
     let response = match outcome {
         None => return Err(ProviderError::Interrupted),
         Some(r) => r,
@@ -125,9 +139,15 @@ pub fn run(
         if e.is_timeout() {
             ProviderError::Failed("activity took too long to complete".into())
         } else if e.is_connect() {
-            ProviderError::Failed(format!("failed to connect to {display_url}: {}", error_chain(&e)))
+            ProviderError::Failed(format!(
+                "failed to connect to {display_url}: {}",
+                error_chain(&e)
+            ))
         } else {
-            ProviderError::Failed(format!("request to {display_url} failed: {}", error_chain(&e)))
+            ProviderError::Failed(format!(
+                "request to {display_url} failed: {}",
+                error_chain(&e)
+            ))
         }
     })?;
     // `expected_status` (a chaos-runner extension; the reference ignores it): any other
@@ -156,7 +176,10 @@ type Response = (u16, Map<String, Value>, Value);
 
 /// Sends the request, retrying connection failures `max_retries` times like
 /// requests' `HTTPAdapter(max_retries=N)`.
-fn send_with_retries(build: impl Fn() -> RequestBuilder, max_retries: u64) -> Result<Response, reqwest::Error> {
+fn send_with_retries(
+    build: impl Fn() -> RequestBuilder,
+    max_retries: u64,
+) -> Result<Response, reqwest::Error> {
     let mut attempt = 0;
     loop {
         match build().send() {

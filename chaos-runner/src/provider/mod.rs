@@ -33,7 +33,10 @@ pub enum ProviderError {
 }
 
 /// Runs the activity's provider and returns its output.
-pub fn run_provider(activity: &Map<String, Value>, ctx: &ProviderContext) -> Result<Value, ProviderError> {
+pub fn run_provider(
+    activity: &Map<String, Value>,
+    ctx: &ProviderContext,
+) -> Result<Value, ProviderError> {
     let provider = activity
         .get("provider")
         .and_then(Value::as_object)

@@ -52,9 +52,8 @@ pub fn run(
     ctx: &ProviderContext,
 ) -> Result<Value, ProviderError> {
     let raw_path = provider.get("path").and_then(Value::as_str).unwrap_or("");
-    let path = which(raw_path).ok_or_else(|| {
-        ProviderError::Failed(format!("path '{raw_path}' cannot be found"))
-    })?;
+    let path = which(raw_path)
+        .ok_or_else(|| ProviderError::Failed(format!("path '{raw_path}' cannot be found")))?;
     let arguments = provider.get("arguments").map(|a| substituted(a, ctx));
     let timeout = provider.get("timeout").and_then(Value::as_f64);
 
@@ -96,7 +95,11 @@ pub fn run(
         match child.wait_timeout(POLL) {
             Ok(Some(status)) => break status,
             Ok(None) => {}
-            Err(e) => return Err(ProviderError::Failed(format!("waiting for the process: {e}"))),
+            Err(e) => {
+                return Err(ProviderError::Failed(format!(
+                    "waiting for the process: {e}"
+                )));
+            }
         }
         let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
         if timed_out || ctx.cancel.is_cancelled() {

@@ -10,12 +10,18 @@ pub fn run(provider: &Map<String, Value>, ctx: &ProviderContext) -> Result<Value
     let module = provider.get("module").and_then(Value::as_str).unwrap_or("");
     let func = provider.get("func").and_then(Value::as_str).unwrap_or("");
     let Some((driver, _spec)) = ctx.registry.lookup(module, func) else {
-        return Err(ProviderError::Failed(ctx.registry.unknown_message(module, func)));
+        return Err(ProviderError::Failed(
+            ctx.registry.unknown_message(module, func),
+        ));
     };
     let arguments = match provider.get("arguments").map(|a| substituted(a, ctx)) {
         Some(Value::Object(m)) => m,
         None | Some(Value::Null) => Map::new(),
-        Some(_) => return Err(ProviderError::Failed("provider arguments must be a mapping".into())),
+        Some(_) => {
+            return Err(ProviderError::Failed(
+                "provider arguments must be a mapping".into(),
+            ));
+        }
     };
     let secrets = scoped_secrets(provider, ctx.secrets);
     let configuration = ctx.configuration.clone();
@@ -31,7 +37,10 @@ pub fn run(provider: &Map<String, Value>, ctx: &ProviderContext) -> Result<Value
 }
 
 /// The union of the secret scopes named by the provider's `secrets` list.
-pub fn scoped_secrets(provider: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
+pub fn scoped_secrets(
+    provider: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(Value::Array(scopes)) = provider.get("secrets") {
         for scope in scopes.iter().filter_map(Value::as_str) {

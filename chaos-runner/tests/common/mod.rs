@@ -32,7 +32,11 @@ pub fn server() -> &'static TestServer {
     static SERVER: OnceLock<TestServer> = OnceLock::new();
     SERVER.get_or_init(|| {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind test server");
-        let port = server.server_addr().to_ip().map(|a| a.port()).expect("ip address");
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .expect("ip address");
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
         let server = Arc::new(server);
@@ -72,7 +76,8 @@ fn handle(mut request: tiny_http::Request) {
         tiny_http::Response::from_string("hello").with_header(header("Content-Type", "text/plain"))
     } else if path == "/experiment.yaml" {
         let yaml = "title: from yaml\ndescription: d\nmethod:\n  - type: action\n    name: a\n    provider:\n      type: process\n      path: \"true\"\n";
-        tiny_http::Response::from_string(yaml).with_header(header("Content-Type", "application/x-yaml"))
+        tiny_http::Response::from_string(yaml)
+            .with_header(header("Content-Type", "application/x-yaml"))
     } else if path == "/json" {
         json_response(
             json!({"status": "UP", "count": 3, "items": [{"name": "a", "up": true}, {"name": "b", "up": false}]}),
@@ -161,13 +166,25 @@ pub fn bin() -> PathBuf {
 /// Writes `experiment` as `experiment.json` in `dir` and runs `chaos-runner run` on it.
 pub fn run_cli(dir: &Path, experiment: &Value, extra: &[&str]) -> CliRun {
     let file = dir.join("experiment.json");
-    std::fs::write(&file, serde_json::to_string_pretty(experiment).expect("serialize")).expect("write");
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(experiment).expect("serialize"),
+    )
+    .expect("write");
     let journal = dir.join("journal.json");
     let _ = std::fs::remove_file(&journal);
-    let mut args: Vec<String> = vec!["run".into(), "--journal-path".into(), journal.display().to_string()];
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--journal-path".into(),
+        journal.display().to_string(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.push(file.display().to_string());
-    let out = Command::new(bin()).args(&args).current_dir(dir).output().expect("run chaos-runner");
+    let out = Command::new(bin())
+        .args(&args)
+        .current_dir(dir)
+        .output()
+        .expect("run chaos-runner");
     cli_result(out, &journal)
 }
 

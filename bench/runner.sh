@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Benchmark: the same no-pause experiment (10 http probes against a local server plus a
+# process action) run by the reference `chaos run` and by `chaos-runner run` (release).
+# Reports wall time (hyperfine when installed, else repeated timing) and peak RSS
+# (/usr/bin/time -v). Usage: bench/runner.sh [RUNS]   (default 20)
+set -euo pipefail
+
+runs="${1:-20}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+chaos="${CASCADE_CHAOS_BIN:-$("$root/scripts/setup-chaostoolkit.sh" | tail -n 1)}"
+(cd "$root" && cargo build --release -q -p chaos-runner)
+ours="$target/release/chaos-runner"
+[ -x "$ours" ] || { echo "bench/runner.sh: $ours not built" >&2; exit 1; }
+if [ ! -x /usr/bin/time ]; then
+    apt-get install -y time >/dev/null 2>&1 || { echo "bench/runner.sh: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
+fi
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# A local static HTTP server on an ephemeral port (the same one for both runners).
+echo hello > "$work/index.html"
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work" > "$work/server.log" 2>&1 &
+server_pid=$!
+port=""
+for _ in $(seq 1 100); do
+    port="$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$work/server.log" | head -n 1)"
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+[ -n "$port" ] || { echo "bench/runner.sh: test server did not start" >&2; exit 1; }
+
+python3 - "$port" > "$work/experiment.json" <<'PY'
+import json, sys
+port = sys.argv[1]
+probes = [{"type": "probe", "name": f"probe-{i}", "provider": {"type": "http", "url": f"http://127.0.0.1:{port}/index.html", "timeout": 5}} for i in range(10)]
+action = {"type": "action", "name": "process-action", "provider": {"type": "process", "path": "true"}}
+print(json.dumps({"title": "bench", "description": "10 http probes and a process action", "method": probes + [action]}))
+PY
+
+ref_cmd="$chaos --no-version-check --no-log-file run --journal-path $work/ref.json $work/experiment.json"
+our_cmd="$ours run --journal-path $work/ours.json $work/experiment.json"
+
+# Both must complete the experiment before we time anything.
+$ref_cmd 2>/dev/null && $our_cmd 2>/dev/null
+python3 - "$work/ref.json" "$work/ours.json" <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    j = json.load(open(path))
+    assert j["status"] == "completed" and len(j["run"]) == 11, path
+    assert all(r["status"] == "succeeded" for r in j["run"]), path
+PY
+
+echo "## machine"
+echo "nproc: $(nproc); cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
+echo "chaos: $("$(dirname "$chaos")/python" -m pip list 2>/dev/null | grep -E '^chaostoolkit(-lib)? ' | tr -s ' ' | paste -sd ';' -)"
+echo "chaos-runner: $ours"
+echo
+echo "## wall time ($runs runs each)"
+if command -v hyperfine >/dev/null 2>&1; then
+    hyperfine --warmup 2 --runs "$runs" --style basic --export-markdown "$work/wall.md" \
+        -n "chaos run" "$ref_cmd" -n "chaos-runner run" "$our_cmd" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+    echo
+    cat "$work/wall.md"
+else
+    for name in ref ours; do
+        cmd="$ref_cmd"; [ "$name" = ours ] && cmd="$our_cmd"
+        start=$(date +%s.%N)
+        for _ in $(seq 1 "$runs"); do $cmd 2>/dev/null; done
+        end=$(date +%s.%N)
+        echo "$name: mean $(echo "($end - $start) / $runs" | bc -l) s"
+    done
+fi
+echo
+echo "## peak RSS (max of 5 runs, KiB)"
+for name in "chaos run" "chaos-runner run"; do
+    cmd="$ref_cmd"; [ "$name" = "chaos-runner run" ] && cmd="$our_cmd"
+    peak=0
+    for _ in 1 2 3 4 5; do
+        kb=$( { /usr/bin/time -v $cmd 2>&1 >/dev/null; } | sed -n 's/.*Maximum resident set size (kbytes): //p')
+        [ "$kb" -gt "$peak" ] && peak=$kb
+    done
+    echo "$name: $peak"
+done
