@@ -30,7 +30,7 @@ trap cleanup EXIT
 now_ms() { date +%s%3N; }
 
 # Prints min, median and max of the numbers on stdin.
-stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%d %d %d", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%d %d %d\n", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 
 echo "== lab demo --pause 2 ($runs runs)" >&2
 demo_times=()

@@ -137,6 +137,18 @@ fn story(
     let experiment_path = demo_dir.join("experiment.json");
     experiment::write_with_pause(&experiment_path, args.pause)?;
 
+    let pause_note = if (args.pause as f64 - tutorial_pause).abs() < f64::EPSILON {
+        format!(
+            "The demo keeps that wait (shorten it with --pause); it runs a copy at\n{}.",
+            experiment_path.display()
+        )
+    } else {
+        format!(
+            "For this demo the wait is {} s: the experiment was copied to\n{} with only that pause changed.",
+            args.pause,
+            experiment_path.display()
+        )
+    };
     step(
         2,
         "Run the chaos experiment against it",
@@ -145,11 +157,8 @@ fn story(
              \x20 all-services-are-healthy            `lab status --check` exits 0\n\
              \x20 consumer-service-must-still-respond  the consumer answers HTTP 200\n\
              Its method kills the provider (`lab kill my-provider-app`) and waits {tutorial_pause} s.\n\
-             For this demo the wait is {pause} s: the experiment was copied to\n\
-             {copy} with only that pause changed.",
+             {pause_note}",
             src = experiment::SOURCE,
-            pause = args.pause,
-            copy = experiment_path.display()
         ),
     );
     let before = run_experiment(runner, states, &experiment_path, "before", &url)?;
