@@ -37,6 +37,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(console::Term::stderr().is_term())
         .init();
     let cli = Cli::parse();
     if let Err(err) = interrupt::install() {

@@ -76,6 +76,7 @@ impl ProcessId {
         let Ok(raw) = i32::try_from(self.pid) else {
             return false;
         };
+        tracing::debug!(pid = self.pid, %signal, "sending signal");
         kill(Pid::from_raw(raw), signal).is_ok()
     }
 
@@ -138,6 +139,7 @@ pub fn spawn_detached(
     for (key, value) in envs {
         command.env(key, value);
     }
+    tracing::debug!(program = %program.display(), ?args, log = %log.display(), "spawning detached");
     command
         .spawn()
         .with_context(|| format!("cannot start {}", program.display()))

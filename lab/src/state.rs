@@ -173,6 +173,7 @@ impl StateDir {
         let text = serde_json::to_string_pretty(state).context("cannot encode the lab state")?;
         fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
         fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::debug!(path = %path.display(), services = state.services.len(), "state saved");
         Ok(())
     }
 

@@ -88,6 +88,7 @@ impl Runner {
                 .with_context(|| format!("cannot start {}", self.program.display()))?,
         );
         let pids = handle.pids();
+        tracing::debug!(program = %self.program.display(), ?pids, "runner started");
         for pid in &pids {
             if let Some(process) = ProcessId::of(*pid) {
                 interrupt::track(process);
