@@ -212,3 +212,74 @@ fn missing_service_binaries_are_named_with_how_to_build_them() {
     );
     assert!(lab.processes().is_empty());
 }
+
+#[test]
+fn a_service_that_never_gets_ready_times_out_pointing_at_its_log() {
+    let mut lab = Lab::new();
+    lab.bin_dir = Some(common::bin_dir_with_stuck_consumer(lab.state_dir()));
+    let outcome = lab.run(&[
+        "up",
+        "--provider-port",
+        "0",
+        "--consumer-port",
+        "0",
+        "--timeout",
+        "1",
+    ]);
+    outcome.expect_code(1, "lab up with a consumer that never gets ready");
+    assert!(
+        outcome
+            .stderr
+            .contains("my-consumer-app was not ready within 1 s"),
+        "{}",
+        outcome.stderr
+    );
+    let log = lab.state_dir().join("logs/my-consumer-app.log");
+    assert!(
+        outcome.stderr.contains(&log.display().to_string()),
+        "{}",
+        outcome.stderr
+    );
+    // Nothing half-started stays behind, the provider included.
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
+}
+
+#[test]
+fn a_service_that_exits_while_starting_shows_its_log() {
+    let mut lab = Lab::new();
+    let bin = lab.state_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(
+        common::bin_dir().join("provider-app"),
+        bin.join("provider-app"),
+    )
+    .unwrap();
+    common::write_script(
+        &bin.join("consumer-app"),
+        "echo 'consumer-app: cannot reach the database of doom' >&2; exit 3",
+    );
+    lab.bin_dir = Some(bin);
+    let outcome = lab.run(&["up", "--provider-port", "0", "--consumer-port", "0"]);
+    outcome.expect_code(1, "lab up with a consumer that exits");
+    assert!(
+        outcome
+            .stderr
+            .contains("my-consumer-app exited with exit status: 3 while starting"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("cannot reach the database of doom"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
+}

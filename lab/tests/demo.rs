@@ -228,3 +228,35 @@ fn demo_refuses_to_take_over_a_running_lab() {
         pids
     );
 }
+
+#[test]
+fn demo_fails_with_the_reason_when_the_story_goes_differently() {
+    // A runner whose experiment never deviates: the demo must not claim success.
+    let lab = Lab::new();
+    let runner = lab.state_dir().join("always-completes");
+    common::write_script(
+        &runner,
+        r#"journal="$3"
+printf '%s' '{"status": "completed", "deviated": false, "steady_states": {}, "run": []}' > "$journal""#,
+    );
+    let outcome = run_demo(&lab, Some(&runner));
+    outcome.expect_code(1, "demo with a runner that never deviates");
+    assert!(
+        outcome.stderr.contains("the story did not go as expected"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("the run before the fix should deviate"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        lab.processes().is_empty(),
+        "processes left: {:?}",
+        lab.processes()
+    );
+    assert!(lab.state().is_none(), "the demo left a state file");
+}
