@@ -1,0 +1,336 @@
+//! The tutorial in docs/tutorial/, run: every `console` block a reader is told to run is
+//! executed in page order against the local lab, and each command's output is compared
+//! with the page (rules in docs/tutorial/README.md). Code excerpts quoted from the
+//! source must still be in the named files.
+//!
+//! The tutorial uses the lab's default ports (8080, 8081), as a reader does, so this
+//! test takes a machine-wide lock and refuses to start when those ports are busy. It runs
+//! in a temporary folder holding copies of the experiments (journal.json and `.lab/`
+//! land there), and `lab down` runs at the end whatever happened.
+
+use std::fs::{self, File, OpenOptions};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use doc_tests::blocks::{self, ConsoleBlock, Tier};
+use doc_tests::expect;
+use doc_tests::shell::Shell;
+use nix::fcntl::{Flock, FlockArg};
+
+const BINARIES: [&str; 4] = ["lab", "chaos-runner", "provider-app", "consumer-app"];
+const DEFAULT_PORTS: [u16; 2] = [8080, 8081];
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("doc-tests sits in the workspace root")
+        .to_path_buf()
+}
+
+/// target/<profile>: this test runs from target/<profile>/deps.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary sits in target/<profile>/deps")
+        .to_path_buf();
+    for name in BINARIES {
+        assert!(
+            dir.join(name).is_file(),
+            "{} is missing: the tutorial runs the workspace's binaries; run `cargo build --workspace --bins` first",
+            dir.join(name).display()
+        );
+    }
+    dir
+}
+
+/// The tutorial's pages in reading order (file names start with their number).
+fn pages() -> Vec<(PathBuf, String)> {
+    let dir = repo_root().join("docs/tutorial");
+    let mut names: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|p| {
+            let text = fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (
+                p.strip_prefix(repo_root()).unwrap_or(&p).to_path_buf(),
+                text,
+            )
+        })
+        .collect()
+}
+
+fn parsed_pages() -> Vec<(PathBuf, Vec<ConsoleBlock>)> {
+    pages()
+        .into_iter()
+        .map(|(path, text)| {
+            let blocks =
+                blocks::console_blocks(&text).unwrap_or_else(|e| panic!("{}:{e}", path.display()));
+            (path, blocks)
+        })
+        .collect()
+}
+
+/// A machine-wide lock for the default ports, held while the walkthrough runs.
+fn lock_default_ports() -> Flock<File> {
+    let path = std::env::temp_dir().join("cascade-lab-tutorial-ports.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut file = file;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return lock,
+            Err((back, _)) if Instant::now() < deadline => {
+                file = back;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err((_, err)) => panic!(
+                "another tutorial run held {} for 10 minutes: {err}",
+                path.display()
+            ),
+        }
+    }
+}
+
+fn assert_ports_free() {
+    for port in DEFAULT_PORTS {
+        if let Err(err) = TcpListener::bind(("127.0.0.1", port)) {
+            panic!(
+                "127.0.0.1:{port} is busy ({err}): the tutorial uses the lab's default ports; stop what uses them (a `lab up` elsewhere? then `lab down` there)"
+            );
+        }
+    }
+}
+
+/// Runs `lab down` (for `target`) when dropped, so the lab never outlives the test.
+struct LabDown {
+    shell: Shell,
+}
+
+impl Drop for LabDown {
+    fn drop(&mut self) {
+        match self.shell.run("lab down") {
+            Ok(ran) if ran.code == Some(0) => {}
+            Ok(ran) => eprintln!("warning: `lab down` at the end failed:\n{}", ran.output),
+            Err(err) => eprintln!("warning: `lab down` at the end failed: {err}"),
+        }
+    }
+}
+
+/// A folder like a reader's clone: the experiment files, nothing else.
+fn work_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("cascade-tutorial-")
+        .tempdir()
+        .expect("a temporary folder");
+    let root = repo_root();
+    fs::copy(
+        root.join("experiment.json"),
+        dir.path().join("experiment.json"),
+    )
+    .expect("copy experiment.json");
+    fs::create_dir(dir.path().join("experiments")).expect("mkdir experiments");
+    for entry in fs::read_dir(root.join("experiments")).expect("list experiments/") {
+        let path = entry.expect("experiments/ entry").path();
+        if path.is_file() {
+            let name = path.file_name().expect("a file name");
+            fs::copy(&path, dir.path().join("experiments").join(name)).expect("copy an experiment");
+        }
+    }
+    dir
+}
+
+fn shell(cwd: &Path, extra: Vec<(String, String)>) -> Shell {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut set = vec![
+        ("PATH".to_string(), path),
+        ("NO_COLOR".to_string(), "1".to_string()),
+        ("TERM".to_string(), "dumb".to_string()),
+    ];
+    set.extend(extra);
+    Shell {
+        cwd: cwd.to_path_buf(),
+        set,
+        // What a reader's fresh shell would not have: state and targets from elsewhere.
+        remove: [
+            "LAB_STATE_DIR",
+            "LAB_TARGET",
+            "LAB_BIN_DIR",
+            "CONSUMER_URL",
+            "PROVIDER_URL",
+            "KUBECONFIG",
+            "RUST_LOG",
+            "LAB_LOG",
+        ]
+        .map(String::from)
+        .to_vec(),
+        timeout: COMMAND_TIMEOUT,
+    }
+}
+
+/// Runs the blocks of `tier`; returns (commands run, blocks listed as not run).
+fn walk(shell: &Shell, tier: Tier) -> (usize, Vec<String>) {
+    let mut ran = 0;
+    let mut not_run = Vec::new();
+    for (page, blocks) in parsed_pages() {
+        for block in blocks.iter().filter(|b| b.tier == tier) {
+            if let Some(reason) = block.not_run {
+                not_run.push(format!(
+                    "{}:{}: not run here: {reason}",
+                    page.display(),
+                    block.line
+                ));
+                continue;
+            }
+            for step in &block.steps {
+                let started = Instant::now();
+                let result = shell.run(&step.command).unwrap_or_else(|err| {
+                    panic!(
+                        "{}:{}: `{}`: {err}",
+                        page.display(),
+                        step.line,
+                        step.command
+                    )
+                });
+                println!(
+                    "{}:{}: $ {} ({:.1} s)",
+                    page.display(),
+                    step.line,
+                    step.command,
+                    started.elapsed().as_secs_f64()
+                );
+                assert_eq!(
+                    result.code,
+                    Some(0),
+                    "{}:{}: `{}` exited with {:?} (a command whose failure is the point ends with `; echo \"exit status: $?\"`). Output:\n{}",
+                    page.display(),
+                    step.line,
+                    step.command,
+                    result.code,
+                    result.output
+                );
+                assert!(
+                    expect::matches(&step.expected, &result.output),
+                    "{}:{}: the output of `{}` does not match the page.\n--- the page expects:\n{}--- the command printed:\n{}",
+                    page.display(),
+                    step.line,
+                    step.command,
+                    step.expected,
+                    result.output
+                );
+                ran += 1;
+            }
+        }
+    }
+    (ran, not_run)
+}
+
+#[test]
+fn the_local_walkthrough_runs_as_written() {
+    bin_dir();
+    let _lock = lock_default_ports();
+    assert_ports_free();
+    let dir = work_dir();
+    let shell = shell(dir.path(), Vec::new());
+    let _down = LabDown {
+        shell: shell.clone(),
+    };
+    let (ran, not_run) = walk(&shell, Tier::Local);
+    for line in &not_run {
+        println!("{line}");
+    }
+    // The walkthrough is dozens of commands; a handful means the pages lost their blocks.
+    assert!(ran >= 20, "only {ran} commands ran from docs/tutorial");
+    println!(
+        "ran {ran} commands from docs/tutorial; {} block(s) not run here",
+        not_run.len()
+    );
+}
+
+#[test]
+fn quoted_code_is_still_in_the_source() {
+    let mut checked = 0;
+    for (page, text) in pages() {
+        for block in blocks::code_blocks(&text) {
+            let Some(file) = block
+                .info
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("excerpt="))
+            else {
+                continue;
+            };
+            let source = fs::read_to_string(repo_root().join(file))
+                .unwrap_or_else(|e| panic!("{}:{}: {file}: {e}", page.display(), block.line));
+            assert!(
+                expect::contains_excerpt(&source, &block.text),
+                "{}:{}: this excerpt is no longer in {file}:\n{}",
+                page.display(),
+                block.line,
+                block.text
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 4,
+        "only {checked} code excerpts found in docs/tutorial"
+    );
+}
+
+/// The Kubernetes part: on the control-plane tier the blocks that make sense without
+/// real pods run with `LAB_TARGET=cluster`; the rest are listed as not run.
+#[test]
+fn the_kubernetes_blocks_run_on_the_control_plane() {
+    let Some(kubeconfig) = std::env::var_os("CASCADE_KUBECONFIG") else {
+        if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
+            panic!(
+                "kubernetes tier required (CASCADE_REQUIRE_ALL_TIERS=1) but CASCADE_KUBECONFIG is not set"
+            );
+        }
+        println!(
+            "SKIP: kubernetes tier: CASCADE_KUBECONFIG is not set (the tutorial's Kubernetes blocks need a control plane)"
+        );
+        return;
+    };
+    bin_dir();
+    let dir = work_dir();
+    let shell = shell(
+        dir.path(),
+        vec![
+            (
+                "KUBECONFIG".into(),
+                kubeconfig.to_string_lossy().into_owned(),
+            ),
+            ("LAB_TARGET".into(), "cluster".into()),
+        ],
+    );
+    let _down = LabDown {
+        shell: shell.clone(),
+    };
+    let (ran, not_run) = walk(&shell, Tier::Kubernetes);
+    for line in &not_run {
+        println!("{line}");
+    }
+    assert!(ran >= 3, "only {ran} Kubernetes commands ran");
+    println!(
+        "ran {ran} Kubernetes commands; {} block(s) not run here",
+        not_run.len()
+    );
+}
