@@ -114,6 +114,19 @@ pub fn call_with_env(
     }
 }
 
+/// A kube-rs client configured exactly as the driver functions get theirs (kubeconfig from
+/// `$KUBECONFIG` or `~/.kube/config`, else the `KUBERNETES_*` variables), with the same
+/// connect and read timeouts; `context` picks a kubeconfig context instead of the current
+/// one. For embedders (the `lab` CLI) that talk to the same cluster as the experiment.
+pub async fn client_from_env(context: Option<&str>) -> Result<kube::Client, Error> {
+    let mut secrets = Map::new();
+    if let Some(context) = context {
+        secrets.insert("KUBERNETES_CONTEXT".into(), Value::String(context.into()));
+    }
+    let env = |key: &str| std::env::var(key).ok();
+    Ok(client::Cluster::connect(&secrets, &env).await?.client())
+}
+
 fn run_blocking(
     spec: &FunctionSpec,
     args: &args::Args,

@@ -15,6 +15,17 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, env = "LAB_TARGET")]
     pub target: Option<TargetKind>,
 
+    /// Kubernetes targets: the namespace of the lab [default: the running lab's, else
+    /// `default`]
+    #[arg(
+        long,
+        short = 'n',
+        global = true,
+        env = "LAB_NAMESPACE",
+        value_name = "NS"
+    )]
+    pub namespace: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -48,18 +59,35 @@ pub enum Command {
         follow: bool,
     },
     /// Print the consumer's URL (what the experiment's http probe calls)
-    Address,
+    Address {
+        /// Also write it into this experiment's `consumer-service-must-still-respond`
+        /// probe, changing nothing else in the file
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
     /// Stop everything and remove the state (safe to run twice)
-    Down,
+    Down {
+        /// kind: delete the kind cluster too (kept by default: creating one is slow)
+        #[arg(long)]
+        delete_cluster: bool,
+    },
     /// The whole story, narrated: the failure, the fix, the passing re-run
     Demo(DemoArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ReadyArgs {
-    /// Seconds to wait for a service to become ready
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub timeout: u64,
+    /// Seconds to wait for a service to become ready [default: 30 locally, 180 for the
+    /// rollout on Kubernetes]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+impl ReadyArgs {
+    pub fn timeout_for(&self, target: TargetKind) -> std::time::Duration {
+        let default = if target == TargetKind::Local { 30 } else { 180 };
+        std::time::Duration::from_secs(self.timeout.unwrap_or(default))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +102,14 @@ pub struct UpArgs {
     /// Consumer port on 127.0.0.1 (0 picks a free one) [default: 8081]
     #[arg(long, value_name = "PORT")]
     pub consumer_port: Option<u16>,
+    /// `cluster` target: pull the images from this registry (REG/provider-app:dev,
+    /// REG/consumer-app:dev) instead of cascade-lab/*:dev
+    #[arg(long, value_name = "REG")]
+    pub image_registry: Option<String>,
+    /// Kubernetes targets: the experiment whose consumer URL is rewritten [default:
+    /// experiment.json of the repository]
+    #[arg(long, value_name = "FILE")]
+    pub experiment: Option<PathBuf>,
     #[command(flatten)]
     pub ready: ReadyArgs,
 }
@@ -122,6 +158,30 @@ mod tests {
         assert_eq!(cli.target, Some(TargetKind::Kind));
         let cli = Cli::try_parse_from(["lab", "down", "--target", "minikube"]).unwrap();
         assert_eq!(cli.target, Some(TargetKind::Minikube));
+        let cli = Cli::try_parse_from([
+            "lab",
+            "up",
+            "--target",
+            "cluster",
+            "-n",
+            "lab1",
+            "--image-registry",
+            "r.io/me",
+        ])
+        .unwrap();
+        assert_eq!(cli.namespace.as_deref(), Some("lab1"));
+        let Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert_eq!(args.image_registry.as_deref(), Some("r.io/me"));
+        assert_eq!(
+            args.ready.timeout_for(TargetKind::Cluster),
+            std::time::Duration::from_secs(180)
+        );
+        assert_eq!(
+            args.ready.timeout_for(TargetKind::Local),
+            std::time::Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod binaries;
 mod cli;
 mod demo;
+mod experiment_file;
 mod health;
 mod interrupt;
 mod process;
@@ -20,15 +21,14 @@ mod target;
 mod ui;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::service::Mode;
 use crate::state::StateDir;
-use crate::target::{TargetKind, UpOptions};
+use crate::target::{KubeOptions, TargetKind, UpOptions};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -75,30 +75,60 @@ fn target_kind(flag: Option<TargetKind>, states: &StateDir) -> Result<TargetKind
 fn run(cli: Cli) -> Result<ExitCode> {
     let states = StateDir::from_env()?;
     let kind = target_kind(cli.target, &states)?;
-    let mut target = target::open(kind, states.clone())?;
+    let kube = KubeOptions {
+        namespace: cli.namespace.clone(),
+        image_registry: match &cli.command {
+            Command::Up(args) => args.image_registry.clone(),
+            _ => None,
+        },
+        delete_cluster: matches!(
+            cli.command,
+            Command::Down {
+                delete_cluster: true
+            }
+        ),
+    };
+    let mut target = target::open(kind, states.clone(), kube)?;
     match cli.command {
         Command::Up(args) => {
             let url = target.up(&UpOptions {
                 mode: args.mode,
                 provider_port: args.provider_port,
                 consumer_port: args.consumer_port,
-                ready_timeout: Duration::from_secs(args.ready.timeout),
+                ready_timeout: args.ready.timeout_for(kind),
+                // Absolute, so a later `lab up` from another folder rewrites the same file.
+                experiment: args
+                    .experiment
+                    .map(std::path::absolute)
+                    .transpose()
+                    .context("cannot resolve --experiment")?,
             })?;
             ui::info("the lab is up; the consumer answers at:");
             println!("{url}");
         }
         Command::Status { check } => return status::show(target.as_ref(), &states, check),
         Command::Kill { name } => target.kill(name)?,
-        Command::Fix(args) => {
-            target.switch_mode(Mode::After, Duration::from_secs(args.timeout))?;
-        }
-        Command::Break(args) => {
-            target.switch_mode(Mode::Before, Duration::from_secs(args.timeout))?;
-        }
+        Command::Fix(args) => target.switch_mode(Mode::After, args.timeout_for(kind))?,
+        Command::Break(args) => target.switch_mode(Mode::Before, args.timeout_for(kind))?,
         Command::Logs { name, follow } => target.logs(name, follow)?,
-        Command::Address => println!("{}", target.consumer_url()?),
-        Command::Down => target.down()?,
-        Command::Demo(args) => return demo::run(target.as_mut(), &states, &args),
+        Command::Address { write } => {
+            let url = target.consumer_url()?;
+            if let Some(path) = write {
+                experiment_file::write_consumer_url(&path, &url)?;
+                ui::info(format!("wrote {url} into {}", path.display()));
+            }
+            println!("{url}");
+        }
+        Command::Down { .. } => target.down()?,
+        Command::Demo(args) => {
+            if kind != TargetKind::Local {
+                anyhow::bail!(
+                    "`lab demo` runs on the local target only; on `{kind}` use `lab up`, \
+                     then run experiment.json with chaos-runner"
+                );
+            }
+            return demo::run(target.as_mut(), &states, &args);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -44,6 +44,23 @@ pub struct State {
     /// Services that should be running. `lab kill` removes an entry (like deleting a
     /// Deployment); a crashed service stays listed and shows as unhealthy.
     pub services: BTreeMap<Service, ServiceRecord>,
+    /// Kubernetes targets only: where the lab was deployed, so later commands find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesRecord>,
+}
+
+/// Where a Kubernetes lab lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubernetesRecord {
+    pub namespace: String,
+    /// The kubeconfig context used (`None`: the current one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_registry: Option<String>,
+    /// The experiment `lab up --experiment` rewrote; later `lab up`s rewrite it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<PathBuf>,
 }
 
 impl State {
@@ -53,6 +70,7 @@ impl State {
             mode,
             ports: BTreeMap::new(),
             services: BTreeMap::new(),
+            kubernetes: None,
         }
     }
 }

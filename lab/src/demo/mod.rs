@@ -12,7 +12,6 @@ mod summary;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -103,7 +102,7 @@ fn story(
     args: &DemoArgs,
     runner: &Runner,
 ) -> Result<Result<(), String>> {
-    let ready_timeout = Duration::from_secs(args.ready.timeout);
+    let ready_timeout = args.ready.timeout_for(crate::target::TargetKind::Local);
     let tutorial_pause = experiment::tutorial_pause().unwrap_or(15.0);
     println!(
         "{}",
@@ -127,6 +126,7 @@ fn story(
         provider_port: Some(args.provider_port),
         consumer_port: Some(args.consumer_port),
         ready_timeout,
+        experiment: None,
     })?;
     say(&format!("The consumer answers at {url}"));
     show_status(target)?;
@@ -216,6 +216,7 @@ fn story(
         provider_port: None,
         consumer_port: None,
         ready_timeout,
+        experiment: None,
     })?;
     let after = run_experiment(runner, states, &experiment_path, "after", &url)?;
     if let Some(probe) = after.facts.journal.probe(CONSUMER_PROBE, true) {

@@ -1,11 +1,12 @@
-//! Where the lab runs. Every command goes through the [`Target`] trait, one module per
-//! target; only `local` exists so far (the Kubernetes targets come with their own issue).
+//! Where the lab runs. Every command goes through the [`Target`] trait: `local`
+//! (supervised processes) and `kubernetes` (kind, minikube, or any cluster).
 
+pub mod kubernetes;
 pub mod local;
 
 use std::fmt;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,20 @@ pub struct UpOptions {
     pub consumer_port: Option<u16>,
     /// How long to wait for each service's readiness.
     pub ready_timeout: std::time::Duration,
+    /// Kubernetes targets: the experiment whose consumer URL is rewritten (default: the
+    /// repository's experiment.json, when it exists).
+    pub experiment: Option<std::path::PathBuf>,
+}
+
+/// Settings only the Kubernetes targets use.
+#[derive(Debug, Clone, Default)]
+pub struct KubeOptions {
+    /// `None`: the recorded namespace, else `default`.
+    pub namespace: Option<String>,
+    /// `cluster` target: where the images come from (`REG/provider-app:dev`, ...).
+    pub image_registry: Option<String>,
+    /// kind: `lab down` deletes the cluster too.
+    pub delete_cluster: bool,
 }
 
 /// Health of one service as `lab status` shows it.
@@ -114,12 +129,14 @@ pub trait Target {
 }
 
 /// Opens the target of the given kind.
-pub fn open(kind: TargetKind, states: crate::state::StateDir) -> Result<Box<dyn Target>> {
+pub fn open(
+    kind: TargetKind,
+    states: crate::state::StateDir,
+    kube: KubeOptions,
+) -> Result<Box<dyn Target>> {
     match kind {
         TargetKind::Local => Ok(Box::new(local::Local::new(states))),
-        other => {
-            bail!("the `{other}` target is not implemented yet; only `--target local` works so far")
-        }
+        other => Ok(Box::new(kubernetes::Kubernetes::new(other, states, kube)?)),
     }
 }
 
@@ -128,19 +145,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kubernetes_targets_parse_and_answer_not_implemented() {
+    fn every_target_opens() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["kind", "minikube", "cluster"] {
+        for name in ["local", "kind", "minikube", "cluster"] {
             let kind = TargetKind::from_str(name, false).unwrap();
-            let err = open(kind, crate::state::StateDir::at(dir.path()))
-                .err()
-                .expect("not implemented yet");
-            let text = err.to_string();
-            assert!(
-                text.contains(&format!("the `{name}` target is not implemented yet")),
-                "{text}"
-            );
+            assert_eq!(kind.as_str(), name);
+            let states = crate::state::StateDir::at(dir.path());
+            assert!(open(kind, states, KubeOptions::default()).is_ok(), "{name}");
         }
-        assert!(open(TargetKind::Local, crate::state::StateDir::at(dir.path())).is_ok());
     }
 }
