@@ -21,7 +21,8 @@ struct ClientKey {
     read_ms: Option<u64>,
 }
 
-/// Clients are reused across activities: building one (TLS roots) is the costly part.
+/// Clients are reused across activities: building one (a runtime thread, TLS set-up) is
+/// the costly part.
 static CLIENTS: LazyLock<Mutex<HashMap<ClientKey, Client>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
@@ -30,7 +31,15 @@ fn client(key: ClientKey) -> Result<Client, ProviderError> {
     if let Some(c) = cache.get(&key) {
         return Ok(c.clone());
     }
-    let mut builder = Client::builder().danger_accept_invalid_certs(!key.verify_tls);
+    let mut builder = if key.verify_tls {
+        // Same verification as reqwest's default, but the system roots are read on the
+        // first https handshake only: plain http:// runs never pay for them.
+        let tls = super::tls::verifying_config()
+            .map_err(|e| ProviderError::Failed(format!("cannot create an HTTP client: {e}")))?;
+        Client::builder().tls_backend_preconfigured(tls)
+    } else {
+        Client::builder().danger_accept_invalid_certs(true)
+    };
     if let Some(ms) = key.connect_ms {
         builder = builder.connect_timeout(Duration::from_millis(ms));
     }
@@ -262,6 +271,106 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drivers::Registry;
+    use crate::interrupt::Cancel;
+    use std::collections::BTreeMap;
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    /// A self-signed certificate for 127.0.0.1 (valid until 2126) and its key; only
+    /// the `verify_tls: false` client may accept it.
+    const SELF_SIGNED_CERT: &str = concat!(
+        "-----BEGIN CERTIFICATE-----\n",
+        "MIIBmjCCAUGgAwIBAgIUErL9e+vtPwzRrA00Ox7ReBteTO8wCgYIKoZIzj0EAwIw\n",
+        "FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNjE3MjUwOVoYDzIxMjYxMTAy\n",
+        "MTcyNTA5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO\n",
+        "PQMBBwNCAAQ7UbzUaC4NyKh1JcbDcN5lK5E7Tc1JuO4JHqeZnB8PdBTtCnAV48h1\n",
+        "rbJxvC9Wci4c9UZzkbJ4+RIFh/F8GpFAo28wbTAdBgNVHQ4EFgQU8sMSn5jd4y3I\n",
+        "l7G8LYiOho5s2HYwHwYDVR0jBBgwFoAU8sMSn5jd4y3Il7G8LYiOho5s2HYwDwYD\n",
+        "VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI\n",
+        "zj0EAwIDRwAwRAIgA43ecHf+P/CrzblpYFpTbAhKwi7pCnozjcc67VfHauYCICwe\n",
+        "HehgucFKj2I9jSaiWaVzqBwUQzaLA3vkX2T5Nf5n\n",
+        "-----END CERTIFICATE-----\n",
+    );
+    const SELF_SIGNED_KEY: &str = concat!(
+        "-----BEGIN PRIVATE KEY-----\n",
+        "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIQOqxQKVhYOIgyc7\n",
+        "7eu4UWGaGSYagNEjJFGHOTV2DEihRANCAAQ7UbzUaC4NyKh1JcbDcN5lK5E7Tc1J\n",
+        "uO4JHqeZnB8PdBTtCnAV48h1rbJxvC9Wci4c9UZzkbJ4+RIFh/F8GpFA\n",
+        "-----END PRIVATE KEY-----\n",
+    );
+
+    /// A TLS server on 127.0.0.1 answering `connections` connections with "200 ok".
+    fn self_signed_server(connections: usize) -> String {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).expect("cert");
+        let key = PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).expect("key");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .expect("server config"),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let Ok(tcp) = stream else { continue };
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+                let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(n) if n > 0 => request.extend_from_slice(&buf[..n]),
+                        _ => break,
+                    }
+                }
+                let _ = tls.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        });
+        format!("https://127.0.0.1:{port}/")
+    }
+
+    fn get(url: &str, verify_tls: bool) -> Result<Value, ProviderError> {
+        let provider = json!({"type": "http", "url": url, "timeout": 10, "verify_tls": verify_tls});
+        let (configuration, secrets, env) = (Map::new(), Map::new(), BTreeMap::new());
+        let (registry, cancel) = (Registry::empty(), Cancel::new());
+        let ctx = ProviderContext {
+            configuration: &configuration,
+            secrets: &secrets,
+            env: &env,
+            registry: &registry,
+            cancel: &cancel,
+        };
+        run(provider.as_object().expect("object"), false, &ctx)
+    }
+
+    #[test]
+    fn verify_tls_rejects_a_self_signed_certificate_unless_disabled() {
+        let url = self_signed_server(2);
+        match get(&url, true) {
+            Err(ProviderError::Failed(msg)) => assert!(
+                msg.contains("invalid peer certificate"),
+                "unexpected error: {msg}"
+            ),
+            other => panic!("a self-signed certificate was accepted: {other:?}"),
+        }
+        let output = get(&url, false).expect("verify_tls false accepts it");
+        assert_eq!(output["status"], json!(200));
+        assert_eq!(output["body"], json!("ok"));
+    }
 
     #[test]
     fn header_names_are_title_cased() {

@@ -14,6 +14,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
 
@@ -86,8 +87,11 @@ pub fn run(
     let mut child = command
         .spawn()
         .map_err(|e| ProviderError::Failed(format!("failed to start '{}': {e}", path.display())))?;
-    let stdout = child.stdout.take().map(reader);
-    let stderr = child.stderr.take().map(reader);
+    // Each reader reports on `closed` when its pipe closes, so we wake up at once.
+    let (closed_tx, closed) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().map(|r| reader(r, closed_tx.clone()));
+    let stderr = child.stderr.take().map(|r| reader(r, closed_tx.clone()));
+    drop(closed_tx);
     let pgid = Pid::from_raw(child.id() as i32);
     let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
 
@@ -115,19 +119,24 @@ pub fn run(
     };
     // Like the reference, wait for the output pipes to close (a daemon started with `&`
     // and still holding them keeps us waiting), but stay interruptible and bounded.
-    while [&stdout, &stderr]
-        .iter()
-        .any(|h| h.as_ref().is_some_and(|h| !h.is_finished()))
-    {
+    let mut open = usize::from(stdout.is_some()) + usize::from(stderr.is_some());
+    while open > 0 {
         if ctx.cancel.is_cancelled() {
             return Err(ProviderError::Interrupted);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
             return Err(ProviderError::Failed(
                 "process activity took too long to complete".into(),
             ));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        let wait = deadline.map_or(POLL, |d| POLL.min(d - now));
+        match closed.recv_timeout(wait) {
+            Ok(()) => open -= 1,
+            Err(RecvTimeoutError::Timeout) => {}
+            // Every reader has finished (a panicking one drops its sender too).
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
     }
     let stdout = stdout.map(collect).unwrap_or_default();
     let stderr = stderr.map(collect).unwrap_or_default();
@@ -162,10 +171,14 @@ fn argument_list(arguments: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-fn reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<Vec<u8>> {
+fn reader<R: Read + Send + 'static>(
+    mut r: R,
+    closed: Sender<()>,
+) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = r.read_to_end(&mut buf);
+        let _ = closed.send(());
         buf
     })
 }
