@@ -1,0 +1,430 @@
+//! `lab` on the `cluster` target against the local control plane (Kubernetes tier,
+//! `CASCADE_KUBECONFIG`): up/down twice, fix/break, address vs the tutorial's script,
+//! `--write`, `kill`; and the one-line message for a missing tool (no cluster needed).
+//!
+//! Each test has its own namespace and state directory. The consumer Service's node
+//! port (30080) is cluster-wide, so tests that apply the manifests hold an exclusive file
+//! lock next to the kubeconfig (chaos-runner's k8s_experiment test takes the same one).
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{Outcome, Running};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The control plane's kubeconfig, or `None` after printing SKIP (a failure when every
+/// tier is required).
+fn kube_tier() -> Option<PathBuf> {
+    match std::env::var_os("CASCADE_KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(path) => Some(PathBuf::from(path)),
+        None => {
+            let reason = "CASCADE_KUBECONFIG not set (make k8s-up; scripts/test.sh sets it)";
+            if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
+                panic!("kubernetes tier required but {reason}");
+            }
+            println!("SKIP: kubernetes tier: {reason}");
+            None
+        }
+    }
+}
+
+/// PATH with the control plane's pinned kubectl first (where k8s-build.sh puts it).
+fn path_with_kubectl() -> String {
+    let cache = std::env::var("CASCADE_CACHE").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/cascade-lab",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let bin = Path::new(&cache).join("k8s/bin");
+    let path = std::env::var("PATH").unwrap_or_default();
+    if bin.join("kubectl").is_file() {
+        format!("{}:{path}", bin.display())
+    } else {
+        path
+    }
+}
+
+/// A lab on the control plane in a namespace of its own. Holds the node-port lock; on
+/// drop, removes what it created (while still holding the lock, so the next test finds
+/// the node port free).
+struct ClusterLab {
+    kubeconfig: PathBuf,
+    namespace: String,
+    state: tempfile::TempDir,
+    /// A copy of the repository's manifests, kind config and experiment, so a test never
+    /// rewrites the real experiment.json.
+    repo: tempfile::TempDir,
+    path: String,
+    _lock: File,
+}
+
+impl ClusterLab {
+    fn new(kubeconfig: PathBuf, name: &str) -> ClusterLab {
+        let lock_path = kubeconfig
+            .parent()
+            .expect("kubeconfig has a folder")
+            .join("cascade-lab-nodeport.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .expect("open the node-port lock");
+        lock.lock().expect("take the node-port lock");
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis();
+        let repo = tempfile::Builder::new()
+            .prefix("lab-k8s-repo-")
+            .tempdir()
+            .expect("temp dir");
+        for dir in [
+            "manifests/base",
+            "manifests/overlays/before",
+            "manifests/overlays/after",
+            "kind",
+        ] {
+            std::fs::create_dir_all(repo.path().join(dir)).expect("mkdir");
+            for entry in std::fs::read_dir(repo_root().join(dir)).expect("read dir") {
+                let entry = entry.expect("entry");
+                if entry.path().is_file() {
+                    std::fs::copy(entry.path(), repo.path().join(dir).join(entry.file_name()))
+                        .expect("copy");
+                }
+            }
+        }
+        std::fs::copy(
+            repo_root().join("experiment.json"),
+            repo.path().join("experiment.json"),
+        )
+        .expect("copy experiment.json");
+        ClusterLab {
+            kubeconfig,
+            namespace: format!("lab-{name}-{stamp}"),
+            state: tempfile::Builder::new()
+                .prefix("lab-k8s-state-")
+                .tempdir()
+                .expect("temp dir"),
+            repo,
+            path: path_with_kubectl(),
+            _lock: lock,
+        }
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(self.repo.path())
+            .env("PATH", &self.path)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("LAB_STATE_DIR", self.state.path())
+            .env("LAB_REPO_DIR", self.repo.path())
+            .env_remove("LAB_TARGET")
+            .env_remove("LAB_NAMESPACE");
+        command
+    }
+
+    /// `lab ARGS -n <namespace>`, at most 120 s (rollouts wait at most 60 s, so a stuck
+    /// one fails with lab's own report of what is pending).
+    fn lab(&self, args: &[&str]) -> Outcome {
+        let mut all = args.to_vec();
+        all.extend(["-n", &self.namespace]);
+        if matches!(args.first(), Some(&"up" | &"fix" | &"break")) {
+            all.extend(["--timeout", "60"]);
+        }
+        Running::start(&mut self.command(env!("CARGO_BIN_EXE_lab"), &all))
+            .wait(Duration::from_secs(120))
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Outcome {
+        let mut all = vec!["-n", self.namespace.as_str()];
+        all.extend_from_slice(args);
+        Running::start(&mut self.command("kubectl", &all)).wait(Duration::from_secs(60))
+    }
+
+    /// The deployment's CONSUMER_RESILIENCE value, or `None` when it does not exist.
+    fn resilience(&self) -> Option<String> {
+        let out = self.kubectl(&[
+            "get",
+            "deployment",
+            "my-consumer-app",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"CONSUMER_RESILIENCE\")].value}",
+        ]);
+        out.status.success().then(|| out.stdout.trim().to_string())
+    }
+
+    fn deployment_exists(&self, name: &str) -> bool {
+        let out = self.kubectl(&[
+            "get",
+            "deployment",
+            name,
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ]);
+        out.expect_code(0, "kubectl get deployment");
+        !out.stdout.trim().is_empty()
+    }
+
+    fn experiment(&self) -> PathBuf {
+        self.repo.path().join("experiment.json")
+    }
+}
+
+impl Drop for ClusterLab {
+    fn drop(&mut self) {
+        let _ = self.lab(&["down", "--target", "cluster"]);
+        let _ = Running::start(&mut self.command(
+            "kubectl",
+            &[
+                "delete",
+                "namespace",
+                &self.namespace,
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+        ))
+        .wait(Duration::from_secs(60));
+    }
+}
+
+#[test]
+fn up_and_down_twice_each() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let lab = ClusterLab::new(kubeconfig, "updown");
+    for round in 1..=2 {
+        let up = lab.lab(&["up", "--target", "cluster"]);
+        up.expect_code(0, &format!("lab up #{round}"));
+        assert!(
+            up.stdout.trim().ends_with(":30080/invokeConsumedService"),
+            "{}",
+            up.stdout
+        );
+        assert!(lab.deployment_exists("my-provider-app"));
+        assert!(lab.deployment_exists("my-consumer-app"));
+        assert_eq!(lab.resilience().as_deref(), Some("off"));
+    }
+    // The target and namespace are recorded: later commands need no flags.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.state.path().join("state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["target"], "cluster");
+    assert_eq!(state["kubernetes"]["namespace"], lab.namespace.as_str());
+    let status =
+        Running::start(&mut lab.command(env!("CARGO_BIN_EXE_lab"), &["status", "--check"]))
+            .wait(Duration::from_secs(60));
+    status.expect_code(0, "lab status --check");
+    assert_eq!(
+        status.stdout.matches("ready").count(),
+        2,
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("before"), "{}", status.stdout);
+
+    for round in 1..=2 {
+        lab.lab(&["down", "--target", "cluster"])
+            .expect_code(0, &format!("lab down #{round}"));
+        assert!(!lab.deployment_exists("my-provider-app"));
+        assert!(!lab.deployment_exists("my-consumer-app"));
+        let services = lab.kubectl(&["get", "services", "-o", "name"]);
+        assert_eq!(services.stdout.trim(), "", "services left behind");
+        assert!(!lab.state.path().join("state.json").exists());
+    }
+}
+
+#[test]
+fn fix_and_break_switch_the_consumer_deployment() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let lab = ClusterLab::new(kubeconfig, "fixbreak");
+    lab.lab(&["up", "--target", "cluster"])
+        .expect_code(0, "lab up");
+    assert_eq!(lab.resilience().as_deref(), Some("off"));
+    lab.lab(&["fix"]).expect_code(0, "lab fix");
+    assert_eq!(lab.resilience().as_deref(), Some("on"));
+    let status = lab.lab(&["status"]);
+    assert!(status.stdout.contains("after"), "{}", status.stdout);
+    lab.lab(&["break"]).expect_code(0, "lab break");
+    assert_eq!(lab.resilience().as_deref(), Some("off"));
+    // `lab up` keeps the recorded mode; `--mode after` changes it.
+    lab.lab(&["up", "--mode", "after"])
+        .expect_code(0, "lab up --mode after");
+    assert_eq!(lab.resilience().as_deref(), Some("on"));
+}
+
+#[test]
+fn address_agrees_with_the_script_and_write_changes_only_the_url() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let lab = ClusterLab::new(kubeconfig, "address");
+    let original = std::fs::read_to_string(lab.experiment()).unwrap();
+    let up = lab.lab(&["up", "--target", "cluster"]);
+    up.expect_code(0, "lab up");
+    let url = up.stdout.trim().to_string();
+
+    let address = lab.lab(&["address"]);
+    address.expect_code(0, "lab address");
+    let script = repo_root().join("scripts/get-consumer-service-address.sh");
+    let kubeconfig_arg = lab.kubeconfig.display().to_string();
+    let by_script = Running::start(&mut lab.command(
+        script.to_str().unwrap(),
+        &["-n", &lab.namespace, "--kubeconfig", &kubeconfig_arg],
+    ))
+    .wait(Duration::from_secs(60));
+    by_script.expect_code(0, "get-consumer-service-address.sh");
+    assert_eq!(address.stdout.trim(), by_script.stdout.trim());
+    assert_eq!(address.stdout.trim(), url);
+    // The control plane's only node is 127.0.0.1; the node port is the manifests' one.
+    assert_eq!(url, "http://127.0.0.1:30080/invokeConsumedService");
+
+    // `lab up` wrote the URL into the repository's experiment.json: only that literal.
+    let old = "\"http://192.168.39.7:31546/invokeConsumedService\"";
+    let new = format!("\"{url}\"");
+    let start = original.find(old).expect("seed URL");
+    let written = std::fs::read_to_string(lab.experiment()).unwrap();
+    assert_eq!(written.as_bytes()[..start], original.as_bytes()[..start]);
+    assert_eq!(&written[start..start + new.len()], new);
+    assert_eq!(
+        written.as_bytes()[start + new.len()..],
+        original.as_bytes()[start + old.len()..]
+    );
+
+    // `lab address --write` on another file: same, byte for byte.
+    let other = lab.state.path().join("copy.json");
+    std::fs::write(&other, &original).unwrap();
+    let other_arg = other.display().to_string();
+    lab.lab(&["address", "--write", &other_arg])
+        .expect_code(0, "lab address --write");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), written);
+
+    // A file without the probe: clear error, file untouched.
+    let bare = lab.state.path().join("bare.json");
+    std::fs::write(&bare, "{\"method\": []}\n").unwrap();
+    let bare_arg = bare.display().to_string();
+    let err = lab.lab(&["address", "--write", &bare_arg]);
+    err.expect_code(1, "lab address --write without the probe");
+    assert!(
+        err.stderr
+            .contains("has no probe named `consumer-service-must-still-respond`"),
+        "{}",
+        err.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&bare).unwrap(),
+        "{\"method\": []}\n"
+    );
+}
+
+#[test]
+fn kill_deletes_the_deployment_and_up_brings_it_back() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let lab = ClusterLab::new(kubeconfig, "kill");
+    lab.lab(&["up", "--target", "cluster"])
+        .expect_code(0, "lab up");
+    lab.lab(&["kill", "my-provider-app", "--target", "cluster"])
+        .expect_code(0, "lab kill");
+    assert!(!lab.deployment_exists("my-provider-app"));
+    let pods = lab.kubectl(&["get", "pods", "-l", "name=my-provider-app", "-o", "name"]);
+    assert_eq!(
+        pods.stdout.trim(),
+        "",
+        "provider pods left: {}",
+        pods.stdout
+    );
+    assert!(lab.deployment_exists("my-consumer-app"));
+    // Killed services are not listed, and do not make the lab unhealthy.
+    let status = lab.lab(&["status", "--check"]);
+    status.expect_code(0, "lab status --check after kill");
+    assert!(
+        !status.stdout.contains("my-provider-app"),
+        "{}",
+        status.stdout
+    );
+    lab.lab(&["up"]).expect_code(0, "lab up after kill");
+    assert!(lab.deployment_exists("my-provider-app"));
+}
+
+/// A directory with only `kubectl` on it (a symlink to the real one), so `kind` and
+/// `docker` are missing.
+fn path_with_only_kubectl(dir: &Path) -> Option<String> {
+    let kubectl = std::env::split_paths(&path_with_kubectl())
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())?;
+    std::os::unix::fs::symlink(kubectl, dir.join("kubectl")).ok()?;
+    Some(dir.display().to_string())
+}
+
+#[test]
+fn a_missing_tool_is_one_line_saying_what_to_install() {
+    let state = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |path: &str, args: &[&str]| {
+        Running::start(
+            Command::new(env!("CARGO_BIN_EXE_lab"))
+                .args(args)
+                .current_dir(repo_root())
+                .env("PATH", path)
+                .env("LAB_STATE_DIR", state.path())
+                .env_remove("LAB_TARGET"),
+        )
+        .wait(Duration::from_secs(60))
+    };
+    let out = run(
+        &empty.path().display().to_string(),
+        &["up", "--target", "cluster"],
+    );
+    out.expect_code(1, "lab up without kubectl");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "`kubectl` is not installed (not found on PATH); install it: https://kubernetes.io/docs/tasks/tools/"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    let only_kubectl = tempfile::tempdir().unwrap();
+    let Some(path) = path_with_only_kubectl(only_kubectl.path()) else {
+        panic!("no kubectl to link: install kubectl or run make k8s-build");
+    };
+    let out = run(&path, &["up", "--target", "kind"]);
+    out.expect_code(1, "lab up --target kind without kind");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "`kind` is not installed (not found on PATH); install it: https://kind.sigs.k8s.io/"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = run(&path, &["logs", "my-consumer-app", "--target", "minikube"]);
+    out.expect_code(1, "lab logs without a lab");
+    assert!(
+        out.stderr.contains("no lab is up on target `minikube`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!state.path().join("state.json").exists());
+}
