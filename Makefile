@@ -6,7 +6,15 @@ export CASCADE_CACHE ?= $(HOME)/.cache/cascade-lab
 export CARGO_TARGET_DIR ?= $(CASCADE_CACHE)/target
 BIN := $(CARGO_TARGET_DIR)/release
 LAB := $(BIN)/lab
-TARGET ?= local
+# Where the lab runs: local, kind, minikube or cluster. Empty: the running lab's target,
+# else local. NAMESPACE and IMAGE_REGISTRY (cluster target) are for Kubernetes targets.
+TARGET ?=
+NAMESPACE ?=
+IMAGE_REGISTRY ?=
+LAB_FLAGS = $(if $(TARGET),--target $(TARGET)) $(if $(NAMESPACE),--namespace $(NAMESPACE))
+# On Kubernetes the tutorial's experiment.json runs (lab up wrote the consumer's address
+# into it); locally, experiments/local.json with the address from `lab address`.
+EXPERIMENT ?= $(if $(filter-out local,$(TARGET)),experiment.json,experiments/local.json)
 PAUSE ?= 2
 
 .PHONY: all build release demo test lint fmt lab-up lab-down experiment fix break status \
@@ -36,22 +44,22 @@ fmt:
 	$(CARGO) fmt --all
 
 lab-up: release
-	$(LAB) up --target $(TARGET)
+	$(LAB) up $(LAB_FLAGS) $(if $(IMAGE_REGISTRY),--image-registry $(IMAGE_REGISTRY))
 
 lab-down: release
-	$(LAB) down --target $(TARGET)
+	$(LAB) down $(LAB_FLAGS)
 
 status: release
-	$(LAB) status
+	$(LAB) status $(LAB_FLAGS)
 
 experiment: release
-	PATH="$(BIN):$$PATH" CONSUMER_URL="$$($(LAB) address)" $(BIN)/chaos-runner run experiments/local.json
+	PATH="$(BIN):$$PATH" CONSUMER_URL="$$($(LAB) address $(LAB_FLAGS))" $(BIN)/chaos-runner run $(EXPERIMENT)
 
 fix: release
-	$(LAB) fix
+	$(LAB) fix $(LAB_FLAGS)
 
 break: release
-	$(LAB) break
+	$(LAB) break $(LAB_FLAGS)
 
 ## Kubernetes tier: a real control plane on this machine (no containers needed).
 k8s-build:
