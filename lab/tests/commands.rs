@@ -140,11 +140,12 @@ fn bad_input_is_a_one_line_error() {
         "{}",
         unknown.stderr
     );
-    let k8s = lab.run(&["up", "--target", "kind"]);
-    k8s.expect_code(1, "kind target");
+    let k8s = lab.run(&["demo", "--target", "cluster"]);
+    k8s.expect_code(1, "demo on a Kubernetes target");
+    assert_eq!(k8s.stderr.trim().lines().count(), 1, "{}", k8s.stderr);
     assert!(
         k8s.stderr
-            .contains("the `kind` target is not implemented yet"),
+            .contains("`lab demo` runs on the local target only"),
         "{}",
         k8s.stderr
     );
