@@ -180,6 +180,61 @@ impl ClusterLab {
         !out.stdout.trim().is_empty()
     }
 
+    /// Puts stand-ins for kind, docker and minikube first on PATH (each appends its
+    /// arguments to `calls.log` in `dir`; the fake kind keeps its clusters in `clusters`),
+    /// and gives the control plane the contexts kind and minikube would create, so the
+    /// kind/minikube flows run end to end against the control plane.
+    fn with_fake_cluster_tools(mut self, dir: &Path) -> ClusterLab {
+        use std::os::unix::fs::PermissionsExt;
+        let log = dir.join("calls.log");
+        let clusters = dir.join("clusters");
+        std::fs::write(&clusters, "").expect("clusters file");
+        let scripts = [
+            ("docker", String::new()),
+            (
+                "kind",
+                format!(
+                    r#"case "$1 $2" in
+  "get clusters") cat '{c}' ;;
+  "create cluster") echo cascade-lab >>'{c}' ;;
+  "delete cluster") : >'{c}' ;;
+esac
+"#,
+                    c = clusters.display()
+                ),
+            ),
+            ("minikube", String::new()),
+        ];
+        for (name, body) in scripts {
+            let path = dir.join(name);
+            let text = format!(
+                "#!/bin/sh\necho \"{name} $*\" >>'{}'\n{body}exit 0\n",
+                log.display()
+            );
+            std::fs::write(&path, text).expect("write fake tool");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::copy(&self.kubeconfig, &kubeconfig).expect("copy kubeconfig");
+        self.kubeconfig = kubeconfig;
+        for context in ["kind-cascade-lab", "minikube"] {
+            let out = Running::start(&mut self.command(
+                "kubectl",
+                &[
+                    "config",
+                    "set-context",
+                    context,
+                    "--cluster=cascade-lab",
+                    "--user=admin",
+                ],
+            ))
+            .wait(Duration::from_secs(30));
+            out.expect_code(0, "kubectl config set-context");
+        }
+        self.path = format!("{}:{}", dir.display(), self.path);
+        self
+    }
+
     fn experiment(&self) -> PathBuf {
         self.repo.path().join("experiment.json")
     }
@@ -187,7 +242,17 @@ impl ClusterLab {
 
 impl Drop for ClusterLab {
     fn drop(&mut self) {
-        let _ = self.lab(&["down", "--target", "cluster"]);
+        // Independent of lab's state (the test may have failed anywhere): delete what the
+        // overlay creates and wait, so the node port is free for the next test.
+        let overlay = repo_root().join("manifests/overlays/before");
+        let _ = self.kubectl(&[
+            "delete",
+            "-k",
+            overlay.to_str().unwrap_or_default(),
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=60s",
+        ]);
         let _ = Running::start(&mut self.command(
             "kubectl",
             &[
@@ -425,4 +490,148 @@ fn a_missing_tool_is_one_line_saying_what_to_install() {
         out.stderr
     );
     assert!(!state.path().join("state.json").exists());
+}
+
+#[test]
+fn the_image_registry_replaces_both_images_on_the_cluster_target() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let lab = ClusterLab::new(kubeconfig, "registry");
+    lab.lab(&[
+        "up",
+        "--target",
+        "cluster",
+        "--image-registry",
+        "localhost:5000/lab/",
+    ])
+    .expect_code(0, "lab up --image-registry");
+    let images = |name: &str| {
+        let out = lab.kubectl(&[
+            "get",
+            "deployment",
+            name,
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].image}",
+        ]);
+        out.expect_code(0, "kubectl get deployment");
+        out.stdout.trim().to_string()
+    };
+    assert_eq!(
+        images("my-provider-app"),
+        "localhost:5000/lab/provider-app:dev"
+    );
+    assert_eq!(
+        images("my-consumer-app"),
+        "localhost:5000/lab/consumer-app:dev"
+    );
+    // The registry is recorded: `lab fix` keeps pulling from it.
+    lab.lab(&["fix"]).expect_code(0, "lab fix");
+    assert_eq!(
+        images("my-consumer-app"),
+        "localhost:5000/lab/consumer-app:dev"
+    );
+    assert_eq!(lab.resilience().as_deref(), Some("on"));
+    let logs = lab.lab(&["logs", "my-consumer-app"]);
+    logs.expect_code(0, "lab logs");
+    assert!(
+        logs.stdout.contains("simulated container (kwok)"),
+        "{}",
+        logs.stdout
+    );
+}
+
+#[test]
+fn kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let tools = tempfile::tempdir().unwrap();
+    let lab = ClusterLab::new(kubeconfig, "kind").with_fake_cluster_tools(tools.path());
+    let calls = || std::fs::read_to_string(tools.path().join("calls.log")).unwrap_or_default();
+    let script = repo_root().join("scripts/get-consumer-service-address.sh");
+
+    // kind: the cluster is created (it does not exist yet), both images built and loaded.
+    let up = lab.lab(&["up", "--target", "kind"]);
+    up.expect_code(0, "lab up --target kind");
+    let config = lab.repo.path().join("kind/cluster.yaml");
+    let root = lab.repo.path().display().to_string();
+    let expected = [
+        "kind get clusters".to_string(),
+        format!("kind create cluster --config {}", config.display()),
+        format!("docker build --target provider-app -t cascade-lab/provider-app:dev {root}"),
+        format!("docker build --target consumer-app -t cascade-lab/consumer-app:dev {root}"),
+        "kind load docker-image cascade-lab/provider-app:dev --name cascade-lab".to_string(),
+        "kind load docker-image cascade-lab/consumer-app:dev --name cascade-lab".to_string(),
+    ];
+    assert_eq!(calls().lines().collect::<Vec<_>>(), expected);
+    // The host port kind/cluster.yaml maps, on localhost; the same as the script's answer.
+    assert_eq!(
+        up.stdout.trim(),
+        "http://localhost:30080/invokeConsumedService"
+    );
+    let kubeconfig_arg = lab.kubeconfig.display().to_string();
+    let by_script = |context: &str| {
+        let out = Running::start(&mut lab.command(
+            script.to_str().unwrap(),
+            &[
+                "-n",
+                &lab.namespace,
+                "--kubeconfig",
+                &kubeconfig_arg,
+                "--context",
+                context,
+            ],
+        ))
+        .wait(Duration::from_secs(60));
+        out.expect_code(0, "get-consumer-service-address.sh");
+        out.stdout.trim().to_string()
+    };
+    assert_eq!(by_script("kind-cascade-lab"), up.stdout.trim());
+    let state = std::fs::read_to_string(lab.state.path().join("state.json")).unwrap();
+    assert!(
+        state.contains("\"context\": \"kind-cascade-lab\""),
+        "{state}"
+    );
+
+    // A second `up` finds the cluster and does not create it again.
+    std::fs::write(tools.path().join("calls.log"), "").unwrap();
+    lab.lab(&["up"]).expect_code(0, "second lab up");
+    assert!(!calls().contains("create cluster"), "{}", calls());
+
+    // `down` keeps the cluster unless asked.
+    lab.lab(&["down", "--target", "kind"])
+        .expect_code(0, "lab down");
+    assert!(!calls().contains("delete cluster"), "{}", calls());
+    assert!(!lab.deployment_exists("my-consumer-app"));
+    lab.lab(&["up", "--target", "kind"])
+        .expect_code(0, "lab up again");
+    lab.lab(&["down", "--target", "kind", "--delete-cluster"])
+        .expect_code(0, "lab down --delete-cluster");
+    assert!(
+        calls().ends_with("kind delete cluster --name cascade-lab\n"),
+        "{}",
+        calls()
+    );
+
+    // minikube: images built and loaded into minikube; the address is the node's IP (the
+    // control plane has no node named minikube, so a worker's, like the script).
+    std::fs::write(tools.path().join("calls.log"), "").unwrap();
+    let up = lab.lab(&["up", "--target", "minikube"]);
+    up.expect_code(0, "lab up --target minikube");
+    let calls_now = calls();
+    assert!(
+        calls_now.contains("minikube image load cascade-lab/provider-app:dev\n"),
+        "{calls_now}"
+    );
+    assert!(
+        calls_now.contains("minikube image load cascade-lab/consumer-app:dev\n"),
+        "{calls_now}"
+    );
+    assert_eq!(
+        up.stdout.trim(),
+        "http://127.0.0.1:30080/invokeConsumedService"
+    );
+    assert_eq!(by_script("minikube"), up.stdout.trim());
+    lab.lab(&["down"]).expect_code(0, "lab down (minikube)");
 }
