@@ -339,6 +339,11 @@ fn lookup<'a>(
 
 /// Substitutes one string. `"${name}"` alone yields the value with its own type.
 pub fn substitute_str(s: &str, configuration: &Configuration, secrets: &Secrets) -> Value {
+    // Every template starts with `$`: without one there is nothing to do, and the
+    // pattern need not be compiled at all (most runs never use templates).
+    if !s.contains('$') {
+        return Value::String(s.to_string());
+    }
     if let Some(c) = TEMPLATE.captures(s)
         && c.get(0)
             .is_some_and(|m| m.start() == 0 && m.end() == s.len())
