@@ -3,6 +3,8 @@
 # process action) run by the reference `chaos run` and by `chaos-runner run` (release).
 # Reports wall time (hyperfine when installed, else repeated timing) and peak RSS
 # (/usr/bin/time -v). Usage: bench/runner.sh [RUNS]   (default 20)
+# Env: CASCADE_CHAOS_BIN (the reference `chaos`), RUNNER_BIN (a chaos-runner to time
+# instead of building this checkout's release binary), CARGO_TARGET_DIR.
 set -euo pipefail
 
 runs="${1:-20}"
@@ -10,8 +12,14 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 chaos="${CASCADE_CHAOS_BIN:-$("$root/scripts/setup-chaostoolkit.sh" | tail -n 1)}"
-(cd "$root" && cargo build --release -q -p chaos-runner)
-ours="$target/release/chaos-runner"
+# RUNNER_BIN=<path> times an existing chaos-runner binary instead (e.g. an older build,
+# for before/after comparisons with exactly this script).
+if [ -n "${RUNNER_BIN:-}" ]; then
+    ours="$RUNNER_BIN"
+else
+    (cd "$root" && cargo build --release -q -p chaos-runner)
+    ours="$target/release/chaos-runner"
+fi
 [ -x "$ours" ] || { echo "bench/runner.sh: $ours not built" >&2; exit 1; }
 if [ ! -x /usr/bin/time ]; then
     apt-get install -y time >/dev/null 2>&1 || { echo "bench/runner.sh: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
@@ -59,10 +67,13 @@ echo "## machine"
 echo "nproc: $(nproc); cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 echo "chaos: $("$(dirname "$chaos")/python" -m pip list 2>/dev/null | grep -E '^chaostoolkit(-lib)? ' | tr -s ' ' | paste -sd ';' -)"
 echo "chaos-runner: $ours"
+echo "load average (1/5/15 min) before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## wall time ($runs runs each)"
 if command -v hyperfine >/dev/null 2>&1; then
-    hyperfine --warmup 2 --runs "$runs" --style basic --export-markdown "$work/wall.md" \
+    # -N: no intermediate shell (the commands need none); with a shell, hyperfine
+    # subtracts an estimated shell start-up time, which is noisy on a loaded machine.
+    hyperfine -N --warmup 2 --runs "$runs" --style basic --export-markdown "$work/wall.md" \
         -n "chaos run" "$ref_cmd" -n "chaos-runner run" "$our_cmd" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
     echo
     cat "$work/wall.md"
@@ -86,3 +97,5 @@ for name in "chaos run" "chaos-runner run"; do
     done
     echo "$name: $peak"
 done
+echo
+echo "load average (1/5/15 min) after timing: $(cut -d' ' -f1-3 /proc/loadavg)"
