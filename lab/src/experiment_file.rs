@@ -7,6 +7,8 @@
 //! tried as the start of a JSON string (serde_json's stream reader says where it ends);
 //! a literal that decodes to the current URL is a candidate, and a candidate is taken only
 //! if replacing it yields exactly the original document with that one URL changed.
+//! YAML experiments work the same way, with every verbatim occurrence of the URL as a
+//! candidate (a URL needs no escaping in YAML scalars) and serde-saphyr as the reader.
 
 use std::path::Path;
 
@@ -51,11 +53,60 @@ fn literal_spans(text: &str, value: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Returns `text` with the consumer probe's URL set to `url`; `name` says which file
-/// the text came from (for messages).
-pub fn rewrite_consumer_url(text: &str, url: &str, name: &str) -> Result<String> {
-    let original: Value =
-        serde_json::from_str(text).with_context(|| format!("{name} is not valid JSON"))?;
+/// The experiment formats `--write` edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// YAML for `.yaml`/`.yml`, JSON otherwise (as the Chaos Toolkit decides).
+    pub fn of(path: &Path) -> Format {
+        let yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if yaml { Format::Yaml } else { Format::Json }
+    }
+
+    fn parse(self, text: &str) -> Option<Value> {
+        match self {
+            Format::Json => serde_json::from_str(text).ok(),
+            Format::Yaml => serde_saphyr::from_str(text).ok(),
+        }
+    }
+
+    /// Where `value` may be written in `text`, and what replaces it.
+    fn candidates(self, text: &str, value: &str, url: &str) -> Result<Vec<(usize, usize, String)>> {
+        Ok(match self {
+            Format::Json => {
+                let literal =
+                    serde_json::to_string(url).context("cannot encode the URL as JSON")?;
+                literal_spans(text, value)
+                    .into_iter()
+                    .map(|(start, end)| (start, end, literal.clone()))
+                    .collect()
+            }
+            Format::Yaml => text
+                .match_indices(value)
+                .map(|(start, found)| (start, start + found.len(), url.to_string()))
+                .collect(),
+        })
+    }
+}
+
+/// Returns `text` with the consumer probe's URL set to `url`; `name` says which file the
+/// text came from (for messages).
+pub fn rewrite(format: Format, text: &str, url: &str, name: &str) -> Result<String> {
+    let original: Value = match format {
+        Format::Json => {
+            serde_json::from_str(text).with_context(|| format!("{name} is not valid JSON"))?
+        }
+        Format::Yaml => {
+            serde_saphyr::from_str(text).with_context(|| format!("{name} is not valid YAML"))?
+        }
+    };
     let pointers = probe_url_pointers(&original);
     if pointers.is_empty() {
         bail!(
@@ -63,7 +114,6 @@ pub fn rewrite_consumer_url(text: &str, url: &str, name: &str) -> Result<String>
              (looked in steady-state-hypothesis.probes, method and rollbacks)"
         );
     }
-    let new_literal = serde_json::to_string(url).context("cannot encode the URL as JSON")?;
     let mut current_text = text.to_string();
     let mut current_doc = original;
     for pointer in pointers {
@@ -76,19 +126,13 @@ pub fn rewrite_consumer_url(text: &str, url: &str, name: &str) -> Result<String>
         if let Some(slot) = expected.pointer_mut(&pointer) {
             *slot = Value::String(url.to_string());
         }
-        let rewritten = literal_spans(&current_text, &old_url)
+        let rewritten = format
+            .candidates(&current_text, &old_url, url)?
             .into_iter()
-            .map(|(start, end)| {
-                format!(
-                    "{}{}{}",
-                    &current_text[..start],
-                    new_literal,
-                    &current_text[end..]
-                )
+            .map(|(start, end, new)| {
+                format!("{}{new}{}", &current_text[..start], &current_text[end..])
             })
-            .find(|candidate| {
-                serde_json::from_str::<Value>(candidate).ok() == Some(expected.clone())
-            });
+            .find(|candidate| format.parse(candidate).as_ref() == Some(&expected));
         let Some(rewritten) = rewritten else {
             bail!("cannot locate the URL of `{CONSUMER_PROBE}` ({pointer}) in the text of {name}");
         };
@@ -98,18 +142,11 @@ pub fn rewrite_consumer_url(text: &str, url: &str, name: &str) -> Result<String>
     Ok(current_text)
 }
 
-/// Rewrites the consumer probe's URL in the experiment file `path` (JSON only).
+/// Rewrites the consumer probe's URL in the experiment file `path` (JSON or YAML).
 pub fn write_consumer_url(path: &Path, url: &str) -> Result<()> {
     let name = path.display().to_string();
-    let is_yaml = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    if is_yaml {
-        bail!("{name}: only JSON experiments can be rewritten in place; edit the YAML by hand");
-    }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
-    let new_text = rewrite_consumer_url(&text, url, &name)?;
+    let new_text = rewrite(Format::of(path), &text, url, &name)?;
     if new_text != text {
         std::fs::write(path, new_text).with_context(|| format!("cannot write {name}"))?;
     }
@@ -138,7 +175,7 @@ mod tests {
     #[test]
     fn the_seed_experiment_gets_only_its_url_changed() {
         let url = "http://127.0.0.1:30080/invokeConsumedService";
-        let after = rewrite_consumer_url(SEED, url, "experiment.json").unwrap();
+        let after = rewrite(Format::Json, SEED, url, "experiment.json").unwrap();
         assert_only_url_changed(
             SEED,
             &after,
@@ -147,7 +184,7 @@ mod tests {
         );
         // Idempotent: writing the same URL again changes nothing.
         assert_eq!(
-            rewrite_consumer_url(&after, url, "experiment.json").unwrap(),
+            rewrite(Format::Json, &after, url, "experiment.json").unwrap(),
             after
         );
     }
@@ -158,20 +195,20 @@ mod tests {
         let text = r#"{"description": "calls \"http://a/x\"", "steady-state-hypothesis": {"probes": [
   {"name": "other", "provider": {"type": "http", "url": "http://a/x"}},
   {"name": "consumer-service-must-still-respond", "provider": {"type": "http", "url":"http:\/\/a/x"}}]}}"#;
-        let after = rewrite_consumer_url(text, "http://b/y", "t.json").unwrap();
+        let after = rewrite(Format::Json, text, "http://b/y", "t.json").unwrap();
         let expected = text.replace(r#""url":"http:\/\/a/x""#, r#""url":"http://b/y""#);
         assert_eq!(after, expected);
     }
 
     #[test]
     fn a_missing_probe_or_bad_json_is_a_clear_error() {
-        let err = rewrite_consumer_url(r#"{"method": []}"#, "http://x/", "e.json").unwrap_err();
+        let err = rewrite(Format::Json, r#"{"method": []}"#, "http://x/", "e.json").unwrap_err();
         assert!(
             err.to_string()
                 .contains("e.json has no probe named `consumer-service-must-still-respond`"),
             "{err}"
         );
-        let err = rewrite_consumer_url("{", "http://x/", "e.json").unwrap_err();
+        let err = rewrite(Format::Json, "{", "http://x/", "e.json").unwrap_err();
         assert!(
             format!("{err:#}").starts_with("e.json is not valid JSON"),
             "{err:#}"
@@ -179,7 +216,22 @@ mod tests {
     }
 
     #[test]
-    fn write_edits_the_file_in_place_and_refuses_yaml() {
+    fn yaml_experiments_get_only_their_url_changed() {
+        let text = "# the tutorial's experiment, as YAML\ntitle: t # same URL in a comment: http://a:1/x\nsteady-state-hypothesis:\n  probes:\n    - name: other\n      provider: {type: http, url: http://a:1/x}\n    - name: consumer-service-must-still-respond\n      tolerance: 200\n      provider:\n        type: http\n        url: \"http://a:1/x\"\n";
+        let after = rewrite(Format::Yaml, text, "http://b:2/y", "e.yaml").unwrap();
+        assert_eq!(
+            after,
+            text.replace("url: \"http://a:1/x\"", "url: \"http://b:2/y\"")
+        );
+        let err = rewrite(Format::Yaml, "title: [", "http://x/", "e.yaml").unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("e.yaml is not valid YAML"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn write_edits_the_file_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("experiment.json");
         std::fs::write(&path, SEED).unwrap();
@@ -190,10 +242,13 @@ mod tests {
             text.len(),
             SEED.len() + "localhost:30080".len() - "192.168.39.7:31546".len()
         );
-        let yaml = dir.path().join("e.yaml");
+        let yaml = dir.path().join("e.yml");
         std::fs::write(&yaml, "title: x\n").unwrap();
         let err = write_consumer_url(&yaml, "http://x/").unwrap_err();
-        assert!(err.to_string().contains("only JSON experiments"), "{err}");
+        assert!(
+            err.to_string().contains("e.yml has no probe named"),
+            "{err}"
+        );
         let err = write_consumer_url(&dir.path().join("none.json"), "http://x/").unwrap_err();
         assert!(format!("{err:#}").contains("cannot read"), "{err:#}");
     }

@@ -635,3 +635,54 @@ fn kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
     assert_eq!(by_script("minikube"), up.stdout.trim());
     lab.lab(&["down"]).expect_code(0, "lab down (minikube)");
 }
+
+#[test]
+fn a_rollout_that_cannot_finish_times_out_naming_the_deployments() {
+    let Some(kubeconfig) = kube_tier() else {
+        return;
+    };
+    let lab = ClusterLab::new(kubeconfig, "stuck");
+    // A quota of zero pods: the Deployments exist but never get a pod.
+    let create =
+        Running::start(&mut lab.command("kubectl", &["create", "namespace", &lab.namespace]))
+            .wait(Duration::from_secs(60));
+    create.expect_code(0, "kubectl create namespace");
+    lab.kubectl(&["create", "quota", "no-pods", "--hard=pods=0"])
+        .expect_code(0, "kubectl create quota");
+    let up = Running::start(&mut lab.command(
+        env!("CARGO_BIN_EXE_lab"),
+        &[
+            "up",
+            "--target",
+            "cluster",
+            "-n",
+            &lab.namespace,
+            "--timeout",
+            "3",
+        ],
+    ))
+    .wait(Duration::from_secs(120));
+    up.expect_code(1, "lab up with a stuck rollout");
+    for needle in [
+        "the rollout did not finish within 3s (raise it with --timeout)",
+        &format!(
+            "deployment my-provider-app in namespace '{}'",
+            lab.namespace
+        ),
+        &format!(
+            "deployment my-consumer-app in namespace '{}'",
+            lab.namespace
+        ),
+        "no pods",
+    ] {
+        assert!(
+            up.stderr.contains(needle),
+            "{needle:?} missing in\n{}",
+            up.stderr
+        );
+    }
+    // Recorded before the wait: `lab down` removes what was applied.
+    lab.lab(&["down"])
+        .expect_code(0, "lab down after a failed up");
+    assert!(!lab.deployment_exists("my-provider-app"));
+}
