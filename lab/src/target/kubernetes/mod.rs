@@ -293,6 +293,9 @@ impl Target for Kubernetes {
                 .and_then(|s| s.kubernetes.as_ref())
                 .and_then(|k| k.image_registry.clone())
         });
+        if let Some(registry) = &image_registry {
+            repo::check_registry(registry)?;
+        }
         match self.kind {
             TargetKind::Kind => images::prepare_kind(&repo)?,
             TargetKind::Minikube => images::prepare_minikube(&repo)?,

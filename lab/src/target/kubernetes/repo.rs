@@ -110,6 +110,17 @@ struct Kustomization {
     images: Vec<ImageOverride>,
 }
 
+/// Rejects an `--image-registry` value that cannot prefix an image name.
+pub fn check_registry(registry: &str) -> Result<()> {
+    let trimmed = registry.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.chars().any(|c| c.is_whitespace() || c == '@') {
+        bail!(
+            "--image-registry '{registry}' is not a registry (e.g. ghcr.io/me or localhost:5000)"
+        );
+    }
+    Ok(())
+}
+
 /// Writes, in `dir`, a kustomization that takes `overlay` with the images from
 /// `registry` (`REG/provider-app:dev`, ...). kustomize only accepts relative resource
 /// paths, so the overlay is referenced relative to `dir`.
