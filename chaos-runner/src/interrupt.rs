@@ -1,7 +1,8 @@
 //! Interruption: a shared flag set by Ctrl-C / SIGTERM that running activities poll.
 //!
-//! Blocking work (an HTTP call, a driver call) runs on a helper thread so the caller can
-//! give up waiting as soon as the flag is set; processes are killed outright.
+//! Blocking work (a driver call) runs on a helper thread and async work (an HTTP call)
+//! is polled alongside the flag, so the caller can give up waiting as soon as the flag is
+//! set; processes are killed outright.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -56,6 +57,25 @@ impl Cancel {
                 Err(mpsc::RecvTimeoutError::Timeout) if self.is_cancelled() => return None,
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+}
+
+impl Cancel {
+    /// Awaits `work`, checking the flag every [`POLL`]; `None` when cancelled first
+    /// (`work` is then dropped, which aborts it).
+    pub async fn until_cancelled<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                v = &mut work => return Some(v),
+                _ = tokio::time::sleep(POLL) => {
+                    if self.is_cancelled() {
+                        return None;
+                    }
+                }
             }
         }
     }

@@ -7,10 +7,10 @@
 
 use super::{ProviderContext, ProviderError, substituted};
 use crate::pyvalue::py_str;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::{Client, RequestBuilder};
 use serde_json::{Map, Value, json};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 /// Client settings that can't be set per request.
@@ -21,21 +21,33 @@ struct ClientKey {
     read_ms: Option<u64>,
 }
 
-/// Clients are reused across activities: building one (a runtime thread, TLS set-up) is
-/// the costly part.
-static CLIENTS: LazyLock<Mutex<HashMap<ClientKey, Client>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// What reqwest's blocking client waits for a response (and again for its body) when
+/// no timeout is given; kept so runs behave as they did with that client.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
-fn client(key: ClientKey) -> Result<Client, ProviderError> {
-    let mut cache = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(c) = cache.get(&key) {
-        return Ok(c.clone());
-    }
+/// Requests run on the calling thread, on a current-thread runtime: no runtime thread to
+/// start and no hand-off between threads per request. Runtime and clients are per
+/// thread because pooled connections are tasks of the runtime that opened them, and a
+/// current-thread runtime only makes progress inside its own `block_on`.
+struct ThreadHttp {
+    runtime: tokio::runtime::Runtime,
+    /// Reused across activities: building a client (TLS set-up) is the costly part.
+    clients: HashMap<ClientKey, Client>,
+}
+
+thread_local! {
+    static HTTP: RefCell<Option<ThreadHttp>> = const { RefCell::new(None) };
+}
+
+fn cannot_create(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::Failed(format!("cannot create an HTTP client: {e}"))
+}
+
+fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
     let mut builder = if key.verify_tls {
         // Same verification as reqwest's default, but the system roots are read on the
         // first https handshake only: plain http:// runs never pay for them.
-        let tls = super::tls::verifying_config()
-            .map_err(|e| ProviderError::Failed(format!("cannot create an HTTP client: {e}")))?;
+        let tls = super::tls::verifying_config().map_err(cannot_create)?;
         Client::builder().tls_backend_preconfigured(tls)
     } else {
         Client::builder().danger_accept_invalid_certs(true)
@@ -43,16 +55,49 @@ fn client(key: ClientKey) -> Result<Client, ProviderError> {
     if let Some(ms) = key.connect_ms {
         builder = builder.connect_timeout(Duration::from_millis(ms));
     }
-    // The blocking client has no read timeout; a total timeout of connect + read is the
-    // closest bound (requests' read timeout restarts with every byte received).
-    if let Some(ms) = key.read_ms {
-        builder = builder.timeout(Duration::from_millis(ms + key.connect_ms.unwrap_or(0)));
-    }
-    let c = builder
-        .build()
-        .map_err(|e| ProviderError::Failed(format!("cannot create an HTTP client: {e}")))?;
-    cache.insert(key, c.clone());
-    Ok(c)
+    builder.build().map_err(cannot_create)
+}
+
+/// How long to wait for the response, then for its body. There is no per-read timeout;
+/// connect + read is the closest bound (requests' read timeout restarts with every
+/// byte received).
+fn wait_for(key: ClientKey) -> Duration {
+    key.read_ms.map_or(DEFAULT_WAIT, |ms| {
+        Duration::from_millis(ms + key.connect_ms.unwrap_or(0))
+    })
+}
+
+/// Runs `request` with this thread's runtime and the client for `key`.
+fn with_client<T>(
+    key: ClientKey,
+    request: impl AsyncFnOnce(Client) -> T,
+) -> Result<T, ProviderError> {
+    HTTP.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(cannot_create)?;
+            *slot = Some(ThreadHttp {
+                runtime,
+                clients: HashMap::new(),
+            });
+        }
+        let Some(http) = slot.as_mut() else {
+            return Err(cannot_create("no runtime"));
+        };
+        let _context = http.runtime.enter();
+        let client = match http.clients.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let c = new_client(key)?;
+                http.clients.insert(key, c.clone());
+                c
+            }
+        };
+        Ok(http.runtime.block_on(request(client)))
+    })
 }
 
 fn seconds_to_ms(v: &Value) -> Option<u64> {
@@ -100,11 +145,11 @@ pub fn run(
         Some(t) => (seconds_to_ms(t), seconds_to_ms(t)),
         None => (None, None),
     };
-    let client = client(ClientKey {
+    let key = ClientKey {
         verify_tls,
         connect_ms,
         read_ms,
-    })?;
+    };
     let parsed_method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| ProviderError::Failed(format!("invalid HTTP method '{method}'")))?;
 
@@ -120,7 +165,7 @@ pub fn run(
         }
         _ => url.clone(),
     };
-    let build = move || -> RequestBuilder {
+    let build = |client: &Client| -> RequestBuilder {
         let mut req = client.request(parsed_method.clone(), &request_url);
         for (k, v) in &header_map {
             req = req.header(k.as_str(), py_str(v));
@@ -137,14 +182,23 @@ pub fn run(
     };
 
     let display_url = url;
-    let outcome = ctx
-        .cancel
-        .run(move || send_with_retries(build, max_retries));
+    let wait = wait_for(key);
+    let outcome = with_client(key, async |client| {
+        ctx.cancel
+            .until_cancelled(send_with_retries(|| build(&client), max_retries, wait))
+            .await
+    })?;
     let response = match outcome {
         None => return Err(ProviderError::Interrupted),
         Some(r) => r,
     };
     let (status, headers, body) = response.map_err(|e| {
+        let e = match e {
+            SendError::TimedOut => {
+                return ProviderError::Failed("activity took too long to complete".into());
+            }
+            SendError::Http(e) => e,
+        };
         if e.is_timeout() {
             ProviderError::Failed("activity took too long to complete".into())
         } else if e.is_connect() {
@@ -183,23 +237,38 @@ pub fn run(
 
 type Response = (u16, Map<String, Value>, Value);
 
+/// Why no response was read.
+enum SendError {
+    /// No response (or no complete body) within the wait.
+    TimedOut,
+    Http(reqwest::Error),
+}
+
 /// Sends the request, retrying connection failures `max_retries` times like
-/// requests' `HTTPAdapter(max_retries=N)`.
-fn send_with_retries(
+/// requests' `HTTPAdapter(max_retries=N)`; waits up to `wait` for each response and
+/// again for its body, as reqwest's blocking client did.
+async fn send_with_retries(
     build: impl Fn() -> RequestBuilder,
     max_retries: u64,
-) -> Result<Response, reqwest::Error> {
+    wait: Duration,
+) -> Result<Response, SendError> {
     let mut attempt = 0;
     loop {
-        match build().send() {
-            Ok(r) => return read_response(r),
-            Err(e) if e.is_connect() && attempt < max_retries => attempt += 1,
-            Err(e) => return Err(e),
+        match tokio::time::timeout(wait, build().send()).await {
+            Err(_) => return Err(SendError::TimedOut),
+            Ok(Ok(r)) => {
+                return match tokio::time::timeout(wait, read_response(r)).await {
+                    Err(_) => Err(SendError::TimedOut),
+                    Ok(r) => r.map_err(SendError::Http),
+                };
+            }
+            Ok(Err(e)) if e.is_connect() && attempt < max_retries => attempt += 1,
+            Ok(Err(e)) => return Err(SendError::Http(e)),
         }
     }
 }
 
-fn read_response(r: reqwest::blocking::Response) -> Result<Response, reqwest::Error> {
+async fn read_response(r: reqwest::Response) -> Result<Response, reqwest::Error> {
     let status = r.status().as_u16();
     let mut headers = Map::new();
     for (name, value) in r.headers() {
@@ -213,7 +282,7 @@ fn read_response(r: reqwest::blocking::Response) -> Result<Response, reqwest::Er
         headers.insert(key, Value::String(joined));
     }
     let is_json = headers.get("Content-Type").and_then(Value::as_str) == Some("application/json");
-    let text = r.text()?;
+    let text = r.text().await?;
     let body = if is_json {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     } else {
@@ -344,15 +413,19 @@ mod tests {
     }
 
     fn get(url: &str, verify_tls: bool) -> Result<Value, ProviderError> {
+        get_until(url, verify_tls, &Cancel::new())
+    }
+
+    fn get_until(url: &str, verify_tls: bool, cancel: &Cancel) -> Result<Value, ProviderError> {
         let provider = json!({"type": "http", "url": url, "timeout": 10, "verify_tls": verify_tls});
         let (configuration, secrets, env) = (Map::new(), Map::new(), BTreeMap::new());
-        let (registry, cancel) = (Registry::empty(), Cancel::new());
+        let registry = Registry::empty();
         let ctx = ProviderContext {
             configuration: &configuration,
             secrets: &secrets,
             env: &env,
             registry: &registry,
-            cancel: &cancel,
+            cancel,
         };
         run(provider.as_object().expect("object"), false, &ctx)
     }
@@ -389,5 +462,52 @@ mod tests {
                 ("b".into(), "x".into())
             ]
         );
+    }
+
+    #[test]
+    fn requests_on_several_threads_each_get_their_response() {
+        let url = self_signed_server(4);
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || (get(&url, false), get(&url, false)))
+            })
+            .collect();
+        for worker in workers {
+            let (first, second) = worker.join().expect("worker thread");
+            for output in [first, second] {
+                let output = output.expect("response");
+                assert_eq!(output["status"], json!(200));
+                assert_eq!(output["body"], json!("ok"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_without_answer_is_interrupted_by_cancel() {
+        // Accepts the connection and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let holder = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+        let cancel = Cancel::new();
+        let canceller = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                cancel.cancel();
+            })
+        };
+        let started = std::time::Instant::now();
+        assert_eq!(
+            get_until(&url, true, &cancel),
+            Err(ProviderError::Interrupted)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        canceller.join().expect("canceller");
+        drop(holder.join().expect("holder"));
     }
 }
