@@ -1,11 +1,13 @@
 //! `lab`: brings the Cascade Lab up and down, breaks and fixes the consumer, and tells the
 //! cascading-failure story end to end (`lab demo`).
 //!
-//! Map: `cli` (arguments) -> `target` (one module per place the lab runs; `local` is the
-//! supervised-process one) built on `state` (what runs, on disk), `process` (pids that
-//! survive reuse, detached spawning), `health` (readiness), `binaries` (finding/building
-//! the services) and `interrupt` (Ctrl-C). `demo` drives the story through a `Target` and
-//! an experiment runner.
+//! Map: `cli` (arguments) -> `target` (one module per place the lab runs: `local`, the
+//! supervised processes, and `kubernetes`, the kind/minikube/cluster targets) built on
+//! `state` (what runs, on disk), `process` (pids that survive reuse, detached spawning),
+//! `health` (readiness), `binaries` (finding/building the services) and `interrupt`
+//! (Ctrl-C). `experiment_file` rewrites the consumer probe's URL in place
+//! (`lab address --write`). `demo` drives the story through a `Target` and an
+//! experiment runner.
 
 mod binaries;
 mod cli;
