@@ -59,6 +59,9 @@ impl Lab {
             let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
                 .expect("kubeconfig usable");
+            // Under `cargo test --workspace` rustls has both ring and aws-lc-rs compiled in
+            // (feature unification), so pick one explicitly as the library does.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             Client::try_from(config).expect("client")
         });
         let ns = format!(
