@@ -150,7 +150,25 @@ fn work_dir() -> tempfile::TempDir {
             fs::copy(&path, dir.path().join("experiments").join(name)).expect("copy an experiment");
         }
     }
+    // The Kubernetes targets apply `manifests/` and read `kind/` from the checkout they
+    // run in: the copy is that checkout, so the real experiment.json is never rewritten.
+    for tree in ["manifests", "kind"] {
+        copy_tree(&root.join(tree), &dir.path().join(tree));
+    }
     dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("list a folder to copy") {
+        let path = entry.expect("folder entry").path();
+        let target = to.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            fs::copy(&path, &target).expect("copy a file");
+        }
+    }
 }
 
 fn shell(cwd: &Path, extra: Vec<(String, String)>) -> Shell {
@@ -310,6 +328,19 @@ fn the_kubernetes_blocks_run_on_the_control_plane() {
         return;
     };
     bin_dir();
+    // Node port 30080 is cluster-wide: hold the lock lab's and chaos-runner's Kubernetes
+    // tests take before they create the lab's Services.
+    let lock_path = Path::new(&kubeconfig)
+        .parent()
+        .expect("kubeconfig has a folder")
+        .join("cascade-lab-nodeport.lock");
+    let lock = fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .expect("open the node-port lock");
+    lock.lock().expect("take the node-port lock");
     let dir = work_dir();
     let shell = shell(
         dir.path(),
