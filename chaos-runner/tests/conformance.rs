@@ -271,6 +271,25 @@ fn test_registry() -> Registry {
     r
 }
 
+/// `timeout: N` is requests' (N connect, N read): a server that accepts and then says
+/// nothing fails the probe after about N seconds, not connect + read.
+#[test]
+fn http_number_timeout_is_a_read_timeout_not_connect_plus_read() {
+    let s = server();
+    let method = json!([
+        {"type": "probe", "name": "silent", "provider": {"type": "http", "url": s.url("/slow/8000"), "timeout": 1}}
+    ]);
+    let outcome = run_lib(experiment(json!([]), method, json!([])), opts());
+    let j = journal_json(&outcome);
+    let run = &j["run"][0];
+    assert_eq!(run["status"], "failed", "{run}");
+    let duration = run["duration"].as_f64().unwrap_or(f64::MAX);
+    assert!(
+        (0.9..1.8).contains(&duration),
+        "read timeout of 1 s gave up after {duration} s"
+    );
+}
+
 #[test]
 fn http_provider_options() {
     let s = server();
