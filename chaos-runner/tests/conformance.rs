@@ -271,6 +271,39 @@ fn test_registry() -> Registry {
     r
 }
 
+/// A server that closes idle keep-alive connections (as actix does after 5 s) must not
+/// fail the next probe: each request gets a fresh connection, as in chaoslib.
+#[test]
+fn http_probes_survive_the_server_closing_idle_connections() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+            );
+            // Keep-alive promised, then the idle connection is closed.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(stream);
+        }
+    });
+    let method = json!([
+        {"type": "probe", "name": "first", "provider": {"type": "http", "url": url, "timeout": 5}},
+        {"type": "probe", "name": "second", "provider": {"type": "http", "url": url, "timeout": 5},
+            "pauses": {"before": 1}}
+    ]);
+    let outcome = run_lib(experiment(json!([]), method, json!([])), opts());
+    let j = journal_json(&outcome);
+    for run in j["run"].as_array().expect("runs") {
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["output"]["status"], 200, "{run}");
+    }
+}
+
 /// `timeout: N` is requests' (N connect, N read): a server that accepts and then says
 /// nothing fails the probe after about N seconds, not connect + read.
 #[test]

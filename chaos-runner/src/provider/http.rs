@@ -55,6 +55,10 @@ fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
     if let Some(ms) = key.connect_ms {
         builder = builder.connect_timeout(Duration::from_millis(ms));
     }
+    // No connection reuse between requests, as chaoslib (a new `requests` call each time).
+    // It also matters here: the runtime only runs inside `block_on`, so an idle pooled
+    // connection never notices the server closing it, and its reuse fails.
+    builder = builder.pool_max_idle_per_host(0);
     // requests' read timeout: the longest wait for the next bytes, restarted by each read.
     if let Some(ms) = key.read_ms {
         builder = builder.read_timeout(Duration::from_millis(ms));
