@@ -92,6 +92,8 @@ for name in "chaos run" "chaos-runner run"; do
     cmd="$ref_cmd"; [ "$name" = "chaos-runner run" ] && cmd="$our_cmd"
     peak=0
     for _ in 1 2 3 4 5; do
+        # $cmd is a command line built above: split into words on purpose.
+        # shellcheck disable=SC2086
         kb=$( { /usr/bin/time -v $cmd 2>&1 >/dev/null; } | sed -n 's/.*Maximum resident set size (kbytes): //p')
         [ "$kb" -gt "$peak" ] && peak=$kb
     done
