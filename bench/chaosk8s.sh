@@ -17,7 +17,8 @@ set -euo pipefail
 
 RUNS="${1:-5}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+TARGET_DIR="${CARGO_TARGET_DIR:-${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/target}"
+export CARGO_TARGET_DIR="$TARGET_DIR"
 RUNNER="$TARGET_DIR/release/chaos-runner"
 KUBECONFIG_PATH="${CASCADE_KUBECONFIG:-$ROOT/.lab/k8s/kubeconfig}"
 NS="${BENCH_NS:-default}"

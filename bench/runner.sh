@@ -9,7 +9,8 @@ set -euo pipefail
 
 runs="${1:-20}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
+target="${CARGO_TARGET_DIR:-${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/target}"
+export CARGO_TARGET_DIR="$target"
 
 chaos="${CASCADE_CHAOS_BIN:-$("$root/scripts/setup-chaostoolkit.sh" | tail -n 1)}"
 # RUNNER_BIN=<path> times an existing chaos-runner binary instead (e.g. an older build,
