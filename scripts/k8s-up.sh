@@ -146,7 +146,14 @@ start() {
   shift
   # fd 9 (our lock) is closed so the long-running servers do not keep holding it.
   setsid "$k8s_bin/$name" "$@" >"$k8s_logs/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$k8s_pids/$name.pid"
+  local pid=$! i
+  echo "$pid" >"$k8s_pids/$name.pid"
+  # Until the forked shell has exec'd the binary, /proc/PID/cmdline is still the shell's,
+  # and the liveness check would take the component for dead: wait for the exec (<= 5 s).
+  for ((i = 0; i < 100; i++)); do
+    if k8s_running_pid "$name" >/dev/null || ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
 }
 # wait_until WHAT SECONDS COMPONENT COMMAND...: polls COMMAND once a second; fails naming the
 # log to read when it does not succeed in time (COMPONENT's) or a started component exits.
