@@ -85,7 +85,7 @@ echo
 echo "- nproc: $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "- kernel: $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); load generator on the same cores"
 echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine competes for the same 2 cores)"
-echo "- wrk -t$THREADS -c{$CONNECTION_LEVELS} -d${DURATION}s --latency; release build (thin LTO)"
+echo "- wrk -t$THREADS -c{$CONNECTION_LEVELS} -d${DURATION}s --latency; release build (no LTO)"
 echo
 
 # --- Start-to-ready: 5 fresh starts of each, median. Timed with bash builtins only

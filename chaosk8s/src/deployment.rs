@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
-    WatchEvent, WatchParams,
+    Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
 };
 use serde_json::{Value, json};
 
@@ -297,23 +297,8 @@ pub(crate) async fn delete(
     label_selector: Option<&str>,
     missing_ok: bool,
 ) -> Result<Value, Error> {
-    let api: Api<Deployment> = Api::namespaced(cluster.client(), ns);
-    let params = match (name, label_selector) {
-        (Some(name), _) => ListParams::default().fields(&name_field(name)),
-        (None, Some(selector)) => ListParams::default().labels(selector),
-        (None, None) => ListParams::default(),
-    };
-    let list = api.list(&params).await.map_err(|e| cluster.error(e))?;
-    for deployment in list.items {
-        let name = deployment.metadata.name.unwrap_or_default();
-        tracing::debug!(deployment = %name, ns, "deleting deployment");
-        match api.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if missing_ok && status.code == 404 => {}
-            Err(e) => return Err(cluster.error(e)),
-        }
-    }
-    Ok(Value::Null)
+    crate::delete::delete_matching::<Deployment>(cluster, name, ns, label_selector, missing_ok)
+        .await
 }
 
 pub(crate) async fn scale(

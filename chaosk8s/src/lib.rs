@@ -18,6 +18,7 @@
 mod args;
 mod catalog;
 mod client;
+mod delete;
 mod deployment;
 mod error;
 mod legacy;
