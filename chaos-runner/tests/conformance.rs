@@ -866,10 +866,11 @@ fn continuous_hypothesis_fail_fast_stops_the_method() {
     let j = journal_json(&outcome);
     assert_eq!(j["status"], "failed", "{j:#}");
     let names: Vec<String> = statuses(&j["run"]).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(
-        names,
-        vec!["break", "wait"],
-        "stopped after the running activity"
+    // The check that fails may land while `wait` runs (it is let finish) or just before
+    // it starts (it never starts); either way `never` must not run.
+    assert!(
+        names == ["break", "wait"] || names == ["break"],
+        "stopped after the running activity: {names:?}"
     );
     assert_eq!(outcome.exit_code(), 1);
 }
