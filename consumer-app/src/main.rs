@@ -10,10 +10,9 @@ mod routes;
 
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context;
-use service_common::{HttpMetrics, http_errors, http_metrics, listener, logging, shutdown};
+use service_common::{HttpMetrics, logging, server};
 
 use crate::cli::{Cli, Resilience};
 use crate::invoke::Invoker;
@@ -52,43 +51,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let invoker = web::Data::new(invoker);
     let mode = web::Data::new(cli.resilience);
-    let http_metrics = web::Data::new(http_metrics);
 
-    let listener = listener::bind(cli.serve.socket_addr())?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
-
-    let server = HttpServer::new(move || {
-        App::new()
+    let routes = move |config: &mut web::ServiceConfig| {
+        config
             .app_data(invoker.clone())
             .app_data(mode.clone())
-            .app_data(http_metrics.clone())
-            .app_data(http_errors::json_config())
-            .wrap(from_fn(http_metrics::track))
-            .configure(routes::configure)
-            .default_service(web::to(http_errors::not_found))
+            .configure(routes::configure);
+    };
+    server::serve(&cli.serve, web::Data::new(http_metrics), routes, |addr| {
+        tracing::info!(
+            %addr,
+            provider_url = %cli.provider_url,
+            resilience = cli.resilience.as_str(),
+            tuning = ?cli.tuning,
+            "consumer-app listening"
+        );
     })
-    // Bounds graceful shutdown: calls stuck on a hanging provider are cut after this.
-    .shutdown_timeout(cli.serve.shutdown_timeout_secs)
-    .disable_signals()
-    .listen(listener)
-    .with_context(|| format!("cannot serve on {addr}"))?
-    .run();
-
-    if let Some(path) = &cli.serve.addr_file {
-        listener::write_addr_file(path, addr)?;
-    }
-    tracing::info!(
-        %addr,
-        provider_url = %cli.provider_url,
-        resilience = cli.resilience.as_str(),
-        tuning = ?cli.tuning,
-        "consumer-app listening"
-    );
-    shutdown::run_until_signalled(server)
-        .await
-        .context("server failed")?;
+    .await?;
     tracing::info!("consumer-app stopped");
     Ok(())
 }
