@@ -99,13 +99,29 @@ impl Runner {
         // The Python toolkit colours its log lines even into a pipe: keep the colour for
         // a terminal, strip it for logs, and always keep plain text for the narration.
         let colour = console::Term::stdout().is_term();
+        // On a terminal, a spinner under the echoed lines shows the run is alive while it
+        // waits (the experiment's pause, a probe's timeout) and for how long.
+        let progress = if colour {
+            ui::spinner("experiment running".to_string())
+        } else {
+            None
+        };
+        let echo_progress = progress.clone();
         let echo = thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(&*reader).lines() {
                 let Ok(line) = line else { break };
                 let plain = console::strip_ansi_codes(&line).into_owned();
                 let shown = if colour { &line } else { &plain };
-                println!("  {} {shown}", ui::dim("│"));
+                let print = || println!("  {} {shown}", ui::dim("│"));
+                match &echo_progress {
+                    Some(bar) => {
+                        bar.suspend(print);
+                        bar.set_message(format!("after: {}", last_words(&plain)));
+                        bar.reset_elapsed();
+                    }
+                    None => print(),
+                }
                 lines.push(plain);
             }
             lines
@@ -118,17 +134,40 @@ impl Runner {
             if interrupt::check().is_err() {
                 stop(&handle, &pids);
                 let _ = echo.join();
+                if let Some(bar) = &progress {
+                    bar.finish_and_clear();
+                }
                 return Err(Interrupted.into());
             }
             thread::sleep(Duration::from_millis(50));
         };
         let lines = echo.join().unwrap_or_default();
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
         for pid in &pids {
             if let Some(process) = ProcessId::of(*pid) {
                 interrupt::untrack(process);
             }
         }
         Ok(RunOutput { exit_code, lines })
+    }
+}
+
+/// The message part of a runner's log line (after its timestamp and level), shortened to
+/// fit the spinner's line.
+fn last_words(line: &str) -> String {
+    const WIDTH: usize = 60;
+    let message = line
+        .split_once("] ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(line)
+        .trim();
+    if message.chars().count() <= WIDTH {
+        message.to_string()
+    } else {
+        let cut: String = message.chars().take(WIDTH - 1).collect();
+        format!("{cut}…")
     }
 }
 
@@ -153,6 +192,19 @@ fn stop(handle: &duct::ReaderHandle, pids: &[u32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spinner_shows_the_message_of_the_last_log_line() {
+        assert_eq!(
+            last_words("[2026-11-26 18:00:00 INFO] Pausing after activity for 15s..."),
+            "Pausing after activity for 15s..."
+        );
+        assert_eq!(last_words("  plain line "), "plain line");
+        let long = format!("[t INFO] {}", "x".repeat(100));
+        let shown = last_words(&long);
+        assert_eq!(shown.chars().count(), 60);
+        assert!(shown.ends_with('…'));
+    }
 
     #[test]
     fn both_runners_get_the_same_run_arguments() {
