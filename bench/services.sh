@@ -4,15 +4,21 @@
 #      (resilience off and on);
 #   2. the same with the provider stopped, resilience on (fallback path, circuit open);
 #   3. start-to-ready time of each service and peak RSS (VmHWM) under load.
-# Load generator: wrk (Debian package; installed if missing and we are root).
+# Load generators: wrk (Debian package; installed if missing and we are root) for
+# saturation throughput, and oha (crates.io, pinned; installed into the cache if missing)
+# for latency at a fixed request rate, corrected for coordinated omission: a saturating
+# closed loop measures queueing in front of the service as much as the service.
 # Usage: bench/services.sh [DURATION_SECS]   (default 10). Prints a Markdown report.
 # Env: BENCH_CONNECTIONS (wrk -c levels, default "16 64"), BENCH_THREADS (wrk -t, default 2),
-# CARGO_TARGET_DIR (where the release binaries go).
+# BENCH_RATES (oha -q levels in req/s, default "5000 20000"), CARGO_TARGET_DIR (where the
+# release binaries go), OHA (the oha binary).
 set -euo pipefail
 
 DURATION="${1:-10}"
 CONNECTION_LEVELS="${BENCH_CONNECTIONS:-16 64}"
 THREADS="${BENCH_THREADS:-2}"
+RATES="${BENCH_RATES:-5000 20000}"
+OHA_VERSION=1.16.0
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/target}"
 export CARGO_TARGET_DIR="$TARGET_DIR"
@@ -36,6 +42,13 @@ if ! command -v wrk >/dev/null; then
   fi
 fi
 command -v curl >/dev/null || { echo "error: curl not found" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "error: python3 not found (it reads oha's JSON)" >&2; exit 1; }
+OHA="${OHA:-$(command -v oha || echo "${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/tools/bin/oha")}"
+if [ ! -x "$OHA" ]; then
+  echo "installing oha $OHA_VERSION into $(dirname "$(dirname "$OHA")") (once; ~4 min on 2 cores)..." >&2
+  cargo install -q --locked oha --version "$OHA_VERSION" --root "$(dirname "$(dirname "$OHA")")" \
+    --target-dir "${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/tools-target"
+fi
 
 echo "building release binaries..." >&2
 (cd "$ROOT" && cargo build --release -q -p provider-app -p consumer-app)
@@ -80,12 +93,31 @@ load() {
   echo "| $label | $total | $rps | $p50 | $p99 | ${non2xx:-0} | ${errors:-none} |"
 }
 
+# at_rate RATE URL LABEL : oha at a fixed rate (16 connections, latency corrected), one
+# Markdown table row. "non-200" counts answers that were not 200; requests still in
+# flight when the run's time is up are reported by oha as errors and listed apart.
+at_rate() {
+  local rate="$1" url="$2" label="$3" json="$WORK/oha-$1-$RANDOM.json"
+  "$OHA" -z "${DURATION}s" -c 16 -q "$rate" --latency-correction --no-tui --output-format json "$url" >"$json"
+  python3 - "$json" "$label" "$rate" <<'PY'
+import json, sys
+path, label, rate = sys.argv[1:]
+data = json.load(open(path))
+pct = data["latencyPercentiles"]
+ms = lambda key: f"{pct[key] * 1000:.3f} ms"
+codes = data["statusCodeDistribution"]
+non200 = sum(n for code, n in codes.items() if code != "200")
+errors = ", ".join(f"{k}: {v}" for k, v in data.get("errorDistribution", {}).items()) or "none"
+print(f"| {label} | {rate} | {data['summary']['requestsPerSec']:.0f} | {ms('p50')} | {ms('p99')} | {ms('p99.9')} | {sum(codes.values())} | {non200} | {errors} |")
+PY
+}
+
 echo "## Machine"
 echo
 echo "- nproc: $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "- kernel: $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); load generator on the same cores"
 echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine competes for the same 2 cores)"
-echo "- wrk -t$THREADS -c{$CONNECTION_LEVELS} -d${DURATION}s --latency; release build (no LTO)"
+echo "- wrk -t$THREADS -c{$CONNECTION_LEVELS} -d${DURATION}s --latency; $("$OHA" --version) -z ${DURATION}s -c 16 -q {$RATES} --latency-correction; release build (no LTO)"
 echo
 
 # --- Start-to-ready: 5 fresh starts of each, median. Timed with bash builtins only
@@ -139,6 +171,10 @@ for c in $CONNECTION_LEVELS; do
   load "$c" "http://$OFF_ADDR/invokeConsumedService" "consumer(off) -> provider, healthy"
   load "$c" "http://$ON_ADDR/invokeConsumedService" "consumer(on) -> provider, healthy"
 done
+RATE_ROWS=()
+for rate in $RATES; do
+  RATE_ROWS+=("$(at_rate "$rate" "http://$ON_ADDR/invokeConsumedService" "consumer(on) -> provider, healthy")")
+done
 PROVIDER_HWM=$(hwm_kb "$PROVIDER_PID"); OFF_HWM=$(hwm_kb "$OFF_PID")
 
 # --- Provider stopped, resilience on: open the circuit, then load the fallback path ---
@@ -148,6 +184,9 @@ CIRCUIT=$(curl -s "http://$ON_ADDR/health/ready")
 for c in $CONNECTION_LEVELS; do
   load "$c" "http://$ON_ADDR/invokeConsumedService" "consumer(on), provider stopped (fallback)"
 done
+for rate in $RATES; do
+  RATE_ROWS+=("$(at_rate "$rate" "http://$ON_ADDR/invokeConsumedService" "consumer(on), provider stopped (fallback)")")
+done
 ON_HWM_AFTER=$(hwm_kb "$ON_PID")
 FALLBACKS=$(curl -s "http://$ON_ADDR/metrics" | grep '^consumer_fallbacks_total' | tr '\n' ' ')
 
@@ -155,6 +194,14 @@ echo
 echo "Readiness before the fallback run: \`$CIRCUIT\`"
 echo
 echo "Fallback counters after it: \`$FALLBACKS\`"
+echo
+echo "## Latency at a fixed rate"
+echo
+echo "oha, 16 connections, ${DURATION} s per row, latency measured from when each request was due."
+echo
+echo "| scenario | target req/s | achieved req/s | p50 | p99 | p99.9 | answers | non-200 | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+printf '%s\n' "${RATE_ROWS[@]}"
 echo
 echo "## Start-to-ready and peak RSS"
 echo
