@@ -14,7 +14,7 @@ use crate::metrics::ConsumerMetrics;
 pub type Breaker = StateMachine<ConsecutiveFailures<Constant>, CircuitObserver>;
 
 /// Opens after `failures` consecutive failed calls; stays open for `open_for`, then lets
-/// calls through half-open: one success closes it, one failure opens it again.
+/// a trial call through half-open: one success closes it, one failure opens it again.
 pub fn breaker(failures: u32, open_for: Duration, observer: CircuitObserver) -> Breaker {
     Config::new()
         .failure_policy(failure_policy::consecutive_failures(
@@ -52,6 +52,10 @@ impl CircuitObserver {
             HALF_OPEN => "half_open",
             _ => "closed",
         }
+    }
+
+    pub fn is_half_open(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == HALF_OPEN
     }
 
     fn enter(&self, state: u8) {

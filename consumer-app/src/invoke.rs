@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpResponse;
 use failsafe::futures::CircuitBreaker as _;
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::circuit::{self, Breaker, CircuitObserver};
 use crate::cli::Tuning;
@@ -19,6 +19,27 @@ struct Protections {
     observer: CircuitObserver,
     /// Caps provider calls in flight, so a slow provider cannot tie up every worker.
     bulkhead: Semaphore,
+    /// One permit: the single trial call while the circuit is half-open.
+    trial: Semaphore,
+}
+
+impl Protections {
+    /// Whether the circuit lets a call go to the provider now (with the trial permit to
+    /// hold while half-open), or the fallback reason. failsafe lets every call through
+    /// while half-open; one trial call tells whether the provider is back, so the others
+    /// keep getting the fallback instead of piling onto a provider that may still hang.
+    fn admit(&self) -> Result<Option<SemaphorePermit<'_>>, &'static str> {
+        if !self.breaker.is_call_permitted() {
+            return Err("circuit-open");
+        }
+        if !self.observer.is_half_open() {
+            return Ok(None);
+        }
+        self.trial
+            .try_acquire()
+            .map(Some)
+            .map_err(|_| "circuit-half-open")
+    }
 }
 
 pub struct Invoker {
@@ -53,6 +74,7 @@ impl Invoker {
                 breaker,
                 observer,
                 bulkhead,
+                trial: Semaphore::new(1),
             }),
             metrics,
         }
@@ -90,6 +112,10 @@ impl Invoker {
     async fn invoke_resilient(&self, protections: &Protections) -> HttpResponse {
         let Ok(_permit) = protections.bulkhead.try_acquire() else {
             return self.fallback("bulkhead-full");
+        };
+        let _trial = match protections.admit() {
+            Ok(trial) => trial,
+            Err(reason) => return self.fallback(reason),
         };
         match protections.breaker.call(self.timed_fetch()).await {
             Ok(reply) => self.ok(reply),

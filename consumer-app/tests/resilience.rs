@@ -322,6 +322,71 @@ async fn on_provider_back_half_opens_then_closes_the_circuit() {
 }
 
 #[tokio::test]
+async fn on_half_open_lets_one_trial_call_through_and_falls_back_for_the_rest() {
+    let provider = Service::start(provider_bin(), &["--fault-hang"], &[]).await;
+    let consumer = consumer(
+        &provider.url("/"),
+        "on",
+        &[
+            "--circuit-failure-threshold",
+            "1",
+            "--circuit-open-ms",
+            "300",
+        ],
+    )
+    .await;
+    let answer = invoke(&consumer, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(answer.reason.as_deref(), Some("timeout"));
+    assert_eq!(circuit(&consumer).await, "open");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The open period is over: of five concurrent calls, one is the trial call (it hangs
+    // on the provider until the call timeout), the others fall back at once.
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let url = consumer.url("/invokeConsumedService");
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let res = client(Duration::from_secs(10))
+                    .get(url)
+                    .send()
+                    .await
+                    .unwrap();
+                let reason = res
+                    .headers()
+                    .get("x-fallback-reason")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                (res.status().as_u16(), reason, started.elapsed())
+            })
+        })
+        .collect();
+    let mut reasons = Vec::new();
+    for call in calls {
+        let (status, reason, took) = call.await.unwrap();
+        assert_eq!(status, 200, "{reason}");
+        if reason == "circuit-half-open" {
+            assert!(took < Duration::from_millis(500), "took {took:?}");
+        }
+        reasons.push(reason);
+    }
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "circuit-half-open",
+            "circuit-half-open",
+            "circuit-half-open",
+            "circuit-half-open",
+            "timeout"
+        ]
+    );
+    // The trial call failed: open again.
+    assert_eq!(circuit(&consumer).await, "open");
+}
+
+#[tokio::test]
 async fn on_bulkhead_full_answers_the_fallback_at_once() {
     let provider = Service::start(provider_bin(), &["--fault-latency-ms", "1500"], &[]).await;
     let consumer = consumer(
