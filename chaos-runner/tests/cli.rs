@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -283,13 +284,14 @@ fn process_alive(token: &str) -> bool {
         .any(|c| String::from_utf8_lossy(&c).contains(token))
 }
 
-fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
+fn interrupt_run(rollback_strategy: &str, signal: Signal) -> (i32, Value, Duration) {
     let dir = tempfile::tempdir().expect("tempdir");
     // A distinctive sleep length identifies our child process in /proc.
     let token = format!(
-        "{}.{}",
+        "{}.{}{}",
         40 + std::process::id() % 7,
-        rollback_strategy.len()
+        rollback_strategy.len(),
+        signal as i32
     );
     let e = experiment(
         json!([]),
@@ -320,11 +322,7 @@ fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
     while !process_alive(&format!("sleep {token}")) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("signal");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).expect("signal");
     let status = child.wait().expect("wait");
     let elapsed = started.elapsed();
     assert!(
@@ -338,8 +336,23 @@ fn interrupt_run(rollback_strategy: &str) -> (i32, Value, Duration) {
 }
 
 #[test]
+fn sigterm_interrupts_like_ctrl_c() {
+    let (code, j, elapsed) = interrupt_run("always", Signal::SIGTERM);
+    assert_eq!(code, 1);
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "did not wait for the 40 s sleep"
+    );
+    assert_eq!(j["status"], "interrupted");
+    assert_eq!(
+        statuses(&j["rollbacks"]),
+        vec![("rb".to_string(), "succeeded".to_string())]
+    );
+}
+
+#[test]
 fn ctrl_c_interrupts_and_rollbacks_follow_the_strategy() {
-    let (code, j, elapsed) = interrupt_run("default");
+    let (code, j, elapsed) = interrupt_run("default", Signal::SIGINT);
     assert_eq!(code, 1);
     assert!(
         elapsed < Duration::from_secs(30),
@@ -356,7 +369,7 @@ fn ctrl_c_interrupts_and_rollbacks_follow_the_strategy() {
         json!([]),
         "default strategy: no rollbacks on interruption"
     );
-    let (code, j, _) = interrupt_run("always");
+    let (code, j, _) = interrupt_run("always", Signal::SIGINT);
     assert_eq!(code, 1);
     assert_eq!(j["status"], "interrupted");
     assert_eq!(
