@@ -44,8 +44,9 @@ impl CircuitObserver {
         }
     }
 
-    /// `closed`, `open` or `half_open`. failsafe moves open -> half_open lazily, when a
-    /// call asks for permission after the open period, so this reads `open` until then.
+    /// `closed`, `open` or `half_open`, as of failsafe's last transition. failsafe moves
+    /// open -> half_open lazily, when asked for permission after the open period
+    /// (`Invoker::circuit_state` asks before reading this).
     pub fn state(&self) -> &'static str {
         match self.state.load(Ordering::Relaxed) {
             OPEN => "open",

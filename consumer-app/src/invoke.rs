@@ -80,11 +80,15 @@ impl Invoker {
         }
     }
 
-    /// `closed|open|half_open`, or `disabled` without resilience.
+    /// `closed|open|half_open`, or `disabled` without resilience. failsafe leaves `open`
+    /// only when asked for permission; asking here too (which changes nothing else) lets
+    /// readiness and metrics show `half_open` as soon as the open period is over, rather
+    /// than after the next call.
     pub fn circuit_state(&self) -> &'static str {
-        self.protections
-            .as_ref()
-            .map_or("disabled", |p| p.observer.state())
+        self.protections.as_ref().map_or("disabled", |p| {
+            p.breaker.is_call_permitted();
+            p.observer.state()
+        })
     }
 
     pub async fn invoke(&self) -> HttpResponse {

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
+use service_common::HttpMetrics;
 
 use crate::cli::Resilience;
 use crate::invoke::Invoker;
@@ -12,10 +13,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health/live", web::get().to(up))
         .route("/health/ready", web::get().to(ready))
         .route("/actuator/health", web::get().to(up))
-        .route(
-            "/metrics",
-            web::get().to(service_common::http_metrics::metrics_endpoint),
-        );
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Prometheus metrics, with the circuit state brought up to date first (see
+/// `Invoker::circuit_state`).
+async fn metrics(invoker: web::Data<Invoker>, metrics: web::Data<HttpMetrics>) -> HttpResponse {
+    invoker.circuit_state();
+    service_common::http_metrics::metrics_endpoint(metrics).await
 }
 
 async fn alive() -> HttpResponse {

@@ -290,6 +290,8 @@ async fn on_provider_back_half_opens_then_closes_the_circuit() {
     assert_eq!(answer.reason.as_deref(), Some("circuit-open"));
 
     tokio::time::sleep(Duration::from_millis(900)).await;
+    // The open period is over: readiness says so before any call has tried.
+    assert_eq!(circuit(&consumer).await, "half_open");
     let answer = invoke(&consumer, Duration::from_secs(10)).await.unwrap();
     assert_eq!(
         (answer.status, answer.fallback.as_deref()),
@@ -331,14 +333,14 @@ async fn on_half_open_lets_one_trial_call_through_and_falls_back_for_the_rest() 
             "--circuit-failure-threshold",
             "1",
             "--circuit-open-ms",
-            "300",
+            "1000",
         ],
     )
     .await;
     let answer = invoke(&consumer, Duration::from_secs(10)).await.unwrap();
     assert_eq!(answer.reason.as_deref(), Some("timeout"));
     assert_eq!(circuit(&consumer).await, "open");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
 
     // The open period is over: of five concurrent calls, one is the trial call (it hangs
     // on the provider until the call timeout), the others fall back at once.
