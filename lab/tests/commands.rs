@@ -214,6 +214,93 @@ fn missing_service_binaries_are_named_with_how_to_build_them() {
     assert!(lab.processes().is_empty());
 }
 
+/// A bin dir `<state>/target/debug` with no binaries, and a stand-in `cargo` that records
+/// how it was called and "builds" by linking the real binaries in (or fails, with
+/// `fail`). Returns the lab command's outcome and the record.
+fn up_with_stand_in_cargo(lab: &mut Lab, fail: bool) -> (common::Outcome, String) {
+    let target = lab.state_dir().join("target");
+    let debug = target.join("debug");
+    std::fs::create_dir_all(&debug).unwrap();
+    lab.bin_dir = Some(debug);
+    let record = lab.state_dir().join("cargo-calls");
+    let cargo = lab.state_dir().join("cargo");
+    let build = if fail {
+        "echo 'error: could not compile `provider-app`' >&2; exit 101".to_string()
+    } else {
+        format!(
+            r#"while [ $# -gt 0 ]; do
+  if [ "$1" = -p ]; then ln -s "{real}/$2" "$CARGO_TARGET_DIR/debug/$2"; shift; fi
+  shift
+done"#,
+            real = common::bin_dir().display()
+        )
+    };
+    common::write_script(
+        &cargo,
+        &format!(
+            "echo \"$CARGO_TARGET_DIR $*\" >> '{}'\n{build}",
+            record.display()
+        ),
+    );
+    let mut command = lab.command(&["up", "--provider-port", "0", "--consumer-port", "0"]);
+    command.env("CARGO", &cargo);
+    let outcome = common::Running::start(&mut command).wait(Duration::from_secs(60));
+    let calls = std::fs::read_to_string(&record).unwrap_or_default();
+    (outcome, calls)
+}
+
+#[test]
+fn missing_service_binaries_are_built_with_cargo_then_started() {
+    let mut lab = Lab::new();
+    let (outcome, calls) = up_with_stand_in_cargo(&mut lab, false);
+    outcome.expect_code(0, "lab up building the binaries");
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../Cargo.toml")
+        .display()
+        .to_string();
+    let target = lab.state_dir().join("target").display().to_string();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        [
+            format!("{target} build --manifest-path {manifest} -p provider-app"),
+            format!("{target} build --manifest-path {manifest} -p consumer-app"),
+        ],
+        "a debug bin dir gets a debug build into its own target dir"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("provider-app not built yet; building with cargo"),
+        "{}",
+        outcome.stderr
+    );
+    for service in [PROVIDER, CONSUMER] {
+        let pid = lab.pid(service).expect("started");
+        assert!(alive(pid), "{service} runs");
+    }
+}
+
+#[test]
+fn a_failed_build_of_missing_binaries_is_reported_and_starts_nothing() {
+    let mut lab = Lab::new();
+    let (outcome, calls) = up_with_stand_in_cargo(&mut lab, true);
+    outcome.expect_code(1, "lab up with a failing build");
+    assert_eq!(calls.lines().count(), 1, "{calls}");
+    assert!(
+        outcome.stderr.contains("could not compile `provider-app`"),
+        "cargo's own output is shown: {}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("building provider-app with cargo failed"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(lab.processes().is_empty());
+}
+
 #[test]
 fn a_service_that_never_gets_ready_times_out_pointing_at_its_log() {
     let mut lab = Lab::new();
