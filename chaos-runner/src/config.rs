@@ -154,7 +154,7 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
             err(format!(
                 "line {} column {}: invalid JSON: {e}",
                 e.line(),
-                e.column()
+                e.column().max(1)
             ))
         })?),
         _ => None,

@@ -127,7 +127,9 @@ fn parse_json(source: &str, text: &str) -> Result<Value, LoadError> {
         origin: source.to_string(),
         format: "JSON",
         line: e.line(),
-        column: e.column(),
+        // serde_json says column 0 for "before the first character" (an early end of
+        // file after a newline); editors count from 1.
+        column: e.column().max(1),
         reason: strip_position(&e.to_string()),
     })
 }

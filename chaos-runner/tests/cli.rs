@@ -138,6 +138,13 @@ fn load_errors_name_file_and_position() {
     let (code, err) = run(&["run", bad_json.to_str().unwrap_or("")]);
     assert_eq!(code, Some(1));
     assert!(err.contains("bad.json:3:14: invalid JSON"), "{err}");
+    // Cut short after a newline: the position is the start of the last line, counted
+    // from 1 like an editor does (serde_json itself says column 0).
+    let truncated = dir.path().join("truncated.json");
+    std::fs::write(&truncated, "{\n  \"title\": \"t\",\n").expect("write");
+    let (code, err) = run(&["validate", truncated.to_str().unwrap_or("")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("truncated.json:3:1: invalid JSON"), "{err}");
     let (code, err) = run(&["validate", bad_yaml.to_str().unwrap_or("")]);
     assert_eq!(code, Some(1));
     assert!(
