@@ -55,8 +55,8 @@ impl CircuitObserver {
         }
     }
 
-    pub fn is_half_open(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == HALF_OPEN
+    pub fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == CLOSED
     }
 
     fn enter(&self, state: u8) {

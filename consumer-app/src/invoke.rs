@@ -28,11 +28,14 @@ impl Protections {
     /// hold while half-open), or the fallback reason. failsafe lets every call through
     /// while half-open; one trial call tells whether the provider is back, so the others
     /// keep getting the fallback instead of piling onto a provider that may still hang.
+    /// failsafe runs its state hooks after releasing its lock, so a call can be let
+    /// through half-open before the observer has heard of the change: any state but
+    /// `closed` is taken as half-open here.
     fn admit(&self) -> Result<Option<SemaphorePermit<'_>>, &'static str> {
         if !self.breaker.is_call_permitted() {
             return Err("circuit-open");
         }
-        if !self.observer.is_half_open() {
+        if self.observer.is_closed() {
             return Ok(None);
         }
         self.trial
@@ -168,5 +171,54 @@ impl Invoker {
                 "Degraded answer: the provider is unavailable right now ({reason}), \
                  so the consumer answers without it.\n"
             ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// Many calls racing for a circuit that has just become half-open: exactly one may
+    /// go to the provider. (failsafe's state hooks run outside its lock, so a gate that
+    /// trusted the observer's `half_open` alone let a second call slip through.)
+    #[test]
+    fn half_open_admits_exactly_one_trial_among_racing_calls() {
+        const CALLS: usize = 8;
+        let registry = prometheus::Registry::new();
+        let metrics = ConsumerMetrics::register(&registry).expect("metrics");
+        let observer = CircuitObserver::new(metrics);
+        let protections = Protections {
+            breaker: circuit::breaker(1, Duration::from_millis(1), observer.clone()),
+            observer,
+            bulkhead: Semaphore::new(CALLS),
+            trial: Semaphore::new(1),
+        };
+        for round in 0..300 {
+            // A failure opens the circuit; after 1 ms it may half-open.
+            assert!(protections.breaker.is_call_permitted());
+            protections.breaker.on_error();
+            std::thread::sleep(Duration::from_millis(2));
+            let start = Barrier::new(CALLS);
+            let done = Barrier::new(CALLS);
+            let admitted: usize = std::thread::scope(|scope| {
+                let calls: Vec<_> = (0..CALLS)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            let admitted = protections.admit();
+                            // Hold any trial permit until every call has asked.
+                            done.wait();
+                            admitted.is_ok()
+                        })
+                    })
+                    .collect();
+                calls
+                    .into_iter()
+                    .map(|call| usize::from(call.join().expect("call")))
+                    .sum()
+            });
+            assert_eq!(admitted, 1, "round {round}: calls let through half-open");
+        }
     }
 }
