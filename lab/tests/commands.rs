@@ -76,11 +76,7 @@ fn kill_fix_break_and_up_tell_the_story_by_hand() {
     lab.run(&["kill", PROVIDER]).expect_code(0, "lab kill");
     let again = lab.run(&["kill", PROVIDER]);
     again.expect_code(1, "lab kill twice");
-    assert!(
-        again.stderr.contains("my-provider-app is not running"),
-        "{}",
-        again.stderr
-    );
+    again.expect_stderr("my-provider-app is not running");
 }
 
 #[test]
@@ -135,29 +131,16 @@ fn bad_input_is_a_one_line_error() {
     let lab = Lab::new();
     let unknown = lab.run(&["kill", "provider"]);
     unknown.expect_code(2, "unknown service");
-    assert!(
-        unknown.stderr.contains("my-provider-app, my-consumer-app"),
-        "{}",
-        unknown.stderr
-    );
+    unknown.expect_stderr("my-provider-app, my-consumer-app");
     let k8s = lab.run(&["demo", "--target", "cluster"]);
     k8s.expect_code(1, "demo on a Kubernetes target");
     assert_eq!(k8s.stderr.trim().lines().count(), 1, "{}", k8s.stderr);
-    assert!(
-        k8s.stderr
-            .contains("`lab demo` runs on the local target only"),
-        "{}",
-        k8s.stderr
-    );
+    k8s.expect_stderr("`lab demo` runs on the local target only");
     let corrupt = lab.state_dir().join("state.json");
     std::fs::write(&corrupt, "{").unwrap();
     let outcome = lab.run(&["status"]);
     outcome.expect_code(1, "corrupt state");
-    assert!(
-        outcome.stderr.contains("is not a valid lab state file"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.expect_stderr("is not a valid lab state file");
     std::fs::remove_file(corrupt).unwrap();
 }
 
@@ -197,21 +180,9 @@ fn missing_service_binaries_are_named_with_how_to_build_them() {
     lab.bin_dir = Some(empty.clone());
     let outcome = lab.run(&["up", "--provider-port", "0", "--consumer-port", "0"]);
     outcome.expect_code(1, "lab up without binaries");
-    assert!(
-        outcome
-            .stderr
-            .contains(&format!("provider-app not found in {}", empty.display())),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains("cargo build --release --workspace --bins"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(lab.processes().is_empty());
+    outcome.expect_stderr(&format!("provider-app not found in {}", empty.display()));
+    outcome.expect_stderr("cargo build --release --workspace --bins");
+    lab.assert_nothing_left();
 }
 
 /// A bin dir `<state>/target/debug` with no binaries, and a stand-in `cargo` that records
@@ -291,14 +262,8 @@ fn a_failed_build_of_missing_binaries_is_reported_and_starts_nothing() {
         "cargo's own output is shown: {}",
         outcome.stderr
     );
-    assert!(
-        outcome
-            .stderr
-            .contains("building provider-app with cargo failed"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(lab.processes().is_empty());
+    outcome.expect_stderr("building provider-app with cargo failed");
+    lab.assert_nothing_left();
 }
 
 #[test]
@@ -315,25 +280,11 @@ fn a_service_that_never_gets_ready_times_out_pointing_at_its_log() {
         "1",
     ]);
     outcome.expect_code(1, "lab up with a consumer that never gets ready");
-    assert!(
-        outcome
-            .stderr
-            .contains("my-consumer-app was not ready within 1 s"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.expect_stderr("my-consumer-app was not ready within 1 s");
     let log = lab.state_dir().join("logs/my-consumer-app.log");
-    assert!(
-        outcome.stderr.contains(&log.display().to_string()),
-        "{}",
-        outcome.stderr
-    );
+    outcome.expect_stderr(&log.display().to_string());
     // Nothing half-started stays behind, the provider included.
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    lab.assert_nothing_left();
 }
 
 #[test]
@@ -353,21 +304,7 @@ fn a_service_that_exits_while_starting_shows_its_log() {
     lab.bin_dir = Some(bin);
     let outcome = lab.run(&["up", "--provider-port", "0", "--consumer-port", "0"]);
     outcome.expect_code(1, "lab up with a consumer that exits");
-    assert!(
-        outcome
-            .stderr
-            .contains("my-consumer-app exited with exit status: 3 while starting"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("cannot reach the database of doom"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    outcome.expect_stderr("my-consumer-app exited with exit status: 3 while starting");
+    outcome.expect_stderr("cannot reach the database of doom");
+    lab.assert_nothing_left();
 }

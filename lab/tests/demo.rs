@@ -142,11 +142,7 @@ fn assert_the_story(lab: &Lab, outcome: &Outcome) {
     for pid in pids {
         assert!(!alive(pid), "pid {pid} still runs after the demo");
     }
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    lab.assert_nothing_left();
     assert!(lab.state().is_none(), "the demo left a state file");
 }
 
@@ -199,11 +195,7 @@ fn ctrl_c_during_the_demo_leaves_no_stray_processes() {
     let outcome = job.wait(Duration::from_secs(30));
     outcome.expect_code(130, "lab demo interrupted");
     assert!(!alive(consumer), "the consumer survived the Ctrl-C");
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    lab.assert_nothing_left();
     assert!(
         lab.state().is_none(),
         "the interrupted demo left a state file"
@@ -217,12 +209,8 @@ fn demo_refuses_to_take_over_a_running_lab() {
     let pids = (lab.pid("my-provider-app"), lab.pid("my-consumer-app"));
     let outcome = lab.run(&["demo", "--pause", "1"]);
     outcome.expect_code(1, "demo with a lab up");
-    assert!(
-        outcome.stderr.contains("a lab is already running here"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(outcome.stderr.contains("lab down"), "{}", outcome.stderr);
+    outcome.expect_stderr("a lab is already running here");
+    outcome.expect_stderr("lab down");
     assert_eq!(
         (lab.pid("my-provider-app"), lab.pid("my-consumer-app")),
         pids
@@ -241,22 +229,8 @@ printf '%s' '{"status": "completed", "deviated": false, "steady_states": {}, "ru
     );
     let outcome = run_demo(&lab, Some(&runner));
     outcome.expect_code(1, "demo with a runner that never deviates");
-    assert!(
-        outcome.stderr.contains("the story did not go as expected"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains("the run before the fix should deviate"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    outcome.expect_stderr("the story did not go as expected");
+    outcome.expect_stderr("the run before the fix should deviate");
+    lab.assert_nothing_left();
     assert!(lab.state().is_none(), "the demo left a state file");
 }

@@ -388,12 +388,7 @@ fn address_agrees_with_the_script_and_write_changes_only_the_url() {
     let bare_arg = bare.display().to_string();
     let err = lab.lab(&["address", "--write", &bare_arg]);
     err.expect_code(1, "lab address --write without the probe");
-    assert!(
-        err.stderr
-            .contains("has no probe named `consumer-service-must-still-respond`"),
-        "{}",
-        err.stderr
-    );
+    err.expect_stderr("has no probe named `consumer-service-must-still-respond`");
     assert_eq!(
         std::fs::read_to_string(&bare).unwrap(),
         "{\"method\": []}\n"
@@ -484,11 +479,7 @@ fn a_missing_tool_is_one_line_saying_what_to_install() {
     );
     let out = run(&path, &["logs", "my-consumer-app", "--target", "minikube"]);
     out.expect_code(1, "lab logs without a lab");
-    assert!(
-        out.stderr.contains("no lab is up on target `minikube`"),
-        "{}",
-        out.stderr
-    );
+    out.expect_stderr("no lab is up on target `minikube`");
     assert!(!state.path().join("state.json").exists());
 }
 

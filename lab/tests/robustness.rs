@@ -46,16 +46,8 @@ fn up_twice_starts_no_duplicates() {
 
     let again = lab.run(&["up"]);
     again.expect_code(0, "second lab up");
-    assert!(
-        again.stderr.contains("my-provider-app already running"),
-        "{}",
-        again.stderr
-    );
-    assert!(
-        again.stderr.contains("my-consumer-app already running"),
-        "{}",
-        again.stderr
-    );
+    again.expect_stderr("my-provider-app already running");
+    again.expect_stderr("my-consumer-app already running");
     assert_eq!((lab.pid(PROVIDER), lab.pid(CONSUMER)), first);
     let mut after = lab.processes();
     after.sort();
@@ -78,15 +70,11 @@ fn a_crashed_service_is_reported_and_restarted_by_up() {
     let status = lab.run(&["status", "--check"]);
     status.expect_code(1, "status --check with a crashed provider");
     assert!(status.stdout.contains("exited"), "{}", status.stdout);
-    assert!(
-        status.stderr.contains("my-provider-app is not healthy"),
-        "{}",
-        status.stderr
-    );
+    status.expect_stderr("my-provider-app is not healthy");
 
     let up = lab.run(&["up"]);
     up.expect_code(0, "lab up repairing the lab");
-    assert!(up.stderr.contains("is no longer running"), "{}", up.stderr);
+    up.expect_stderr("is no longer running");
     let new_provider = lab.pid(PROVIDER).unwrap();
     assert_ne!(new_provider, provider);
     assert!(alive(new_provider));
@@ -145,51 +133,24 @@ fn a_port_in_use_is_named_with_the_flag_to_choose_another() {
     let taken = port.to_string();
     let outcome = lab.run(&["up", "--provider-port", &taken, "--consumer-port", "0"]);
     outcome.expect_code(1, "lab up on a busy provider port");
-    assert!(
-        outcome
-            .stderr
-            .contains(&format!("port {port} on 127.0.0.1 is already in use")),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("--provider-port"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    outcome.expect_stderr(&format!("port {port} on 127.0.0.1 is already in use"));
+    outcome.expect_stderr("--provider-port");
+    lab.assert_nothing_left();
 
     // The consumer's port busy: the provider this command started is stopped again.
     let outcome = lab.run(&["up", "--provider-port", "0", "--consumer-port", &taken]);
     outcome.expect_code(1, "lab up on a busy consumer port");
-    assert!(
-        outcome.stderr.contains("--consumer-port"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains("stopped the services this command had started"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    outcome.expect_stderr("--consumer-port");
+    outcome.expect_stderr("stopped the services this command had started");
+    lab.assert_nothing_left();
     let state = lab.state().expect("state file");
     assert_eq!(state["services"], serde_json::json!({}), "{state}");
     drop(holder);
 }
 
-#[test]
-fn ctrl_c_during_up_leaves_no_stray_processes() {
+/// A `lab up` (as a terminal job) caught mid-way: both services started and recorded,
+/// the consumer never getting ready. Returns the lab, the job and the two pids.
+fn up_caught_midway() -> (Lab, common::Running, [u32; 2]) {
     let mut lab = Lab::new();
     lab.bin_dir = Some(bin_dir_with_stuck_consumer(lab.state_dir()));
     let job = lab.start_as_job(&[
@@ -201,50 +162,35 @@ fn ctrl_c_during_up_leaves_no_stray_processes() {
         "--timeout",
         "60",
     ]);
-    // Wait until both processes run and are recorded: the consumer never gets ready.
     lab.wait_for(
         "both services to be started",
         Duration::from_secs(20),
         |lab| lab.pid(PROVIDER).is_some() && lab.pid(CONSUMER).is_some(),
     );
     let started = [lab.pid(PROVIDER).unwrap(), lab.pid(CONSUMER).unwrap()];
+    (lab, job, started)
+}
+
+#[test]
+fn ctrl_c_during_up_leaves_no_stray_processes() {
+    let (lab, job, started) = up_caught_midway();
     assert!(started.iter().all(|pid| alive(*pid)));
 
     signal_group(job.pid(), Signal::SIGINT);
     let outcome = job.wait(Duration::from_secs(30));
     outcome.expect_code(130, "lab up interrupted");
-    assert!(outcome.stderr.contains("interrupted"), "{}", outcome.stderr);
+    outcome.expect_stderr("interrupted");
     for pid in started {
         assert!(!alive(pid), "pid {pid} survived the Ctrl-C");
     }
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    lab.assert_nothing_left();
     let state = lab.state().expect("state file");
     assert_eq!(state["services"], serde_json::json!({}), "{state}");
 }
 
 #[test]
 fn down_after_a_crash_cleans_up_and_is_idempotent() {
-    let mut lab = Lab::new();
-    lab.bin_dir = Some(bin_dir_with_stuck_consumer(lab.state_dir()));
-    let job = lab.start_as_job(&[
-        "up",
-        "--provider-port",
-        "0",
-        "--consumer-port",
-        "0",
-        "--timeout",
-        "60",
-    ]);
-    lab.wait_for(
-        "both services to be started",
-        Duration::from_secs(20),
-        |lab| lab.pid(PROVIDER).is_some() && lab.pid(CONSUMER).is_some(),
-    );
-    let started = [lab.pid(PROVIDER).unwrap(), lab.pid(CONSUMER).unwrap()];
+    let (lab, job, started) = up_caught_midway();
     // The CLI crashes mid-way: no clean-up of its own.
     kill(Pid::from_raw(job.pid() as i32), Signal::SIGKILL).unwrap();
     let outcome = job.wait(Duration::from_secs(10));
@@ -259,13 +205,9 @@ fn down_after_a_crash_cleans_up_and_is_idempotent() {
     for pid in started {
         assert!(!alive(pid), "pid {pid} survived lab down");
     }
-    assert!(
-        lab.processes().is_empty(),
-        "processes left: {:?}",
-        lab.processes()
-    );
+    lab.assert_nothing_left();
     assert!(lab.state().is_none(), "state.json still there");
     let again = lab.run(&["down"]);
     again.expect_code(0, "second lab down");
-    assert!(again.stderr.contains("nothing to stop"), "{}", again.stderr);
+    again.expect_stderr("nothing to stop");
 }

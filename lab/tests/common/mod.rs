@@ -62,6 +62,16 @@ impl Outcome {
         );
         self
     }
+
+    /// Panics with stderr unless it contains `needle`.
+    pub fn expect_stderr(&self, needle: &str) -> &Outcome {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
 }
 
 /// A child whose output is collected in the background (so pipes never fill up).
@@ -180,6 +190,12 @@ impl Lab {
         let outcome = self.run(&args);
         outcome.expect_code(0, "lab up");
         outcome
+    }
+
+    /// Panics unless no process of this lab runs any more.
+    pub fn assert_nothing_left(&self) {
+        let left = self.processes();
+        assert!(left.is_empty(), "processes left: {left:?}");
     }
 
     pub fn state(&self) -> Option<Value> {
