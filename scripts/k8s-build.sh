@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the local Kubernetes control plane from the upstream Go modules pinned in
-# k8s/controlplane (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd)
-# and k8s/kwok (kwok, the simulated node), into ${CASCADE_CACHE}/k8s/bin.
+# Builds the Kubernetes programs the tests run from the upstream Go modules pinned in
+# k8s/controlplane (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd
+# for the host control plane; kubelet, kubeadm, kube-proxy for the kind node image) and
+# k8s/kwok (kwok, the simulated node), into ${CASCADE_CACHE}/k8s/bin.
 #
 # Usage: scripts/k8s-build.sh [--check | --force]
 #   (none)   build unless the binaries there already match the pinned versions
@@ -30,7 +31,7 @@ case "${1:-}" in
   *) echo "k8s-build: unknown argument '$1' (expected --check or --force)" >&2; exit 2 ;;
 esac
 
-programs=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+programs=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kubeadm kube-proxy kwok)
 
 say() { echo "k8s-build: $*"; }
 die() { echo "k8s-build: error: $*" >&2; exit 1; }
@@ -133,12 +134,16 @@ say "[$(elapsed)] downloading modules (skipped when cached)"
 (cd k8s/controlplane && go mod download) || die "go mod download failed in k8s/controlplane"
 (cd k8s/kwok && go mod download) || die "go mod download failed in k8s/kwok"
 
-say "[$(elapsed)] building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (10-25 min cold on 2 cores)"
+say "[$(elapsed)] building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kubeadm, kube-proxy (10-25 min cold on 2 cores)"
+# One go build: the programs share most packages, so each is compiled once.
 (cd k8s/controlplane && go build "${jobs[@]}" -trimpath -ldflags "$ld" -o "$staging/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kubectl) || die "go build of the Kubernetes programs failed (output above)"
+  k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet \
+  k8s.io/kubernetes/cmd/kubeadm \
+  k8s.io/kubernetes/cmd/kube-proxy) || die "go build of the Kubernetes programs failed (output above)"
 
 say "[$(elapsed)] building etcd"
 (cd k8s/controlplane && go build "${jobs[@]}" -trimpath -ldflags "-s -w" -o "$staging/etcd" \

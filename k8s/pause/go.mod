@@ -1,0 +1,3 @@
+module cascadelab/k8s/pause
+
+go 1.24.0
