@@ -7,9 +7,14 @@
 # Match the toolchain the workspace is developed with (rust-version in Cargo.toml is the floor).
 ARG RUST_VERSION=1.95
 ARG CARGO_CHEF_VERSION=0.1.77
+# The base images, as build arguments only so that a machine with no registry can name
+# local equivalents (scripts/kind-build.sh makes them for the offline kind tier); leave
+# them alone otherwise.
+ARG RUST_IMAGE=rust:${RUST_VERSION}-slim-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 # --- builder stages: Debian bookworm, the same glibc as the distroless runtime below ---
-FROM rust:${RUST_VERSION}-slim-bookworm AS chef
+FROM ${RUST_IMAGE} AS chef
 ARG CARGO_CHEF_VERSION
 # cargo-chef splits "build the dependencies" (slow, changes rarely) from "build our code".
 RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
@@ -32,14 +37,14 @@ RUN cargo build --release --locked --package provider-app --package consumer-app
     && cp target/release/provider-app target/release/consumer-app /out/
 
 # --- runtime images: glibc and CA certificates only, no shell, user 65532 (nonroot) ---
-FROM gcr.io/distroless/cc-debian12:nonroot AS provider-app
+FROM ${RUNTIME_IMAGE} AS provider-app
 COPY --from=builder /out/provider-app /usr/local/bin/provider-app
 USER 65532:65532
 # BIND defaults to 0.0.0.0:8080 (docs/contracts.md).
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/provider-app"]
 
-FROM gcr.io/distroless/cc-debian12:nonroot AS consumer-app
+FROM ${RUNTIME_IMAGE} AS consumer-app
 COPY --from=builder /out/consumer-app /usr/local/bin/consumer-app
 USER 65532:65532
 EXPOSE 8080
