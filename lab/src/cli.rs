@@ -111,7 +111,49 @@ pub struct UpArgs {
     #[arg(long, value_name = "FILE")]
     pub experiment: Option<PathBuf>,
     #[command(flatten)]
+    pub images: ImageArgs,
+    #[command(flatten)]
     pub ready: ReadyArgs,
+}
+
+/// kind and minikube: how the images are built, and kind's node image.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImageArgs {
+    /// kind: the node image of a new cluster (`kind create cluster --image`) [default:
+    /// kind's own]
+    #[arg(long, value_name = "IMAGE", env = "LAB_KIND_IMAGE")]
+    pub kind_image: Option<String>,
+    /// kind, minikube: a `docker build --build-arg` for both images, e.g.
+    /// RUST_IMAGE=rust:1.95-slim-bookworm (repeat it, or comma-separate in the env var)
+    #[arg(
+        long = "build-arg",
+        value_name = "NAME=VALUE",
+        env = "LAB_BUILD_ARGS",
+        value_delimiter = ',',
+        value_parser = parse_build_arg
+    )]
+    pub build_args: Vec<(String, String)>,
+    /// kind, minikube: the network `docker build` runs its steps in (`--network`)
+    #[arg(long, value_name = "NETWORK", env = "LAB_BUILD_NETWORK")]
+    pub build_network: Option<String>,
+}
+
+/// `NAME=VALUE`, NAME as Docker takes it (letters, digits, `_`; not starting with a digit).
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{name}` is not a build argument name (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +224,48 @@ mod tests {
             args.ready.timeout_for(TargetKind::Local),
             std::time::Duration::from_secs(30)
         );
+    }
+
+    #[test]
+    fn build_args_and_the_kind_node_image_parse() {
+        let cli = Cli::try_parse_from([
+            "lab",
+            "up",
+            "--target",
+            "kind",
+            "--kind-image",
+            "local/node:v1",
+            "--build-arg",
+            "RUST_IMAGE=local/rust:1.95",
+            "--build-arg",
+            "RUNTIME_IMAGE=local/cc:1,RUST_VERSION=1.95",
+            "--build-network",
+            "host",
+        ])
+        .unwrap();
+        let Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert_eq!(args.images.kind_image.as_deref(), Some("local/node:v1"));
+        assert_eq!(args.images.build_network.as_deref(), Some("host"));
+        let names: Vec<&str> = args
+            .images
+            .build_args
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["RUST_IMAGE", "RUNTIME_IMAGE", "RUST_VERSION"]);
+        assert_eq!(args.images.build_args[0].1, "local/rust:1.95");
+    }
+
+    #[test]
+    fn a_malformed_build_arg_is_refused_naming_the_flag() {
+        for bad in ["RUST_IMAGE", "1X=y", "A-B=c", "=v"] {
+            let err = Cli::try_parse_from(["lab", "up", "--build-arg", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--build-arg"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -91,6 +91,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 delete_cluster: true
             }
         ),
+        images: match &cli.command {
+            Command::Up(args) => args.images.clone(),
+            _ => Default::default(),
+        },
     };
     let mut target = target::open(kind, states.clone(), kube)?;
     match cli.command {

@@ -68,6 +68,8 @@ pub struct KubeOptions {
     pub image_registry: Option<String>,
     /// kind: `lab down` deletes the cluster too.
     pub delete_cluster: bool,
+    /// kind, minikube: image builds and kind's node image.
+    pub images: crate::cli::ImageArgs,
 }
 
 /// Health of one service as `lab status` shows it.

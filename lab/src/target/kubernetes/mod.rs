@@ -277,6 +277,28 @@ fn resilience_mode(deployment: &Deployment) -> Option<Mode> {
     }
 }
 
+/// kind: kube-proxy programs the node port a moment after the pods are ready, so the
+/// consumer's address may refuse connections for a second or two after the rollout. The
+/// address `lab up` prints must answer: wait for its readiness through the node port.
+fn wait_for_node_port(url: &str, timeout: Duration) -> Result<()> {
+    let port = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.port())
+        .with_context(|| format!("no port in the consumer's address {url}"))?;
+    let client = crate::health::client()?;
+    crate::health::wait_ready(&client, port, timeout, || None).map_err(|err| {
+        let why = match err {
+            crate::health::WaitError::Interrupted => return anyhow::anyhow!("interrupted"),
+            crate::health::WaitError::TimedOut(why) | crate::health::WaitError::Exited(why) => why,
+        };
+        anyhow::anyhow!(
+            "the rollout finished, but the consumer does not answer on 127.0.0.1:{port} \
+             within {}s (kind's port mapping, kind/cluster.yaml): {why}",
+            timeout.as_secs()
+        )
+    })
+}
+
 impl Target for Kubernetes {
     fn up(&mut self, options: &UpOptions) -> Result<String> {
         let _lock = self.states.lock()?;
@@ -297,8 +319,8 @@ impl Target for Kubernetes {
             repo::check_registry(registry)?;
         }
         match self.kind {
-            TargetKind::Kind => images::prepare_kind(&repo)?,
-            TargetKind::Minikube => images::prepare_minikube(&repo)?,
+            TargetKind::Kind => images::prepare_kind(&repo, &self.options.images)?,
+            TargetKind::Minikube => images::prepare_minikube(&repo, &self.options.images)?,
             _ => {}
         }
         let recorded = state.as_ref().and_then(|s| s.kubernetes.as_ref());
@@ -330,6 +352,9 @@ impl Target for Kubernetes {
             &record.namespace,
             &repo.kind_config(),
         ))?;
+        if self.kind == TargetKind::Kind {
+            wait_for_node_port(&url, options.ready_timeout)?;
+        }
         let experiment = record
             .experiment
             .clone()

@@ -54,6 +54,12 @@ impl Repo {
             })
     }
 
+    /// A repository at `root`, unchecked (unit tests of command lines).
+    #[cfg(test)]
+    pub fn at(root: impl Into<PathBuf>) -> Repo {
+        Repo { root: root.into() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
