@@ -359,8 +359,12 @@ fn terminate_and_delete_pods_select_like_chaosk8s() {
         .call(POD_ACTIONS, "delete_pods", json!({"name": "b-"}))
         .unwrap();
     assert_eq!(result, json!(["b-1"]));
-    lab.wait("b-1 to be deleted", Duration::from_secs(60), || {
-        lab.live_pods("app=t").is_empty()
+    // Gone, not only terminating: chaosk8s (like the Python one) acts on terminating pods
+    // too, and a real kubelet takes a moment to stop one.
+    lab.wait("b-1 to be gone", Duration::from_secs(60), || {
+        lab.rt
+            .block_on(lab.pods().get_opt("b-1"))
+            .is_ok_and(|pod| pod.is_none())
     });
     assert_eq!(
         lab.call(POD_ACTIONS, "delete_pods", json!({"name": "b-"}))
@@ -448,7 +452,7 @@ fn create_and_delete_deployments_and_replica_sets() {
     std::fs::File::create(&yaml)
         .unwrap()
         .write_all(
-            br#"apiVersion: apps/v1
+            r#"apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
@@ -462,8 +466,10 @@ spec:
       labels: {name: web}
     spec:
       containers:
-      - {name: app, image: registry.invalid/app:1}
-"#,
+      - {name: app, image: POD_IMAGE}
+"#
+            .replace("POD_IMAGE", &common::pod_image())
+            .as_bytes(),
         )
         .unwrap();
     let json_path = dir.path().join("api.json");
@@ -472,7 +478,7 @@ spec:
         "metadata": {"name": "api", "labels": {"tier": "back"}},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "api"}},
                  "template": {"metadata": {"labels": {"name": "api"}},
-                              "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}
+                              "spec": {"containers": [{"name": "app", "image": common::pod_image()}]}}}
     });
     std::fs::write(&json_path, manifest.to_string()).unwrap();
 

@@ -518,7 +518,9 @@ fn create_deployment_agrees() {
     let Some(parity) = Parity::new() else { return };
     let labs = twin_labs(&parity, "parity-create", |_| {});
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests");
-    let yaml = json!({"spec_path": fixtures.join("web-deployment.yaml").display().to_string()});
+    let copies = tempfile::tempdir().expect("temp dir");
+    let web = common::fixture_manifest(copies.path(), "web-deployment.yaml");
+    let yaml = json!({"spec_path": web.display().to_string()});
     let out = both(
         &parity,
         &labs,

@@ -36,6 +36,29 @@ pub fn skip(tier: &str, reason: &str) {
     println!("SKIP: {tier}: {reason}");
 }
 
+/// The image of the pods the tests create. kwok runs no container, so any name does; on
+/// the kind tier it is an image the node has (`CASCADE_TEST_POD_IMAGE`, set by
+/// scripts/kind-test.sh), so the pods really run and serve.
+pub fn pod_image() -> String {
+    std::env::var("CASCADE_TEST_POD_IMAGE")
+        .ok()
+        .filter(|image| !image.is_empty())
+        .unwrap_or_else(|| "registry.invalid/app:1".into())
+}
+
+/// A copy of `tests/fixtures/manifests/NAME` in `dir`, its pods' image set to
+/// [`pod_image`].
+pub fn fixture_manifest(dir: &std::path::Path, name: &str) -> PathBuf {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/manifests")
+        .join(name);
+    let text = std::fs::read_to_string(&fixture).expect("read the fixture manifest");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replace("registry.invalid/web:1", &pod_image()))
+        .expect("write the manifest copy");
+    path
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// One test's namespace on the control plane, with a client for setting things up and
@@ -135,7 +158,7 @@ impl Lab {
                 "selector": {"matchLabels": {"name": name}},
                 "template": {
                     "metadata": {"labels": {"name": name}},
-                    "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}
+                    "spec": {"containers": [{"name": "app", "image": pod_image()}]}
                 }
             }
         });
@@ -155,7 +178,7 @@ impl Lab {
     pub fn create_pod(&self, name: &str, labels: Value, unschedulable: bool) {
         let mut spec = json!({
             "metadata": {"name": name, "labels": labels},
-            "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}
+            "spec": {"containers": [{"name": "app", "image": pod_image()}]}
         });
         if unschedulable {
             spec["spec"]["nodeSelector"] = json!({"cascade-lab/no-such-node": "true"});
