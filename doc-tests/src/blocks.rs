@@ -3,7 +3,9 @@
 //! A `console` block is what a reader types and sees: each line starting with `$ ` is a
 //! command (a line ending in `\` continues on the next one), and the lines up to the next
 //! command are its expected output. Words after `console` in the info string say where
-//! the block runs: `kubernetes` (the Kubernetes part of the tutorial) and
+//! the block runs: `kubernetes` (the Kubernetes part of the tutorial), `only=kind` or
+//! `only=control-plane` (a Kubernetes block that only one of the two Kubernetes tiers
+//! runs: kind has real pods, the control-plane tier is the `cluster` target), and
 //! `not-run=<key>` (not run by the harness, for one of the reasons in [`NOT_RUN_REASONS`]).
 
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
@@ -19,13 +21,30 @@ pub const NOT_RUN_REASONS: &[(&str, &str)] = &[
         "chaos",
         "needs the Python Chaos Toolkit; the compatibility tier runs the same experiments with it",
     ),
-    ("kind", "needs docker and kind"),
-    ("minikube", "needs minikube"),
     (
-        "pods",
-        "needs pods that really serve HTTP; the control-plane tier has no container runtime",
+        "minikube",
+        "needs minikube, which cannot start on the machines this project is tested on (k8s/README.md)",
     ),
 ];
+
+/// The two Kubernetes tiers that run the tutorial's Kubernetes page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubeTier {
+    /// A real kind cluster: pods serve HTTP (`lab up --target kind`).
+    Kind,
+    /// The control plane on the host, no container runtime (`lab up --target cluster`).
+    ControlPlane,
+}
+
+impl KubeTier {
+    fn parse(word: &str) -> Option<KubeTier> {
+        match word {
+            "kind" => Some(KubeTier::Kind),
+            "control-plane" => Some(KubeTier::ControlPlane),
+            _ => None,
+        }
+    }
+}
 
 /// A fenced code block: its info string, its text and the page line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +76,8 @@ pub struct ConsoleBlock {
     pub tier: Tier,
     /// `Some(reason)` when the harness does not run this block.
     pub not_run: Option<&'static str>,
+    /// `Some(tier)`: only that Kubernetes tier runs the block.
+    pub only: Option<KubeTier>,
     pub steps: Vec<Step>,
     pub line: usize,
 }
@@ -119,9 +140,15 @@ pub fn console_blocks(markdown: &str) -> Result<Vec<ConsoleBlock>, BlockError> {
         }
         let mut tier = Tier::Local;
         let mut not_run = None;
+        let mut only = None;
         for word in words {
             if word == "kubernetes" {
                 tier = Tier::Kubernetes;
+            } else if let Some(name) = word.strip_prefix("only=") {
+                only = Some(KubeTier::parse(name).ok_or_else(|| BlockError {
+                    line: block.line,
+                    message: format!("unknown tier '{name}' in only= (known: kind, control-plane)"),
+                })?);
             } else if let Some(key) = word.strip_prefix("not-run=") {
                 let reason = NOT_RUN_REASONS
                     .iter()
@@ -143,7 +170,7 @@ pub fn console_blocks(markdown: &str) -> Result<Vec<ConsoleBlock>, BlockError> {
                 return Err(BlockError {
                     line: block.line,
                     message: format!(
-                        "unknown word '{word}' in the info string (use `kubernetes` or `not-run=<reason>`)"
+                        "unknown word '{word}' in the info string (use `kubernetes`, `only=<tier>` or `not-run=<reason>`)"
                     ),
                 });
             }
@@ -152,9 +179,16 @@ pub fn console_blocks(markdown: &str) -> Result<Vec<ConsoleBlock>, BlockError> {
             line: block.line,
             message,
         })?;
+        if only.is_some() && tier != Tier::Kubernetes {
+            return Err(BlockError {
+                line: block.line,
+                message: "only= is for Kubernetes blocks (add `kubernetes`)".into(),
+            });
+        }
         out.push(ConsoleBlock {
             tier,
             not_run,
+            only,
             steps,
             line: block.line,
         });
@@ -217,11 +251,20 @@ mod tests {
     }
 
     #[test]
-    fn markers_set_the_tier_and_the_reason() {
-        let page = "```console kubernetes not-run=kind\n$ lab up --target kind\n```\n";
+    fn markers_set_the_tier_the_kubernetes_tier_and_the_reason() {
+        let page = "```console kubernetes not-run=minikube\n$ lab up --target minikube\n```\n";
         let b = &console_blocks(page).unwrap()[0];
         assert_eq!(b.tier, Tier::Kubernetes);
-        assert_eq!(b.not_run, Some("needs docker and kind"));
+        assert!(b.not_run.is_some_and(|r| r.starts_with("needs minikube")));
+        assert_eq!(b.only, None);
+        let page = "```console kubernetes only=kind\n$ lab up --target kind\n```\n";
+        let b = &console_blocks(page).unwrap()[0];
+        assert_eq!((b.only, b.not_run), (Some(KubeTier::Kind), None));
+        let page = "```console kubernetes only=control-plane\n$ lab up --target cluster\n```\n";
+        assert_eq!(
+            console_blocks(page).unwrap()[0].only,
+            Some(KubeTier::ControlPlane)
+        );
     }
 
     #[test]
@@ -234,6 +277,13 @@ mod tests {
         );
         let err = console_blocks("```console kubernets\n$ x\n```\n").unwrap_err();
         assert!(err.message.contains("unknown word 'kubernets'"), "{err}");
+        let err = console_blocks("```console kubernetes only=kwok\n$ x\n```\n").unwrap_err();
+        assert!(err.message.contains("unknown tier 'kwok'"), "{err}");
+        let err = console_blocks("```console only=kind\n$ x\n```\n").unwrap_err();
+        assert!(
+            err.message.contains("only= is for Kubernetes blocks"),
+            "{err}"
+        );
         let err = console_blocks("```sh\nlab up\n```\n").unwrap_err();
         assert!(err.message.contains("```console"), "{err}");
         let err = console_blocks("```console\noutput\n$ x\n```\n").unwrap_err();

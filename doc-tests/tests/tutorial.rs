@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use doc_tests::blocks::{self, ConsoleBlock, Tier};
+use doc_tests::blocks::{self, ConsoleBlock, KubeTier, Tier};
 use doc_tests::expect;
 use doc_tests::shell::Shell;
 use nix::fcntl::{Flock, FlockArg};
@@ -203,12 +203,21 @@ fn shell(cwd: &Path, extra: Vec<(String, String)>) -> Shell {
     }
 }
 
-/// Runs the blocks of `tier`; returns (commands run, blocks listed as not run).
-fn walk(shell: &Shell, tier: Tier) -> (usize, Vec<String>) {
+/// Runs the blocks of `tier` (on the Kubernetes page, those for `kube`); returns
+/// (commands run, blocks listed as not run).
+fn walk(shell: &Shell, tier: Tier, kube: Option<KubeTier>) -> (usize, Vec<String>) {
     let mut ran = 0;
     let mut not_run = Vec::new();
     for (page, blocks) in parsed_pages() {
         for block in blocks.iter().filter(|b| b.tier == tier) {
+            if let Some(only) = block.only.filter(|only| Some(*only) != kube) {
+                println!(
+                    "{}:{}: left to the {only:?} tier",
+                    page.display(),
+                    block.line
+                );
+                continue;
+            }
             if let Some(reason) = block.not_run {
                 not_run.push(format!(
                     "{}:{}: not run here: {reason}",
@@ -270,7 +279,7 @@ fn the_local_walkthrough_runs_as_written() {
     let _down = LabDown {
         shell: shell.clone(),
     };
-    let (ran, not_run) = walk(&shell, Tier::Local);
+    let (ran, not_run) = walk(&shell, Tier::Local, None);
     for line in &not_run {
         println!("{line}");
     }
@@ -312,8 +321,8 @@ fn quoted_code_is_still_in_the_source() {
     );
 }
 
-/// The Kubernetes part: on the control-plane tier the blocks that make sense without
-/// real pods run with `LAB_TARGET=cluster`; the rest are listed as not run.
+/// The Kubernetes part on the control-plane tier: the blocks that make sense without real
+/// pods run on the `cluster` target; the kind tier runs the rest.
 #[test]
 fn the_kubernetes_blocks_run_on_the_control_plane() {
     let Some(kubeconfig) = std::env::var_os("CASCADE_KUBECONFIG") else {
@@ -355,7 +364,7 @@ fn the_kubernetes_blocks_run_on_the_control_plane() {
     let _down = LabDown {
         shell: shell.clone(),
     };
-    let (ran, not_run) = walk(&shell, Tier::Kubernetes);
+    let (ran, not_run) = walk(&shell, Tier::Kubernetes, Some(KubeTier::ControlPlane));
     for line in &not_run {
         println!("{line}");
     }
@@ -364,4 +373,79 @@ fn the_kubernetes_blocks_run_on_the_control_plane() {
         "ran {ran} Kubernetes commands; {} block(s) not run here",
         not_run.len()
     );
+}
+
+/// The Kubernetes part on a real kind cluster (kind tier, `CASCADE_KIND=1`, from
+/// scripts/kind-test.sh): `lab up --target kind` builds the images from a copy of the
+/// checkout, and the experiment, `lab fix` and the re-run happen on real pods. The
+/// cluster is deleted at the end.
+#[test]
+fn the_kubernetes_blocks_run_on_kind() {
+    if std::env::var("CASCADE_KIND").as_deref() != Ok("1") {
+        if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
+            panic!("kind tier required (CASCADE_REQUIRE_ALL_TIERS=1) but CASCADE_KIND is not set");
+        }
+        println!("SKIP: kind tier: CASCADE_KIND is not set (make kind-test runs this)");
+        return;
+    }
+    bin_dir();
+    let dir = work_dir();
+    // `lab up --target kind` builds the images from the checkout it runs in.
+    for entry in fs::read_dir(repo_root()).expect("list the checkout") {
+        let path = entry.expect("checkout entry").path();
+        let name = path
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        if matches!(
+            name.as_str(),
+            ".git" | ".lab" | "target" | "experiment.json" | "experiments"
+        ) || dir.path().join(&name).exists()
+        {
+            continue;
+        }
+        if path.is_dir() {
+            copy_tree(&path, &dir.path().join(&name));
+        } else {
+            fs::copy(&path, dir.path().join(&name)).expect("copy a file");
+        }
+    }
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut shell = shell(
+        dir.path(),
+        vec![(
+            "KUBECONFIG".into(),
+            kubeconfig.to_string_lossy().into_owned(),
+        )],
+    );
+    // Creating the cluster and building the images take minutes, not seconds.
+    shell.timeout = Duration::from_secs(20 * 60);
+    let _down = KindDown {
+        shell: shell.clone(),
+    };
+    let (ran, not_run) = walk(&shell, Tier::Kubernetes, Some(KubeTier::Kind));
+    for line in &not_run {
+        println!("{line}");
+    }
+    assert!(ran >= 8, "only {ran} Kubernetes commands ran on kind");
+    println!(
+        "ran {ran} Kubernetes commands on kind; {} block(s) not run here",
+        not_run.len()
+    );
+}
+
+/// Deletes the kind cluster when dropped (the page ends with a plain `lab down`).
+struct KindDown {
+    shell: Shell,
+}
+
+impl Drop for KindDown {
+    fn drop(&mut self) {
+        match self.shell.run("lab down --target kind --delete-cluster") {
+            Ok(ran) if ran.code == Some(0) => {}
+            Ok(ran) => eprintln!("warning: deleting the kind cluster failed:\n{}", ran.output),
+            Err(err) => eprintln!("warning: deleting the kind cluster failed: {err}"),
+        }
+    }
 }
