@@ -18,7 +18,7 @@ EXPERIMENT ?= $(if $(filter-out local,$(TARGET)),experiment.json,experiments/loc
 PAUSE ?= 2
 
 .PHONY: all build release demo test lint fmt lab-up lab-down experiment fix break status \
-        k8s-build k8s-up k8s-down k8s-smoke clean
+        k8s-build k8s-up k8s-down k8s-smoke kind-build kind-up kind-down kind-test clean
 
 all: build
 
@@ -73,6 +73,19 @@ k8s-down:
 
 k8s-smoke:
 	scripts/k8s-smoke.sh
+
+## kind tier: real kind clusters and real containers, built offline (k8s/README.md).
+kind-build:
+	scripts/kind-build.sh
+
+kind-up: release
+	scripts/kind-up.sh
+
+kind-down:
+	scripts/kind-down.sh
+
+kind-test:
+	scripts/kind-test.sh
 
 clean:
 	$(CARGO) clean

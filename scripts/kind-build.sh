@@ -69,8 +69,9 @@ fi
 eval "$(scripts/docker-up.sh)"
 . scripts/docker-env.sh
 if ! command -v debootstrap >/dev/null 2>&1; then
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-    || die "debootstrap is needed; install: sudo apt-get install -y debootstrap"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "debootstrap is needed; install: sudo apt-get install -y debootstrap"
+  fi
   say "installing debootstrap with apt-get"
   apt-get update -qq || die "apt-get update failed"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
@@ -175,7 +176,7 @@ ENTRYPOINT [\"/pause\"]" "$gobin/pause"
   || die "kubeadm wants $pause_tag; k8s/kind-node/rootfs/etc/containerd/config.toml names pause:3.10"
 
 # --- the node image --------------------------------------------------------------------
-kube_tags=$(echo "$images_wanted")
+kube_tags=$images_wanted
 node_inputs=()
 while IFS= read -r f; do node_inputs+=("$f"); done < <(find k8s/kind-node -type f | sort)
 node_key=$( {

@@ -66,6 +66,8 @@ struct ClusterLab {
     /// rewrites the real experiment.json.
     repo: tempfile::TempDir,
     path: String,
+    /// `with_fake_cluster_tools`: what answers on kind's node port 30080.
+    node_port: Option<std::process::Child>,
     _lock: File,
 }
 
@@ -119,6 +121,7 @@ impl ClusterLab {
                 .expect("temp dir"),
             repo,
             path: path_with_kubectl(),
+            node_port: None,
             _lock: lock,
         }
     }
@@ -133,7 +136,11 @@ impl ClusterLab {
             .env("LAB_STATE_DIR", self.state.path())
             .env("LAB_REPO_DIR", self.repo.path())
             .env_remove("LAB_TARGET")
-            .env_remove("LAB_NAMESPACE");
+            .env_remove("LAB_NAMESPACE")
+            // What scripts/kind-env.sh sets for the kind tier would change the calls.
+            .env_remove("LAB_KIND_IMAGE")
+            .env_remove("LAB_BUILD_ARGS")
+            .env_remove("LAB_BUILD_NETWORK");
         command
     }
 
@@ -231,6 +238,32 @@ esac
             .wait(Duration::from_secs(30));
             out.expect_code(0, "kubectl config set-context");
         }
+        // What lab waits for on kind before it prints the address: the cluster's DNS (a
+        // coredns Deployment, made available by kwok) and the node port on 127.0.0.1
+        // (kind's port mapping; here a provider-app stands in for it).
+        let create = Running::start(&mut self.command(
+            "kubectl",
+            &[
+                "-n",
+                "kube-system",
+                "create",
+                "deployment",
+                "coredns",
+                "--image=registry.invalid/coredns:1",
+            ],
+        ))
+        .wait(Duration::from_secs(30));
+        assert!(
+            create.status.success() || create.stderr.contains("AlreadyExists"),
+            "create the coredns deployment: {}",
+            create.stderr
+        );
+        let mut node_port = Command::new(common::bin_dir().join("provider-app"));
+        node_port
+            .args(["--bind", "127.0.0.1:30080"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        self.node_port = Some(node_port.spawn().expect("start the node port stand-in"));
         self.path = format!("{}:{}", dir.display(), self.path);
         self
     }
@@ -242,6 +275,10 @@ esac
 
 impl Drop for ClusterLab {
     fn drop(&mut self) {
+        if let Some(mut child) = self.node_port.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         // Independent of lab's state (the test may have failed anywhere): delete what the
         // overlay creates and wait, so the node port is free for the next test.
         let overlay = repo_root().join("manifests/overlays/before");
@@ -545,13 +582,18 @@ fn kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
     // kind: the cluster is created (it does not exist yet), both images built and loaded.
     let up = lab.lab(&["up", "--target", "kind"]);
     up.expect_code(0, "lab up --target kind");
+    up.expect_stderr("waiting for the cluster's DNS (deployment kube-system/coredns)");
     let config = lab.repo.path().join("kind/cluster.yaml");
     let root = lab.repo.path().display().to_string();
     let expected = [
         "kind get clusters".to_string(),
         format!("kind create cluster --config {}", config.display()),
-        format!("docker build --target provider-app -t cascade-lab/provider-app:dev {root}"),
-        format!("docker build --target consumer-app -t cascade-lab/consumer-app:dev {root}"),
+        format!(
+            "docker build --force-rm --target provider-app -t cascade-lab/provider-app:dev {root}"
+        ),
+        format!(
+            "docker build --force-rm --target consumer-app -t cascade-lab/consumer-app:dev {root}"
+        ),
         "kind load docker-image cascade-lab/provider-app:dev --name cascade-lab".to_string(),
         "kind load docker-image cascade-lab/consumer-app:dev --name cascade-lab".to_string(),
     ];
@@ -599,8 +641,16 @@ fn kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
         .expect_code(0, "lab up again");
     lab.lab(&["down", "--target", "kind", "--delete-cluster"])
         .expect_code(0, "lab down --delete-cluster");
+    // Then the lab's images (their build cache kept) and kind's network if unused (the
+    // fake docker reports no containers count, so the network stays).
     assert!(
-        calls().ends_with("kind delete cluster --name cascade-lab\n"),
+        calls().ends_with(
+            "kind delete cluster --name cascade-lab\n\
+             docker image inspect cascade-lab/provider-app:dev\n\
+             docker image inspect cascade-lab/consumer-app:dev\n\
+             docker rmi --no-prune cascade-lab/provider-app:dev cascade-lab/consumer-app:dev\n\
+             docker network inspect kind --format {{len .Containers}}\n"
+        ),
         "{}",
         calls()
     );

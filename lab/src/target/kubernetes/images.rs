@@ -82,6 +82,20 @@ pub fn prepare_kind(repo: &Repo, images: &ImageArgs) -> Result<()> {
         ui::info(format!("loading {tag} into kind cluster `{name}`"));
         Tool::Kind.output(["load", "docker-image", &tag, "--name", &name])?;
     }
+    // A new cluster answers before its DNS does; the consumer finds the provider by name,
+    // so the lab is not up until CoreDNS is (instant on a cluster that has been up).
+    ui::info("waiting for the cluster's DNS (deployment kube-system/coredns)");
+    let context = format!("kind-{name}");
+    Tool::Kubectl.output([
+        "--context",
+        context.as_str(),
+        "--namespace",
+        "kube-system",
+        "rollout",
+        "status",
+        "deployment/coredns",
+        "--timeout=180s",
+    ])?;
     Ok(())
 }
 
