@@ -170,10 +170,10 @@ fn wait_for_answer(
     let mut last = Err("no request yet".to_string());
     while started.elapsed() < limit {
         last = get(URL);
-        if let Ok((status, body, headers)) = &last {
-            if accept(*status, body, headers) {
-                return last.unwrap();
-            }
+        if let Ok((status, body, headers)) = &last
+            && accept(*status, body, headers)
+        {
+            return last.unwrap();
         }
         std::thread::sleep(Duration::from_millis(250));
     }
