@@ -175,16 +175,7 @@ impl ClusterLab {
     }
 
     fn deployment_exists(&self, name: &str) -> bool {
-        let out = self.kubectl(&[
-            "get",
-            "deployment",
-            name,
-            "--ignore-not-found",
-            "-o",
-            "name",
-        ]);
-        out.expect_code(0, "kubectl get deployment");
-        !out.stdout.trim().is_empty()
+        common::deployment_exists(|args| self.kubectl(args), name)
     }
 
     /// Puts stand-ins for kind, docker and minikube first on PATH (each appends its

@@ -129,17 +129,40 @@ impl KindLab {
         )
     }
 
+    /// Runs the experiment with `runner` and checks the reference's verdict: the run
+    /// completed, the steady state deviated (or not), and what the consumer probe got
+    /// after the provider was killed. Returns the runner's exit code.
+    fn experiment_ends(&self, runner: &str, journal: &str, deviated: bool) -> Option<i32> {
+        let (code, journal) = self.experiment(runner, journal);
+        assert_eq!(
+            (&journal["status"], &journal["deviated"]),
+            (&Value::from("completed"), &Value::from(deviated)),
+            "{runner}: {journal:#}"
+        );
+        let expected = if deviated { 500 } else { 200 };
+        assert_eq!(
+            consumer_status_after(&journal),
+            Some(expected),
+            "{runner}: {journal:#}"
+        );
+        code
+    }
+
+    /// `lab MODE` (fix or break), then `lab up` to bring the killed provider back, until
+    /// the consumer answers with the provider's greeting again.
+    fn switch_and_restore(&self, mode: &str) {
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+        self.lab(&[mode], minutes(5))
+            .expect_code(0, &format!("lab {mode}"));
+        self.lab(&["up"], minutes(10))
+            .expect_code(0, "lab up (provider back)");
+        wait_for_answer(minutes(1), "the provider's greeting", |s, b, h| {
+            s == 200 && b.contains("Greetings from provider") && !has_fallback_header(h)
+        });
+    }
+
     fn deployment_exists(&self, name: &str) -> bool {
-        let out = self.kubectl(&[
-            "get",
-            "deployment",
-            name,
-            "--ignore-not-found",
-            "-o",
-            "name",
-        ]);
-        out.expect_code(0, "kubectl get deployment");
-        !out.stdout.trim().is_empty()
+        common::deployment_exists(|args| self.kubectl(args), name)
     }
 }
 
@@ -238,14 +261,7 @@ fn the_cascade_and_its_fix_on_a_real_kind_cluster() {
     );
 
     // Before the fix: killing the provider makes the consumer answer 500.
-    let (code, journal) = lab.experiment("chaos-runner", "before.json");
-    // The reference's journal: the run completed, and the steady state deviated.
-    assert_eq!(
-        (&journal["status"], &journal["deviated"]),
-        (&Value::from("completed"), &Value::from(true)),
-        "{journal:#}"
-    );
-    assert_eq!(consumer_status_after(&journal), Some(500), "{journal:#}");
+    let code = lab.experiment_ends("chaos-runner", "before.json", true);
     assert_ne!(code, Some(0));
     assert!(!lab.deployment_exists("my-provider-app"));
     // Users see 500s (a request that caught the provider's pod going away may hang: the
@@ -255,19 +271,8 @@ fn the_cascade_and_its_fix_on_a_real_kind_cluster() {
     });
 
     // The fix, the provider back, and the same experiment passes on fallbacks.
-    lab.lab(&["fix"], minutes(5)).expect_code(0, "lab fix");
-    lab.lab(&["up"], minutes(10))
-        .expect_code(0, "lab up (provider back)");
-    wait_for_answer(minutes(1), "a greeting after the fix", |s, b, h| {
-        s == 200 && b.contains("Greetings from provider") && !has_fallback_header(h)
-    });
-    let (code, journal) = lab.experiment("chaos-runner", "after.json");
-    assert_eq!(
-        (&journal["status"], &journal["deviated"]),
-        (&Value::from("completed"), &Value::from(false)),
-        "{journal:#}"
-    );
-    assert_eq!(consumer_status_after(&journal), Some(200), "{journal:#}");
+    lab.switch_and_restore("fix");
+    let code = lab.experiment_ends("chaos-runner", "after.json", false);
     assert_eq!(code, Some(0));
     let (_, body, _) = wait_for_answer(minutes(1), "a fallback answer", |s, _, h| {
         s == 200 && has_fallback_header(h)
@@ -277,31 +282,10 @@ fn the_cascade_and_its_fix_on_a_real_kind_cluster() {
     // The Python Chaos Toolkit with chaostoolkit-kubernetes reaches the same outcomes.
     match std::env::var("CASCADE_CHAOS_BIN") {
         Ok(chaos) if !chaos.is_empty() => {
-            lab.lab(&["break"], minutes(5)).expect_code(0, "lab break");
-            lab.lab(&["up"], minutes(10)).expect_code(0, "lab up");
-            wait_for_answer(minutes(1), "a greeting", |s, _, h| {
-                s == 200 && !has_fallback_header(h)
-            });
-            let (_, journal) = lab.experiment(&chaos, "python-before.json");
-            // The reference's journal: the run completed, and the steady state deviated.
-            assert_eq!(
-                (&journal["status"], &journal["deviated"]),
-                (&Value::from("completed"), &Value::from(true)),
-                "{journal:#}"
-            );
-            assert_eq!(consumer_status_after(&journal), Some(500), "{journal:#}");
-            lab.lab(&["fix"], minutes(5)).expect_code(0, "lab fix");
-            lab.lab(&["up"], minutes(10)).expect_code(0, "lab up");
-            wait_for_answer(minutes(1), "a greeting", |s, _, h| {
-                s == 200 && !has_fallback_header(h)
-            });
-            let (_, journal) = lab.experiment(&chaos, "python-after.json");
-            assert_eq!(
-                (&journal["status"], &journal["deviated"]),
-                (&Value::from("completed"), &Value::from(false)),
-                "{journal:#}"
-            );
-            assert_eq!(consumer_status_after(&journal), Some(200), "{journal:#}");
+            lab.switch_and_restore("break");
+            lab.experiment_ends(&chaos, "python-before.json", true);
+            lab.switch_and_restore("fix");
+            lab.experiment_ends(&chaos, "python-after.json", false);
         }
         _ => {
             let reason = "CASCADE_CHAOS_BIN not set (scripts/setup-chaostoolkit.sh)";

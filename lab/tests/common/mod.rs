@@ -300,6 +300,21 @@ pub fn get(url: &str) -> Result<(u16, String, Vec<String>), String> {
     Ok((status, body, headers))
 }
 
+/// Whether the Deployment `name` exists, asked through `kubectl` (a runner of kubectl
+/// with the test's cluster and namespace).
+pub fn deployment_exists(kubectl: impl FnOnce(&[&str]) -> Outcome, name: &str) -> bool {
+    let out = kubectl(&[
+        "get",
+        "deployment",
+        name,
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]);
+    out.expect_code(0, "kubectl get deployment");
+    !out.stdout.trim().is_empty()
+}
+
 /// Writes an executable shell script.
 pub fn write_script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");

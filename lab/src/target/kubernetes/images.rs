@@ -174,6 +174,7 @@ mod tests {
             args,
             [
                 "build",
+                "--force-rm",
                 "--target",
                 "consumer-app",
                 "-t",
