@@ -42,6 +42,14 @@ die() { echo "kind-build: error: $*" >&2; exit 1; }
 # A short content key of the given files (and of the recipe).
 key_of() { { echo "recipe=$recipe"; cat "$@"; } | sha256sum | cut -c1-12; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# prune_old TAG: removes the other tags of TAG's repository (outputs of older inputs), so
+# the engine's data root does not grow with every change. An image still in use stays.
+prune_old() {
+  local repo=${1%:*} old
+  for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "$repo"); do
+    [ "$old" = "$1" ] || docker rmi "$old" >/dev/null 2>&1 || true
+  done
+}
 # quiet_build TAG ARGS...: docker build -q, its output shown only when it fails.
 quiet_build() {
   local tag=$1 log="$kcache/last-build.log"
@@ -279,6 +287,10 @@ if ! have_image "$runtime_image"; then
     "USER 65532:65532" \
     | quiet_build "$runtime_image" - || die "docker build of $runtime_image failed"
 fi
+
+for current in "$node_image" "$rust_image" "$runtime_image" "$base_image"; do
+  prune_old "$current"
+done
 
 {
   echo "# The kind tier's environment (scripts/kind-build.sh); source it."
