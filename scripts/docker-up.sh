@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/docker-env.sh
+. scripts/need-programs.sh
 
 say() { echo "docker-up: $*" >&2; }
 die() { echo "docker-up: error: $*" >&2; exit 1; }
@@ -31,20 +32,7 @@ fi
 
 # Debian's docker.io brings dockerd, containerd and runc; jq edits OCI bundles for the
 # capability wrapper. Install what is missing when we may (root with apt, as on CI).
-missing=()
-command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-command -v jq >/dev/null 2>&1 || missing+=(jq)
-command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing ${missing[*]} with apt-get"
-    apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
-      || die "apt-get install ${missing[*]} failed"
-  else
-    die "missing programs; install: sudo apt-get install -y ${missing[*]}"
-  fi
-fi
+need_programs docker-up dockerd:docker.io jq:jq ip:iproute2
 [ "$(id -u)" = 0 ] || die "dockerd must run as root here (rootless Docker is not set up by this script)"
 
 mkdir -p "$DOCKER_DIR/data" "$DOCKER_EXEC_ROOT"

@@ -14,6 +14,7 @@
 # (or CI on the same machine) reuses everything and finishes in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/need-programs.sh
 
 # Bump when the way binaries are built changes, so old builds are not taken as current.
 recipe=1
@@ -39,21 +40,7 @@ die() { echo "k8s-build: error: $*" >&2; exit 1; }
 # Programs k8s-up.sh needs besides the ones built here: install the missing ones when we
 # may (root with apt-get, as on CI), else say exactly what to install.
 if [ "$mode" != check ]; then
-  missing=()
-  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-  command -v curl >/dev/null 2>&1 || missing+=(curl)
-  command -v ss >/dev/null 2>&1 || missing+=(iproute2)
-  command -v flock >/dev/null 2>&1 || missing+=(util-linux)
-  if [ "${#missing[@]}" -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      say "installing ${missing[*]} with apt-get"
-      apt-get update -qq || die "apt-get update failed"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
-        || die "apt-get install ${missing[*]} failed"
-    else
-      die "missing programs; install: sudo apt-get install -y ${missing[*]}"
-    fi
-  fi
+  need_programs k8s-build openssl:openssl curl:curl ss:iproute2 flock:util-linux
 fi
 
 export GOPATH="$cache/gopath" GOMODCACHE="$cache/gomodcache" GOCACHE="$cache/gocache"

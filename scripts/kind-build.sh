@@ -19,6 +19,7 @@
 # kindest/node, and the Dockerfile's defaults pull the official base images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/need-programs.sh
 
 check=0
 case "${1:-}" in
@@ -76,15 +77,7 @@ fi
 # --- the engine, and the host programs the build uses ---------------------------------
 eval "$(scripts/docker-up.sh)"
 . scripts/docker-env.sh
-if ! command -v debootstrap >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "debootstrap is needed; install: sudo apt-get install -y debootstrap"
-  fi
-  say "installing debootstrap with apt-get"
-  apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
-    || die "apt-get install debootstrap failed"
-fi
+need_programs kind-build debootstrap:debootstrap
 
 # --- Go programs -----------------------------------------------------------------------
 say "Kubernetes programs (scripts/k8s-build.sh)"
