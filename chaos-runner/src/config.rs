@@ -143,7 +143,7 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let data: Option<Value> = match ext {
-        "yaml" | "yml" => Some(serde_yaml::from_str(&content).map_err(|e| {
+        "yaml" | "yml" => Some(serde_saphyr::from_str(&content).map_err(|e| {
             let at = e
                 .location()
                 .map(|l| format!("line {} column {}: ", l.line(), l.column()))

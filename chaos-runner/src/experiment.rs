@@ -72,6 +72,7 @@ fn fetch(url: &str, verify_tls: bool) -> Result<Value, LoadError> {
         origin: url.to_string(),
         reason,
     };
+    crate::provider::tls::install_default_provider();
     let client = reqwest::blocking::Client::builder()
         .danger_accept_invalid_certs(!verify_tls)
         .timeout(Duration::from_secs(60))
@@ -135,12 +136,12 @@ fn parse_json(source: &str, text: &str) -> Result<Value, LoadError> {
 }
 
 fn parse_yaml(source: &str, text: &str) -> Result<Value, LoadError> {
-    serde_yaml::from_str::<Value>(text).map_err(|e| match e.location() {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| match e.location() {
         Some(loc) => LoadError::Syntax {
             origin: source.to_string(),
             format: "YAML",
-            line: loc.line(),
-            column: loc.column(),
+            line: loc.line() as usize,
+            column: loc.column() as usize,
             reason: strip_position(&e.to_string()),
         },
         None => LoadError::SyntaxNoPosition {

@@ -343,7 +343,7 @@ fn the_kubernetes_blocks_run_on_the_control_plane() {
         .parent()
         .expect("kubeconfig has a folder")
         .join("cascade-lab-nodeport.lock");
-    let lock = fs::File::options()
+    let lock = File::options()
         .create(true)
         .truncate(false)
         .write(true)

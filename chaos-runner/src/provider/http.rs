@@ -50,6 +50,7 @@ fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
         let tls = super::tls::verifying_config().map_err(cannot_create)?;
         Client::builder().tls_backend_preconfigured(tls)
     } else {
+        super::tls::install_default_provider();
         Client::builder().danger_accept_invalid_certs(true)
     };
     if let Some(ms) = key.connect_ms {
@@ -382,7 +383,7 @@ mod tests {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let cert = CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).expect("cert");
         let key = PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).expect("key");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = Arc::new(
             rustls::ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()

@@ -3,7 +3,7 @@
 pub mod http;
 pub mod process;
 pub mod python;
-mod tls;
+pub(crate) mod tls;
 
 use crate::config::{Configuration, Secrets};
 use crate::drivers::Registry;

@@ -15,10 +15,7 @@ use std::sync::{Arc, OnceLock};
 /// The rustls configuration reqwest would build for a verifying client (HTTP/1 only,
 /// TLS 1.2 and 1.3, SNI on), with a lazily-built platform verifier.
 pub fn verifying_config() -> Result<ClientConfig, Error> {
-    // The same provider choice as reqwest: an installed default, else aws-lc-rs.
-    let provider = CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let provider = install_default_provider();
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(rustls::ALL_VERSIONS)?
         .dangerous()
@@ -29,6 +26,20 @@ pub fn verifying_config() -> Result<ClientConfig, Error> {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// Makes ring the process's rustls provider (unless one is installed already) and returns
+/// it. reqwest is built without a provider of its own (the workspace builds ring only, no
+/// C build of aws-lc-sys), so this runs before any client is built.
+pub fn install_default_provider() -> Arc<CryptoProvider> {
+    if let Some(provider) = CryptoProvider::get_default() {
+        return provider.clone();
+    }
+    // Losing a race with another thread is fine: either way one provider is installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
 /// `rustls_platform_verifier::Verifier`, created (roots loaded) on first use.
@@ -94,7 +105,7 @@ mod tests {
     fn roots_are_not_loaded_until_a_handshake() {
         let config = verifying_config().expect("config");
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let provider = rustls::crypto::ring::default_provider();
         let lazy = LazyPlatformVerifier {
             provider: Arc::new(provider),
             inner: OnceLock::new(),
