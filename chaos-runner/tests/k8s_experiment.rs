@@ -25,48 +25,7 @@ use serde_json::Value;
 use wait_timeout::ChildExt;
 
 const NAMESPACE: &str = "default";
-const CONSUMER_PROBE: &str = "consumer-service-must-still-respond";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn require_all() -> bool {
-    std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1")
-}
-
-fn tier_var(name: &str, tier: &str, how: &str) -> Option<PathBuf> {
-    match std::env::var_os(name).filter(|v| !v.is_empty()) {
-        Some(v) => Some(PathBuf::from(v)),
-        None => {
-            if require_all() {
-                panic!("{tier} tier required but {name} is not set ({how})");
-            }
-            println!("SKIP: {tier} tier: {name} not set ({how})");
-            None
-        }
-    }
-}
-
-/// PATH with the control plane's pinned kubectl first (where k8s-build.sh puts it).
-fn path_with_kubectl() -> String {
-    let cache = std::env::var("CASCADE_CACHE").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/cascade-lab",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let bin = Path::new(&cache).join("k8s/bin");
-    let path = std::env::var("PATH").unwrap_or_default();
-    if bin.join("kubectl").is_file() {
-        format!("{}:{path}", bin.display())
-    } else {
-        path
-    }
-}
+use test_kit::CONSUMER_PROBE;
 
 /// A workspace binary next to chaos-runner (scripts/test.sh builds them all first).
 fn sibling(name: &str) -> PathBuf {
@@ -106,7 +65,7 @@ impl Cluster {
     }
 
     fn overlay(mode: &str) -> String {
-        repo_root()
+        test_kit::repo::root()
             .join("manifests/overlays")
             .join(mode)
             .display()
@@ -259,7 +218,8 @@ fn watch_provider(cluster: &Cluster, provider: &mut Service, stop: &AtomicBool) 
 
 /// The seed experiment with the consumer probe on `consumer_url` and a 1 s pause.
 fn experiment_copy(dir: &Path, consumer_url: &str) -> PathBuf {
-    let text = std::fs::read_to_string(repo_root().join("experiment.json")).expect("seed");
+    let text =
+        std::fs::read_to_string(test_kit::repo::root().join("experiment.json")).expect("seed");
     let mut doc: Value = serde_json::from_str(&text).expect("seed is JSON");
     let probes = doc["steady-state-hypothesis"]["probes"]
         .as_array_mut()
@@ -397,41 +357,16 @@ fn assert_story(name: &str, mode: &str, result: &RunResult) {
     }
 }
 
-/// Takes the node-port lock shared with lab's Kubernetes tests.
-fn node_port_lock(kubeconfig: &Path) -> File {
-    let path = kubeconfig
-        .parent()
-        .expect("kubeconfig folder")
-        .join("cascade-lab-nodeport.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .expect("open the node-port lock");
-    file.lock().expect("take the node-port lock");
-    file
-}
-
 #[test]
-fn the_seed_experiment_tells_the_story_with_both_runners() {
-    let Some(kubeconfig) = tier_var(
-        "CASCADE_KUBECONFIG",
-        "kubernetes",
-        "make k8s-up; scripts/test.sh sets it",
-    ) else {
-        return;
-    };
-    let python = tier_var(
-        "CASCADE_CHAOS_BIN",
-        "compatibility",
-        "run scripts/setup-chaostoolkit.sh",
-    );
+#[ignore = "kubernetes tier: needs the control plane and the Python chaos; scripts/test.sh runs it"]
+fn kubernetes_tier_the_seed_experiment_tells_the_story_with_both_runners() {
+    let kubeconfig = test_kit::tier::kubeconfig();
+    let chaos = test_kit::tier::chaos_bin();
     let cluster = Cluster {
         kubeconfig: kubeconfig.clone(),
-        path: path_with_kubectl(),
+        path: test_kit::kube::path_with_kubectl(),
     };
-    let _lock = node_port_lock(&kubeconfig);
+    let _lock = test_kit::kube::node_port_lock(&kubeconfig);
     let tmp = tempfile::tempdir().expect("temp dir");
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_chaos-runner"));
 
@@ -451,10 +386,9 @@ fn the_seed_experiment_tells_the_story_with_both_runners() {
             result.output
         );
 
-        let Some(chaos) = &python else { continue };
         let reference = run_story(
             &cluster,
-            &[chaos],
+            &[&chaos],
             mode,
             &tmp.path().join(format!("python-{mode}")),
         );

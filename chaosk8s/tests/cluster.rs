@@ -21,8 +21,8 @@ const SERVICE_PROBES: &str = "chaosk8s.service.probes";
 const SERVICE_ACTIONS: &str = "chaosk8s.service.actions";
 const REPLICASET_ACTIONS: &str = "chaosk8s.replicaset.actions";
 
-fn lab(test: &str) -> Option<Lab> {
-    common::kubeconfig().map(|k| Lab::new(k, test))
+fn lab(test: &str) -> Lab {
+    Lab::new(test_kit::tier::kubeconfig(), test)
 }
 
 fn activity_failed(result: Result<Value, Error>) -> String {
@@ -33,8 +33,9 @@ fn activity_failed(result: Result<Value, Error>) -> String {
 }
 
 #[test]
-fn all_microservices_healthy_follows_pod_phases() {
-    let Some(lab) = lab("healthy") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_all_microservices_healthy_follows_pod_phases() {
+    let lab = lab("healthy");
     lab.create_deployment("web", 2, false);
     lab.wait_running("name=web", 2);
     assert_eq!(
@@ -65,8 +66,9 @@ fn all_microservices_healthy_follows_pod_phases() {
 }
 
 #[test]
-fn kill_microservice_removes_deployment_replica_sets_and_pods() {
-    let Some(lab) = lab("kill") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_kill_microservice_removes_deployment_replica_sets_and_pods() {
+    let lab = lab("kill");
     lab.create_deployment("web", 2, false);
     lab.create_deployment("other", 1, false);
     lab.wait_running("name=web", 2);
@@ -97,8 +99,9 @@ fn kill_microservice_removes_deployment_replica_sets_and_pods() {
 }
 
 #[test]
-fn scale_microservice_changes_replicas_and_pods_follow() {
-    let Some(lab) = lab("scale") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_scale_microservice_changes_replicas_and_pods_follow() {
+    let lab = lab("scale");
     lab.create_deployment("web", 1, false);
     lab.wait_running("name=web", 1);
     let result = lab.call(
@@ -128,8 +131,9 @@ fn scale_microservice_changes_replicas_and_pods_follow() {
 }
 
 #[test]
-fn deployment_is_fully_available_waits_up_to_its_timeout() {
-    let Some(lab) = lab("fully") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_deployment_is_fully_available_waits_up_to_its_timeout() {
+    let lab = lab("fully");
     // Never ready: its pods cannot be scheduled.
     lab.create_deployment("stuck", 1, true);
     let start = Instant::now();
@@ -176,8 +180,9 @@ fn deployment_is_fully_available_waits_up_to_its_timeout() {
 }
 
 #[test]
-fn deployment_health_probes() {
-    let Some(lab) = lab("dephealth") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_deployment_health_probes() {
+    let lab = lab("dephealth");
     lab.create_deployment("web", 2, false);
     lab.create_deployment("stuck", 1, true);
     lab.wait_running("name=web", 2);
@@ -227,8 +232,9 @@ fn deployment_health_probes() {
 }
 
 #[test]
-fn pod_phase_probes_and_counts() {
-    let Some(lab) = lab("phases") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_pod_phase_probes_and_counts() {
+    let lab = lab("phases");
     lab.create_deployment("web", 2, false);
     lab.create_pod("stuck", json!({"name": "stuck"}), true);
     lab.wait_running("name=web", 2);
@@ -328,8 +334,9 @@ fn pod_phase_probes_and_counts() {
 }
 
 #[test]
-fn terminate_and_delete_pods_select_like_chaosk8s() {
-    let Some(lab) = lab("terminate") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_terminate_and_delete_pods_select_like_chaosk8s() {
+    let lab = lab("terminate");
     for name in ["a-1", "a-2", "a-3", "b-1"] {
         lab.create_pod(name, json!({"app": "t"}), false);
     }
@@ -374,8 +381,9 @@ fn terminate_and_delete_pods_select_like_chaosk8s() {
 }
 
 #[test]
-fn services_probe_and_delete() {
-    let Some(lab) = lab("services") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_services_probe_and_delete() {
+    let lab = lab("services");
     lab.create_service("web-svc", json!({"name": "web-svc"}));
     lab.create_service("plain", json!({}));
     let call = |module: &str, func: &str, args: Value| lab.call(module, func, args);
@@ -445,8 +453,9 @@ fn services_probe_and_delete() {
 }
 
 #[test]
-fn create_and_delete_deployments_and_replica_sets() {
-    let Some(lab) = lab("create") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_create_and_delete_deployments_and_replica_sets() {
+    let lab = lab("create");
     let dir = tempfile::tempdir().unwrap();
     let yaml = dir.path().join("web.yaml");
     std::fs::File::create(&yaml)
@@ -592,8 +601,9 @@ spec:
 }
 
 #[test]
-fn read_microservices_logs_keys_logs_by_pod() {
-    let Some(lab) = lab("logs") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_read_microservices_logs_keys_logs_by_pod() {
+    let lab = lab("logs");
     lab.create_deployment("web", 2, false);
     lab.wait_running("name=web", 2);
     let logs = lab
@@ -623,8 +633,9 @@ fn read_microservices_logs_keys_logs_by_pod() {
 }
 
 #[test]
-fn context_from_secrets_selects_the_cluster() {
-    let Some(lab) = lab("context") else { return };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_context_from_secrets_selects_the_cluster() {
+    let lab = lab("context");
     // A context that does not exist in the kubeconfig is an error naming it.
     let env = lab.env();
     let mut secrets = serde_json::Map::new();

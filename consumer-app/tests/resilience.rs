@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use service_common::testing::{Service, client, free_port, sibling_binary};
+use test_kit::service::{Service, client, free_port, sibling_binary};
 
 const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
 

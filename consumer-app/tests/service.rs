@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use service_common::testing::{
+use test_kit::service::{
     Service, assert_one_line_error, client, free_port, run_to_exit, sibling_binary,
 };
 

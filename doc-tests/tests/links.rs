@@ -6,16 +6,9 @@ use std::process::Command;
 
 use doc_tests::links;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("doc-tests sits in the workspace root")
-        .to_path_buf()
-}
-
 #[test]
 fn every_markdown_link_resolves() {
-    let root = repo_root();
+    let root = test_kit::repo::root();
     let listed = Command::new("git")
         .args([
             "ls-files",

@@ -22,34 +22,15 @@ const BINARIES: [&str; 4] = ["lab", "chaos-runner", "provider-app", "consumer-ap
 const DEFAULT_PORTS: [u16; 2] = [8080, 8081];
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("doc-tests sits in the workspace root")
-        .to_path_buf()
-}
-
-/// target/<profile>: this test runs from target/<profile>/deps.
+/// target/<profile>, with every binary the tutorial runs.
 fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary sits in target/<profile>/deps")
-        .to_path_buf();
-    for name in BINARIES {
-        assert!(
-            dir.join(name).is_file(),
-            "{} is missing: the tutorial runs the workspace's binaries; run `cargo build --workspace --bins` first",
-            dir.join(name).display()
-        );
-    }
-    dir
+    test_kit::repo::require_binaries(&BINARIES);
+    test_kit::repo::bin_dir()
 }
 
 /// The tutorial's pages in reading order (file names start with their number).
 fn pages() -> Vec<(PathBuf, String)> {
-    let dir = repo_root().join("docs/tutorial");
+    let dir = test_kit::repo::root().join("docs/tutorial");
     let mut names: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -61,7 +42,9 @@ fn pages() -> Vec<(PathBuf, String)> {
         .map(|p| {
             let text = fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (
-                p.strip_prefix(repo_root()).unwrap_or(&p).to_path_buf(),
+                p.strip_prefix(test_kit::repo::root())
+                    .unwrap_or(&p)
+                    .to_path_buf(),
                 text,
             )
         })
@@ -136,7 +119,7 @@ fn work_dir() -> tempfile::TempDir {
         .prefix("cascade-tutorial-")
         .tempdir()
         .expect("a temporary folder");
-    let root = repo_root();
+    let root = test_kit::repo::root();
     fs::copy(
         root.join("experiment.json"),
         dir.path().join("experiment.json"),
@@ -303,7 +286,7 @@ fn quoted_code_is_still_in_the_source() {
             else {
                 continue;
             };
-            let source = fs::read_to_string(repo_root().join(file))
+            let source = fs::read_to_string(test_kit::repo::root().join(file))
                 .unwrap_or_else(|e| panic!("{}:{}: {file}: {e}", page.display(), block.line));
             assert!(
                 expect::contains_excerpt(&source, &block.text),
@@ -324,32 +307,12 @@ fn quoted_code_is_still_in_the_source() {
 /// The Kubernetes part on the control-plane tier: the blocks that make sense without real
 /// pods run on the `cluster` target; the kind tier runs the rest.
 #[test]
-fn the_kubernetes_blocks_run_on_the_control_plane() {
-    let Some(kubeconfig) = std::env::var_os("CASCADE_KUBECONFIG") else {
-        if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
-            panic!(
-                "kubernetes tier required (CASCADE_REQUIRE_ALL_TIERS=1) but CASCADE_KUBECONFIG is not set"
-            );
-        }
-        println!(
-            "SKIP: kubernetes tier: CASCADE_KUBECONFIG is not set (the tutorial's Kubernetes blocks need a control plane)"
-        );
-        return;
-    };
+fn kubernetes_tier_the_kubernetes_blocks_run_on_the_control_plane() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     bin_dir();
     // Node port 30080 is cluster-wide: hold the lock lab's and chaos-runner's Kubernetes
     // tests take before they create the lab's Services.
-    let lock_path = Path::new(&kubeconfig)
-        .parent()
-        .expect("kubeconfig has a folder")
-        .join("cascade-lab-nodeport.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .expect("open the node-port lock");
-    lock.lock().expect("take the node-port lock");
+    let _lock = test_kit::kube::node_port_lock(&kubeconfig);
     let dir = work_dir();
     let shell = shell(
         dir.path(),
@@ -381,16 +344,12 @@ fn the_kubernetes_blocks_run_on_the_control_plane() {
 /// cluster is deleted at the end.
 #[test]
 #[ignore = "kind tier: needs a real kind cluster; scripts/kind-test.sh runs it (make kind-test)"]
-fn the_kubernetes_blocks_run_on_kind() {
-    assert_eq!(
-        std::env::var("CASCADE_KIND").as_deref(),
-        Ok("1"),
-        "the kind tier's environment is missing: run scripts/kind-test.sh (make kind-test)"
-    );
+fn kind_tier_the_kubernetes_blocks_run_on_kind() {
+    test_kit::tier::kind();
     bin_dir();
     let dir = work_dir();
     // `lab up --target kind` builds the images from the checkout it runs in.
-    for entry in fs::read_dir(repo_root()).expect("list the checkout") {
+    for entry in fs::read_dir(test_kit::repo::root()).expect("list the checkout") {
         let path = entry.expect("checkout entry").path();
         let name = path
             .file_name()

@@ -15,46 +15,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Outcome, Running};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// The control plane's kubeconfig, or `None` after printing SKIP (a failure when every
-/// tier is required).
-fn kube_tier() -> Option<PathBuf> {
-    match std::env::var_os("CASCADE_KUBECONFIG").filter(|v| !v.is_empty()) {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            let reason = "CASCADE_KUBECONFIG not set (make k8s-up; scripts/test.sh sets it)";
-            if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
-                panic!("kubernetes tier required but {reason}");
-            }
-            println!("SKIP: kubernetes tier: {reason}");
-            None
-        }
-    }
-}
-
-/// PATH with the control plane's pinned kubectl first (where k8s-build.sh puts it).
-fn path_with_kubectl() -> String {
-    let cache = std::env::var("CASCADE_CACHE").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/cascade-lab",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let bin = Path::new(&cache).join("k8s/bin");
-    let path = std::env::var("PATH").unwrap_or_default();
-    if bin.join("kubectl").is_file() {
-        format!("{}:{path}", bin.display())
-    } else {
-        path
-    }
-}
-
 /// A lab on the control plane in a namespace of its own. Holds the node-port lock; on
 /// drop, removes what it created (while still holding the lock, so the next test finds
 /// the node port free).
@@ -73,17 +33,7 @@ struct ClusterLab {
 
 impl ClusterLab {
     fn new(kubeconfig: PathBuf, name: &str) -> ClusterLab {
-        let lock_path = kubeconfig
-            .parent()
-            .expect("kubeconfig has a folder")
-            .join("cascade-lab-nodeport.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .expect("open the node-port lock");
-        lock.lock().expect("take the node-port lock");
+        let lock = test_kit::kube::node_port_lock(&kubeconfig);
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock")
@@ -99,7 +49,7 @@ impl ClusterLab {
             "kind",
         ] {
             std::fs::create_dir_all(repo.path().join(dir)).expect("mkdir");
-            for entry in std::fs::read_dir(repo_root().join(dir)).expect("read dir") {
+            for entry in std::fs::read_dir(test_kit::repo::root().join(dir)).expect("read dir") {
                 let entry = entry.expect("entry");
                 if entry.path().is_file() {
                     std::fs::copy(entry.path(), repo.path().join(dir).join(entry.file_name()))
@@ -108,7 +58,7 @@ impl ClusterLab {
             }
         }
         std::fs::copy(
-            repo_root().join("experiment.json"),
+            test_kit::repo::root().join("experiment.json"),
             repo.path().join("experiment.json"),
         )
         .expect("copy experiment.json");
@@ -120,7 +70,7 @@ impl ClusterLab {
                 .tempdir()
                 .expect("temp dir"),
             repo,
-            path: path_with_kubectl(),
+            path: test_kit::kube::path_with_kubectl(),
             node_port: None,
             _lock: lock,
         }
@@ -272,7 +222,7 @@ impl Drop for ClusterLab {
         }
         // Independent of lab's state (the test may have failed anywhere): delete what the
         // overlay creates and wait, so the node port is free for the next test.
-        let overlay = repo_root().join("manifests/overlays/before");
+        let overlay = test_kit::repo::root().join("manifests/overlays/before");
         let _ = self.kubectl(&[
             "delete",
             "-k",
@@ -296,10 +246,9 @@ impl Drop for ClusterLab {
 }
 
 #[test]
-fn up_and_down_twice_each() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_up_and_down_twice_each() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let lab = ClusterLab::new(kubeconfig, "updown");
     for round in 1..=2 {
         let up = lab.lab(&["up", "--target", "cluster"]);
@@ -344,10 +293,9 @@ fn up_and_down_twice_each() {
 }
 
 #[test]
-fn fix_and_break_switch_the_consumer_deployment() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_fix_and_break_switch_the_consumer_deployment() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let lab = ClusterLab::new(kubeconfig, "fixbreak");
     lab.lab(&["up", "--target", "cluster"])
         .expect_code(0, "lab up");
@@ -365,10 +313,9 @@ fn fix_and_break_switch_the_consumer_deployment() {
 }
 
 #[test]
-fn address_agrees_with_the_script_and_write_changes_only_the_url() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_address_agrees_with_the_script_and_write_changes_only_the_url() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let lab = ClusterLab::new(kubeconfig, "address");
     let original = std::fs::read_to_string(lab.experiment()).unwrap();
     let up = lab.lab(&["up", "--target", "cluster"]);
@@ -377,7 +324,7 @@ fn address_agrees_with_the_script_and_write_changes_only_the_url() {
 
     let address = lab.lab(&["address"]);
     address.expect_code(0, "lab address");
-    let script = repo_root().join("scripts/get-consumer-service-address.sh");
+    let script = test_kit::repo::root().join("scripts/get-consumer-service-address.sh");
     let kubeconfig_arg = lab.kubeconfig.display().to_string();
     let by_script = Running::start(&mut lab.command(
         script.to_str().unwrap(),
@@ -424,10 +371,9 @@ fn address_agrees_with_the_script_and_write_changes_only_the_url() {
 }
 
 #[test]
-fn kill_deletes_the_deployment_and_up_brings_it_back() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_kill_deletes_the_deployment_and_up_brings_it_back() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let lab = ClusterLab::new(kubeconfig, "kill");
     lab.lab(&["up", "--target", "cluster"])
         .expect_code(0, "lab up");
@@ -472,7 +418,7 @@ fn a_missing_tool_is_one_line_saying_what_to_install() {
         Running::start(
             Command::new(env!("CARGO_BIN_EXE_lab"))
                 .args(args)
-                .current_dir(repo_root())
+                .current_dir(test_kit::repo::root())
                 .env("PATH", path)
                 .env("LAB_STATE_DIR", state.path())
                 .env_remove("LAB_TARGET"),
@@ -512,10 +458,9 @@ fn a_missing_tool_is_one_line_saying_what_to_install() {
 }
 
 #[test]
-fn the_image_registry_replaces_both_images_on_the_cluster_target() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_the_image_registry_replaces_both_images_on_the_cluster_target() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let lab = ClusterLab::new(kubeconfig, "registry");
     lab.lab(&[
         "up",
@@ -561,14 +506,13 @@ fn the_image_registry_replaces_both_images_on_the_cluster_target() {
 }
 
 #[test]
-fn kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let tools = tempfile::tempdir().unwrap();
     let lab = ClusterLab::new(kubeconfig, "kind").with_fake_cluster_tools(tools.path());
     let calls = || std::fs::read_to_string(tools.path().join("calls.log")).unwrap_or_default();
-    let script = repo_root().join("scripts/get-consumer-service-address.sh");
+    let script = test_kit::repo::root().join("scripts/get-consumer-service-address.sh");
 
     // kind: the cluster is created (it does not exist yet), both images built and loaded.
     let up = lab.lab(&["up", "--target", "kind"]);
@@ -669,10 +613,9 @@ fn kind_and_minikube_flows_call_their_tools_and_agree_with_the_script() {
 }
 
 #[test]
-fn a_rollout_that_cannot_finish_times_out_naming_the_deployments() {
-    let Some(kubeconfig) = kube_tier() else {
-        return;
-    };
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_a_rollout_that_cannot_finish_times_out_naming_the_deployments() {
+    let kubeconfig = test_kit::tier::kubeconfig();
     let lab = ClusterLab::new(kubeconfig, "stuck");
     // A quota of zero pods: the Deployments exist but never get a pod.
     let create =

@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -21,23 +21,6 @@ use serde_json::Value;
 
 const URL: &str = "http://127.0.0.1:30080/invokeConsumedService";
 const CLUSTER: &str = "cascade-lab";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// Fails unless the kind tier's environment is there: the test is `#[ignore]`d, so it runs
-/// only when asked for (`--ignored`, as scripts/kind-test.sh does after sourcing it).
-fn require_kind_tier() {
-    assert_eq!(
-        std::env::var("CASCADE_KIND").as_deref(),
-        Ok("1"),
-        "the kind tier's environment is missing: run scripts/kind-test.sh (make kind-test)"
-    );
-}
 
 /// The lab on kind: its own state folder, kubeconfig and experiment copy; the repository
 /// itself is the Docker build context.
@@ -53,7 +36,7 @@ impl KindLab {
             .expect("temp dir");
         std::fs::create_dir_all(work.path().join("state")).expect("state dir");
         std::fs::copy(
-            repo_root().join("experiment.json"),
+            test_kit::repo::root().join("experiment.json"),
             work.path().join("experiment.json"),
         )
         .expect("copy experiment.json");
@@ -74,7 +57,7 @@ impl KindLab {
         let mut command = Command::new(program);
         command
             .args(args)
-            .current_dir(repo_root())
+            .current_dir(test_kit::repo::root())
             .env("PATH", path)
             .env("KUBECONFIG", self.path("kubeconfig"))
             .env("LAB_STATE_DIR", self.path("state"))
@@ -206,8 +189,8 @@ fn has_fallback_header(headers: &[String]) -> bool {
 
 #[test]
 #[ignore = "kind tier: needs a real kind cluster; scripts/kind-test.sh runs it (make kind-test)"]
-fn the_cascade_and_its_fix_on_a_real_kind_cluster() {
-    require_kind_tier();
+fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
+    test_kit::tier::kind();
     let lab = KindLab::new();
     let experiment = lab.path("experiment.json");
     let experiment_arg = experiment.to_str().expect("utf-8 path");
@@ -276,21 +259,12 @@ fn the_cascade_and_its_fix_on_a_real_kind_cluster() {
     assert!(body.starts_with("Degraded answer"), "{body}");
 
     // The Python Chaos Toolkit with chaostoolkit-kubernetes reaches the same outcomes.
-    match std::env::var("CASCADE_CHAOS_BIN") {
-        Ok(chaos) if !chaos.is_empty() => {
-            lab.switch_and_restore("break");
-            lab.experiment_ends(&chaos, "python-before.json", true);
-            lab.switch_and_restore("fix");
-            lab.experiment_ends(&chaos, "python-after.json", false);
-        }
-        _ => {
-            let reason = "CASCADE_CHAOS_BIN not set (scripts/setup-chaostoolkit.sh)";
-            if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
-                panic!("compatibility tier required but {reason}");
-            }
-            println!("SKIP: kind tier, Python chaos runs: {reason}");
-        }
-    }
+    // (scripts/kind-test.sh sets the Python reference up before it runs this test.)
+    let chaos = test_kit::tier::chaos_bin();
+    lab.switch_and_restore("break");
+    lab.experiment_ends(&chaos.to_string_lossy(), "python-before.json", true);
+    lab.switch_and_restore("fix");
+    lab.experiment_ends(&chaos.to_string_lossy(), "python-after.json", false);
 
     // Down: nothing of the lab is left in Docker.
     lab.lab(&["down", "--delete-cluster"], minutes(2))

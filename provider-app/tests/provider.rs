@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use service_common::testing::{Service, Signal, assert_one_line_error, client, run_to_exit};
+use test_kit::service::{Service, Signal, assert_one_line_error, client, run_to_exit};
 
 const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
 

@@ -9,8 +9,6 @@ pub mod listener;
 pub mod logging;
 pub mod server;
 pub mod shutdown;
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use cli::{LogFormat, ServeArgs, parse_or_exit};
 pub use http_metrics::HttpMetrics;

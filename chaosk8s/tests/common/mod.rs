@@ -1,4 +1,4 @@
-//! Shared by the Kubernetes-tier tests: the tier gate, a namespace per test (created,
+//! chaosk8s's Kubernetes-tier tests (the tier gate is test_kit::tier): a namespace per test (created,
 //! and deleted on drop) and small builders for the objects the functions act on.
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -13,28 +13,6 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{Map, Value, json};
-
-/// The kubeconfig of the test control plane, or `None` after printing the SKIP line
-/// (panics instead when every tier is required).
-pub fn kubeconfig() -> Option<PathBuf> {
-    match std::env::var("CASCADE_KUBECONFIG") {
-        Ok(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ => {
-            skip(
-                "kubernetes tier",
-                "CASCADE_KUBECONFIG not set (run make k8s-up)",
-            );
-            None
-        }
-    }
-}
-
-pub fn skip(tier: &str, reason: &str) {
-    if std::env::var("CASCADE_REQUIRE_ALL_TIERS").as_deref() == Ok("1") {
-        panic!("{tier} is required (CASCADE_REQUIRE_ALL_TIERS=1) but cannot run: {reason}");
-    }
-    println!("SKIP: {tier}: {reason}");
-}
 
 /// The image of the pods the tests create. kwok runs no container, so any name does; on
 /// the kind tier it is an image the node has (`CASCADE_TEST_POD_IMAGE`, set by

@@ -18,25 +18,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-/// The directory with the workspace binaries: the one cargo built this lab into.
-pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_lab"))
-        .parent()
-        .expect("lab has a directory")
-        .to_path_buf()
-}
-
-/// Fails with what to do when a sibling binary the test drives is not built.
-pub fn require_bins(names: &[&str]) {
-    for name in names {
-        let path = bin_dir().join(name);
-        assert!(
-            path.is_file(),
-            "{} is missing: these tests drive the workspace's binaries; run `cargo build --workspace --bins` first",
-            path.display()
-        );
-    }
-}
+pub use test_kit::process::alive;
+pub use test_kit::repo::{bin_dir, require_binaries as require_bins};
 
 /// What a finished command left.
 #[derive(Debug)]
@@ -238,20 +221,6 @@ impl Drop for Lab {
         for pid in self.processes() {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
-    }
-}
-
-/// True while `pid` is a live (non-zombie) process.
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].split_whitespace().next())
-                .unwrap_or("?");
-            state != "Z" && state != "X"
-        }
-        Err(_) => false,
     }
 }
 

@@ -1,6 +1,6 @@
-//! Real-process test support for the two services (feature `test-support`): start a
-//! built binary on 127.0.0.1 port 0, learn its address from `--addr-file`, wait until it
-//! answers, signal it, and always clean it up. Every wait is bounded.
+//! Real-process services (provider-app, consumer-app): start a built binary on 127.0.0.1
+//! port 0, learn its address from `--addr-file`, wait until it answers, signal it, and
+//! always clean it up. Every wait is bounded.
 
 use std::fs;
 use std::path::{Path, PathBuf};

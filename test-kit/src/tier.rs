@@ -1,0 +1,47 @@
+//! Test tiers beyond the local one. A test of such a tier is `#[ignore]`d with the tier
+//! in its reason, and its name contains the tier's tag (`compat_tier`,
+//! `kubernetes_tier`, `kind_tier`), which is how `scripts/test.sh` selects it once the
+//! tier's pieces are up: `cargo test -- --ignored <tag>`. Run by hand without them, the
+//! test fails here and says what is missing; it never passes without having run.
+
+use std::path::PathBuf;
+
+fn required(var: &str, tier: &str, how: &str) -> PathBuf {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(value) => PathBuf::from(value),
+        None => panic!("{tier} tier: {var} is not set ({how}); scripts/test.sh sets it up"),
+    }
+}
+
+/// The Python Chaos Toolkit's `chaos` (compatibility tier).
+pub fn chaos_bin() -> PathBuf {
+    required(
+        "CASCADE_CHAOS_BIN",
+        "compatibility",
+        "scripts/setup-chaostoolkit.sh prints it",
+    )
+}
+
+/// The Python interpreter with chaostoolkit-kubernetes installed (compatibility tier):
+/// beside `chaos`, unless `CASCADE_CHAOS_K8S_PYTHON` names another.
+pub fn chaos_k8s_python() -> PathBuf {
+    match std::env::var_os("CASCADE_CHAOS_K8S_PYTHON").filter(|v| !v.is_empty()) {
+        Some(python) => PathBuf::from(python),
+        None => chaos_bin().with_file_name("python"),
+    }
+}
+
+/// The kubeconfig of the local control plane (Kubernetes tier).
+pub fn kubeconfig() -> PathBuf {
+    required("CASCADE_KUBECONFIG", "kubernetes", "make k8s-up starts one")
+}
+
+/// Asserts the kind tier's environment (`scripts/kind-test.sh` sets `CASCADE_KIND=1`
+/// after starting the Docker engine and building the node image).
+pub fn kind() {
+    assert_eq!(
+        std::env::var("CASCADE_KIND").as_deref(),
+        Ok("1"),
+        "kind tier: CASCADE_KIND is not set; run scripts/kind-test.sh (make kind-test)"
+    );
+}
