@@ -10,7 +10,7 @@ use crate::log::{LogFormat, LogOptions};
 use crate::rollback::RollbackStrategy;
 use crate::run::{RunOptions, run_experiment};
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -29,8 +29,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     log_file: Option<PathBuf>,
     /// Console logging format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::String)]
-    log_format: LogFormatArg,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::String)]
+    log_format: LogFormat,
     /// Change directory before running the experiment.
     #[arg(long, global = true, value_name = "DIR")]
     change_dir: Option<PathBuf>,
@@ -39,39 +39,6 @@ pub struct Cli {
     no_version_check: bool,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormatArg {
-    String,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum DryArg {
-    Probes,
-    Actions,
-    Activities,
-    Pause,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RollbackArg {
-    Default,
-    Always,
-    Never,
-    Deviated,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum HypothesisArg {
-    Default,
-    BeforeMethodOnly,
-    AfterMethodOnly,
-    DuringMethodOnly,
-    Continuously,
-    #[value(hide = true)]
-    Continously,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +63,7 @@ struct RunArgs {
     journal_path: PathBuf,
     /// Run the experiment without executing the chosen kind of activity (or pauses).
     #[arg(long, value_enum)]
-    dry: Option<DryArg>,
+    dry: Option<Dry>,
     /// Do not validate the experiment before running.
     #[arg(long)]
     no_validation: bool,
@@ -105,7 +72,7 @@ struct RunArgs {
     no_verify_tls: bool,
     /// When to play rollbacks. Default: not on interruption or a failed hypothesis.
     #[arg(long, value_enum)]
-    rollback_strategy: Option<RollbackArg>,
+    rollback_strategy: Option<RollbackStrategy>,
     /// Configuration value: NAME=VALUE or NAME:TYPE=VALUE (int, float, bytes, ...). Repeatable.
     #[arg(long = "var", value_name = "NAME[:TYPE]=VALUE")]
     vars: Vec<String>,
@@ -114,7 +81,7 @@ struct RunArgs {
     var_files: Vec<PathBuf>,
     /// When to run the steady-state hypothesis.
     #[arg(long, value_enum)]
-    hypothesis_strategy: Option<HypothesisArg>,
+    hypothesis_strategy: Option<Strategy>,
     /// Seconds between two runs of the hypothesis (during-method-only, continuously).
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     hypothesis_frequency: f64,
@@ -137,10 +104,7 @@ pub fn main() -> i32 {
     };
     let options = LogOptions {
         verbose: cli.verbose,
-        format: match cli.log_format {
-            LogFormatArg::String => LogFormat::String,
-            LogFormatArg::Json => LogFormat::Json,
-        },
+        format: cli.log_format,
         file: cli.log_file.clone(),
     };
     if let Err(e) = crate::log::init(&options) {
@@ -219,25 +183,9 @@ fn run(args: RunArgs) -> Result<i32> {
         return Ok(1);
     }
     let options = RunOptions {
-        strategy: args.hypothesis_strategy.map(|h| match h {
-            HypothesisArg::Default => Strategy::Default,
-            HypothesisArg::BeforeMethodOnly => Strategy::BeforeMethodOnly,
-            HypothesisArg::AfterMethodOnly => Strategy::AfterMethodOnly,
-            HypothesisArg::DuringMethodOnly => Strategy::DuringMethodOnly,
-            HypothesisArg::Continuously | HypothesisArg::Continously => Strategy::Continuously,
-        }),
-        rollback_strategy: args.rollback_strategy.map(|r| match r {
-            RollbackArg::Default => RollbackStrategy::Default,
-            RollbackArg::Always => RollbackStrategy::Always,
-            RollbackArg::Never => RollbackStrategy::Never,
-            RollbackArg::Deviated => RollbackStrategy::Deviated,
-        }),
-        dry: args.dry.map(|d| match d {
-            DryArg::Probes => Dry::Probes,
-            DryArg::Actions => Dry::Actions,
-            DryArg::Activities => Dry::Activities,
-            DryArg::Pause => Dry::Pause,
-        }),
+        strategy: args.hypothesis_strategy,
+        rollback_strategy: args.rollback_strategy,
+        dry: args.dry,
         hypothesis_frequency: args.hypothesis_frequency,
         fail_fast: args.fail_fast,
         vars,

@@ -8,29 +8,21 @@ use crate::journal::{HypothesisState, RunStatus};
 use crate::tolerance::within_tolerance;
 use serde_json::Value;
 
-/// When hypotheses run relative to the method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When hypotheses run relative to the method (`--hypothesis-strategy`, or the
+/// experiment's `runtime.hypothesis.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Strategy {
     Default,
     BeforeMethodOnly,
     AfterMethodOnly,
     DuringMethodOnly,
+    // The reference also accepts its historical misspelling (a plain comment: a doc
+    // comment would become `--help` text).
+    #[value(alias = "continously")]
     Continuously,
 }
 
 impl Strategy {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "default" => Strategy::Default,
-            "before-method-only" => Strategy::BeforeMethodOnly,
-            "after-method-only" => Strategy::AfterMethodOnly,
-            "during-method-only" => Strategy::DuringMethodOnly,
-            // The reference also accepts its historical misspelling.
-            "continuously" | "continously" => Strategy::Continuously,
-            _ => return None,
-        })
-    }
-
     /// The name the reference logs ("Steady-state strategy: ...").
     pub fn as_str(self) -> &'static str {
         match self {

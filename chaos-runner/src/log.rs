@@ -41,7 +41,8 @@ fn masked(mut msg: String) -> String {
     msg
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     String,
     Json,

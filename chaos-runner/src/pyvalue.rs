@@ -161,11 +161,6 @@ fn string_repr(s: &str) -> String {
     out
 }
 
-/// A human number for log lines: `1`, `0.5`, `1.0` as Python prints them.
-pub fn number_display(v: &Value) -> String {
-    py_str(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

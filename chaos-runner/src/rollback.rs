@@ -5,28 +5,19 @@ use crate::interrupt::Cancel;
 use crate::journal::Status;
 use serde_json::Value;
 
-/// `--rollback-strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--rollback-strategy` (and the experiment's `runtime.rollbacks.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RollbackStrategy {
-    /// Play them unless the run failed or was interrupted.
+    // (Plain comments on the variants: a doc comment would become `--help` text.)
+    // Play them unless the run failed or was interrupted.
     Default,
     Always,
     Never,
-    /// Only when the steady state deviated.
+    // Only when the steady state deviated.
     Deviated,
 }
 
 impl RollbackStrategy {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "default" => RollbackStrategy::Default,
-            "always" => RollbackStrategy::Always,
-            "never" => RollbackStrategy::Never,
-            "deviated" => RollbackStrategy::Deviated,
-            _ => return None,
-        })
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             RollbackStrategy::Default => "default",

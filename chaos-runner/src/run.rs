@@ -79,6 +79,12 @@ fn runtime_setting<'a>(experiment: &'a Value, section: &str) -> Option<&'a str> 
         .and_then(Value::as_str)
 }
 
+/// A strategy named in the experiment's `runtime` section: the same names (and
+/// aliases) as the command line's.
+fn parse_setting<T: clap::ValueEnum>(name: &str) -> Option<T> {
+    T::from_str(name, false).ok()
+}
+
 /// Runs `experiment` (already validated, unless the caller chose not to).
 /// `started` receives the live journal as soon as it exists (for a last-resort write
 /// on a second Ctrl-C). Errors only when configuration or secrets can't be loaded,
@@ -132,22 +138,22 @@ pub fn run_experiment(
     }
     let strategy = options
         .strategy
-        .or_else(|| runtime_setting(&experiment, "hypothesis").and_then(Strategy::parse))
+        .or_else(|| runtime_setting(&experiment, "hypothesis").and_then(parse_setting))
         .unwrap_or(Strategy::Default);
     let rollback_strategy = options
         .rollback_strategy
-        .or_else(|| runtime_setting(&experiment, "rollbacks").and_then(RollbackStrategy::parse))
+        .or_else(|| runtime_setting(&experiment, "rollbacks").and_then(parse_setting))
         .unwrap_or(RollbackStrategy::Default);
     tracing::info!("Steady-state strategy: {}", strategy.as_str());
     tracing::info!("Rollbacks strategy: {}", rollback_strategy.as_str());
 
-    let with_ssh = has_probes(&experiment);
-    if !with_ssh {
+    let has_hypothesis = has_probes(&experiment);
+    if !has_hypothesis {
         tracing::info!("No steady state hypothesis defined. That's ok, just exploring.");
     }
 
     let mut before_not_met = None;
-    match run_phases(&ctx, &journal, strategy, with_ssh, options, cancel) {
+    match run_phases(&ctx, &journal, strategy, has_hypothesis, options, cancel) {
         Ok(reason) => before_not_met = reason,
         Err(Abort::Interrupted) => {
             lock(&journal).status = Some(Status::Interrupted);
@@ -202,11 +208,11 @@ fn run_phases(
     ctx: &Arc<RunContext>,
     journal: &Arc<Mutex<Journal>>,
     strategy: Strategy,
-    with_ssh: bool,
+    has_hypothesis: bool,
     options: &RunOptions,
     cancel: &Cancel,
 ) -> Result<Option<String>, Abort> {
-    if with_ssh && strategy.before() {
+    if has_hypothesis && strategy.before() {
         tracing::debug!("Running steady-state hypothesis before the method");
         let state = run_steady_state_hypothesis(ctx, cancel)?;
         lock(journal).steady_states.before = state.clone();
@@ -221,7 +227,7 @@ fn run_phases(
         }
     }
 
-    let continuous = (with_ssh && strategy.during())
+    let continuous = (has_hypothesis && strategy.during())
         .then(|| spawn_continuous(ctx.clone(), journal.clone(), cancel.clone(), options));
     let method = run_method(ctx, journal, cancel);
     if let Some((stop, handle)) = continuous {
@@ -232,7 +238,7 @@ fn run_phases(
 
     let status = lock(journal).status;
     if !matches!(status, Some(Status::Interrupted) | Some(Status::Aborted))
-        && with_ssh
+        && has_hypothesis
         && method_ran
         && strategy.after()
     {
