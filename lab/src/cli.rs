@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::service::{Mode, Service};
-use crate::target::TargetKind;
+use crate::targets::TargetKind;
 
 /// Cascade Lab: run the cascading-failure lab, break it, fix it, and watch the story.
 #[derive(Debug, Parser)]

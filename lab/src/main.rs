@@ -19,7 +19,7 @@ mod process;
 mod service;
 mod state;
 mod status;
-mod target;
+mod targets;
 mod ui;
 
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::service::Mode;
 use crate::state::StateDir;
-use crate::target::{KubeOptions, TargetKind, UpOptions};
+use crate::targets::{KubeOptions, TargetKind, UpOptions};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -96,7 +96,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             _ => Default::default(),
         },
     };
-    let mut target = target::open(kind, states.clone(), kube)?;
+    let mut target = targets::open(kind, states.clone(), kube)?;
     match cli.command {
         Command::Up(args) => {
             let url = target.up(&UpOptions {

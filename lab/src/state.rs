@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::process::ProcessId;
 use crate::service::{Mode, Service};
-use crate::target::TargetKind;
+use crate::targets::TargetKind;
 
 /// One running service as the lab started it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

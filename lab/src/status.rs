@@ -7,7 +7,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use crate::state::StateDir;
-use crate::target::{ServiceStatus, Target};
+use crate::targets::{ServiceStatus, Target};
 
 /// The table `lab status` prints (also shown by the demo).
 pub fn table(rows: &[ServiceStatus]) -> String {
@@ -65,7 +65,7 @@ pub fn show(target: &dyn Target, states: &StateDir, check: bool) -> Result<ExitC
 mod tests {
     use super::*;
     use crate::service::{Mode, Service};
-    use crate::target::Health;
+    use crate::targets::Health;
 
     fn row(service: Service, health: Health) -> ServiceStatus {
         ServiceStatus {

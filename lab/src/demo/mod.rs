@@ -20,7 +20,7 @@ use crate::cli::DemoArgs;
 use crate::interrupt;
 use crate::service::{Mode, Service};
 use crate::state::StateDir;
-use crate::target::{Health, Target, UpOptions};
+use crate::targets::{Health, Target, UpOptions};
 use crate::ui;
 use journal::{Journal, header};
 use runner::Runner;
@@ -102,7 +102,7 @@ fn story(
     args: &DemoArgs,
     runner: &Runner,
 ) -> Result<Result<(), String>> {
-    let ready_timeout = args.ready.timeout_for(crate::target::TargetKind::Local);
+    let ready_timeout = args.ready.timeout_for(crate::targets::TargetKind::Local);
     let tutorial_pause = experiment::tutorial_pause().unwrap_or(15.0);
     println!(
         "{}",

@@ -22,7 +22,7 @@ use crate::interrupt::{self, Interrupted};
 use crate::process::{self, ProcessId};
 use crate::service::{Mode, Service};
 use crate::state::{ServiceRecord, State, StateDir};
-use crate::target::{Health, ServiceStatus, Target, TargetKind, UpOptions};
+use crate::targets::{Health, ServiceStatus, Target, TargetKind, UpOptions};
 use crate::ui;
 
 /// How long a service gets to shut down on SIGTERM before SIGKILL.

@@ -26,7 +26,7 @@ use self::tools::Tool;
 use crate::experiment_file;
 use crate::service::{Mode, Service};
 use crate::state::{KubernetesRecord, State, StateDir};
-use crate::target::{Health, KubeOptions, ServiceStatus, Target, TargetKind, UpOptions};
+use crate::targets::{Health, KubeOptions, ServiceStatus, Target, TargetKind, UpOptions};
 use crate::ui;
 
 /// The namespace when neither `--namespace` nor the state says one.

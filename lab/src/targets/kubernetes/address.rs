@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::ListParams;
 use serde::Deserialize;
 
-use crate::target::TargetKind;
+use crate::targets::TargetKind;
 
 /// The consumer's Service (manifests/base/consumer-service.yaml).
 pub const CONSUMER_SERVICE: &str = "my-consumer-service";
