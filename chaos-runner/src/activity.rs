@@ -3,12 +3,12 @@
 use crate::config::{Configuration, Secrets, substitute};
 use crate::drivers::Registry;
 use crate::interrupt::Cancel;
-use crate::journal::{ActivityRun, Journal, RunStatus, now};
-use crate::provider::{ProviderContext, ProviderError, run_provider};
+use crate::journal::{ActivityRun, JournalWriter, RunStatus, now};
+use crate::provider::{Io, ProviderContext, ProviderError, run_provider};
 use crate::pyvalue::py_str;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What `--dry` skips.
@@ -41,6 +41,8 @@ pub struct RunContext {
     pub env: BTreeMap<String, String>,
     pub registry: Registry,
     pub dry: Option<Dry>,
+    /// The run's async runtime and HTTP clients.
+    pub io: Arc<Io>,
 }
 
 impl RunContext {
@@ -51,6 +53,7 @@ impl RunContext {
             env: &self.env,
             registry: &self.registry,
             cancel,
+            io: &self.io,
         }
     }
 
@@ -79,17 +82,18 @@ pub fn lookup_activity<'a>(experiment: &'a Value, name: &str) -> Option<&'a Map<
 /// Where runs are recorded as they start (the method's or the rollbacks' list).
 #[derive(Clone)]
 pub struct RunSink {
-    pub journal: Arc<Mutex<Journal>>,
+    pub journal: JournalWriter,
     pub rollbacks: bool,
 }
 
 impl RunSink {
-    fn with_list<T>(&self, f: impl FnOnce(&mut Vec<ActivityRun>) -> T) -> T {
-        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        f(if self.rollbacks {
-            &mut j.rollbacks
-        } else {
-            &mut j.run
+    fn with_list<T>(&self, f: impl FnOnce(&mut Vec<ActivityRun>) -> T) -> Option<T> {
+        self.journal.record(|j| {
+            f(if self.rollbacks {
+                &mut j.rollbacks
+            } else {
+                &mut j.run
+            })
         })
     }
 }
@@ -173,7 +177,7 @@ pub fn execute_activity(
 
     let started = Instant::now();
     let start = now();
-    let index = sink.map(|s| {
+    let index = sink.and_then(|s| {
         s.with_list(|runs| {
             runs.push(partial(&activity, start.clone(), 0.0));
             runs.len() - 1

@@ -4,15 +4,13 @@ use crate::activity::Dry;
 use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
 use crate::hypothesis::Strategy;
-use crate::interrupt::Cancel;
-use crate::journal::{Journal, Status};
-use crate::log::{LogFormat, LogOptions};
+use crate::log::{LogFormat, LogOptions, SecretMask};
 use crate::rollback::RollbackStrategy;
-use crate::run::{RunOptions, run_experiment};
+use crate::run::{Run, RunOptions, run_experiment};
+use crate::runtime::AsyncRuntime;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,11 +105,14 @@ pub fn main() -> i32 {
         format: cli.log_format,
         file: cli.log_file.clone(),
     };
-    if let Err(e) = crate::log::init(&options) {
-        eprintln!("chaos-runner: {e}");
-        return 1;
-    }
-    match execute(cli) {
+    let secret_mask = match crate::log::init(&options) {
+        Ok(mask) => mask,
+        Err(e) => {
+            eprintln!("chaos-runner: {e}");
+            return 1;
+        }
+    };
+    match execute(cli, secret_mask) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{:#}", e);
@@ -120,7 +121,7 @@ pub fn main() -> i32 {
     }
 }
 
-fn execute(cli: Cli) -> Result<i32> {
+fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
     if let Some(dir) = &cli.change_dir {
         tracing::warn!("Moving to {}", dir.display());
         std::env::set_current_dir(dir)
@@ -138,7 +139,8 @@ fn execute(cli: Cli) -> Result<i32> {
             source,
             no_verify_tls,
         } => {
-            let experiment = crate::experiment::load(&source, !no_verify_tls)?;
+            let runtime = AsyncRuntime::new();
+            let experiment = crate::experiment::load(&source, !no_verify_tls, &runtime)?;
             if validate_and_report(&experiment, &Vars::default()) {
                 tracing::info!("experiment syntax and semantic look valid");
                 Ok(0)
@@ -146,7 +148,7 @@ fn execute(cli: Cli) -> Result<i32> {
                 Ok(1)
             }
         }
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, secret_mask),
     }
 }
 
@@ -173,12 +175,13 @@ fn validate_and_report(experiment: &serde_json::Value, vars: &Vars) -> bool {
     }
 }
 
-fn run(args: RunArgs) -> Result<i32> {
+fn run(args: RunArgs, secret_mask: SecretMask) -> Result<i32> {
     if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency >= 0.0) {
         bail!("--hypothesis-frequency must be a non-negative number of seconds");
     }
     let vars = load_vars(&args.vars, &args.var_files)?;
-    let experiment = crate::experiment::load(&args.source, !args.no_verify_tls)?;
+    let run = Run::new(Some(args.journal_path.clone()), secret_mask);
+    let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
     if !args.no_validation && !validate_and_report(&experiment, &vars) {
         return Ok(1);
     }
@@ -193,31 +196,17 @@ fn run(args: RunArgs) -> Result<i32> {
     };
 
     // First Ctrl-C/SIGTERM: cancel gracefully. Second: write what we have and leave.
-    let cancel = Cancel::new();
-    let live: Arc<Mutex<Option<Arc<Mutex<Journal>>>>> = Arc::new(Mutex::new(None));
     {
-        let live = live.clone();
-        let path = args.journal_path.clone();
-        crate::interrupt::install(cancel.clone(), move || {
+        let run = run.clone();
+        crate::interrupt::install(run.cancel().clone(), move || {
             tracing::warn!("Second termination signal: exiting now");
-            if let Ok(slot) = live.try_lock()
-                && let Some(journal) = slot.as_ref()
-                && let Ok(j) = journal.try_lock()
-            {
-                let mut j = j.clone();
-                j.status = Some(Status::Interrupted);
-                let _ = j.write(&path);
-            }
+            run.journal().flush_interrupted();
             std::process::exit(1);
         })
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let outcome = run_experiment(experiment, &options, &cancel, |journal| {
-        if let Ok(mut slot) = live.lock() {
-            *slot = Some(journal);
-        }
-    })?;
+    let outcome = run_experiment(experiment, &options, &run)?;
     outcome.journal.write(&args.journal_path).with_context(|| {
         format!(
             "cannot write the journal to {}",

@@ -4,6 +4,7 @@
 //! must echo it unchanged, unknown keys included, and the reference reads it the same
 //! loose way. [`crate::validate`] checks its shape before a run.
 
+use crate::runtime::AsyncRuntime;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -43,8 +44,9 @@ pub enum Format {
     Sniff,
 }
 
-/// Loads an experiment from `source`: an existing file path, else an http(s) URL.
-pub fn load(source: &str, verify_tls: bool) -> Result<Value, LoadError> {
+/// Loads an experiment from `source`: an existing file path, else an http(s) URL
+/// (fetched on `runtime`, which is only started for a URL).
+pub fn load(source: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, LoadError> {
     let path = Path::new(source);
     if path.exists() {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::Read {
@@ -59,7 +61,7 @@ pub fn load(source: &str, verify_tls: bool) -> Result<Value, LoadError> {
         return parse(source, &text, format);
     }
     if source.starts_with("http://") || source.starts_with("https://") {
-        return fetch(source, verify_tls);
+        return fetch(source, verify_tls, runtime);
     }
     if source.contains("://") {
         return Err(LoadError::Scheme(source.to_string()));
@@ -67,33 +69,15 @@ pub fn load(source: &str, verify_tls: bool) -> Result<Value, LoadError> {
     Err(LoadError::NotFound(source.to_string()))
 }
 
-fn fetch(url: &str, verify_tls: bool) -> Result<Value, LoadError> {
+fn fetch(url: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, LoadError> {
     let fail = |reason: String| LoadError::Fetch {
         origin: url.to_string(),
         reason,
     };
-    crate::provider::tls::install_default_provider();
-    let client = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(!verify_tls)
-        .timeout(Duration::from_secs(60))
-        .build()
+    let (status, content_type, text) = runtime
+        .block_on(|| get(url, verify_tls))
+        .map_err(&fail)?
         .map_err(|e| fail(e.to_string()))?;
-    let mut request = client
-        .get(url)
-        .header("Accept", "application/json, application/x-yaml");
-    // Same variable as the reference loader for authenticated experiment stores.
-    if let Ok(token) = std::env::var("CHAOSTOOLKIT_LOADER_AUTH_BEARER_TOKEN") {
-        request = request.header("Authorization", format!("bearer {}", token.trim()));
-    }
-    let response = request.send().map_err(|e| fail(e.to_string()))?;
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = response.text().map_err(|e| fail(e.to_string()))?;
     if status.as_u16() != 200 {
         return Err(fail(format!("HTTP status {status}")));
     }
@@ -105,6 +89,35 @@ fn fetch(url: &str, verify_tls: bool) -> Result<Value, LoadError> {
         Format::Sniff
     };
     parse(url, &text, format)
+}
+
+/// GETs the experiment: status, content type and body.
+async fn get(
+    url: &str,
+    verify_tls: bool,
+) -> Result<(reqwest::StatusCode, String, String), reqwest::Error> {
+    crate::provider::tls::install_default_provider();
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(!verify_tls)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let mut request = client
+        .get(url)
+        .header("Accept", "application/json, application/x-yaml");
+    // Same variable as the reference loader for authenticated experiment stores.
+    if let Ok(token) = std::env::var("CHAOSTOOLKIT_LOADER_AUTH_BEARER_TOKEN") {
+        request = request.header("Authorization", format!("bearer {}", token.trim()));
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = response.text().await?;
+    Ok((status, content_type, text))
 }
 
 /// Parses `text` as an experiment document; errors carry line:column where known.
@@ -194,7 +207,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_named() {
-        let err = load("/definitely/not/here.json", true)
+        let err = load("/definitely/not/here.json", true, &AsyncRuntime::new())
             .err()
             .map(|e| e.to_string());
         assert_eq!(

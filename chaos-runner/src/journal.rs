@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Final status of a run. `deviated` is a separate flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +110,79 @@ impl Journal {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(path, text)
+    }
+}
+
+/// Where a run records what happens as it happens: the journal being written, and the
+/// path it goes to. The engine only writes to it (it never decides anything from what
+/// it recorded); a second termination signal can [`flush_interrupted`] it at any time.
+/// Clones share the same journal.
+///
+/// [`flush_interrupted`]: JournalWriter::flush_interrupted
+#[derive(Debug, Clone, Default)]
+pub struct JournalWriter(Arc<WriterShared>);
+
+#[derive(Debug, Default)]
+struct WriterShared {
+    path: Option<PathBuf>,
+    journal: Mutex<Option<Journal>>,
+}
+
+impl JournalWriter {
+    /// A writer for `path` (`None`: kept in memory only, e.g. for library callers).
+    pub fn new(path: Option<PathBuf>) -> Self {
+        JournalWriter(Arc::new(WriterShared {
+            path,
+            journal: Mutex::new(None),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Journal>> {
+        self.0.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts recording `journal` (the run has begun).
+    pub fn start(&self, journal: Journal) {
+        *self.lock() = Some(journal);
+    }
+
+    /// Records something in the journal; `None` before [`start`](Self::start).
+    pub fn record<T>(&self, change: impl FnOnce(&mut Journal) -> T) -> Option<T> {
+        self.lock().as_mut().map(change)
+    }
+
+    /// The journal as it stands.
+    pub fn snapshot(&self) -> Option<Journal> {
+        self.lock().clone()
+    }
+
+    /// Where the journal is written, if anywhere.
+    pub fn path(&self) -> Option<&Path> {
+        self.0.path.as_deref()
+    }
+
+    /// Writes the journal as it stands to the writer's path (nothing without a path or
+    /// before the run started).
+    pub fn write(&self) -> std::io::Result<()> {
+        match (self.path(), self.snapshot()) {
+            (Some(path), Some(journal)) => journal.write(path),
+            _ => Ok(()),
+        }
+    }
+
+    /// Last resort on a second termination signal: writes the journal as it stands with
+    /// status `interrupted`, unless it is being changed right now (never waits).
+    pub fn flush_interrupted(&self) {
+        let Some(path) = self.path() else { return };
+        let Ok(slot) = self.0.journal.try_lock() else {
+            return;
+        };
+        if let Some(journal) = slot.as_ref() {
+            let mut journal = journal.clone();
+            drop(slot);
+            journal.status = Some(Status::Interrupted);
+            let _ = journal.write(path);
+        }
     }
 }
 

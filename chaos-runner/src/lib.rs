@@ -11,7 +11,10 @@
 //! - [`activity`]: running one activity and recording it as a journal run.
 //! - [`hypothesis`]: the steady-state hypothesis.
 //! - [`rollback`]: rollback strategies and running the rollbacks.
-//! - [`run`]: the engine tying it all together into a [`journal::Journal`].
+//! - [`run`]: the engine tying it all together into a [`journal::Journal`], and the
+//!   [`run::Run`] value one run's threads share (cancellation, stop reason, journal
+//!   writer, I/O).
+//! - [`runtime`]: the one tokio runtime sync code drives async work through.
 //! - [`interrupt`]: Ctrl-C / SIGTERM handling shared by the engine and the providers.
 //! - [`pause`]: pauses between activities (countdown on a TTY).
 //! - [`log`]: the reference's log line shape.
@@ -31,6 +34,7 @@ pub mod provider;
 pub mod pyvalue;
 pub mod rollback;
 pub mod run;
+pub mod runtime;
 pub mod tolerance;
 pub mod validate;
 

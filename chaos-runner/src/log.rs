@@ -1,8 +1,9 @@
 //! Log output in the reference's shape: `[2026-01-05 19:50:31 INFO] Probe: name`.
 //!
 //! The console gets INFO and up (DEBUG with `--verbose`), coloured only on a TTY;
-//! `--log-file` gets everything with the module and line. Secret values registered with
-//! [`mask_secrets`] are replaced by `***` in every line.
+//! `--log-file` gets everything with the module and line. Secret values added to the
+//! [`SecretMask`] that [`init`] returns (the run adds its secrets) are replaced by `***`
+//! in every line.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -21,24 +22,30 @@ macro_rules! critical {
     ($($arg:tt)*) => { ::tracing::error!(critical = true, $($arg)*) };
 }
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// The secret values to mask in log lines: held by the installed formatters, filled
+/// by the run once it has loaded its secrets. Clones share the same values.
+#[derive(Debug, Clone, Default)]
+pub struct SecretMask(Arc<RwLock<Vec<String>>>);
 
-/// Registers values that must never appear in log output.
-pub fn mask_secrets(values: Vec<String>) {
-    let mut guard = SECRETS.write().unwrap_or_else(|p| p.into_inner());
-    guard.extend(values.into_iter().filter(|v| v.len() >= 3));
-    // Longest first, so a secret containing another is masked whole.
-    guard.sort_by_key(|s| std::cmp::Reverse(s.len()));
-}
-
-fn masked(mut msg: String) -> String {
-    let guard = SECRETS.read().unwrap_or_else(|p| p.into_inner());
-    for s in guard.iter() {
-        if msg.contains(s.as_str()) {
-            msg = msg.replace(s.as_str(), "***");
-        }
+impl SecretMask {
+    /// Adds values that must never appear in log output (shorter than 3: ignored).
+    pub fn add(&self, values: Vec<String>) {
+        let mut guard = self.0.write().unwrap_or_else(|p| p.into_inner());
+        guard.extend(values.into_iter().filter(|v| v.len() >= 3));
+        // Longest first, so a secret containing another is masked whole.
+        guard.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
-    msg
+
+    /// `msg` with every secret value replaced by `***`.
+    pub fn apply(&self, mut msg: String) -> String {
+        let guard = self.0.read().unwrap_or_else(|p| p.into_inner());
+        for s in guard.iter() {
+            if msg.contains(s.as_str()) {
+                msg = msg.replace(s.as_str(), "***");
+            }
+        }
+        msg
+    }
 }
 
 /// `--log-format`.
@@ -85,6 +92,7 @@ struct LineFormat {
     color: bool,
     location: bool,
     json: bool,
+    mask: SecretMask,
 }
 
 fn level_name(level: &Level, critical: bool) -> &'static str {
@@ -123,7 +131,7 @@ where
         let level = level_name(meta.level(), fields.critical);
         let now = chrono::Local::now();
         let asctime = now.format("%Y-%m-%d %H:%M:%S").to_string();
-        let message = masked(fields.message);
+        let message = self.mask.apply(fields.message);
         let module = meta
             .module_path()
             .unwrap_or("")
@@ -180,8 +188,10 @@ impl<'a> MakeWriter<'a> for SharedFile {
     }
 }
 
-/// Installs the global logger. Errors only when the log file can't be opened.
-pub fn init(options: &LogOptions) -> Result<(), String> {
+/// Installs the global logger and returns the mask its lines go through. Errors only
+/// when the log file can't be opened.
+pub fn init(options: &LogOptions) -> Result<SecretMask, String> {
+    let mask = SecretMask::default();
     let console_level = if options.verbose {
         LevelFilter::DEBUG
     } else {
@@ -193,6 +203,7 @@ pub fn init(options: &LogOptions) -> Result<(), String> {
             color: std::io::stderr().is_terminal() && options.format == LogFormat::String,
             location: options.verbose,
             json: options.format == LogFormat::Json,
+            mask: mask.clone(),
         })
         .with_filter(console_level);
     let file_layer = match &options.file {
@@ -209,6 +220,7 @@ pub fn init(options: &LogOptions) -> Result<(), String> {
                         color: false,
                         location: true,
                         json: false,
+                        mask: mask.clone(),
                     })
                     .with_filter(LevelFilter::DEBUG),
             )
@@ -224,7 +236,7 @@ pub fn init(options: &LogOptions) -> Result<(), String> {
         }));
     // A second init (tests calling the CLI twice in one process) keeps the first logger.
     let _ = tracing::subscriber::set_global_default(subscriber);
-    Ok(())
+    Ok(mask)
 }
 
 #[cfg(test)]
@@ -233,7 +245,8 @@ mod tests {
 
     #[test]
     fn secrets_are_masked() {
-        mask_secrets(vec!["hunter2-secret".into(), "ab".into()]);
-        assert_eq!(masked("token=hunter2-secret ab".into()), "token=*** ab");
+        let mask = SecretMask::default();
+        mask.clone().add(vec!["hunter2-secret".into(), "ab".into()]);
+        assert_eq!(mask.apply("token=hunter2-secret ab".into()), "token=*** ab");
     }
 }

@@ -1,6 +1,11 @@
 //! The engine: hypothesis before, method (with background activities and an optional
 //! continuous hypothesis), hypothesis after, rollbacks, journal. Same sequence, statuses
 //! and log lines as chaostoolkit-lib's `Runner._run`.
+//!
+//! A [`Run`] is the state of one run shared by its threads: cancellation, the reason it
+//! stops early (set once, read by every loop), the [`JournalWriter`] that records it,
+//! the I/O (one async runtime) and the log's secret mask. The journal records; the
+//! engine decides from its own values, never from what it recorded.
 
 use crate::activity::{Abort, Dry, RunContext, RunSink, execute_activity};
 use crate::config::{
@@ -10,12 +15,15 @@ use crate::critical;
 use crate::drivers::Registry;
 use crate::hypothesis::{Strategy, has_probes, last_probe_name, run_steady_state_hypothesis};
 use crate::interrupt::Cancel;
-use crate::journal::{HypothesisState, Journal, RunStatus, Status, now};
-use crate::provider::run_provider;
+use crate::journal::{HypothesisState, Journal, JournalWriter, RunStatus, Status, now};
+use crate::log::SecretMask;
+use crate::provider::{Io, run_provider};
 use crate::rollback::{RollbackStrategy, run_rollbacks};
+use crate::runtime::AsyncRuntime;
 use serde_json::{Map, Value};
+use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How to run an experiment (the `chaos run` options).
@@ -47,6 +55,77 @@ impl Default for RunOptions {
     }
 }
 
+/// Why the method (and the continuous hypothesis) stopped before their end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--fail-fast`: the continuous hypothesis deviated.
+    Failed,
+    /// Interrupted (Ctrl-C / SIGTERM) while a hypothesis ran.
+    Interrupted,
+    /// An activity could not run at all.
+    Aborted,
+}
+
+impl StopReason {
+    /// The journal status it gives the run.
+    pub fn status(self) -> Status {
+        match self {
+            StopReason::Failed => Status::Failed,
+            StopReason::Interrupted => Status::Interrupted,
+            StopReason::Aborted => Status::Aborted,
+        }
+    }
+}
+
+/// One run, shared by the engine's threads and the signal handler (clones share it).
+#[derive(Debug, Clone, Default)]
+pub struct Run(Arc<RunShared>);
+
+#[derive(Debug, Default)]
+struct RunShared {
+    cancel: Cancel,
+    stop: OnceLock<StopReason>,
+    journal: JournalWriter,
+    io: Arc<Io>,
+    secret_mask: SecretMask,
+}
+
+impl Run {
+    /// A run whose journal goes to `journal_path` (also on a second signal) and whose
+    /// secrets are added to `secret_mask` (the log's, see [`crate::log::init`]).
+    pub fn new(journal_path: Option<PathBuf>, secret_mask: SecretMask) -> Self {
+        Run(Arc::new(RunShared {
+            journal: JournalWriter::new(journal_path),
+            secret_mask,
+            ..RunShared::default()
+        }))
+    }
+
+    /// Set by the first termination signal; activities poll it.
+    pub fn cancel(&self) -> &Cancel {
+        &self.0.cancel
+    }
+
+    pub fn journal(&self) -> &JournalWriter {
+        &self.0.journal
+    }
+
+    /// The run's one async runtime (also for loading the experiment from a URL).
+    pub fn runtime(&self) -> &AsyncRuntime {
+        &self.0.io.runtime
+    }
+
+    /// Stops the method and the continuous hypothesis; the first reason given stays.
+    fn stop(&self, reason: StopReason) {
+        let _ = self.0.stop.set(reason);
+    }
+
+    /// Why the run stopped early, if it did.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.0.stop.get().copied()
+    }
+}
+
 /// A finished run: the journal plus what the exit status is derived from.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -67,10 +146,6 @@ impl Outcome {
     }
 }
 
-fn lock(j: &Arc<Mutex<Journal>>) -> MutexGuard<'_, Journal> {
-    j.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn runtime_setting<'a>(experiment: &'a Value, section: &str) -> Option<&'a str> {
     experiment
         .get("runtime")
@@ -85,19 +160,17 @@ fn parse_setting<T: clap::ValueEnum>(name: &str) -> Option<T> {
     T::from_str(name, false).ok()
 }
 
-/// Runs `experiment` (already validated, unless the caller chose not to).
-/// `started` receives the live journal as soon as it exists (for a last-resort write
-/// on a second Ctrl-C). Errors only when configuration or secrets can't be loaded,
-/// before anything ran.
+/// Runs `experiment` (already validated, unless the caller chose not to) as `run`.
+/// Errors only when configuration or secrets can't be loaded, before anything ran.
 pub fn run_experiment(
     mut experiment: Value,
     options: &RunOptions,
-    cancel: &Cancel,
-    started: impl FnOnce(Arc<Mutex<Journal>>),
+    run: &Run,
 ) -> Result<Outcome, ConfigError> {
+    let cancel = run.cancel();
     let configuration = load_configuration(experiment.get("configuration"), &options.vars)?;
     let secrets = load_secrets(experiment.get("secrets"), &options.vars)?;
-    crate::log::mask_secrets(secret_values(&secrets));
+    run.0.secret_mask.add(secret_values(&secrets));
     let mut ctx = RunContext {
         experiment: experiment.clone(),
         configuration,
@@ -105,6 +178,7 @@ pub fn run_experiment(
         env: options.vars.env.clone(),
         registry: options.registry.clone(),
         dry: options.dry,
+        io: run.0.io.clone(),
     };
     ctx.configuration = load_dynamic_configuration(&ctx, cancel);
 
@@ -126,8 +200,8 @@ pub fn run_experiment(
         .unwrap_or_default();
     tracing::info!("Running experiment: {}", title);
     let clock = Instant::now();
-    let journal = Arc::new(Mutex::new(Journal::new(experiment.clone())));
-    started(journal.clone());
+    let journal = run.journal();
+    journal.start(Journal::new(experiment.clone()));
     let ctx = Arc::new(ctx);
 
     if let Some(d) = options.dry {
@@ -152,110 +226,141 @@ pub fn run_experiment(
         tracing::info!("No steady state hypothesis defined. That's ok, just exploring.");
     }
 
-    let mut before_not_met = None;
-    match run_phases(&ctx, &journal, strategy, has_hypothesis, options, cancel) {
-        Ok(reason) => before_not_met = reason,
-        Err(Abort::Interrupted) => {
-            lock(&journal).status = Some(Status::Interrupted);
-        }
+    let phases = match run_phases(&ctx, run, strategy, has_hypothesis, options) {
+        Ok(phases) => phases,
+        Err(Abort::Interrupted) => Phases::ended(Status::Interrupted),
         Err(Abort::Fatal(msg)) => {
-            lock(&journal).status = Some(Status::Aborted);
             critical!("Experiment ran into an un expected fatal error, aborting now.");
             critical!("{}", msg);
+            Phases::ended(Status::Aborted)
         }
-    }
+    };
+    let Phases {
+        mut status,
+        deviated,
+        before_not_met,
+    } = phases;
     if cancel.is_cancelled() {
-        lock(&journal).status = Some(Status::Interrupted);
+        status = Some(Status::Interrupted);
     }
 
-    let (status, deviated) = {
-        let j = lock(&journal);
-        (j.status, j.deviated)
-    };
     if rollback_strategy.should_play(status, deviated) {
         let sink = RunSink {
             journal: journal.clone(),
             rollbacks: true,
         };
-        lock(&journal).rollbacks.clear();
+        journal.record(|j| j.rollbacks.clear());
         if let Err(e) = run_rollbacks(&ctx, &sink) {
-            lock(&journal).status = Some(Status::Aborted);
+            status = Some(Status::Aborted);
             if let Abort::Fatal(msg) = e {
                 critical!("{}", msg);
             }
         }
     }
 
-    let mut j = lock(&journal);
-    j.end = Some(now());
-    j.duration = Some(clock.elapsed().as_secs_f64());
-    let status = *j.status.get_or_insert(Status::Completed);
-    if j.deviated {
+    let status = status.unwrap_or(Status::Completed);
+    let final_journal = journal
+        .record(|j| {
+            j.end = Some(now());
+            j.duration = Some(clock.elapsed().as_secs_f64());
+            j.status = Some(status);
+            j.deviated = deviated;
+            j.clone()
+        })
+        .unwrap_or_else(|| Journal::new(experiment.clone()));
+    if deviated {
         tracing::info!("Experiment ended with status: deviated");
         tracing::info!("The steady-state has deviated, a weakness may have been discovered");
     } else {
         tracing::info!("Experiment ended with status: {}", status.as_str());
     }
     Ok(Outcome {
-        journal: j.clone(),
+        journal: final_journal,
         before_not_met,
     })
 }
 
-/// Hypothesis before, method, hypothesis after. Returns why the hypothesis before the
-/// method was not met, if it wasn't.
+/// Where the phases left the run.
+struct Phases {
+    status: Option<Status>,
+    deviated: bool,
+    /// The probe that broke the hypothesis before the method, if it did.
+    before_not_met: Option<String>,
+}
+
+impl Phases {
+    fn ended(status: Status) -> Self {
+        Phases {
+            status: Some(status),
+            deviated: false,
+            before_not_met: None,
+        }
+    }
+}
+
+/// Hypothesis before, method, hypothesis after.
 fn run_phases(
     ctx: &Arc<RunContext>,
-    journal: &Arc<Mutex<Journal>>,
+    run: &Run,
     strategy: Strategy,
     has_hypothesis: bool,
     options: &RunOptions,
-    cancel: &Cancel,
-) -> Result<Option<String>, Abort> {
+) -> Result<Phases, Abort> {
+    let cancel = run.cancel();
+    let journal = run.journal();
     if has_hypothesis && strategy.before() {
         tracing::debug!("Running steady-state hypothesis before the method");
         let state = run_steady_state_hypothesis(ctx, cancel)?;
-        lock(journal).steady_states.before = state.clone();
+        journal.record(|j| j.steady_states.before = state.clone());
         if let Some(state) = state.filter(|s| s.steady_state_met != Some(true)) {
             let probe = last_probe_name(&state);
-            lock(journal).status = Some(status_from(&state));
             critical!(
                 "Steady state probe '{}' is not in the given tolerance so failing this experiment",
                 probe
             );
-            return Ok(Some(probe));
+            return Ok(Phases {
+                status: Some(status_from(&state)),
+                deviated: false,
+                before_not_met: Some(probe),
+            });
         }
     }
 
     let continuous = (has_hypothesis && strategy.during())
-        .then(|| spawn_continuous(ctx.clone(), journal.clone(), cancel.clone(), options));
-    let method = run_method(ctx, journal, cancel);
+        .then(|| spawn_continuous(ctx.clone(), run.clone(), options));
+    let method = run_method(ctx, run);
     if let Some((stop, handle)) = continuous {
         let _ = stop.send(());
         let _ = handle.join();
     }
     let method_ran = method?;
 
-    let status = lock(journal).status;
-    if !matches!(status, Some(Status::Interrupted) | Some(Status::Aborted))
-        && has_hypothesis
+    let mut phases = Phases {
+        status: run.stop_reason().map(StopReason::status),
+        deviated: false,
+        before_not_met: None,
+    };
+    if !matches!(
+        phases.status,
+        Some(Status::Interrupted) | Some(Status::Aborted)
+    ) && has_hypothesis
         && method_ran
         && strategy.after()
     {
         tracing::debug!("Running steady-state hypothesis after the method");
         let state = run_steady_state_hypothesis(ctx, cancel)?;
-        let mut j = lock(journal);
-        j.steady_states.after = state.clone();
+        journal.record(|j| j.steady_states.after = state.clone());
         if let Some(state) = state.filter(|s| s.steady_state_met != Some(true)) {
-            j.deviated = true;
-            j.status = Some(status_from(&state));
+            phases.deviated = true;
+            phases.status = Some(status_from(&state));
+            journal.record(|j| j.deviated = true);
             critical!(
                 "Steady state probe '{}' is not in the given tolerance so failing this experiment",
                 last_probe_name(&state)
             );
         }
     }
-    Ok(None)
+    Ok(phases)
 }
 
 /// `completed` when every probe ran, `failed` when one of them failed to run.
@@ -272,13 +377,10 @@ fn status_from(state: &HypothesisState) -> Status {
 }
 
 /// Runs the method. Ok(false) when it aborted on an unexpected error.
-fn run_method(
-    ctx: &Arc<RunContext>,
-    journal: &Arc<Mutex<Journal>>,
-    cancel: &Cancel,
-) -> Result<bool, Abort> {
+fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
     tracing::info!("Playing your experiment's method now...");
-    lock(journal).run.clear();
+    let cancel = run.cancel();
+    run.journal().record(|j| j.run.clear());
     let method = ctx
         .experiment
         .get("method")
@@ -289,7 +391,7 @@ fn run_method(
         tracing::info!("No declared activities, let's move on.");
     }
     let sink = RunSink {
-        journal: journal.clone(),
+        journal: run.journal().clone(),
         rollbacks: false,
     };
     let mut background = Vec::new();
@@ -309,11 +411,7 @@ fn run_method(
             result = Err(e);
             break;
         }
-        let status = lock(journal).status;
-        if matches!(
-            status,
-            Some(Status::Aborted | Status::Failed | Status::Interrupted)
-        ) {
+        if run.stop_reason().is_some() {
             break;
         }
     }
@@ -329,7 +427,7 @@ fn run_method(
     }
     match result {
         Err(Abort::Fatal(msg)) => {
-            lock(journal).status = Some(Status::Aborted);
+            run.stop(StopReason::Aborted);
             critical!("Experiment ran into an un expected fatal error, aborting now.");
             critical!("{}", msg);
             Ok(false)
@@ -341,8 +439,7 @@ fn run_method(
 /// Runs the hypothesis every `frequency` seconds during the method, on its own thread.
 fn spawn_continuous(
     ctx: Arc<RunContext>,
-    journal: Arc<Mutex<Journal>>,
-    cancel: Cancel,
+    run: Run,
     options: &RunOptions,
 ) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let (stop, stopped) = mpsc::channel::<()>();
@@ -362,18 +459,14 @@ fn spawn_continuous(
             ) {
                 break;
             }
-            let status = lock(&journal).status;
-            if matches!(
-                status,
-                Some(Status::Failed | Status::Interrupted | Status::Aborted)
-            ) {
+            if run.stop_reason().is_some() {
                 break;
             }
-            match run_steady_state_hypothesis(&ctx, &cancel) {
+            match run_steady_state_hypothesis(&ctx, run.cancel()) {
                 Ok(Some(state)) => {
                     let met = state.steady_state_met == Some(true);
                     let probe = last_probe_name(&state);
-                    lock(&journal).steady_states.during.push(state);
+                    run.journal().record(|j| j.steady_states.during.push(state));
                     if !met {
                         failed += 1;
                         let ratio = f64::from(failed) * 100.0 / f64::from(iteration);
@@ -386,18 +479,18 @@ fn spawn_continuous(
                                 "Terminating immediately the experiment after {:.1}% hypothesis deviated",
                                 ratio
                             );
-                            lock(&journal).status = Some(Status::Failed);
+                            run.stop(StopReason::Failed);
                             break;
                         }
                     }
                 }
                 Ok(None) => {}
                 Err(Abort::Interrupted) => {
-                    lock(&journal).status = Some(Status::Interrupted);
+                    run.stop(StopReason::Interrupted);
                     break;
                 }
                 Err(Abort::Fatal(msg)) => {
-                    lock(&journal).status = Some(Status::Aborted);
+                    run.stop(StopReason::Aborted);
                     critical!("{}", msg);
                     break;
                 }

@@ -258,12 +258,14 @@ mod tests {
             Registry::empty(),
             Cancel::new(),
         );
+        let io = crate::provider::Io::default();
         let ctx = ProviderContext {
             configuration: &c,
             secrets: &s,
             env: &e,
             registry: &r,
             cancel: &k,
+            io: &io,
         };
         within_tolerance(&tolerance, &output, &ctx)
     }

@@ -9,8 +9,8 @@ use super::{ProviderContext, ProviderError, substituted};
 use crate::pyvalue::py_str;
 use reqwest::{Client, RequestBuilder};
 use serde_json::{Map, Value, json};
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Client settings that can't be set per request.
@@ -25,18 +25,22 @@ struct ClientKey {
 /// no timeout is given; kept so runs behave as they did with that client.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
-/// Requests run on the calling thread, on a current-thread runtime: no runtime thread to
-/// start and no hand-off between threads per request. Runtime and clients are per
-/// thread because pooled connections are tasks of the runtime that opened them, and a
-/// current-thread runtime only makes progress inside its own `block_on`.
-struct ThreadHttp {
-    runtime: tokio::runtime::Runtime,
-    /// Reused across activities: building a client (TLS set-up) is the costly part.
-    clients: HashMap<ClientKey, Client>,
-}
+/// The clients built so far, one per client-level setting, reused across activities
+/// and threads: building a client (TLS set-up) is the costly part. They run on the
+/// run's one runtime ([`super::Io`]).
+#[derive(Debug, Default)]
+pub struct Clients(Mutex<HashMap<ClientKey, Client>>);
 
-thread_local! {
-    static HTTP: RefCell<Option<ThreadHttp>> = const { RefCell::new(None) };
+impl Clients {
+    fn get(&self, key: ClientKey) -> Result<Client, ProviderError> {
+        let mut clients = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = new_client(key)?;
+        clients.insert(key, c.clone());
+        Ok(c)
+    }
 }
 
 fn cannot_create(e: impl std::fmt::Display) -> ProviderError {
@@ -57,8 +61,6 @@ fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
         builder = builder.connect_timeout(Duration::from_millis(ms));
     }
     // No connection reuse between requests, as chaoslib (a new `requests` call each time).
-    // It also matters here: the runtime only runs inside `block_on`, so an idle pooled
-    // connection never notices the server closing it, and its reuse fails.
     builder = builder.pool_max_idle_per_host(0);
     // requests' read timeout: the longest wait for the next bytes, restarted by each read.
     if let Some(ms) = key.read_ms {
@@ -75,37 +77,19 @@ fn wait_for(key: ClientKey) -> Duration {
     key.read_ms.map_or(DEFAULT_WAIT, |_| NO_TOTAL_BOUND)
 }
 
-/// Runs `request` with this thread's runtime and the client for `key`.
+/// Runs `request` on the run's runtime with the client for `key`.
 fn with_client<T>(
+    io: &super::Io,
     key: ClientKey,
     request: impl AsyncFnOnce(Client) -> T,
 ) -> Result<T, ProviderError> {
-    HTTP.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(cannot_create)?;
-            *slot = Some(ThreadHttp {
-                runtime,
-                clients: HashMap::new(),
-            });
-        }
-        let Some(http) = slot.as_mut() else {
-            return Err(cannot_create("no runtime"));
-        };
-        let _context = http.runtime.enter();
-        let client = match http.clients.get(&key) {
-            Some(c) => c.clone(),
-            None => {
-                let c = new_client(key)?;
-                http.clients.insert(key, c.clone());
-                c
-            }
-        };
-        Ok(http.runtime.block_on(request(client)))
-    })
+    io.runtime
+        .block_on(|| async {
+            // Built inside the runtime's context, as reqwest's connector expects.
+            let client = io.http.get(key)?;
+            Ok(request(client).await)
+        })
+        .map_err(cannot_create)?
 }
 
 fn seconds_to_ms(v: &Value) -> Option<u64> {
@@ -191,7 +175,7 @@ pub fn run(
 
     let display_url = url;
     let wait = wait_for(key);
-    let outcome = with_client(key, async |client| {
+    let outcome = with_client(ctx.io, key, async |client| {
         ctx.cancel
             .until_cancelled(send_with_retries(|| build(&client), max_retries, wait))
             .await
@@ -420,6 +404,12 @@ mod tests {
         format!("https://127.0.0.1:{port}/")
     }
 
+    /// One run's I/O for the whole test binary, shared by every test thread.
+    fn io() -> &'static crate::provider::Io {
+        static IO: std::sync::OnceLock<crate::provider::Io> = std::sync::OnceLock::new();
+        IO.get_or_init(Default::default)
+    }
+
     fn get(url: &str, verify_tls: bool) -> Result<Value, ProviderError> {
         get_until(url, verify_tls, &Cancel::new())
     }
@@ -434,6 +424,7 @@ mod tests {
             env: &env,
             registry: &registry,
             cancel,
+            io: io(),
         };
         run(provider.as_object().expect("object"), false, &ctx)
     }

@@ -8,8 +8,17 @@ pub(crate) mod tls;
 use crate::config::{Configuration, Secrets};
 use crate::drivers::Registry;
 use crate::interrupt::Cancel;
+use crate::runtime::AsyncRuntime;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// What providers share for a whole run: the one async runtime (created on first use)
+/// and the HTTP clients built so far.
+#[derive(Debug, Default)]
+pub struct Io {
+    pub runtime: AsyncRuntime,
+    pub http: http::Clients,
+}
 
 /// Everything a provider needs besides the activity itself.
 #[derive(Debug, Clone)]
@@ -20,6 +29,7 @@ pub struct ProviderContext<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub registry: &'a Registry,
     pub cancel: &'a Cancel,
+    pub io: &'a Io,
 }
 
 /// Why a provider produced no output.

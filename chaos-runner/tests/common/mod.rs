@@ -2,8 +2,7 @@
 //! the library and through the `chaos-runner` binary.
 #![allow(dead_code)]
 
-use chaos_runner::interrupt::Cancel;
-use chaos_runner::run::{Outcome, RunOptions, run_experiment};
+use chaos_runner::run::{Outcome, Run, RunOptions, run_experiment};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -115,7 +114,7 @@ fn handle(mut request: tiny_http::Request) {
 
 /// Runs an experiment through the library (no validation) and returns the outcome.
 pub fn run_lib(experiment: Value, options: RunOptions) -> Outcome {
-    run_experiment(experiment, &options, &Cancel::new(), |_| {}).expect("configuration loads")
+    run_experiment(experiment, &options, &Run::default()).expect("configuration loads")
 }
 
 /// The journal of an outcome as JSON, for pointer lookups.
