@@ -230,9 +230,8 @@ impl Cluster {
         secrets: &Map<String, Value>,
         env: &crate::Env<'_>,
     ) -> Result<Self, Error> {
-        // kube's TLS uses the process-wide rustls provider. When several are compiled in
-        // (reqwest elsewhere in the runner brings aws-lc-rs), none is picked automatically, so
-        // choose ring unless the embedding program already installed one.
+        // kube's TLS uses the process-wide rustls provider: ring (the one the workspace
+        // builds), unless the embedding program already installed one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let source = choose_source(secrets, env, &|p| p.exists());
         tracing::debug!(?source, "Kubernetes access");

@@ -1,0 +1,114 @@
+//! A session with one cluster: the async runtime and the kube-rs client, made once and
+//! reused by every call (a run's activities, or the lab's commands), instead of a new
+//! runtime and client per call.
+
+use std::future::Future;
+
+use serde_json::{Map, Value};
+use tokio::runtime::Runtime;
+
+use crate::client::Cluster;
+use crate::{Env, Error, args, catalog, deployment, legacy, pod, replicaset, service};
+
+/// Cluster access plus the runtime that drives it. Blocking methods, callable from any
+/// thread that is not itself inside an async runtime's task.
+pub struct Session {
+    // Declared before `runtime`: the client's background tasks go before their runtime.
+    cluster: Cluster,
+    runtime: Runtime,
+}
+
+impl Session {
+    /// Connects the way the chaosk8s functions do: `KUBERNETES_CONTEXT` and the other
+    /// cluster settings from `secrets`, the rest from `env` (`KUBECONFIG`,
+    /// `KUBERNETES_*`, `CHAOSTOOLKIT_IN_POD`, `HOME`). Nothing is sent to the cluster yet.
+    pub fn connect(secrets: &Map<String, Value>, env: &Env<'_>) -> Result<Session, Error> {
+        // A multi-thread runtime (one worker) keeps the client's pooled connections
+        // serviced between calls, and lets any thread block on it.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("chaosk8s")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Client(format!("cannot start the async runtime: {e}")))?;
+        let cluster = runtime.block_on(Cluster::connect(secrets, env))?;
+        Ok(Session { cluster, runtime })
+    }
+
+    /// [`Session::connect`] with the process environment; `context` picks a kubeconfig
+    /// context instead of the current one.
+    pub fn for_context(context: Option<&str>) -> Result<Session, Error> {
+        let mut secrets = Map::new();
+        if let Some(context) = context {
+            secrets.insert("KUBERNETES_CONTEXT".into(), Value::String(context.into()));
+        }
+        Session::connect(&secrets, &|key: &str| std::env::var(key).ok())
+    }
+
+    /// A client for the embedder's own requests (the lab's status and address reads).
+    pub fn client(&self) -> kube::Client {
+        self.cluster.client()
+    }
+
+    /// Runs the embedder's own async code (which uses [`Session::client`]) to completion.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Calls `module.func` with an activity's arguments (defaults filled from the catalog).
+    pub fn call(
+        &self,
+        module: &str,
+        func: &str,
+        arguments: &Map<String, Value>,
+    ) -> Result<Value, Error> {
+        let spec = catalog::find(module, func).ok_or_else(|| Error::UnknownFunction {
+            module: module.to_string(),
+            func: func.to_string(),
+        })?;
+        let args = args::Args::new(&spec, arguments)?;
+        let run = || self.runtime.block_on(dispatch(&spec, &args, &self.cluster));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Called from async code: block a helper thread rather than one of the
+            // caller's runtime workers (blocking on a runtime inside one panics).
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(run)
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Client(format!("{module}.{func} panicked"))))
+            })
+        } else {
+            run()
+        }
+    }
+
+    /// `chaosk8s.actions.kill_microservice`: deletes the Deployment `name` in `ns`, its
+    /// replica sets and its pods (the tutorial's action, and what `lab kill` does).
+    pub fn kill_microservice(&self, name: &str, ns: &str) -> Result<(), Error> {
+        let mut arguments = Map::new();
+        arguments.insert("name".into(), Value::String(name.into()));
+        arguments.insert("ns".into(), Value::String(ns.into()));
+        self.call(catalog::ACTIONS, "kill_microservice", &arguments)
+            .map(drop)
+    }
+}
+
+async fn dispatch(
+    spec: &crate::FunctionSpec,
+    args: &args::Args,
+    cluster: &Cluster,
+) -> Result<Value, Error> {
+    let func = spec.name;
+    match spec.module {
+        catalog::PROBES | catalog::ACTIONS => legacy::call(func, args, cluster).await,
+        catalog::POD_PROBES | catalog::POD_ACTIONS => pod::call(func, args, cluster).await,
+        catalog::DEPLOYMENT_PROBES | catalog::DEPLOYMENT_ACTIONS => {
+            deployment::call(func, args, cluster).await
+        }
+        catalog::SERVICE_PROBES | catalog::SERVICE_ACTIONS => {
+            service::call(func, args, cluster).await
+        }
+        catalog::REPLICASET_ACTIONS => replicaset::call(func, args, cluster).await,
+        _ => Err(crate::error::unknown(spec.module, func)),
+    }
+}
