@@ -30,7 +30,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::service::Mode;
 use crate::state::StateDir;
-use crate::targets::{KubeOptions, TargetKind, UpOptions};
+use crate::targets::{DownOptions, TargetKind, UpOptions};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -44,10 +44,16 @@ fn main() -> ExitCode {
         .with_ansi(console::Term::stderr().is_term())
         .init();
     let cli = Cli::parse();
-    if let Err(err) = interrupt::install() {
+    // What this command starts; the demo keeps its services, other commands hand them
+    // over to run in the background once they are up.
+    let started = interrupt::Started::new(match cli.command {
+        Command::Demo(_) => interrupt::Ownership::Keep,
+        _ => interrupt::Ownership::HandOver,
+    });
+    if let Err(err) = interrupt::install(started.clone()) {
         ui::warn(format!("{err:#}"));
     }
-    match run(cli) {
+    match run(cli, started) {
         Ok(code) => code,
         Err(err) if err.chain().any(|e| e.is::<interrupt::Interrupted>()) => {
             eprintln!("lab: interrupted");
@@ -76,27 +82,10 @@ fn target_kind(flag: Option<TargetKind>, states: &StateDir) -> Result<TargetKind
         .unwrap_or(TargetKind::Local))
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
     let states = StateDir::from_env()?;
     let kind = target_kind(cli.target, &states)?;
-    let kube = KubeOptions {
-        namespace: cli.namespace.clone(),
-        image_registry: match &cli.command {
-            Command::Up(args) => args.image_registry.clone(),
-            _ => None,
-        },
-        delete_cluster: matches!(
-            cli.command,
-            Command::Down {
-                delete_cluster: true
-            }
-        ),
-        images: match &cli.command {
-            Command::Up(args) => args.images.clone(),
-            _ => Default::default(),
-        },
-    };
-    let mut target = targets::open(kind, states.clone(), kube)?;
+    let mut target = targets::open(kind, states.clone(), cli.namespace.clone(), started.clone());
     match cli.command {
         Command::Up(args) => {
             let url = target.up(&UpOptions {
@@ -110,6 +99,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map(std::path::absolute)
                     .transpose()
                     .context("cannot resolve --experiment")?,
+                image_registry: args.image_registry,
+                images: args.images,
             })?;
             ui::info("the lab is up; the consumer answers at:");
             println!("{url}");
@@ -127,7 +118,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             println!("{url}");
         }
-        Command::Down { .. } => target.down()?,
+        Command::Down { delete_cluster } => target.down(&DownOptions { delete_cluster })?,
         Command::Demo(args) => {
             if kind != TargetKind::Local {
                 anyhow::bail!(
@@ -135,7 +126,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                      then run experiment.json with chaos-runner"
                 );
             }
-            return demo::run(target.as_mut(), &states, &args);
+            return demo::run(target.as_mut(), &started, &states, &args);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -86,6 +86,14 @@ impl Mode {
         }
     }
 
+    /// The mode a consumer runs in, from its `--resilience` value (`CONSUMER_RESILIENCE`
+    /// on Kubernetes, `resilience` in its readiness answer).
+    pub fn from_resilience(value: &str) -> Option<Mode> {
+        [Mode::Before, Mode::After]
+            .into_iter()
+            .find(|mode| mode.resilience() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Before => "before",
@@ -127,6 +135,9 @@ mod tests {
     fn modes_map_to_the_consumer_resilience_flag() {
         assert_eq!(Mode::Before.resilience(), "off");
         assert_eq!(Mode::After.resilience(), "on");
+        assert_eq!(Mode::from_resilience("off"), Some(Mode::Before));
+        assert_eq!(Mode::from_resilience("on"), Some(Mode::After));
+        assert_eq!(Mode::from_resilience("maybe"), None);
         assert_eq!(serde_json::to_string(&Mode::After).unwrap(), "\"after\"");
     }
 }

@@ -17,17 +17,23 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::cli::DemoArgs;
-use crate::interrupt;
+use crate::interrupt::Started;
 use crate::service::{Mode, Service};
 use crate::state::StateDir;
-use crate::targets::{Health, Target, UpOptions};
+use crate::targets::{DownOptions, Health, Target, UpOptions};
 use crate::ui;
 use journal::{Journal, header};
 use runner::Runner;
 use summary::{CONSUMER_PROBE, RunFacts};
 
-pub fn run(target: &mut dyn Target, states: &StateDir, args: &DemoArgs) -> Result<ExitCode> {
-    interrupt::own_services();
+/// Runs the story; `started` is what this command started (it keeps its services: the
+/// demo takes the lab down itself).
+pub fn run(
+    target: &mut dyn Target,
+    started: &Started,
+    states: &StateDir,
+    args: &DemoArgs,
+) -> Result<ExitCode> {
     if let Some(rows) = target.status()? {
         if rows.iter().any(|row| row.health != Health::Exited) {
             bail!(
@@ -36,16 +42,18 @@ pub fn run(target: &mut dyn Target, states: &StateDir, args: &DemoArgs) -> Resul
             );
         }
         // Only dead leftovers (e.g. after a reboot): clear them.
-        target.down()?;
+        target.down(&DownOptions::default())?;
     }
     let runner = match &args.runner {
         Some(program) => Runner {
             program: program.clone(),
+            started: started.clone(),
         },
         None => Runner {
             program: crate::binaries::require(&["chaos-runner"])?
                 .pop()
                 .context("no path for chaos-runner")?,
+            started: started.clone(),
         },
     };
     // Build anything missing now, so cargo's output does not interrupt the story.
@@ -55,7 +63,7 @@ pub fn run(target: &mut dyn Target, states: &StateDir, args: &DemoArgs) -> Resul
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
         Ok(Err(reason)) => bail!("the story did not go as expected: {reason}"),
         Err(err) => {
-            if let Err(down) = target.down() {
+            if let Err(down) = target.down(&DownOptions::default()) {
                 ui::warn(format!("could not take the lab down: {down:#}"));
             }
             Err(err)
@@ -126,7 +134,7 @@ fn story(
         provider_port: Some(args.provider_port),
         consumer_port: Some(args.consumer_port),
         ready_timeout,
-        experiment: None,
+        ..UpOptions::default()
     })?;
     say(&format!("The consumer answers at {url}"));
     show_status(target)?;
@@ -216,7 +224,7 @@ fn story(
         provider_port: None,
         consumer_port: None,
         ready_timeout,
-        experiment: None,
+        ..UpOptions::default()
     })?;
     let after = run_experiment(runner, states, &experiment_path, "after", &url)?;
     if let Some(probe) = after.facts.journal.probe(CONSUMER_PROBE, true) {
@@ -258,7 +266,7 @@ fn story(
 
     println!();
     command("lab down");
-    target.down()?;
+    target.down(&DownOptions::default())?;
     say(
         "To explore by hand: `lab up`, `lab status`, `lab kill my-provider-app`,\n\
          `lab fix`, `lab break`, and `chaos-runner run experiments/local.json`.",

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 
-use crate::interrupt::{self, Interrupted};
+use crate::interrupt::{self, Interrupted, Started};
 use crate::process::ProcessId;
 use crate::ui;
 
@@ -19,6 +19,8 @@ use crate::ui;
 #[derive(Debug, Clone)]
 pub struct Runner {
     pub program: PathBuf,
+    /// What the demo started: the runner joins it while it runs.
+    pub started: Started,
 }
 
 /// What a run left behind.
@@ -91,7 +93,7 @@ impl Runner {
         tracing::debug!(program = %self.program.display(), ?pids, "runner started");
         for pid in &pids {
             if let Some(process) = ProcessId::of(*pid) {
-                interrupt::track(process);
+                self.started.track(process);
             }
         }
 
@@ -147,7 +149,7 @@ impl Runner {
         }
         for pid in &pids {
             if let Some(process) = ProcessId::of(*pid) {
-                interrupt::untrack(process);
+                self.started.untrack(process);
             }
         }
         Ok(RunOutput { exit_code, lines })
@@ -206,14 +208,17 @@ mod tests {
         assert!(shown.ends_with('…'));
     }
 
+    fn runner(program: impl Into<PathBuf>) -> Runner {
+        Runner {
+            program: program.into(),
+            started: Started::new(interrupt::Ownership::Keep),
+        }
+    }
+
     #[test]
     fn both_runners_get_the_same_run_arguments() {
-        let ours = Runner {
-            program: PathBuf::from("/x/chaos-runner"),
-        };
-        let python = Runner {
-            program: PathBuf::from("/venv/bin/chaos"),
-        };
+        let ours = runner("/x/chaos-runner");
+        let python = runner("/venv/bin/chaos");
         let (exp, journal) = (Path::new("e.json"), Path::new("j.json"));
         assert_eq!(
             ours.display(exp, journal),
@@ -236,8 +241,7 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let runner = Runner { program: script };
-        let output = runner
+        let output = runner(script)
             .run(
                 Path::new("e.json"),
                 &dir.path().join("j.json"),

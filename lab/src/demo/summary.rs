@@ -13,7 +13,7 @@ pub struct RunFacts {
 }
 
 pub const HEALTH_PROBE: &str = "all-services-are-healthy";
-pub const CONSUMER_PROBE: &str = "consumer-service-must-still-respond";
+pub use crate::experiment_file::CONSUMER_PROBE;
 pub const KILL_ACTION: &str = "stop-provider-service";
 
 /// "met" / "NOT met" plus what the probe saw (status and latency for http, exit code

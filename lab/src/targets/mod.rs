@@ -49,7 +49,7 @@ impl fmt::Display for TargetKind {
 pub struct UpOptions {
     /// `None` keeps the current mode (or `before` for a new lab).
     pub mode: Option<Mode>,
-    /// `None` keeps the recorded port (or the default); `Some(0)` picks a free port.
+    /// Local: `None` keeps the recorded port (or the default); `Some(0)` picks a free port.
     pub provider_port: Option<u16>,
     pub consumer_port: Option<u16>,
     /// How long to wait for each service's readiness.
@@ -57,19 +57,17 @@ pub struct UpOptions {
     /// Kubernetes targets: the experiment whose consumer URL is rewritten (default: the
     /// repository's experiment.json, when it exists).
     pub experiment: Option<std::path::PathBuf>,
-}
-
-/// Settings only the Kubernetes targets use.
-#[derive(Debug, Clone, Default)]
-pub struct KubeOptions {
-    /// `None`: the recorded namespace, else `default`.
-    pub namespace: Option<String>,
     /// `cluster` target: where the images come from (`REG/provider-app:dev`, ...).
     pub image_registry: Option<String>,
-    /// kind: `lab down` deletes the cluster too.
-    pub delete_cluster: bool,
     /// kind, minikube: image builds and kind's node image.
     pub images: crate::cli::ImageArgs,
+}
+
+/// What `lab down` asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownOptions {
+    /// kind: delete the cluster too.
+    pub delete_cluster: bool,
 }
 
 /// Health of one service as `lab status` shows it.
@@ -127,18 +125,20 @@ pub trait Target {
     /// The URL of the consumer's `/invokeConsumedService`.
     fn consumer_url(&self) -> Result<String>;
     /// Stops everything and removes the state. Idempotent.
-    fn down(&mut self) -> Result<()>;
+    fn down(&mut self, options: &DownOptions) -> Result<()>;
 }
 
-/// Opens the target of the given kind.
+/// Opens the target of the given kind; `namespace` is `--namespace` (Kubernetes
+/// targets), `started` what this command started (local).
 pub fn open(
     kind: TargetKind,
     states: crate::state::StateDir,
-    kube: KubeOptions,
-) -> Result<Box<dyn Target>> {
+    namespace: Option<String>,
+    started: crate::interrupt::Started,
+) -> Box<dyn Target> {
     match kind {
-        TargetKind::Local => Ok(Box::new(local::Local::new(states))),
-        other => Ok(Box::new(kubernetes::Kubernetes::new(other, states, kube)?)),
+        TargetKind::Local => Box::new(local::Local::new(states, started)),
+        other => Box::new(kubernetes::Kubernetes::new(other, states, namespace)),
     }
 }
 
@@ -153,7 +153,12 @@ mod tests {
             let kind = TargetKind::from_str(name, false).unwrap();
             assert_eq!(kind.as_str(), name);
             let states = crate::state::StateDir::at(dir.path());
-            assert!(open(kind, states, KubeOptions::default()).is_ok(), "{name}");
+            let _ = open(
+                kind,
+                states,
+                None,
+                crate::interrupt::Started::new(crate::interrupt::Ownership::HandOver),
+            );
         }
     }
 }

@@ -85,7 +85,7 @@ pub fn prepare_kind(repo: &Repo, images: &ImageArgs) -> Result<()> {
     // A new cluster answers before its DNS does; the consumer finds the provider by name,
     // so the lab is not up until CoreDNS is (instant on a cluster that has been up).
     ui::info("waiting for the cluster's DNS (deployment kube-system/coredns)");
-    let context = format!("kind-{name}");
+    let context = repo.kind_context()?;
     Tool::Kubectl.output([
         "--context",
         context.as_str(),

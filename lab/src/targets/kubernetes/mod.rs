@@ -1,13 +1,16 @@
 //! The Kubernetes targets (`kind`, `minikube`, `cluster`): the manifests applied with
-//! `kubectl apply -k`, everything read through kube-rs (the `chaosk8s` crate's client, so
-//! the lab and the experiment see the same cluster the same way).
+//! `kubectl apply -k` (`manifests`), everything read and the kill done through the
+//! Kubernetes API on a `chaosk8s::Session` (`cluster`: the experiment's client, so the
+//! lab and the experiment see the same cluster the same way).
 //!
 //! The three differ only before the apply (`images`: which cluster, which images) and in
 //! how the consumer's node port is reached (`address`). The state records the target,
 //! namespace and context, so later commands default to them.
 
 pub mod address;
+mod cluster;
 mod images;
+mod manifests;
 pub mod repo;
 mod rollout;
 pub mod tools;
@@ -15,18 +18,13 @@ pub mod tools;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service as KubeService};
-use kube::Api;
-use kube::api::PostParams;
-use serde_json::{Map, Value, json};
 
 use self::repo::Repo;
 use self::tools::Tool;
 use crate::experiment_file;
 use crate::service::{Mode, Service};
 use crate::state::{KubernetesRecord, State, StateDir};
-use crate::targets::{Health, KubeOptions, ServiceStatus, Target, TargetKind, UpOptions};
+use crate::targets::{DownOptions, ServiceStatus, Target, TargetKind, UpOptions};
 use crate::ui;
 
 /// The namespace when neither `--namespace` nor the state says one.
@@ -36,30 +34,17 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 pub struct Kubernetes {
     kind: TargetKind,
     states: StateDir,
-    options: KubeOptions,
-    runtime: tokio::runtime::Runtime,
-}
-
-/// The Kubernetes Service in front of each lab service.
-fn kube_service_name(service: Service) -> &'static str {
-    match service {
-        Service::Provider => "my-provider-service",
-        Service::Consumer => address::CONSUMER_SERVICE,
-    }
+    /// `--namespace`: `None` means the recorded one, else `default`.
+    namespace: Option<String>,
 }
 
 impl Kubernetes {
-    pub fn new(kind: TargetKind, states: StateDir, options: KubeOptions) -> Result<Kubernetes> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        Ok(Kubernetes {
+    pub fn new(kind: TargetKind, states: StateDir, namespace: Option<String>) -> Kubernetes {
+        Kubernetes {
             kind,
             states,
-            options,
-            runtime,
-        })
+            namespace,
+        }
     }
 
     /// The recorded state, if it belongs to this target; another target's lab is an error.
@@ -80,8 +65,7 @@ impl Kubernetes {
 
     /// `--namespace`, else the recorded one, else `default`.
     fn namespace(&self, state: Option<&State>) -> String {
-        self.options
-            .namespace
+        self.namespace
             .clone()
             .or_else(|| {
                 state
@@ -94,98 +78,25 @@ impl Kubernetes {
     /// The kubeconfig context: kind and minikube name theirs; `cluster` uses the current.
     fn context(&self, repo: Option<&Repo>) -> Result<Option<String>> {
         Ok(match self.kind {
-            TargetKind::Kind => {
-                let repo = match repo {
-                    Some(repo) => repo.clone(),
-                    None => Repo::locate()?,
-                };
-                Some(format!("kind-{}", repo.kind_cluster_name()?))
-            }
+            TargetKind::Kind => Some(match repo {
+                Some(repo) => repo.kind_context()?,
+                None => Repo::locate()?.kind_context()?,
+            }),
             TargetKind::Minikube => Some("minikube".to_string()),
             _ => None,
         })
     }
 
-    fn client(&self, context: Option<&str>) -> Result<kube::Client> {
-        self.runtime
-            .block_on(chaosk8s::client_from_env(context))
-            .context("cannot configure access to the Kubernetes cluster")
-    }
-
-    /// `kubectl [--context C] ARGS`.
-    fn kubectl(context: Option<&str>, args: &[&str]) -> Result<String> {
-        let mut all: Vec<&str> = Vec::new();
-        if let Some(context) = context {
-            all.extend(["--context", context]);
-        }
-        all.extend_from_slice(args);
-        Tool::Kubectl.output(all)
-    }
-
-    /// Creates the namespace when it does not exist yet (`lab up --namespace NEW`).
-    fn ensure_namespace(&self, client: &kube::Client, namespace: &str) -> Result<()> {
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        self.runtime.block_on(async {
-            if namespaces
-                .get_opt(namespace)
-                .await
-                .with_context(|| format!("cannot read namespace '{namespace}'"))?
-                .is_some()
-            {
-                return Ok(());
-            }
-            let object: Namespace = serde_json::from_value(json!({
-                "metadata": {"name": namespace}
-            }))
-            .context("cannot build the namespace object")?;
-            match namespaces.create(&PostParams::default(), &object).await {
-                Ok(_) => {
-                    ui::info(format!("created namespace '{namespace}'"));
-                    Ok(())
-                }
-                Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-                Err(err) => {
-                    Err(err).with_context(|| format!("cannot create namespace '{namespace}'"))
-                }
-            }
-        })
-    }
-
-    /// Applies the overlay for `mode` (through a registry kustomization when images come
-    /// from `--image-registry`).
-    fn apply(&self, repo: &Repo, record: &KubernetesRecord, mode: Mode) -> Result<()> {
-        let overlay = repo.overlay(mode);
-        let dir = match &record.image_registry {
-            Some(registry) => {
-                let dir = self.states.root().join("k8s-kustomize").join(mode.as_str());
-                repo::registry_kustomization(&dir, &overlay, registry)?;
-                dir
-            }
-            None => overlay,
-        };
-        ui::info(format!(
-            "applying the `{mode}` manifests in namespace '{}'",
-            record.namespace
-        ));
-        let dir = dir.to_string_lossy().into_owned();
-        let out = Self::kubectl(
-            record.context.as_deref(),
-            &["apply", "-k", &dir, "-n", &record.namespace],
-        )?;
-        tracing::debug!(output = %out, "kubectl apply");
-        Ok(())
-    }
-
-    fn wait(
+    /// The recorded context, else this target's own.
+    fn recorded_context(
         &self,
-        client: &kube::Client,
-        namespace: &str,
-        services: &[Service],
-        timeout: Duration,
-    ) -> Result<()> {
-        let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
-        self.runtime
-            .block_on(rollout::wait(client, namespace, &names, timeout))
+        state: Option<&State>,
+        repo: Option<&Repo>,
+    ) -> Result<Option<String>> {
+        match state.and_then(|s| s.kubernetes.as_ref()) {
+            Some(record) => Ok(record.context.clone()),
+            None => self.context(repo),
+        }
     }
 
     /// The record of the running lab, or an error saying to bring one up.
@@ -209,71 +120,6 @@ impl Kubernetes {
                 experiment: None,
             });
         Ok((state, record))
-    }
-
-    fn status_rows(&self, record: &KubernetesRecord) -> Result<Vec<ServiceStatus>> {
-        let client = self.client(record.context.as_deref())?;
-        let namespace = record.namespace.as_str();
-        let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-        let services: Api<KubeService> = Api::namespaced(client, namespace);
-        self.runtime.block_on(async {
-            let mut rows = Vec::new();
-            for service in Service::ALL {
-                let Some(deployment) = deployments
-                    .get_opt(service.name())
-                    .await
-                    .with_context(|| format!("cannot read deployment {service}"))?
-                else {
-                    continue; // deleted (killed): not part of the lab until `lab up`
-                };
-                let port = services
-                    .get_opt(kube_service_name(service))
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|s| s.spec)
-                    .and_then(|spec| spec.ports)
-                    .and_then(|ports| ports.into_iter().next())
-                    .map(|p| match service {
-                        Service::Consumer => p.node_port.unwrap_or(p.port),
-                        Service::Provider => p.port,
-                    })
-                    .and_then(|p| u16::try_from(p).ok())
-                    .unwrap_or(0);
-                let health = match rollout::pending_reason(&deployment) {
-                    None => Health::Ready,
-                    Some(reason) => Health::Unhealthy(reason),
-                };
-                let mode = (service == Service::Consumer)
-                    .then(|| resilience_mode(&deployment))
-                    .flatten();
-                rows.push(ServiceStatus {
-                    service,
-                    pid: None,
-                    port,
-                    health,
-                    mode,
-                    circuit: None,
-                });
-            }
-            Ok(rows)
-        })
-    }
-}
-
-/// The consumer Deployment's mode, from its `CONSUMER_RESILIENCE` variable.
-fn resilience_mode(deployment: &Deployment) -> Option<Mode> {
-    let containers = &deployment.spec.template.spec.as_ref()?.containers;
-    let value = containers
-        .iter()
-        .flat_map(|c| c.env.iter().flatten())
-        .find(|e| e.name == "CONSUMER_RESILIENCE")?
-        .value
-        .clone()?;
-    match value.as_str() {
-        "on" => Some(Mode::After),
-        "off" => Some(Mode::Before),
-        _ => None,
     }
 }
 
@@ -309,21 +155,19 @@ impl Target for Kubernetes {
             .mode
             .or_else(|| state.as_ref().map(|s| s.mode))
             .unwrap_or_default();
-        let image_registry = self.options.image_registry.clone().or_else(|| {
-            state
-                .as_ref()
-                .and_then(|s| s.kubernetes.as_ref())
-                .and_then(|k| k.image_registry.clone())
-        });
+        let recorded = state.as_ref().and_then(|s| s.kubernetes.as_ref());
+        let image_registry = options
+            .image_registry
+            .clone()
+            .or_else(|| recorded.and_then(|k| k.image_registry.clone()));
         if let Some(registry) = &image_registry {
             repo::check_registry(registry)?;
         }
         match self.kind {
-            TargetKind::Kind => images::prepare_kind(&repo, &self.options.images)?,
-            TargetKind::Minikube => images::prepare_minikube(&repo, &self.options.images)?,
+            TargetKind::Kind => images::prepare_kind(&repo, &options.images)?,
+            TargetKind::Minikube => images::prepare_minikube(&repo, &options.images)?,
             _ => {}
         }
-        let recorded = state.as_ref().and_then(|s| s.kubernetes.as_ref());
         let record = KubernetesRecord {
             namespace: self.namespace(state.as_ref()),
             context: self.context(Some(&repo))?,
@@ -333,21 +177,22 @@ impl Target for Kubernetes {
                 .clone()
                 .or_else(|| recorded.and_then(|r| r.experiment.clone())),
         };
-        let client = self.client(record.context.as_deref())?;
-        self.ensure_namespace(&client, &record.namespace)?;
-        self.apply(&repo, &record, mode)?;
+        let session = cluster::session(record.context.as_deref())?;
+        cluster::ensure_namespace(&session, &record.namespace)?;
+        manifests::apply(&repo, self.states.root(), &record, mode)?;
         // Recorded before waiting, so `lab down` finds a lab whose rollout failed.
         let mut new_state = State::new(self.kind, mode);
         new_state.kubernetes = Some(record.clone());
         self.states.save(&new_state)?;
-        self.wait(
-            &client,
+        let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
+        session.block_on(rollout::wait(
+            &session.client(),
             &record.namespace,
-            &Service::ALL,
+            &names,
             options.ready_timeout,
-        )?;
-        let url = self.runtime.block_on(address::consumer_url(
-            &client,
+        ))?;
+        let url = session.block_on(address::consumer_url(
+            &session.client(),
             self.kind,
             &record.namespace,
             &repo.kind_config(),
@@ -374,27 +219,18 @@ impl Target for Kubernetes {
             return Ok(None);
         }
         let (_, record) = self.running()?;
-        self.status_rows(&record).map(Some)
+        let session = cluster::session(record.context.as_deref())?;
+        cluster::status_rows(&session, &record.namespace).map(Some)
     }
 
     fn kill(&mut self, service: Service) -> Result<()> {
         let (_, record) = self.running()?;
-        let mut arguments = Map::new();
-        arguments.insert("name".into(), Value::String(service.name().into()));
-        arguments.insert("ns".into(), Value::String(record.namespace.clone()));
-        let mut secrets = Map::new();
-        if let Some(context) = &record.context {
-            secrets.insert("KUBERNETES_CONTEXT".into(), Value::String(context.clone()));
-        }
         // The experiment's own action, so `lab kill` is exactly what the tutorial does.
-        chaosk8s::call(
-            "chaosk8s.actions",
-            "kill_microservice",
-            &arguments,
-            &Map::new(),
-            &secrets,
-        )
-        .with_context(|| format!("cannot kill {service} in namespace '{}'", record.namespace))?;
+        cluster::session(record.context.as_deref())?
+            .kill_microservice(service.name(), &record.namespace)
+            .with_context(|| {
+                format!("cannot kill {service} in namespace '{}'", record.namespace)
+            })?;
         ui::info(format!(
             "deleted deployment {service} and its pods in namespace '{}' (`lab up` brings it back)",
             record.namespace
@@ -406,16 +242,16 @@ impl Target for Kubernetes {
         let _lock = self.states.lock()?;
         let (mut state, record) = self.running()?;
         let repo = Repo::locate()?;
-        self.apply(&repo, &record, mode)?;
+        manifests::apply(&repo, self.states.root(), &record, mode)?;
         state.mode = mode;
         self.states.save(&state)?;
-        let client = self.client(record.context.as_deref())?;
-        self.wait(
-            &client,
+        let session = cluster::session(record.context.as_deref())?;
+        session.block_on(rollout::wait(
+            &session.client(),
             &record.namespace,
-            &[Service::Consumer],
+            &[Service::Consumer.name()],
             ready_timeout,
-        )?;
+        ))?;
         ui::info(format!(
             "the consumer runs with resilience {} (`{mode}`)",
             mode.resilience()
@@ -425,54 +261,38 @@ impl Target for Kubernetes {
 
     fn logs(&self, service: Service, follow: bool) -> Result<()> {
         let (_, record) = self.running()?;
-        let deployment = format!("deployment/{}", service.name());
-        let mut args: Vec<&str> = Vec::new();
-        if let Some(context) = record.context.as_deref() {
-            args.extend(["--context", context]);
-        }
-        args.extend([
-            "logs",
-            &deployment,
-            "-n",
+        manifests::logs(
+            record.context.as_deref(),
             &record.namespace,
-            "--all-containers=true",
-        ]);
-        if follow {
-            args.push("--follow");
-        }
-        Tool::Kubectl.interactive(args)
+            service.name(),
+            follow,
+        )
     }
 
     fn consumer_url(&self) -> Result<String> {
         let state = self.own_state()?;
         let namespace = self.namespace(state.as_ref());
         let repo = Repo::locate().ok();
-        let context = match state.as_ref().and_then(|s| s.kubernetes.as_ref()) {
-            Some(record) => record.context.clone(),
-            None => self.context(repo.as_ref())?,
-        };
-        let client = self.client(context.as_deref())?;
+        let context = self.recorded_context(state.as_ref(), repo.as_ref())?;
+        let session = cluster::session(context.as_deref())?;
         let kind_config = repo
             .map(|r| r.kind_config())
             .unwrap_or_else(|| "kind/cluster.yaml".into());
-        self.runtime.block_on(address::consumer_url(
-            &client,
+        session.block_on(address::consumer_url(
+            &session.client(),
             self.kind,
             &namespace,
             &kind_config,
         ))
     }
 
-    fn down(&mut self) -> Result<()> {
+    fn down(&mut self, options: &DownOptions) -> Result<()> {
         let _lock = self.states.lock()?;
         let state = self.own_state()?;
         Tool::Kubectl.locate()?;
         let repo = Repo::locate()?;
         let namespace = self.namespace(state.as_ref());
-        let context = match state.as_ref().and_then(|s| s.kubernetes.as_ref()) {
-            Some(record) => record.context.clone(),
-            None => self.context(Some(&repo))?,
-        };
+        let context = self.recorded_context(state.as_ref(), Some(&repo))?;
         let cluster_exists = match self.kind {
             TargetKind::Kind => {
                 let name = repo.kind_cluster_name()?;
@@ -484,48 +304,12 @@ impl Target for Kubernetes {
             _ => true,
         };
         if cluster_exists {
-            // Both overlays create the same objects; either one names them all.
-            let overlay = repo.overlay(Mode::Before).to_string_lossy().into_owned();
-            ui::info(format!("deleting the lab from namespace '{namespace}'"));
-            Self::kubectl(
-                context.as_deref(),
-                &[
-                    "delete",
-                    "-k",
-                    &overlay,
-                    "-n",
-                    &namespace,
-                    "--ignore-not-found=true",
-                    "--wait=true",
-                    "--timeout=120s",
-                ],
-            )?;
-            if self.kind == TargetKind::Kind && self.options.delete_cluster {
+            manifests::delete(&repo, context.as_deref(), &namespace)?;
+            if self.kind == TargetKind::Kind && options.delete_cluster {
                 images::delete_kind_cluster(&repo)?;
             }
         }
         self.states.clear()?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_consumer_mode_comes_from_its_resilience_variable() {
-        let deployment = |value: &str| -> Deployment {
-            serde_json::from_value(json!({
-                "metadata": {"name": "my-consumer-app"},
-                "spec": {"selector": {}, "template": {"spec": {"containers": [
-                    {"name": "consumer-app", "env": [{"name": "CONSUMER_RESILIENCE", "value": value}]}
-                ]}}}
-            }))
-            .unwrap()
-        };
-        assert_eq!(resilience_mode(&deployment("on")), Some(Mode::After));
-        assert_eq!(resilience_mode(&deployment("off")), Some(Mode::Before));
-        assert_eq!(resilience_mode(&deployment("maybe")), None);
     }
 }

@@ -90,6 +90,11 @@ impl Repo {
             .with_context(|| format!("{} is not a valid kind configuration", path.display()))?;
         Ok(named.name.unwrap_or_else(|| "kind".into()))
     }
+
+    /// The kubeconfig context kind creates for the cluster: `kind-<name>`.
+    pub fn kind_context(&self) -> Result<String> {
+        Ok(format!("kind-{}", self.kind_cluster_name()?))
+    }
 }
 
 /// The two images the Dockerfile builds: (build target, image name).

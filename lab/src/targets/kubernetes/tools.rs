@@ -38,16 +38,12 @@ impl Tool {
     /// The program's path on `PATH`, or the one-line message saying what to install.
     pub fn locate(self) -> Result<PathBuf> {
         let name = self.program();
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|candidate| is_executable(candidate))
-            .with_context(|| {
-                format!(
-                    "`{name}` is not installed (not found on PATH); install it: {}",
-                    self.install_hint()
-                )
-            })
+        which::which(name).with_context(|| {
+            format!(
+                "`{name}` is not installed (not found on PATH); install it: {}",
+                self.install_hint()
+            )
+        })
     }
 
     /// Runs the program with `args`, capturing its output; a non-zero exit is an error
@@ -99,12 +95,6 @@ impl Tool {
         }
         Ok(())
     }
-}
-
-fn is_executable(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn shown_command(tool: Tool, args: &[OsString]) -> String {

@@ -1,0 +1,136 @@
+//! What the lab reads and writes through the Kubernetes API, on one `chaosk8s::Session`
+//! per command (the same client the experiment's chaosk8s functions use).
+
+use anyhow::{Context, Result};
+use chaosk8s::Session;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Service as KubeService};
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+
+use super::{address, rollout};
+use crate::service::{Mode, Service};
+use crate::targets::{Health, ServiceStatus};
+use crate::ui;
+
+/// A session with the cluster `context` names (the current one when `None`).
+pub fn session(context: Option<&str>) -> Result<Session> {
+    Session::for_context(context).context("cannot configure access to the Kubernetes cluster")
+}
+
+/// The Kubernetes Service in front of each lab service.
+fn kube_service_name(service: Service) -> &'static str {
+    match service {
+        Service::Provider => "my-provider-service",
+        Service::Consumer => address::CONSUMER_SERVICE,
+    }
+}
+
+/// Creates the namespace when it does not exist yet (`lab up --namespace NEW`).
+pub fn ensure_namespace(session: &Session, namespace: &str) -> Result<()> {
+    let namespaces: Api<Namespace> = Api::all(session.client());
+    session.block_on(async {
+        if namespaces
+            .get_opt(namespace)
+            .await
+            .with_context(|| format!("cannot read namespace '{namespace}'"))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let object: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": namespace}
+        }))
+        .context("cannot build the namespace object")?;
+        match namespaces.create(&PostParams::default(), &object).await {
+            Ok(_) => {
+                ui::info(format!("created namespace '{namespace}'"));
+                Ok(())
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+            Err(err) => Err(err).with_context(|| format!("cannot create namespace '{namespace}'")),
+        }
+    })
+}
+
+/// One `lab status` row per lab Deployment that exists in `namespace`.
+pub fn status_rows(session: &Session, namespace: &str) -> Result<Vec<ServiceStatus>> {
+    let deployments: Api<Deployment> = Api::namespaced(session.client(), namespace);
+    let services: Api<KubeService> = Api::namespaced(session.client(), namespace);
+    session.block_on(async {
+        let mut rows = Vec::new();
+        for service in Service::ALL {
+            let Some(deployment) = deployments
+                .get_opt(service.name())
+                .await
+                .with_context(|| format!("cannot read deployment {service}"))?
+            else {
+                continue; // deleted (killed): not part of the lab until `lab up`
+            };
+            let port = services
+                .get_opt(kube_service_name(service))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.spec)
+                .and_then(|spec| spec.ports)
+                .and_then(|ports| ports.into_iter().next())
+                .map(|p| match service {
+                    Service::Consumer => p.node_port.unwrap_or(p.port),
+                    Service::Provider => p.port,
+                })
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(0);
+            let health = match rollout::pending_reason(&deployment) {
+                None => Health::Ready,
+                Some(reason) => Health::Unhealthy(reason),
+            };
+            let mode = (service == Service::Consumer)
+                .then(|| resilience_mode(&deployment))
+                .flatten();
+            rows.push(ServiceStatus {
+                service,
+                pid: None,
+                port,
+                health,
+                mode,
+                circuit: None,
+            });
+        }
+        Ok(rows)
+    })
+}
+
+/// The consumer Deployment's mode, from its `CONSUMER_RESILIENCE` variable.
+fn resilience_mode(deployment: &Deployment) -> Option<Mode> {
+    let containers = &deployment.spec.template.spec.as_ref()?.containers;
+    let value = containers
+        .iter()
+        .flat_map(|c| c.env.iter().flatten())
+        .find(|e| e.name == "CONSUMER_RESILIENCE")?
+        .value
+        .as_deref()?;
+    Mode::from_resilience(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consumer_mode_comes_from_its_resilience_variable() {
+        let deployment = |value: &str| -> Deployment {
+            serde_json::from_value(json!({
+                "metadata": {"name": "my-consumer-app"},
+                "spec": {"selector": {}, "template": {"spec": {"containers": [
+                    {"name": "consumer-app", "env": [{"name": "CONSUMER_RESILIENCE", "value": value}]}
+                ]}}}
+            }))
+            .unwrap()
+        };
+        assert_eq!(resilience_mode(&deployment("on")), Some(Mode::After));
+        assert_eq!(resilience_mode(&deployment("off")), Some(Mode::Before));
+        assert_eq!(resilience_mode(&deployment("maybe")), None);
+    }
+}

@@ -1,0 +1,88 @@
+//! The lab's objects go on and off the cluster with `kubectl apply -k` / `delete -k`, as
+//! the tutorial does it.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::repo::{self, Repo};
+use super::tools::Tool;
+use crate::service::Mode;
+use crate::state::KubernetesRecord;
+use crate::ui;
+
+/// `kubectl [--context C] ARGS`.
+fn kubectl(context: Option<&str>, args: &[&str]) -> Result<String> {
+    let mut all: Vec<&str> = Vec::new();
+    if let Some(context) = context {
+        all.extend(["--context", context]);
+    }
+    all.extend_from_slice(args);
+    Tool::Kubectl.output(all)
+}
+
+/// Applies the overlay for `mode` (through a registry kustomization in `work` when the
+/// images come from `--image-registry`).
+pub fn apply(repo: &Repo, work: &Path, record: &KubernetesRecord, mode: Mode) -> Result<()> {
+    let overlay = repo.overlay(mode);
+    let dir = match &record.image_registry {
+        Some(registry) => {
+            let dir = work.join("k8s-kustomize").join(mode.as_str());
+            repo::registry_kustomization(&dir, &overlay, registry)?;
+            dir
+        }
+        None => overlay,
+    };
+    ui::info(format!(
+        "applying the `{mode}` manifests in namespace '{}'",
+        record.namespace
+    ));
+    let dir = dir.to_string_lossy().into_owned();
+    let out = kubectl(
+        record.context.as_deref(),
+        &["apply", "-k", &dir, "-n", &record.namespace],
+    )?;
+    tracing::debug!(output = %out, "kubectl apply");
+    Ok(())
+}
+
+/// Deletes every object of the lab from `namespace` and waits until they are gone.
+pub fn delete(repo: &Repo, context: Option<&str>, namespace: &str) -> Result<()> {
+    // Both overlays create the same objects; either one names them all.
+    let overlay = repo.overlay(Mode::Before).to_string_lossy().into_owned();
+    ui::info(format!("deleting the lab from namespace '{namespace}'"));
+    kubectl(
+        context,
+        &[
+            "delete",
+            "-k",
+            &overlay,
+            "-n",
+            namespace,
+            "--ignore-not-found=true",
+            "--wait=true",
+            "--timeout=120s",
+        ],
+    )?;
+    Ok(())
+}
+
+/// `kubectl logs` of a lab Deployment, straight to the terminal.
+pub fn logs(context: Option<&str>, namespace: &str, deployment: &str, follow: bool) -> Result<()> {
+    let deployment = format!("deployment/{deployment}");
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(context) = context {
+        args.extend(["--context", context]);
+    }
+    args.extend([
+        "logs",
+        &deployment,
+        "-n",
+        namespace,
+        "--all-containers=true",
+    ]);
+    if follow {
+        args.push("--follow");
+    }
+    Tool::Kubectl.interactive(args)
+}
