@@ -2,10 +2,12 @@
 
 use crate::config::{Configuration, Secrets, substitute};
 use crate::drivers::Registry;
+use crate::experiment::Experiment;
 use crate::interrupt::Cancel;
 use crate::journal::{ActivityRun, JournalWriter, RunStatus, now};
-use crate::provider::{Io, ProviderContext, ProviderError, run_provider};
+use crate::provider::{Io, Provider, ProviderContext, ProviderError};
 use crate::pyvalue::py_str;
+use crate::validate::{Problems, pointer, truthy};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,8 +36,8 @@ impl Dry {
 /// Everything shared by the activities of one run.
 #[derive(Debug, Clone)]
 pub struct RunContext {
-    /// The experiment, for `ref` lookups.
-    pub experiment: Value,
+    /// The experiment, read (its activities, for `ref` lookups too).
+    pub experiment: Arc<Experiment>,
     pub configuration: Configuration,
     pub secrets: Secrets,
     pub env: BTreeMap<String, String>,
@@ -58,25 +60,176 @@ impl RunContext {
     }
 
     /// The activity a `ref` names: a method activity or a hypothesis probe.
-    pub fn lookup(&self, name: &str) -> Option<&Map<String, Value>> {
-        lookup_activity(&self.experiment, name)
+    pub fn lookup(&self, name: &str) -> Option<&Activity> {
+        self.experiment.lookup(name)
     }
 }
 
-/// Finds the activity named `name` among the method and the hypothesis probes
-/// (the reference's activity cache; later entries win, hypothesis last).
-pub fn lookup_activity<'a>(experiment: &'a Value, name: &str) -> Option<&'a Map<String, Value>> {
-    let method = experiment.get("method").and_then(Value::as_array);
-    let probes = experiment
-        .get("steady-state-hypothesis")
-        .and_then(|h| h.get("probes"))
-        .and_then(Value::as_array);
-    method
-        .into_iter()
-        .flatten()
-        .chain(probes.into_iter().flatten())
-        .filter_map(Value::as_object)
-        .rfind(|a| a.get("name").and_then(Value::as_str) == Some(name))
+/// Whether an activity is a probe or an action (as its `type` says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivityKind {
+    Probe,
+    Action,
+    /// Anything else, as written (empty when absent): validation reports it.
+    Other(String),
+}
+
+impl ActivityKind {
+    fn from_name(name: &str) -> Self {
+        match name {
+            "probe" => ActivityKind::Probe,
+            "action" => ActivityKind::Action,
+            other => ActivityKind::Other(other.to_string()),
+        }
+    }
+
+    /// As the log line starts: `Probe`, `Action`.
+    fn title(&self) -> String {
+        match self {
+            ActivityKind::Probe => "Probe".into(),
+            ActivityKind::Action => "Action".into(),
+            ActivityKind::Other(kind) => title_case(kind),
+        }
+    }
+}
+
+/// One entry of a method, of the rollbacks or of the hypothesis probes: an activity, or
+/// something else written in its place (validation reports it; reaching it aborts).
+pub type Entry = Result<Activity, NotAnActivity>;
+
+/// An entry that is not a mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotAnActivity;
+
+/// An activity: read once from the experiment, kept as written for the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    /// As written: what the journal records.
+    pub written: Map<String, Value>,
+    pub kind: ActivityKind,
+    /// The `name` when it is a string, else empty.
+    pub name: String,
+    /// The `name` as Python prints it (`None` when absent), for the rollback log line.
+    pub label: String,
+    /// `None` when absent or not a mapping.
+    pub provider: Option<Provider>,
+    /// As written (`${}` is resolved when it is checked); present even when `null`.
+    pub tolerance: Option<Value>,
+    /// As written (`${}` is resolved when the activity runs).
+    pub pauses: Option<Value>,
+    pub background: bool,
+    /// Accepted and ignored (as the experiment's: chaos-runner runs no controls).
+    pub controls: Option<Value>,
+    /// The activity this one stands for (a non-empty `ref`).
+    pub reference: Option<String>,
+}
+
+impl Activity {
+    pub fn from_value(value: &Value) -> Entry {
+        value
+            .as_object()
+            .map(Activity::from_map)
+            .ok_or(NotAnActivity)
+    }
+
+    pub fn from_map(written: &Map<String, Value>) -> Activity {
+        let text = |key: &str| written.get(key).and_then(Value::as_str);
+        Activity {
+            kind: ActivityKind::from_name(text("type").unwrap_or("")),
+            name: text("name").unwrap_or("").to_string(),
+            label: written.get("name").map_or_else(|| "None".into(), py_str),
+            provider: written.get("provider").and_then(Provider::from_value),
+            tolerance: written.get("tolerance").cloned(),
+            pauses: written.get("pauses").cloned(),
+            background: written.get("background").and_then(Value::as_bool) == Some(true),
+            controls: written.get("controls").cloned(),
+            reference: text("ref").filter(|r| !r.is_empty()).map(str::to_string),
+            written: written.clone(),
+        }
+    }
+
+    /// The activity rules (`at` is its JSON pointer), then its provider's.
+    pub fn validate(activity: &Value, at: &str, registry: &Registry, problems: &mut Problems) {
+        let Some(a) = activity.as_object() else {
+            problems.add(at, "an activity must be a mapping");
+            return;
+        };
+        if a.is_empty() {
+            problems.add(at, "empty activity is no activity");
+            return;
+        }
+        if let Some(r) = a.get("ref").filter(|r| !r.is_null()) {
+            if r.as_str().is_none_or(str::is_empty) {
+                problems.add(
+                    pointer(at, "ref"),
+                    "reference to activity must be non-empty strings",
+                );
+            }
+            return;
+        }
+        match a.get("type") {
+            v if !truthy(v) => problems.add(pointer(at, "type"), "an activity must have a type"),
+            Some(Value::String(t)) if t == "probe" || t == "action" => {}
+            Some(t) => problems.add(
+                pointer(at, "type"),
+                format!("'{}' is not a supported activity type", py_str(t)),
+            ),
+            None => {}
+        }
+        let name = a.get("name").and_then(Value::as_str).unwrap_or("");
+        if !truthy(a.get("name")) {
+            problems.add(pointer(at, "name"), "an activity must have a name");
+        }
+        if let Some(t) = a.get("timeout").filter(|t| !t.is_null())
+            && !t.is_number()
+        {
+            problems.add(pointer(at, "timeout"), "activity timeout must be a number");
+        }
+        if let Some(pauses) = a.get("pauses").filter(|p| !p.is_null()) {
+            match pauses.as_object() {
+                Some(p) => {
+                    for key in ["before", "after"] {
+                        match p.get(key) {
+                            None | Some(Value::Null) | Some(Value::Number(_)) => {}
+                            Some(Value::String(s)) if s.starts_with("${") && s.ends_with('}') => {}
+                            Some(_) => problems.add(
+                                pointer(&pointer(at, "pauses"), key),
+                                format!(
+                                    "activity {key} pause must be a number or a pattern to a variable from the configuration or secrets"
+                                ),
+                            ),
+                        }
+                    }
+                }
+                None => problems.add(pointer(at, "pauses"), "activity pauses must be a mapping"),
+            }
+        }
+        if let Some(bg) = a.get("background")
+            && !bg.is_boolean()
+        {
+            problems.add(
+                pointer(at, "background"),
+                "activity background must be a boolean",
+            );
+        }
+        let kind = a.get("type").and_then(Value::as_str);
+        Provider::validate(
+            a.get("provider"),
+            &pointer(at, "provider"),
+            name,
+            kind,
+            registry,
+            problems,
+        );
+    }
+
+    /// Runs the provider and returns its output.
+    pub fn run_provider(&self, ctx: &ProviderContext) -> Result<Value, ProviderError> {
+        match &self.provider {
+            Some(provider) => provider.run(self.tolerance.is_some(), ctx),
+            None => Err(ProviderError::Failed("the activity has no provider".into())),
+        }
+    }
 }
 
 /// Where runs are recorded as they start (the method's or the rollbacks' list).
@@ -120,44 +273,31 @@ fn pause_seconds(v: Option<&Value>) -> Option<(f64, String)> {
 /// Runs one activity as the reference's `execute_activity` does: pauses, log line,
 /// provider call, and a run record (also pushed to `sink` as soon as it starts).
 pub fn execute_activity(
-    activity: &Value,
+    entry: &Entry,
     ctx: &RunContext,
     cancel: &Cancel,
     sink: Option<&RunSink>,
 ) -> Result<ActivityRun, Abort> {
-    let mut activity = activity
-        .as_object()
-        .cloned()
-        .ok_or_else(|| Abort::Fatal("an activity must be a mapping".into()))?;
-    if let Some(name) = activity
-        .get("ref")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        activity = ctx
+    let declared = entry
+        .as_ref()
+        .map_err(|_| Abort::Fatal("an activity must be a mapping".into()))?;
+    let activity = match &declared.reference {
+        Some(name) => ctx
             .lookup(name)
-            .cloned()
-            .ok_or_else(|| Abort::Fatal(format!("could not find referenced activity '{name}'")))?;
-    }
-    let kind = activity
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let name = activity
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+            .ok_or_else(|| Abort::Fatal(format!("could not find referenced activity '{name}'")))?,
+        None => declared,
+    };
+    let name = activity.name.as_str();
     let is_dry = match ctx.dry {
-        Some(Dry::Actions) => kind == "action",
-        Some(Dry::Probes) => kind == "probe",
+        Some(Dry::Actions) => activity.kind == ActivityKind::Action,
+        Some(Dry::Probes) => activity.kind == ActivityKind::Probe,
         Some(Dry::Activities) => true,
         _ => false,
     };
     let skip_pauses = is_dry || ctx.dry == Some(Dry::Pause);
     let pauses = activity
-        .get("pauses")
+        .pauses
+        .as_ref()
         .map(|p| substitute(p, &ctx.configuration, &ctx.secrets))
         .unwrap_or(Value::Null);
 
@@ -168,8 +308,8 @@ pub fn execute_activity(
         }
     }
 
-    let title = title_case(&kind);
-    if activity.get("background").and_then(Value::as_bool) == Some(true) {
+    let title = activity.kind.title();
+    if activity.background {
         tracing::info!("{}: {} [in background]", title, name);
     } else {
         tracing::info!("{}: {}", title, name);
@@ -179,7 +319,7 @@ pub fn execute_activity(
     let start = now();
     let index = sink.and_then(|s| {
         s.with_list(|runs| {
-            runs.push(partial(&activity, start.clone(), 0.0));
+            runs.push(partial(activity, start.clone(), 0.0));
             runs.len() - 1
         })
     });
@@ -188,9 +328,9 @@ pub fn execute_activity(
         tracing::debug!("Activity {} is in dry mode", name);
         Ok(Value::Null)
     } else {
-        run_provider(&activity, &ctx.provider(cancel))
+        activity.run_provider(&ctx.provider(cancel))
     };
-    let mut run = partial(&activity, start, 0.0);
+    let mut run = partial(activity, start, 0.0);
     run.end = now();
     run.duration = started.elapsed().as_secs_f64();
     let interrupted = match result {
@@ -232,9 +372,9 @@ pub fn execute_activity(
     Ok(run)
 }
 
-fn partial(activity: &Map<String, Value>, start: String, duration: f64) -> ActivityRun {
+fn partial(activity: &Activity, start: String, duration: f64) -> ActivityRun {
     ActivityRun {
-        activity: Value::Object(activity.clone()),
+        activity: Value::Object(activity.written.clone()),
         output: Value::Null,
         end: start.clone(),
         start,

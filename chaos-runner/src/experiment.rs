@@ -1,9 +1,14 @@
-//! Loading an experiment (JSON or YAML) from a local file or an http(s) URL.
+//! Loading an experiment (JSON or YAML) from a local file or an http(s) URL, and
+//! reading it into an [`Experiment`].
 //!
-//! The experiment stays a `serde_json::Value` with its keys in file order: the journal
-//! must echo it unchanged, unknown keys included, and the reference reads it the same
-//! loose way. [`crate::validate`] checks its shape before a run.
+//! A loaded experiment is a `serde_json::Value` with its keys in file order: the journal
+//! must echo it unchanged, unknown keys included. [`crate::validate`] checks that value's
+//! shape; the run then reads it once, here, into types, as leniently as the reference
+//! does (a run may skip validation).
 
+use crate::activity::{Activity, Entry};
+use crate::hypothesis::{Hypothesis, Strategy};
+use crate::rollback::RollbackStrategy;
 use crate::runtime::AsyncRuntime;
 use serde_json::Value;
 use std::path::Path;
@@ -42,6 +47,77 @@ pub enum Format {
     Yaml,
     /// Unknown: JSON when it parses as JSON, YAML otherwise.
     Sniff,
+}
+
+/// An experiment, read. What the journal echoes stays the loaded `Value`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Experiment {
+    /// As written (`${}` is resolved for the journal).
+    pub title: Option<Value>,
+    /// The `configuration` and `secrets` sections, as [`crate::config`] loads them.
+    pub configuration: Option<Value>,
+    pub secrets: Option<Value>,
+    /// `controls` are declared (chaos-runner ignores them, with a warning).
+    pub controls: bool,
+    /// A non-empty `steady-state-hypothesis` mapping.
+    pub hypothesis: Option<Hypothesis>,
+    pub method: Vec<Entry>,
+    pub rollbacks: Vec<Entry>,
+    /// `runtime.hypothesis.strategy`, when it names one.
+    pub hypothesis_strategy: Option<Strategy>,
+    /// `runtime.rollbacks.strategy`, when it names one.
+    pub rollback_strategy: Option<RollbackStrategy>,
+}
+
+/// The entries of a list of activities (none when it is not a list).
+pub(crate) fn entries(list: Option<&Value>) -> Vec<Entry> {
+    list.and_then(Value::as_array)
+        .map(|items| items.iter().map(Activity::from_value).collect())
+        .unwrap_or_default()
+}
+
+impl Experiment {
+    pub fn from_value(experiment: &Value) -> Experiment {
+        let get = |key: &str| experiment.get(key);
+        // A strategy named in the `runtime` section: the command line's names (and aliases).
+        fn strategy<T: clap::ValueEnum>(experiment: &Value, section: &str) -> Option<T> {
+            let name = experiment
+                .get("runtime")
+                .and_then(|r| r.get(section))
+                .and_then(|s| s.get("strategy"))
+                .and_then(Value::as_str)?;
+            T::from_str(name, false).ok()
+        }
+        Experiment {
+            title: get("title").cloned(),
+            configuration: get("configuration").cloned(),
+            secrets: get("secrets").cloned(),
+            controls: get("controls").is_some(),
+            hypothesis: get("steady-state-hypothesis").and_then(Hypothesis::from_value),
+            method: entries(get("method")),
+            rollbacks: entries(get("rollbacks")),
+            hypothesis_strategy: strategy(experiment, "hypothesis"),
+            rollback_strategy: strategy(experiment, "rollbacks"),
+        }
+    }
+
+    /// Whether the experiment has a hypothesis with at least one probe.
+    pub fn has_hypothesis(&self) -> bool {
+        self.hypothesis
+            .as_ref()
+            .is_some_and(|h| !h.probes.is_empty())
+    }
+
+    /// The activity named `name` among the method and the hypothesis probes (the
+    /// reference's activity cache: later entries win, hypothesis last).
+    pub fn lookup(&self, name: &str) -> Option<&Activity> {
+        let probes = self.hypothesis.iter().flat_map(|h| &h.probes);
+        self.method
+            .iter()
+            .chain(probes)
+            .filter_map(|e| e.as_ref().ok())
+            .rfind(|a| a.name == name)
+    }
 }
 
 /// Loads an experiment from `source`: an existing file path, else an http(s) URL

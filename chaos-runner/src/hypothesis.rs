@@ -1,7 +1,7 @@
 //! The steady-state hypothesis: run its probes in order and check each tolerance,
 //! stopping at the first probe that fails or is out of tolerance.
 
-use crate::activity::{Abort, Dry, RunContext, execute_activity};
+use crate::activity::{Abort, Dry, Entry, RunContext, execute_activity};
 use crate::config::substitute;
 use crate::interrupt::Cancel;
 use crate::journal::{HypothesisState, RunStatus};
@@ -53,13 +53,26 @@ impl Strategy {
     }
 }
 
-/// Whether the experiment has a hypothesis with at least one probe.
-pub fn has_probes(experiment: &Value) -> bool {
-    experiment
-        .get("steady-state-hypothesis")
-        .and_then(|h| h.get("probes"))
-        .and_then(Value::as_array)
-        .is_some_and(|p| !p.is_empty())
+/// The steady-state hypothesis, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hypothesis {
+    /// As Python prints the `title`.
+    pub title: String,
+    pub probes: Vec<Entry>,
+}
+
+impl Hypothesis {
+    /// `None` unless `value` is a non-empty mapping (the reference runs none then).
+    pub fn from_value(value: &Value) -> Option<Hypothesis> {
+        let h = value.as_object().filter(|o| !o.is_empty())?;
+        Some(Hypothesis {
+            title: h
+                .get("title")
+                .map(crate::pyvalue::py_str)
+                .unwrap_or_default(),
+            probes: crate::experiment::entries(h.get("probes")),
+        })
+    }
 }
 
 /// Runs the hypothesis once. `Ok(None)` when the experiment declares none.
@@ -67,29 +80,16 @@ pub fn run_steady_state_hypothesis(
     ctx: &RunContext,
     cancel: &Cancel,
 ) -> Result<Option<HypothesisState>, Abort> {
-    let Some(hypo) = ctx
-        .experiment
-        .get("steady-state-hypothesis")
-        .filter(|h| h.as_object().is_some_and(|o| !o.is_empty()))
-    else {
+    let Some(hypo) = &ctx.experiment.hypothesis else {
         tracing::debug!("No hypothesis declared.");
         return Ok(None);
     };
-    let title = hypo
-        .get("title")
-        .map(crate::pyvalue::py_str)
-        .unwrap_or_default();
-    tracing::info!("Steady state hypothesis: {}", title);
+    tracing::info!("Steady state hypothesis: {}", hypo.title);
     let mut state = HypothesisState {
         steady_state_met: None,
         probes: Vec::new(),
     };
-    let probes = hypo
-        .get("probes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for probe in &probes {
+    for probe in &hypo.probes {
         let mut run = execute_activity(probe, ctx, cancel, None)?;
         if run.status == Some(RunStatus::Failed) {
             run.tolerance_met = Some(false);
@@ -107,7 +107,11 @@ pub fn run_steady_state_hypothesis(
             continue;
         }
         // The hypothesis entry's own tolerance (a `ref` probe carries its own).
-        let mut tolerance = probe.get("tolerance").cloned().unwrap_or(Value::Null);
+        let mut tolerance = probe
+            .as_ref()
+            .ok()
+            .and_then(|p| p.tolerance.clone())
+            .unwrap_or(Value::Null);
         if tolerance.is_string() {
             tolerance = substitute(&tolerance, &ctx.configuration, &ctx.secrets);
         }

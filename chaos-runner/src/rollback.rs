@@ -3,7 +3,6 @@
 use crate::activity::{Abort, RunContext, RunSink, execute_activity};
 use crate::interrupt::Cancel;
 use crate::journal::Status;
-use serde_json::Value;
 
 /// `--rollback-strategy` (and the experiment's `runtime.rollbacks.strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,31 +59,24 @@ impl RollbackStrategy {
 /// experiment's actions is the point of an orderly stop.
 pub fn run_rollbacks(ctx: &std::sync::Arc<RunContext>, sink: &RunSink) -> Result<(), Abort> {
     tracing::info!("Let's rollback...");
-    let rollbacks = ctx
-        .experiment
-        .get("rollbacks")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let rollbacks = &ctx.experiment.rollbacks;
     if rollbacks.is_empty() {
         tracing::info!("No declared rollbacks, let's move on.");
     }
     let never = Cancel::new();
     let mut background = Vec::new();
     let mut outcome = Ok(());
-    for activity in rollbacks {
-        let name = activity
-            .get("name")
-            .map(crate::pyvalue::py_str)
-            .unwrap_or_else(|| "None".into());
+    for (index, entry) in rollbacks.iter().enumerate() {
+        let name = entry.as_ref().map_or("None", |a| a.label.as_str());
         tracing::info!("Rollback: {}", name);
-        if activity.get("background").and_then(Value::as_bool) == Some(true) {
+        if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("rollback activity will run in the background");
             let (ctx, sink, never) = (ctx.clone(), sink.clone(), never.clone());
             background.push(std::thread::spawn(move || {
-                execute_activity(&activity, &ctx, &never, Some(&sink)).map(|_| ())
+                let entry = &ctx.experiment.rollbacks[index];
+                execute_activity(entry, &ctx, &never, Some(&sink)).map(|_| ())
             }));
-        } else if let Err(e) = execute_activity(&activity, ctx, &never, Some(sink)) {
+        } else if let Err(e) = execute_activity(entry, ctx, &never, Some(sink)) {
             outcome = Err(e);
             break;
         }

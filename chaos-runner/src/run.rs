@@ -7,17 +7,19 @@
 //! the I/O (one async runtime) and the log's secret mask. The journal records; the
 //! engine decides from its own values, never from what it recorded.
 
-use crate::activity::{Abort, Dry, RunContext, RunSink, execute_activity};
+use crate::activity::Activity;
+use crate::activity::{Abort, ActivityKind, Dry, RunContext, RunSink, execute_activity};
 use crate::config::{
     ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute,
 };
 use crate::critical;
 use crate::drivers::Registry;
-use crate::hypothesis::{Strategy, has_probes, last_probe_name, run_steady_state_hypothesis};
+use crate::experiment::Experiment;
+use crate::hypothesis::{Strategy, last_probe_name, run_steady_state_hypothesis};
 use crate::interrupt::Cancel;
 use crate::journal::{HypothesisState, Journal, JournalWriter, RunStatus, Status, now};
 use crate::log::SecretMask;
-use crate::provider::{Io, run_provider};
+use crate::provider::{Io, ProviderKind};
 use crate::rollback::{RollbackStrategy, run_rollbacks};
 use crate::runtime::AsyncRuntime;
 use serde_json::{Map, Value};
@@ -146,20 +148,6 @@ impl Outcome {
     }
 }
 
-fn runtime_setting<'a>(experiment: &'a Value, section: &str) -> Option<&'a str> {
-    experiment
-        .get("runtime")
-        .and_then(|r| r.get(section))
-        .and_then(|s| s.get("strategy"))
-        .and_then(Value::as_str)
-}
-
-/// A strategy named in the experiment's `runtime` section: the same names (and
-/// aliases) as the command line's.
-fn parse_setting<T: clap::ValueEnum>(name: &str) -> Option<T> {
-    T::from_str(name, false).ok()
-}
-
 /// Runs `experiment` (already validated, unless the caller chose not to) as `run`.
 /// Errors only when configuration or secrets can't be loaded, before anything ran.
 pub fn run_experiment(
@@ -168,11 +156,12 @@ pub fn run_experiment(
     run: &Run,
 ) -> Result<Outcome, ConfigError> {
     let cancel = run.cancel();
-    let configuration = load_configuration(experiment.get("configuration"), &options.vars)?;
-    let secrets = load_secrets(experiment.get("secrets"), &options.vars)?;
+    let read = Arc::new(Experiment::from_value(&experiment));
+    let configuration = load_configuration(read.configuration.as_ref(), &options.vars)?;
+    let secrets = load_secrets(read.secrets.as_ref(), &options.vars)?;
     run.0.secret_mask.add(secret_values(&secrets));
     let mut ctx = RunContext {
-        experiment: experiment.clone(),
+        experiment: read.clone(),
         configuration,
         secrets,
         env: options.vars.env.clone(),
@@ -182,10 +171,14 @@ pub fn run_experiment(
     };
     ctx.configuration = load_dynamic_configuration(&ctx, cancel);
 
+    // The journal's experiment is the one written, its title substituted.
+    let title = read
+        .title
+        .as_ref()
+        .map(|t| substitute(t, &ctx.configuration, &ctx.secrets));
     if let Some(obj) = experiment.as_object_mut() {
-        if let Some(title) = obj.get("title") {
-            let t = substitute(title, &ctx.configuration, &ctx.secrets);
-            obj.insert("title".into(), t);
+        if let Some(t) = &title {
+            obj.insert("title".into(), t.clone());
         }
         obj.insert(
             "dry".into(),
@@ -194,8 +187,8 @@ pub fn run_experiment(
                 .map_or(Value::Null, |d| Value::String(d.as_str().into())),
         );
     }
-    let title = experiment
-        .get("title")
+    let title = title
+        .as_ref()
         .map(crate::pyvalue::py_str)
         .unwrap_or_default();
     tracing::info!("Running experiment: {}", title);
@@ -207,21 +200,21 @@ pub fn run_experiment(
     if let Some(d) = options.dry {
         tracing::warn!("Running experiment with dry {}", d.as_str());
     }
-    if experiment.get("controls").is_some() {
+    if read.controls {
         tracing::warn!("Controls are not supported by chaos-runner; they are ignored");
     }
     let strategy = options
         .strategy
-        .or_else(|| runtime_setting(&experiment, "hypothesis").and_then(parse_setting))
+        .or(read.hypothesis_strategy)
         .unwrap_or(Strategy::Default);
     let rollback_strategy = options
         .rollback_strategy
-        .or_else(|| runtime_setting(&experiment, "rollbacks").and_then(parse_setting))
+        .or(read.rollback_strategy)
         .unwrap_or(RollbackStrategy::Default);
     tracing::info!("Steady-state strategy: {}", strategy.as_str());
     tracing::info!("Rollbacks strategy: {}", rollback_strategy.as_str());
 
-    let has_hypothesis = has_probes(&experiment);
+    let has_hypothesis = read.has_hypothesis();
     if !has_hypothesis {
         tracing::info!("No steady state hypothesis defined. That's ok, just exploring.");
     }
@@ -381,12 +374,7 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
     tracing::info!("Playing your experiment's method now...");
     let cancel = run.cancel();
     run.journal().record(|j| j.run.clear());
-    let method = ctx
-        .experiment
-        .get("method")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let method = &ctx.experiment.method;
     if method.is_empty() {
         tracing::info!("No declared activities, let's move on.");
     }
@@ -396,18 +384,19 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
     };
     let mut background = Vec::new();
     let mut result = Ok(true);
-    for activity in method {
+    for (index, entry) in method.iter().enumerate() {
         if cancel.is_cancelled() {
             result = Err(Abort::Interrupted);
             break;
         }
-        if activity.get("background").and_then(Value::as_bool) == Some(true) {
+        if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("activity will run in the background");
             let (ctx, sink, cancel) = (ctx.clone(), sink.clone(), cancel.clone());
             background.push(std::thread::spawn(move || {
-                execute_activity(&activity, &ctx, &cancel, Some(&sink)).map(|_| ())
+                let entry = &ctx.experiment.method[index];
+                execute_activity(entry, &ctx, &cancel, Some(&sink)).map(|_| ())
             }));
-        } else if let Err(e) = execute_activity(&activity, ctx, cancel, Some(&sink)) {
+        } else if let Err(e) = execute_activity(entry, ctx, cancel, Some(&sink)) {
             result = Err(e);
             break;
         }
@@ -512,9 +501,9 @@ fn load_dynamic_configuration(ctx: &RunContext, cancel: &Cancel) -> Map<String, 
     let mut out = Map::new();
     let mut had_errors = false;
     for (key, value) in &ctx.configuration {
-        let Some(probe) = value
-            .as_object()
-            .filter(|v| v.get("type").and_then(Value::as_str) == Some("probe"))
+        let Some(probe) = Activity::from_value(value)
+            .ok()
+            .filter(|a| a.kind == ActivityKind::Probe)
         else {
             out.insert(key.clone(), value.clone());
             continue;
@@ -523,19 +512,17 @@ fn load_dynamic_configuration(ctx: &RunContext, cancel: &Cancel) -> Map<String, 
             configuration: out.clone(),
             ..ctx.clone()
         };
-        let kind = probe
-            .get("provider")
-            .and_then(|p| p.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        match run_provider(probe, &partial.provider(cancel)) {
+        let kind = probe.provider.as_ref().and_then(|p| p.kind.clone().ok());
+        match probe.run_provider(&partial.provider(cancel)) {
             Ok(output) => match kind {
-                "process" if output.get("status").and_then(Value::as_i64) == Some(0) => {
+                Some(ProviderKind::Process)
+                    if output.get("status").and_then(Value::as_i64) == Some(0) =>
+                {
                     let stdout = output.get("stdout").and_then(Value::as_str).unwrap_or("");
                     out.insert(key.clone(), Value::String(stdout.trim().to_string()));
                 }
-                "process" => had_errors = true,
-                "http" => {
+                Some(ProviderKind::Process) => had_errors = true,
+                Some(ProviderKind::Http) => {
                     out.insert(
                         key.clone(),
                         output.get("body").cloned().unwrap_or(Value::Null),

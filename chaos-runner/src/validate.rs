@@ -1,10 +1,11 @@
 //! Experiment validation: chaostoolkit-lib's rules, but every problem is reported at
 //! once, each with its location as a JSON pointer (`/method/2/provider/url`).
 
+use crate::activity::Activity;
 use crate::config::{Vars, load_configuration, load_secrets};
 use crate::drivers::Registry;
-use crate::provider::process::which;
-use serde_json::{Map, Value};
+use crate::experiment::Experiment;
+use serde_json::Value;
 
 /// One thing wrong with an experiment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,23 +39,39 @@ impl Report {
     }
 }
 
-struct Checker<'a> {
-    registry: &'a Registry,
-    experiment: &'a Value,
-    report: Report,
+/// Where the rules put what they find, in the order they find it. Each module holds
+/// its own rules: [`Activity::validate`], [`crate::provider::Provider::validate`] and
+/// the provider specs', [`crate::tolerance::validate`]; this module the experiment's.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub fn add(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            pointer: pointer.into(),
+            message: message.into(),
+        });
+    }
 }
 
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
-
-fn join(base: &str, token: impl std::fmt::Display) -> String {
-    format!("{base}/{}", escape(&token.to_string()))
+/// `base` followed by one more JSON pointer token (escaped).
+pub fn pointer(base: &str, token: impl std::fmt::Display) -> String {
+    let token = token.to_string().replace('~', "~0").replace('/', "~1");
+    format!("{base}/{token}")
 }
 
 /// Python truthiness of an optional value.
-fn truthy(v: Option<&Value>) -> bool {
+pub fn truthy(v: Option<&Value>) -> bool {
     v.is_some_and(crate::pyvalue::py_truthy)
+}
+
+struct Checker<'a> {
+    registry: &'a Registry,
+    experiment: &'a Value,
+    /// The experiment read, for `ref` lookups.
+    read: Experiment,
+    problems: Problems,
+    warnings: Vec<String>,
 }
 
 /// Validates `experiment`. `vars` resolve configuration and secrets the way the run
@@ -63,18 +80,20 @@ pub fn validate(experiment: &Value, registry: &Registry, vars: &Vars) -> Report 
     let mut c = Checker {
         registry,
         experiment,
-        report: Report::default(),
+        read: Experiment::from_value(experiment),
+        problems: Problems::default(),
+        warnings: Vec::new(),
     };
     c.experiment_rules(vars);
-    c.report
+    Report {
+        problems: c.problems.0,
+        warnings: c.warnings,
+    }
 }
 
 impl Checker<'_> {
     fn problem(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.report.problems.push(Problem {
-            pointer: pointer.into(),
-            message: message.into(),
-        });
+        self.problems.add(pointer, message);
     }
 
     fn experiment_rules(&mut self, vars: &Vars) {
@@ -97,7 +116,7 @@ impl Checker<'_> {
                 for (i, t) in tags.iter().enumerate() {
                     if t.as_str().is_none_or(str::is_empty) {
                         self.problem(
-                            join("/tags", i),
+                            pointer("/tags", i),
                             "experiment tags must be a non-empty string",
                         );
                     }
@@ -119,7 +138,7 @@ impl Checker<'_> {
                         let name = e.get("name").and_then(Value::as_str).map(str::trim);
                         if name.is_none_or(str::is_empty) {
                             self.problem(
-                                join("/extensions", i),
+                                pointer("/extensions", i),
                                 "All extensions require a non-empty name",
                             );
                         }
@@ -141,8 +160,7 @@ impl Checker<'_> {
             self.problem("/secrets", e.to_string());
         }
         if exp.contains_key("controls") {
-            self.report
-                .warnings
+            self.warnings
                 .push("controls are not supported by chaos-runner; they will be ignored".into());
         }
 
@@ -155,7 +173,7 @@ impl Checker<'_> {
             ),
             Some(Value::Array(method)) => {
                 for (i, a) in method.iter().enumerate() {
-                    let at = join("/method", i);
+                    let at = pointer("/method", i);
                     self.activity(a, &at);
                     self.reference(a, &at);
                 }
@@ -166,7 +184,7 @@ impl Checker<'_> {
             None | Some(Value::Null) => {}
             Some(Value::Array(rollbacks)) => {
                 for (i, a) in rollbacks.iter().enumerate() {
-                    let at = join("/rollbacks", i);
+                    let at = pointer("/rollbacks", i);
                     self.activity(a, &at);
                     self.reference(a, &at);
                 }
@@ -181,10 +199,10 @@ impl Checker<'_> {
             .get("ref")
             .and_then(Value::as_str)
             .filter(|r| !r.is_empty())
-            && crate::activity::lookup_activity(self.experiment, r).is_none()
+            && self.read.lookup(r).is_none()
         {
             self.problem(
-                join(at, "ref"),
+                pointer(at, "ref"),
                 format!("referenced activity '{r}' could not be found in the experiment"),
             );
         }
@@ -200,346 +218,33 @@ impl Checker<'_> {
             return;
         };
         if !truthy(h.get("title")) {
-            self.problem(join(base, "title"), "hypothesis requires a title");
+            self.problem(pointer(base, "title"), "hypothesis requires a title");
         }
         match h.get("probes") {
             Some(Value::Array(probes)) => {
                 for (i, p) in probes.iter().enumerate() {
-                    let at = join(&join(base, "probes"), i);
+                    let at = pointer(&pointer(base, "probes"), i);
                     self.activity(p, &at);
                     self.reference(p, &at);
                     match p.get("tolerance") {
                         None => {
                             self.problem(at.clone(), "hypothesis probe must have a tolerance entry")
                         }
-                        Some(t) => self.tolerance(t, &join(&at, "tolerance")),
+                        Some(t) => crate::tolerance::validate(
+                            t,
+                            &pointer(&at, "tolerance"),
+                            self.registry,
+                            &mut self.problems,
+                        ),
                     }
                 }
             }
             None | Some(Value::Null) => {}
-            Some(_) => self.problem(join(base, "probes"), "hypothesis probes must be a list"),
-        }
-    }
-
-    fn tolerance(&mut self, t: &Value, at: &str) {
-        match t {
-            Value::Bool(_) | Value::String(_) | Value::Array(_) => {}
-            Value::Number(n) if n.is_i64() || n.is_u64() => {}
-            Value::Object(obj) => match obj.get("type").and_then(Value::as_str) {
-                Some("probe") => self.activity(t, at),
-                Some("regex") => match obj.get("pattern") {
-                    None => self.problem(at, "hypothesis regex probe tolerance must have a `pattern` key"),
-                    Some(Value::String(p)) => {
-                        // A `${...}` pattern is resolved at run time.
-                        if !p.contains('$')
-                            && let Err(e) = regex::Regex::new(p)
-                        {
-                            self.problem(
-                                join(at, "pattern"),
-                                format!("hypothesis probe tolerance pattern {p} seems invalid: {e}"),
-                            );
-                        }
-                    }
-                    Some(other) => self.problem(
-                        join(at, "pattern"),
-                        format!("hypothesis probe tolerance pattern {other} has an invalid type"),
-                    ),
-                },
-                Some("jsonpath") => match obj.get("path") {
-                    None => self.problem(at, "hypothesis jsonpath probe tolerance must have a `path` key"),
-                    Some(Value::String(p)) if p.trim().is_empty() => self.problem(
-                        join(at, "path"),
-                        "hypothesis probe tolerance JSON path cannot be empty",
-                    ),
-                    Some(Value::String(p)) => {
-                        if !p.contains("${")
-                            && let Err(e) = crate::tolerance::compile_jsonpath(p)
-                        {
-                            self.problem(join(at, "path"), format!("hypothesis probe tolerance {e}"));
-                        }
-                    }
-                    Some(other) => self.problem(
-                        join(at, "path"),
-                        format!("hypothesis probe tolerance JSON path {other} has an invalid type"),
-                    ),
-                },
-                Some("range") => match obj.get("range") {
-                    None => self.problem(at, "hypothesis range probe tolerance must have a `range` key"),
-                    Some(Value::Array(r)) if r.len() != 2 => self.problem(
-                        join(at, "range"),
-                        "hypothesis range sequence must be made of two values",
-                    ),
-                    Some(Value::Array(r)) => {
-                        if !r[0].is_number() {
-                            self.problem(join(&join(at, "range"), 0), "hypothesis range lower boundary must be a number");
-                        }
-                        if !r[1].is_number() {
-                            self.problem(join(&join(at, "range"), 1), "hypothesis range upper boundary must be a number");
-                        }
-                    }
-                    Some(_) => self.problem(join(at, "range"), "hypothesis range must be a sequence"),
-                },
-                other => self.problem(
-                    join(at, "type"),
-                    format!(
-                        "hypothesis probe tolerance type '{}' is unsupported",
-                        other.map_or_else(|| "None".to_string(), str::to_string)
-                    ),
-                ),
-            },
-            _ => self.problem(
-                at,
-                "hypothesis probe tolerance must either be an integer, a string, a boolean or a pair of values for boundaries. It can also be a dictionary which is a probe activity definition that takes an argument called `value` with the value of the probe itself to be validated",
-            ),
+            Some(_) => self.problem(pointer(base, "probes"), "hypothesis probes must be a list"),
         }
     }
 
     fn activity(&mut self, activity: &Value, at: &str) {
-        let Some(a) = activity.as_object() else {
-            self.problem(at, "an activity must be a mapping");
-            return;
-        };
-        if a.is_empty() {
-            self.problem(at, "empty activity is no activity");
-            return;
-        }
-        if let Some(r) = a.get("ref").filter(|r| !r.is_null()) {
-            if r.as_str().is_none_or(str::is_empty) {
-                self.problem(
-                    join(at, "ref"),
-                    "reference to activity must be non-empty strings",
-                );
-            }
-            return;
-        }
-        match a.get("type") {
-            v if !truthy(v) => self.problem(join(at, "type"), "an activity must have a type"),
-            Some(Value::String(t)) if t == "probe" || t == "action" => {}
-            Some(t) => self.problem(
-                join(at, "type"),
-                format!(
-                    "'{}' is not a supported activity type",
-                    crate::pyvalue::py_str(t)
-                ),
-            ),
-            None => {}
-        }
-        let name = a
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if !truthy(a.get("name")) {
-            self.problem(join(at, "name"), "an activity must have a name");
-        }
-        if let Some(t) = a.get("timeout").filter(|t| !t.is_null())
-            && !t.is_number()
-        {
-            self.problem(join(at, "timeout"), "activity timeout must be a number");
-        }
-        if let Some(pauses) = a.get("pauses").filter(|p| !p.is_null()) {
-            match pauses.as_object() {
-                Some(p) => {
-                    for key in ["before", "after"] {
-                        match p.get(key) {
-                            None | Some(Value::Null) | Some(Value::Number(_)) => {}
-                            Some(Value::String(s)) if s.starts_with("${") && s.ends_with('}') => {}
-                            Some(_) => self.problem(
-                                join(&join(at, "pauses"), key),
-                                format!(
-                                    "activity {key} pause must be a number or a pattern to a variable from the configuration or secrets"
-                                ),
-                            ),
-                        }
-                    }
-                }
-                None => self.problem(join(at, "pauses"), "activity pauses must be a mapping"),
-            }
-        }
-        if let Some(bg) = a.get("background")
-            && !bg.is_boolean()
-        {
-            self.problem(
-                join(at, "background"),
-                "activity background must be a boolean",
-            );
-        }
-        let provider_at = join(at, "provider");
-        let Some(provider) = a.get("provider").filter(|p| crate::pyvalue::py_truthy(p)) else {
-            self.problem(provider_at, "an activity requires a provider");
-            return;
-        };
-        let Some(provider) = provider.as_object() else {
-            self.problem(provider_at, "a provider must be a mapping");
-            return;
-        };
-        match provider.get("type").and_then(Value::as_str) {
-            None | Some("") => {
-                self.problem(join(&provider_at, "type"), "a provider must have a type")
-            }
-            Some("python") => self.python(provider, &provider_at, &name, a),
-            Some("process") => self.process(provider, &provider_at, &name),
-            Some("http") => self.http(provider, &provider_at),
-            Some(other) => self.problem(
-                join(&provider_at, "type"),
-                format!("unknown provider type '{other}'"),
-            ),
-        }
-    }
-
-    fn http(&mut self, p: &Map<String, Value>, at: &str) {
-        if !truthy(p.get("url")) {
-            self.problem(join(at, "url"), "a HTTP activity must have a URL");
-        }
-        if let Some(h) = p.get("headers")
-            && crate::pyvalue::py_truthy(h)
-            && !h.is_object()
-        {
-            self.problem(
-                join(at, "headers"),
-                "a HTTP activities expect headers as a mapping",
-            );
-        }
-        if let Some(t) = p.get("timeout").filter(|t| !t.is_null()) {
-            let ok = match t {
-                Value::Number(_) => true,
-                Value::String(s) => s.starts_with("${") && s.ends_with('}'),
-                Value::Array(pair) => pair.len() == 2 && pair.iter().all(Value::is_number),
-                _ => false,
-            };
-            if !ok {
-                self.problem(
-                    join(at, "timeout"),
-                    "a HTTP timeout must be a number or a [connect, read] pair",
-                );
-            }
-        }
-        if let Some(es) = p.get("expected_status").filter(|v| !v.is_null()) {
-            let is_status = |v: &Value| v.as_u64().is_some_and(|n| (100..=599).contains(&n));
-            let ok = is_status(es)
-                || es
-                    .as_array()
-                    .is_some_and(|a| !a.is_empty() && a.iter().all(is_status));
-            if !ok {
-                self.problem(
-                    join(at, "expected_status"),
-                    "expected_status must be an HTTP status or a list of them",
-                );
-            }
-        }
-        if let Some(m) = p.get("method")
-            && !m.is_string()
-        {
-            self.problem(join(at, "method"), "a HTTP method must be a string");
-        }
-    }
-
-    fn process(&mut self, p: &Map<String, Value>, at: &str, name: &str) {
-        let path = p.get("path").and_then(Value::as_str).unwrap_or("");
-        if path.is_empty() {
-            self.problem(join(at, "path"), "a process activity must have a path");
-            return;
-        }
-        if which(path).is_none() {
-            self.problem(
-                join(at, "path"),
-                format!("path '{path}' cannot be found, in activity '{name}'"),
-            );
-        }
-        if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
-            && !t.is_number()
-        {
-            self.problem(join(at, "timeout"), "a process timeout must be a number");
-        }
-        if let Some(env) = p.get("env").filter(|e| !e.is_null())
-            && !env.is_object()
-        {
-            self.problem(join(at, "env"), "a process env must be a mapping");
-        }
-    }
-
-    fn python(
-        &mut self,
-        p: &Map<String, Value>,
-        at: &str,
-        name: &str,
-        activity: &Map<String, Value>,
-    ) {
-        let module = p.get("module").and_then(Value::as_str).unwrap_or("");
-        let func = p.get("func").and_then(Value::as_str).unwrap_or("");
-        if module.is_empty() {
-            self.problem(
-                join(at, "module"),
-                "a Python activity must have a module path",
-            );
-        }
-        if func.is_empty() {
-            self.problem(
-                join(at, "func"),
-                "a Python activity must have a function name",
-            );
-        }
-        if module.is_empty() || func.is_empty() {
-            return;
-        }
-        if !self.registry.has_module(module) {
-            self.problem(
-                join(at, "module"),
-                format!(
-                    "could not find Python module '{module}' in activity '{name}' ({})",
-                    self.registry.unknown_message(module, func)
-                ),
-            );
-            return;
-        }
-        let Some((_, spec)) = self.registry.lookup(module, func) else {
-            let kind = activity
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("activity");
-            self.problem(
-                join(at, "func"),
-                format!(
-                    "The python module '{module}' does not expose a function called '{func}' in {kind} '{name}' ({})",
-                    self.registry.unknown_message(module, func)
-                ),
-            );
-            return;
-        };
-        let args = match p.get("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => {
-                self.problem(
-                    join(at, "arguments"),
-                    "python provider arguments must be a mapping",
-                );
-                return;
-            }
-        };
-        for required in spec.arguments.iter().filter(|a| a.required) {
-            if matches!(required.name.as_str(), "configuration" | "secrets") {
-                continue;
-            }
-            if !args.contains_key(&required.name) {
-                self.problem(
-                    join(at, "arguments"),
-                    format!(
-                        "required argument '{}' is missing from activity '{name}'",
-                        required.name
-                    ),
-                );
-            }
-        }
-        for key in args.keys() {
-            if !spec.arguments.iter().any(|a| &a.name == key) {
-                self.problem(
-                    join(&join(at, "arguments"), key),
-                    format!(
-                        "argument {key} is not part of the function signature in activity '{name}'"
-                    ),
-                );
-            }
-        }
+        Activity::validate(activity, at, self.registry, &mut self.problems);
     }
 }

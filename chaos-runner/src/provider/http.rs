@@ -7,6 +7,7 @@
 
 use super::{ProviderContext, ProviderError, substituted};
 use crate::pyvalue::py_str;
+use crate::validate::{Problems, pointer, truthy};
 use reqwest::{Client, RequestBuilder};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -92,65 +93,178 @@ fn with_client<T>(
         .map_err(cannot_create)?
 }
 
+/// An `http` provider, read after `${}` substitution (of `url`, `headers`, `timeout`
+/// always, of `arguments` only when the run has configuration or secrets, as the
+/// reference does). Read leniently: validation has reported what is wrong, unless the
+/// run was asked not to validate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSpec {
+    pub url: String,
+    /// Upper-cased; `GET` when absent.
+    pub method: String,
+    pub headers: Map<String, Value>,
+    pub timeout: Timeout,
+    pub arguments: Option<Value>,
+    pub verify_tls: bool,
+    pub max_retries: u64,
+    pub expected_status: Option<ExpectedStatus>,
+}
+
+/// `timeout`: a number is both the connect and the read timeout; a pair is
+/// `[connect, read]` (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeout {
+    pub connect_ms: Option<u64>,
+    pub read_ms: Option<u64>,
+}
+
+impl Timeout {
+    fn from_value(t: Option<&Value>) -> Timeout {
+        let (connect_ms, read_ms) = match t {
+            Some(Value::Array(pair)) if pair.len() == 2 => {
+                (seconds_to_ms(&pair[0]), seconds_to_ms(&pair[1]))
+            }
+            Some(t) => (seconds_to_ms(t), seconds_to_ms(t)),
+            None => (None, None),
+        };
+        Timeout {
+            connect_ms,
+            read_ms,
+        }
+    }
+
+    /// The shapes [`Timeout::from_value`] reads; a `${name}` is resolved at run time.
+    fn is_valid(t: &Value) -> bool {
+        match t {
+            Value::Number(_) => true,
+            Value::String(s) => s.starts_with("${") && s.ends_with('}'),
+            Value::Array(pair) => pair.len() == 2 && pair.iter().all(Value::is_number),
+            _ => false,
+        }
+    }
+}
+
+/// `expected_status` (a chaos-runner extension; the reference ignores it): a status or
+/// a list of them; any other status fails the activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedStatus(Value);
+
+impl ExpectedStatus {
+    fn is_valid(v: &Value) -> bool {
+        let is_status = |v: &Value| v.as_u64().is_some_and(|n| (100..=599).contains(&n));
+        is_status(v)
+            || v.as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(is_status))
+    }
+
+    /// Whether `status` is expected (Python's `==` / `in`, as written).
+    fn accepts(&self, status: u16) -> bool {
+        match &self.0 {
+            Value::Array(list) => crate::pyvalue::py_in(&json!(status), list),
+            one => crate::pyvalue::py_eq(&json!(status), one),
+        }
+    }
+}
+
+impl HttpSpec {
+    /// The `http` provider's rules; `at` is the provider's JSON pointer.
+    pub fn validate(p: &Map<String, Value>, at: &str, problems: &mut Problems) {
+        if !truthy(p.get("url")) {
+            problems.add(pointer(at, "url"), "a HTTP activity must have a URL");
+        }
+        if let Some(h) = p.get("headers")
+            && crate::pyvalue::py_truthy(h)
+            && !h.is_object()
+        {
+            problems.add(
+                pointer(at, "headers"),
+                "a HTTP activities expect headers as a mapping",
+            );
+        }
+        if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
+            && !Timeout::is_valid(t)
+        {
+            problems.add(
+                pointer(at, "timeout"),
+                "a HTTP timeout must be a number or a [connect, read] pair",
+            );
+        }
+        if let Some(es) = p.get("expected_status").filter(|v| !v.is_null())
+            && !ExpectedStatus::is_valid(es)
+        {
+            problems.add(
+                pointer(at, "expected_status"),
+                "expected_status must be an HTTP status or a list of them",
+            );
+        }
+        if let Some(m) = p.get("method")
+            && !m.is_string()
+        {
+            problems.add(pointer(at, "method"), "a HTTP method must be a string");
+        }
+    }
+
+    /// Reads the provider as written, substituting `${}` where the reference does.
+    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> HttpSpec {
+        let (c, s) = (ctx.configuration, ctx.secrets);
+        let always = |key: &str| p.get(key).map(|v| crate::config::substitute(v, c, s));
+        HttpSpec {
+            url: always("url").map(|u| py_str(&u)).unwrap_or_default(),
+            method: p
+                .get("method")
+                .and_then(Value::as_str)
+                .unwrap_or("GET")
+                .to_uppercase(),
+            headers: match always("headers") {
+                Some(Value::Object(h)) => h,
+                _ => Map::new(),
+            },
+            timeout: Timeout::from_value(always("timeout").as_ref()),
+            arguments: p.get("arguments").map(|a| substituted(a, ctx)),
+            verify_tls: p.get("verify_tls").and_then(Value::as_bool).unwrap_or(true),
+            max_retries: p.get("max_retries").and_then(Value::as_u64).unwrap_or(0),
+            expected_status: p
+                .get("expected_status")
+                .filter(|v| !v.is_null())
+                .cloned()
+                .map(ExpectedStatus),
+        }
+    }
+}
+
 fn seconds_to_ms(v: &Value) -> Option<u64> {
     v.as_f64()
         .filter(|f| f.is_finite() && *f >= 0.0)
         .map(|f| (f * 1000.0).round() as u64)
 }
 
+/// Sends the request and returns the output `{status, headers, body}`.
 pub fn run(
-    provider: &Map<String, Value>,
+    spec: &HttpSpec,
     has_tolerance: bool,
     ctx: &ProviderContext,
 ) -> Result<Value, ProviderError> {
-    let (c, s) = (ctx.configuration, ctx.secrets);
-    let url = provider
-        .get("url")
-        .map(|u| py_str(&crate::config::substitute(u, c, s)))
-        .unwrap_or_default();
-    let method = provider
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or("GET")
-        .to_uppercase();
-    let headers = provider
-        .get("headers")
-        .map(|h| crate::config::substitute(h, c, s));
-    let timeout = provider
-        .get("timeout")
-        .map(|t| crate::config::substitute(t, c, s));
-    let arguments = provider.get("arguments").map(|a| substituted(a, ctx));
-    let verify_tls = provider
-        .get("verify_tls")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let max_retries = provider
-        .get("max_retries")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-
-    // A number is both the connect and the read timeout; a pair is [connect, read].
-    let (connect_ms, read_ms) = match &timeout {
-        Some(Value::Array(pair)) if pair.len() == 2 => {
-            (seconds_to_ms(&pair[0]), seconds_to_ms(&pair[1]))
-        }
-        Some(t) => (seconds_to_ms(t), seconds_to_ms(t)),
-        None => (None, None),
-    };
-    let key = ClientKey {
+    let HttpSpec {
+        url,
+        method,
+        headers: header_map,
+        timeout,
+        arguments,
         verify_tls,
-        connect_ms,
-        read_ms,
+        max_retries,
+        expected_status,
+    } = spec;
+    let (max_retries, url) = (*max_retries, url.clone());
+    let key = ClientKey {
+        verify_tls: *verify_tls,
+        connect_ms: timeout.connect_ms,
+        read_ms: timeout.read_ms,
     };
     let parsed_method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| ProviderError::Failed(format!("invalid HTTP method '{method}'")))?;
 
-    let header_map: Map<String, Value> = match &headers {
-        Some(Value::Object(h)) => h.clone(),
-        _ => Map::new(),
-    };
     // A string of GET parameters is appended to the URL as it is.
-    let request_url = match (&arguments, method.as_str()) {
+    let request_url = match (arguments, method.as_str()) {
         (Some(Value::String(raw)), "GET") if !raw.is_empty() => {
             let sep = if url.contains('?') { '&' } else { '?' };
             format!("{url}{sep}{raw}")
@@ -159,12 +273,12 @@ pub fn run(
     };
     let build = |client: &Client| -> RequestBuilder {
         let mut req = client.request(parsed_method.clone(), &request_url);
-        for (k, v) in &header_map {
+        for (k, v) in header_map {
             req = req.header(k.as_str(), py_str(v));
         }
         let wants_json =
             header_map.get("Content-Type").and_then(Value::as_str) == Some("application/json");
-        match (&arguments, method.as_str()) {
+        match (arguments, method.as_str()) {
             (None | Some(Value::Null), _) | (Some(Value::String(_)), "GET") => req,
             (Some(args), "GET") => req.query(&pairs(args)),
             (Some(args), _) if wants_json => req.json(args),
@@ -205,19 +319,13 @@ pub fn run(
             ))
         }
     })?;
-    // `expected_status` (a chaos-runner extension; the reference ignores it): any other
-    // status fails the activity.
-    if let Some(expected) = provider.get("expected_status").filter(|v| !v.is_null()) {
-        let ok = match expected {
-            Value::Array(list) => crate::pyvalue::py_in(&json!(status), list),
-            one => crate::pyvalue::py_eq(&json!(status), one),
-        };
-        if !ok {
-            return Err(ProviderError::Failed(format!(
-                "HTTP status {status} is not the expected {}",
-                py_str(expected)
-            )));
-        }
+    if let Some(expected) = expected_status
+        && !expected.accepts(status)
+    {
+        return Err(ProviderError::Failed(format!(
+            "HTTP status {status} is not the expected {}",
+            py_str(&expected.0)
+        )));
     }
     if !has_tolerance && status > 399 {
         tracing::warn!(
@@ -426,7 +534,8 @@ mod tests {
             cancel,
             io: io(),
         };
-        run(provider.as_object().expect("object"), false, &ctx)
+        let spec = HttpSpec::parse(provider.as_object().expect("object"), &ctx);
+        run(&spec, false, &ctx)
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::config::{Configuration, Secrets};
 use crate::drivers::Registry;
 use crate::interrupt::Cancel;
 use crate::runtime::AsyncRuntime;
+use crate::validate::{Problems, pointer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -43,24 +44,93 @@ pub enum ProviderError {
     Interrupted,
 }
 
-/// Runs the activity's provider and returns its output.
-pub fn run_provider(
-    activity: &Map<String, Value>,
-    ctx: &ProviderContext,
-) -> Result<Value, ProviderError> {
-    let provider = activity
-        .get("provider")
-        .and_then(Value::as_object)
-        .ok_or_else(|| ProviderError::Failed("the activity has no provider".into()))?;
-    let has_tolerance = activity.contains_key("tolerance");
-    match provider.get("type").and_then(Value::as_str) {
-        Some("http") => http::run(provider, has_tolerance, ctx),
-        Some("process") => process::run(provider, has_tolerance, ctx),
-        Some("python") => python::run(provider, ctx),
-        other => Err(ProviderError::Failed(format!(
-            "unknown provider type '{}'",
-            other.unwrap_or("")
-        ))),
+/// The provider types chaos-runner runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Http,
+    Process,
+    Python,
+}
+
+impl ProviderKind {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "http" => ProviderKind::Http,
+            "process" => ProviderKind::Process,
+            "python" => ProviderKind::Python,
+            _ => return None,
+        })
+    }
+}
+
+/// An activity's provider as written: its kind, and its fields, which are read into the
+/// kind's spec ([`HttpSpec`](http::HttpSpec), [`ProcessSpec`](process::ProcessSpec),
+/// [`PythonSpec`](python::PythonSpec)) after `${}` substitution, each time it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    /// `Err`: the `type` as written (empty when absent), which no provider has.
+    pub kind: Result<ProviderKind, String>,
+    fields: Map<String, Value>,
+}
+
+impl Provider {
+    /// `None` when `value` is not a mapping.
+    pub fn from_value(value: &Value) -> Option<Provider> {
+        let fields = value.as_object()?.clone();
+        let name = fields.get("type").and_then(Value::as_str).unwrap_or("");
+        Some(Provider {
+            kind: ProviderKind::from_name(name).ok_or_else(|| name.to_string()),
+            fields,
+        })
+    }
+
+    /// The rules of an activity's `provider` (`at` its JSON pointer), then its kind's.
+    /// `name` and `kind` are the activity's, for messages.
+    pub fn validate(
+        provider: Option<&Value>,
+        at: &str,
+        name: &str,
+        kind: Option<&str>,
+        registry: &Registry,
+        problems: &mut Problems,
+    ) {
+        let Some(provider) = provider.filter(|p| crate::pyvalue::py_truthy(p)) else {
+            problems.add(at, "an activity requires a provider");
+            return;
+        };
+        let Some(p) = provider.as_object() else {
+            problems.add(at, "a provider must be a mapping");
+            return;
+        };
+        match p.get("type").and_then(Value::as_str) {
+            None | Some("") => problems.add(pointer(at, "type"), "a provider must have a type"),
+            Some(t) => match ProviderKind::from_name(t) {
+                Some(ProviderKind::Python) => {
+                    python::PythonSpec::validate(p, at, name, kind, registry, problems)
+                }
+                Some(ProviderKind::Process) => {
+                    process::ProcessSpec::validate(p, at, name, problems)
+                }
+                Some(ProviderKind::Http) => http::HttpSpec::validate(p, at, problems),
+                None => problems.add(pointer(at, "type"), format!("unknown provider type '{t}'")),
+            },
+        }
+    }
+
+    /// Reads the spec (after substitution) and runs it. `has_tolerance`: the activity
+    /// declares a tolerance (error statuses and exit codes are then not warned about).
+    pub fn run(&self, has_tolerance: bool, ctx: &ProviderContext) -> Result<Value, ProviderError> {
+        let p = &self.fields;
+        match &self.kind {
+            Ok(ProviderKind::Http) => http::run(&http::HttpSpec::parse(p, ctx), has_tolerance, ctx),
+            Ok(ProviderKind::Process) => {
+                process::run(&process::ProcessSpec::parse(p, ctx), has_tolerance, ctx)
+            }
+            Ok(ProviderKind::Python) => python::run(&python::PythonSpec::parse(p, ctx), ctx),
+            Err(other) => Err(ProviderError::Failed(format!(
+                "unknown provider type '{other}'"
+            ))),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use super::{ProviderContext, ProviderError, substituted};
 use crate::interrupt::POLL;
 use crate::pyvalue::py_str;
+use crate::validate::{Problems, pointer};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Map, Value, json};
@@ -47,18 +48,79 @@ fn expand_home(path: &str) -> String {
     path.to_string()
 }
 
+/// A `process` provider, read after `${}` substitution (of `arguments` and `env` values,
+/// only when the run has configuration or secrets, as the reference does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSpec {
+    /// As written (`~` and `PATH` are resolved when it runs).
+    pub path: String,
+    pub arguments: Option<Value>,
+    /// Seconds.
+    pub timeout: Option<f64>,
+    /// Added to the child's environment (a chaos-runner extension).
+    pub env: Vec<(String, String)>,
+}
+
+impl ProcessSpec {
+    /// The `process` provider's rules; `at` is the provider's JSON pointer, `name` the
+    /// activity's.
+    pub fn validate(p: &Map<String, Value>, at: &str, name: &str, problems: &mut Problems) {
+        let path = p.get("path").and_then(Value::as_str).unwrap_or("");
+        if path.is_empty() {
+            problems.add(pointer(at, "path"), "a process activity must have a path");
+            return;
+        }
+        if which(path).is_none() {
+            problems.add(
+                pointer(at, "path"),
+                format!("path '{path}' cannot be found, in activity '{name}'"),
+            );
+        }
+        if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
+            && !t.is_number()
+        {
+            problems.add(pointer(at, "timeout"), "a process timeout must be a number");
+        }
+        if let Some(env) = p.get("env").filter(|e| !e.is_null())
+            && !env.is_object()
+        {
+            problems.add(pointer(at, "env"), "a process env must be a mapping");
+        }
+    }
+
+    /// Reads the provider as written, substituting `${}` where the reference does.
+    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> ProcessSpec {
+        ProcessSpec {
+            path: p
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            arguments: p.get("arguments").map(|a| substituted(a, ctx)),
+            timeout: p.get("timeout").and_then(Value::as_f64),
+            env: match p.get("env") {
+                Some(Value::Object(env)) => env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), py_str(&substituted(v, ctx))))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// Runs the process and returns the output `{status, stdout, stderr}`.
 pub fn run(
-    provider: &Map<String, Value>,
+    spec: &ProcessSpec,
     has_tolerance: bool,
     ctx: &ProviderContext,
 ) -> Result<Value, ProviderError> {
-    let raw_path = provider.get("path").and_then(Value::as_str).unwrap_or("");
+    let raw_path = spec.path.as_str();
     let path = which(raw_path)
         .ok_or_else(|| ProviderError::Failed(format!("path '{raw_path}' cannot be found")))?;
-    let arguments = provider.get("arguments").map(|a| substituted(a, ctx));
-    let timeout = provider.get("timeout").and_then(Value::as_f64);
+    let (arguments, timeout) = (&spec.arguments, spec.timeout);
 
-    let mut command = match &arguments {
+    let mut command = match arguments {
         // A string of arguments goes through the shell, as the reference does.
         Some(Value::String(s)) => {
             let mut c = Command::new("/bin/sh");
@@ -72,11 +134,7 @@ pub fn run(
         }
     };
     command.envs(ctx.env);
-    if let Some(Value::Object(env)) = provider.get("env") {
-        for (k, v) in env {
-            command.env(k, py_str(&substituted(v, ctx)));
-        }
-    }
+    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
