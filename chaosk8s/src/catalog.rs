@@ -1,13 +1,18 @@
 //! Every function this crate implements, with its arguments, types and defaults as
-//! chaostoolkit-kubernetes 0.39 declares them. `Args` fills defaults from here, so this is
-//! the only place a default is written down.
+//! chaostoolkit-kubernetes 0.39 declares them, and its handler: what calling it does,
+//! reading those arguments and calling the typed functions of `pod`, `deployment`,
+//! `service`, `replicaset` and `legacy`. `Args` fills defaults from here, so this is the
+//! only place a default is written down, and the only place a function is named.
 //!
 //! The injected `secrets` parameter of the Python functions is not listed: experiments never
 //! pass it as an argument (chaostoolkit fills it from the experiment's `secrets`).
 
 use serde_json::{Value, json};
 
-use crate::{ArgSpec, FunctionSpec};
+use crate::args::format_selector;
+use crate::deployment::{self, Readiness};
+use crate::pod::{self, Selection};
+use crate::{ArgSpec, FunctionSpec, Run, legacy, replicaset, service};
 
 pub(crate) const PROBES: &str = "chaosk8s.probes";
 pub(crate) const ACTIONS: &str = "chaosk8s.actions";
@@ -47,11 +52,13 @@ fn ns() -> ArgSpec {
     optional("ns", STRING, json!("default"))
 }
 
+/// One catalog entry: `run` reads the arguments by the names listed in `arguments`.
 fn spec(
     module: &'static str,
     name: &'static str,
     doc: &'static str,
     arguments: Vec<ArgSpec>,
+    run: Run,
 ) -> FunctionSpec {
     let kind = if module.ends_with(".probes") {
         "probe"
@@ -64,6 +71,7 @@ fn spec(
         kind,
         doc,
         arguments,
+        run,
     }
 }
 
@@ -107,6 +115,11 @@ fn legacy() -> Vec<FunctionSpec> {
             "all_microservices_healthy",
             "Deprecated alias of chaosk8s.pod.probes.all_pods_healthy: true when every pod of `ns` is Running or Succeeded, fails otherwise.",
             vec![ns()],
+            |args, cluster| {
+                Box::pin(
+                    async move { pod::all_pods_healthy(cluster, &args.string("ns")?, true).await },
+                )
+            },
         ),
         spec(
             PROBES,
@@ -117,6 +130,19 @@ fn legacy() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, Value::Null),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::available_and_healthy(
+                        cluster,
+                        &args.string("name")?,
+                        &args.string("ns")?,
+                        args.non_empty("label_selector")?.as_deref(),
+                        true,
+                    )
+                    .await?;
+                    Ok(Value::Null)
+                })
+            },
         ),
         spec(
             PROBES,
@@ -127,6 +153,18 @@ fn legacy() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, json!(NAME_SELECTOR)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    pod::pod_is_not_available(
+                        cluster,
+                        &args.string("name")?,
+                        &args.string("ns")?,
+                        &args.string("label_selector")?,
+                        true,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             PROBES,
@@ -137,24 +175,53 @@ fn legacy() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, json!(NAME_SELECTOR)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    let name = args.string("name")?;
+                    let selector = args
+                        .non_empty("label_selector")?
+                        .map(|s| format_selector(&s, Some(&name)))
+                        .transpose()?;
+                    service::is_initialized(
+                        cluster,
+                        Some(&name),
+                        &args.string("ns")?,
+                        selector.as_deref(),
+                        true,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             PROBES,
             "deployment_is_fully_available",
             "Deprecated alias of chaosk8s.deployment.probes.deployment_fully_available: waits up to `timeout` seconds for all replicas to be ready.",
             readiness_arguments(None),
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::fully_available(cluster, &Readiness::from_args(args)?, true).await
+                })
+            },
         ),
         spec(
             PROBES,
             "deployment_is_not_fully_available",
             "Deprecated alias of chaosk8s.deployment.probes.deployment_not_fully_available: waits up to `timeout` seconds for some replica not to be ready.",
             readiness_arguments(None),
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::not_fully_available(cluster, &Readiness::from_args(args)?, true)
+                        .await
+                })
+            },
         ),
         spec(
             PROBES,
             "read_microservices_logs",
             "Deprecated alias of chaosk8s.pod.probes.read_pod_logs: the logs of each selected pod, keyed by pod name.",
             log_arguments(),
+            |args, cluster| Box::pin(async move { pod::read_pod_logs(cluster, args).await }),
         ),
         spec(
             ACTIONS,
@@ -165,6 +232,17 @@ fn legacy() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, json!(NAME_SELECTOR)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    legacy::kill_microservice(
+                        cluster,
+                        &args.string("name")?,
+                        &args.string("ns")?,
+                        &args.string("label_selector")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             ACTIONS,
@@ -175,18 +253,40 @@ fn legacy() -> Vec<FunctionSpec> {
                 required("replicas", INTEGER),
                 ns(),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::scale(
+                        cluster,
+                        &args.string("name")?,
+                        args.integer("replicas")?,
+                        &args.string("ns")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             ACTIONS,
             "start_microservice",
             "Deprecated alias of chaosk8s.deployment.actions.create_deployment: creates the deployment described in the JSON or YAML file `spec_path`.",
             vec![required("spec_path", STRING), ns()],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::create(cluster, &args.string("spec_path")?, &args.string("ns")?)
+                        .await
+                })
+            },
         ),
         spec(
             ACTIONS,
             "remove_service_endpoint",
             "Deprecated alias of chaosk8s.service.actions.delete_service: deletes the service `name`.",
             vec![required("name", STRING), ns()],
+            |args, cluster| {
+                Box::pin(async move {
+                    service::delete(cluster, &args.string("name")?, &args.string("ns")?).await
+                })
+            },
         ),
     ]
 }
@@ -201,18 +301,52 @@ fn pods() -> Vec<FunctionSpec> {
                 ns(),
                 optional("raise_on_any_unhealthy", BOOLEAN, json!(true)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    pod::all_pods_healthy(
+                        cluster,
+                        &args.string("ns")?,
+                        args.boolean("raise_on_any_unhealthy")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             POD_PROBES,
             "pods_in_phase",
             "True when pods match `label_selector` and all are in `phase`; otherwise fails, or answers false when `raise_on_invalid_phase` is false.",
             phase_arguments("raise_on_invalid_phase"),
+            |args, cluster| {
+                Box::pin(async move {
+                    pod::pods_in_phase(
+                        cluster,
+                        &args.string("label_selector")?,
+                        &args.string("phase")?,
+                        &args.string("ns")?,
+                        args.boolean("raise_on_invalid_phase")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             POD_PROBES,
             "pods_not_in_phase",
             "True when pods match `label_selector` and none is in `phase`; otherwise fails, or answers false when `raise_on_in_phase` is false.",
             phase_arguments("raise_on_in_phase"),
+            |args, cluster| {
+                Box::pin(async move {
+                    pod::pods_not_in_phase(
+                        cluster,
+                        &args.string("label_selector")?,
+                        &args.string("phase")?,
+                        &args.string("ns")?,
+                        args.boolean("raise_on_in_phase")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             POD_PROBES,
@@ -223,6 +357,17 @@ fn pods() -> Vec<FunctionSpec> {
                 optional("phase", STRING, Value::Null),
                 ns(),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    pod::count_pods(
+                        cluster,
+                        &args.string("label_selector")?,
+                        args.non_empty("phase")?.as_deref(),
+                        &args.string("ns")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             POD_PROBES,
@@ -234,12 +379,25 @@ fn pods() -> Vec<FunctionSpec> {
                 optional("label_selector", STRING, json!(NAME_SELECTOR)),
                 optional("raise_on_is_available", BOOLEAN, json!(true)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    pod::pod_is_not_available(
+                        cluster,
+                        &args.string("name")?,
+                        &args.string("ns")?,
+                        &args.string("label_selector")?,
+                        args.boolean("raise_on_is_available")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             POD_PROBES,
             "read_pod_logs",
             "The logs of each pod selected by `label_selector` (formatted with `name`), keyed by pod name; `last` limits them to a recent span such as \"10 minutes\".",
             log_arguments(),
+            |args, cluster| Box::pin(async move { pod::read_pod_logs(cluster, args).await }),
         ),
         spec(
             POD_ACTIONS,
@@ -256,6 +414,26 @@ fn pods() -> Vec<FunctionSpec> {
                 ns(),
                 optional("order", STRING, json!("alphabetic")),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    let selection = Selection {
+                        label_selector: args.non_empty("label_selector")?,
+                        name_pattern: args.non_empty("name_pattern")?,
+                        all: args.boolean("all")?,
+                        rand: args.boolean("rand")?,
+                        mode: args.string("mode")?,
+                        qty: args.integer("qty")?,
+                        order: args.string("order")?,
+                    };
+                    pod::terminate_pods(
+                        cluster,
+                        &selection,
+                        args.integer("grace_period")?,
+                        &args.string("ns")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             POD_ACTIONS,
@@ -266,6 +444,16 @@ fn pods() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, Value::Null),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    let selection = Selection {
+                        label_selector: args.non_empty("label_selector")?,
+                        name_pattern: args.non_empty("name")?,
+                        ..Selection::default()
+                    };
+                    pod::terminate_pods(cluster, &selection, -1, &args.string("ns")?).await
+                })
+            },
         ),
     ]
 }
@@ -282,24 +470,62 @@ fn deployments() -> Vec<FunctionSpec> {
                 optional("label_selector", STRING, Value::Null),
                 optional("raise_on_unavailable", BOOLEAN, json!(true)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::available_and_healthy(
+                        cluster,
+                        &args.string("name")?,
+                        &args.string("ns")?,
+                        args.non_empty("label_selector")?.as_deref(),
+                        args.boolean("raise_on_unavailable")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             DEPLOYMENT_PROBES,
             "deployment_fully_available",
             "Waits up to `timeout` seconds until all replicas of the deployment are ready; true then, otherwise fails (or false when `raise_on_not_fully_available` is false).",
             readiness_arguments(Some("raise_on_not_fully_available")),
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::fully_available(
+                        cluster,
+                        &Readiness::from_args(args)?,
+                        args.boolean("raise_on_not_fully_available")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             DEPLOYMENT_PROBES,
             "deployment_not_fully_available",
             "Waits up to `timeout` seconds until some replica of the deployment is not ready; true then, otherwise fails (or false when `raise_on_fully_available` is false).",
             readiness_arguments(Some("raise_on_fully_available")),
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::not_fully_available(
+                        cluster,
+                        &Readiness::from_args(args)?,
+                        args.boolean("raise_on_fully_available")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             DEPLOYMENT_ACTIONS,
             "create_deployment",
             "Creates the deployment described in the JSON (.json) or YAML (.yml, .yaml) file `spec_path`.",
             vec![required("spec_path", STRING), ns()],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::create(cluster, &args.string("spec_path")?, &args.string("ns")?)
+                        .await
+                })
+            },
         ),
         spec(
             DEPLOYMENT_ACTIONS,
@@ -310,6 +536,18 @@ fn deployments() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, Value::Null),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::delete(
+                        cluster,
+                        args.non_empty("name")?.as_deref(),
+                        &args.string("ns")?,
+                        args.non_empty("label_selector")?.as_deref(),
+                        false,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             DEPLOYMENT_ACTIONS,
@@ -320,6 +558,17 @@ fn deployments() -> Vec<FunctionSpec> {
                 required("replicas", INTEGER),
                 ns(),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    deployment::scale(
+                        cluster,
+                        &args.string("name")?,
+                        args.integer("replicas")?,
+                        &args.string("ns")?,
+                    )
+                    .await
+                })
+            },
         ),
     ]
 }
@@ -336,12 +585,29 @@ fn services_and_replica_sets() -> Vec<FunctionSpec> {
                 optional("label_selector", STRING, Value::Null),
                 optional("raise_if_service_not_initialized", BOOLEAN, json!(true)),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    service::is_initialized(
+                        cluster,
+                        args.non_empty("name")?.as_deref(),
+                        &args.string("ns")?,
+                        args.non_empty("label_selector")?.as_deref(),
+                        args.boolean("raise_if_service_not_initialized")?,
+                    )
+                    .await
+                })
+            },
         ),
         spec(
             SERVICE_ACTIONS,
             "delete_service",
             "Deletes the service `name`.",
             vec![required("name", STRING), ns()],
+            |args, cluster| {
+                Box::pin(async move {
+                    service::delete(cluster, &args.string("name")?, &args.string("ns")?).await
+                })
+            },
         ),
         spec(
             REPLICASET_ACTIONS,
@@ -352,6 +618,18 @@ fn services_and_replica_sets() -> Vec<FunctionSpec> {
                 ns(),
                 optional("label_selector", STRING, Value::Null),
             ],
+            |args, cluster| {
+                Box::pin(async move {
+                    replicaset::delete(
+                        cluster,
+                        args.non_empty("name")?.as_deref(),
+                        &args.string("ns")?,
+                        args.non_empty("label_selector")?.as_deref(),
+                        false,
+                    )
+                    .await
+                })
+            },
         ),
     ]
 }
@@ -373,6 +651,7 @@ pub(crate) fn find(module: &str, func: &str) -> Option<FunctionSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use std::collections::HashSet;
 
     /// Every function the issue requires, by module (plus read_pod_logs).
@@ -503,6 +782,60 @@ mod tests {
             v["arguments"][0],
             json!({"name": "ns", "type": "string", "default": "default"})
         );
+    }
+
+    /// Each handler reads its arguments by the names and types its own entry declares:
+    /// run on a cluster that refuses connections, with every argument at its default or a
+    /// value of its declared type, none fails with an argument error (a handler asking for
+    /// a name its entry lacks reads null, and fails as an invalid argument).
+    #[test]
+    fn handlers_read_the_arguments_their_entry_declares() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        }; // closed again: connections are refused
+        let home = tempfile::tempdir().unwrap();
+        let env = |key: &str| match key {
+            "HOME" => Some(home.path().display().to_string()),
+            "KUBERNETES_HOST" => Some(format!("http://127.0.0.1:{port}")),
+            _ => None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let cluster = runtime
+            .block_on(crate::client::Cluster::connect(
+                &serde_json::Map::new(),
+                &env,
+            ))
+            .unwrap();
+        for f in all() {
+            let given = f
+                .arguments
+                .iter()
+                .filter(|a| a.default.is_none())
+                .map(|a| {
+                    let value = match a.ty {
+                        STRING => json!("x"),
+                        INTEGER => json!(1),
+                        other => panic!("no sample value of type {other}"),
+                    };
+                    (a.name.to_string(), value)
+                })
+                .collect();
+            let args = crate::args::Args::new(&f, &given).unwrap();
+            let result = runtime.block_on((f.run)(&args, &cluster));
+            assert!(
+                !matches!(
+                    result,
+                    Err(Error::InvalidArgument { .. } | Error::UnknownFunction { .. })
+                ),
+                "{}.{}: {result:?}",
+                f.module,
+                f.name
+            );
+        }
     }
 
     #[test]

@@ -13,61 +13,7 @@ use serde_json::{Value, json};
 
 use crate::args::{Args, format_selector};
 use crate::client::Cluster;
-use crate::error::{Error, unknown};
-
-pub(crate) async fn call(func: &str, args: &Args, cluster: &Cluster) -> Result<Value, Error> {
-    match func {
-        "deployment_available_and_healthy" => {
-            available_and_healthy(
-                cluster,
-                &args.string("name")?,
-                &args.string("ns")?,
-                args.non_empty("label_selector")?.as_deref(),
-                args.boolean("raise_on_unavailable")?,
-            )
-            .await
-        }
-        "deployment_fully_available" => {
-            fully_available(
-                cluster,
-                &Readiness::from_args(args)?,
-                args.boolean("raise_on_not_fully_available")?,
-            )
-            .await
-        }
-        "deployment_not_fully_available" => {
-            not_fully_available(
-                cluster,
-                &Readiness::from_args(args)?,
-                args.boolean("raise_on_fully_available")?,
-            )
-            .await
-        }
-        "create_deployment" => {
-            create(cluster, &args.string("spec_path")?, &args.string("ns")?).await
-        }
-        "delete_deployment" => {
-            delete(
-                cluster,
-                args.non_empty("name")?.as_deref(),
-                &args.string("ns")?,
-                args.non_empty("label_selector")?.as_deref(),
-                false,
-            )
-            .await
-        }
-        "scale_deployment" => {
-            scale(
-                cluster,
-                &args.string("name")?,
-                args.integer("replicas")?,
-                &args.string("ns")?,
-            )
-            .await
-        }
-        _ => Err(unknown("chaosk8s.deployment", func)),
-    }
-}
+use crate::error::Error;
 
 fn name_field(name: &str) -> String {
     format!("metadata.name={name}")

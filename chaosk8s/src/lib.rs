@@ -7,11 +7,13 @@
 //! ([`Session::kill_microservice`]) on the same kind of session.
 //!
 //! Map of the crate (one chaosk8s module per Rust module):
-//! - `catalog`: every function with its arguments and defaults (the single source of defaults);
+//! - `catalog`: every function with its arguments, defaults and handler (the single source of
+//!   names and defaults: a function's entry is all there is to add one);
 //! - `args`: typed access to an activity's arguments, and `str.format`-style selectors;
 //! - `client`: cluster access the way chaosk8s's `create_k8s_api_client` does it;
-//! - `session`: a runtime and a client made once, and the dispatch to the modules below;
-//! - `pod`, `deployment`, `service`, `replicaset`: `chaosk8s.<kind>.probes` / `.actions`;
+//! - `session`: a runtime and a client made once, running the catalog entry's handler;
+//! - `pod`, `deployment`, `service`, `replicaset`: `chaosk8s.<kind>.probes` / `.actions`
+//!   (typed functions the handlers call);
 //! - `legacy`: the deprecated `chaosk8s.probes` / `chaosk8s.actions`, which delegate;
 //! - `error`: [`Error`] and how kube-rs errors map onto it.
 //!
@@ -48,7 +50,7 @@ pub struct ArgSpec {
 }
 
 /// One callable function: `module` is the dotted Python module name (`chaosk8s.probes`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize)]
 pub struct FunctionSpec {
     pub module: &'static str,
     pub name: &'static str,
@@ -57,6 +59,29 @@ pub struct FunctionSpec {
     pub kind: &'static str,
     pub doc: &'static str,
     pub arguments: Vec<ArgSpec>,
+    /// What calling the function does, written in its catalog entry.
+    #[serde(skip)]
+    pub(crate) run: Run,
+}
+
+/// A function's body: reads its arguments (checked and defaulted against its own
+/// catalog entry) and runs on the session's cluster.
+pub(crate) type Run = for<'a> fn(
+    &'a args::Args,
+    &'a client::Cluster,
+) -> futures::future::BoxFuture<'a, Result<Value, Error>>;
+
+// By hand, to list the public fields only (the handler is a code address).
+impl std::fmt::Debug for FunctionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionSpec")
+            .field("module", &self.module)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("doc", &self.doc)
+            .field("arguments", &self.arguments)
+            .finish()
+    }
 }
 
 /// Every function this crate implements.
@@ -108,9 +133,6 @@ pub fn call_with_env(
 /// Whether `module.func` exists and `arguments` fit it, without any cluster access (so
 /// these mistakes are reported as such even when the cluster is unreachable).
 pub fn check(module: &str, func: &str, arguments: &Map<String, Value>) -> Result<(), Error> {
-    let spec = catalog::find(module, func).ok_or_else(|| Error::UnknownFunction {
-        module: module.to_string(),
-        func: func.to_string(),
-    })?;
+    let spec = catalog::find(module, func).ok_or_else(|| error::unknown(module, func))?;
     args::Args::new(&spec, arguments).map(drop)
 }

@@ -7,87 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{Args, format_selector, py_str};
 use crate::client::Cluster;
-use crate::error::{Error, invalid, unknown};
-
-pub(crate) async fn call(func: &str, args: &Args, cluster: &Cluster) -> Result<Value, Error> {
-    match func {
-        "all_pods_healthy" => {
-            all_pods_healthy(
-                cluster,
-                &args.string("ns")?,
-                args.boolean("raise_on_any_unhealthy")?,
-            )
-            .await
-        }
-        "pods_in_phase" => {
-            pods_in_phase(
-                cluster,
-                &args.string("label_selector")?,
-                &args.string("phase")?,
-                &args.string("ns")?,
-                args.boolean("raise_on_invalid_phase")?,
-            )
-            .await
-        }
-        "pods_not_in_phase" => {
-            pods_not_in_phase(
-                cluster,
-                &args.string("label_selector")?,
-                &args.string("phase")?,
-                &args.string("ns")?,
-                args.boolean("raise_on_in_phase")?,
-            )
-            .await
-        }
-        "count_pods" => {
-            count_pods(
-                cluster,
-                &args.string("label_selector")?,
-                args.non_empty("phase")?.as_deref(),
-                &args.string("ns")?,
-            )
-            .await
-        }
-        "pod_is_not_available" => {
-            pod_is_not_available(
-                cluster,
-                &args.string("name")?,
-                &args.string("ns")?,
-                &args.string("label_selector")?,
-                args.boolean("raise_on_is_available")?,
-            )
-            .await
-        }
-        "read_pod_logs" => read_pod_logs(cluster, args).await,
-        "terminate_pods" => {
-            let selection = Selection {
-                label_selector: args.non_empty("label_selector")?,
-                name_pattern: args.non_empty("name_pattern")?,
-                all: args.boolean("all")?,
-                rand: args.boolean("rand")?,
-                mode: args.string("mode")?,
-                qty: args.integer("qty")?,
-                order: args.string("order")?,
-            };
-            terminate_pods(
-                cluster,
-                &selection,
-                args.integer("grace_period")?,
-                &args.string("ns")?,
-            )
-            .await
-        }
-        "delete_pods" => {
-            let selection = Selection {
-                label_selector: args.non_empty("label_selector")?,
-                name_pattern: args.non_empty("name")?,
-                ..Selection::default()
-            };
-            terminate_pods(cluster, &selection, -1, &args.string("ns")?).await
-        }
-        _ => Err(unknown("chaosk8s.pod", func)),
-    }
-}
+use crate::error::{Error, invalid};
 
 /// Pods of `ns`, filtered by `label_selector` when one is given, in the API's order
 /// (alphabetical by name, as chaosk8s gets them).
@@ -142,7 +62,7 @@ pub(crate) async fn all_pods_healthy(
     fail_or_false(raise, "the system is unhealthy".to_string())
 }
 
-async fn pods_in_phase(
+pub(crate) async fn pods_in_phase(
     cluster: &Cluster,
     label_selector: &str,
     wanted: &str,
@@ -165,7 +85,7 @@ async fn pods_in_phase(
     Ok(json!(true))
 }
 
-async fn pods_not_in_phase(
+pub(crate) async fn pods_not_in_phase(
     cluster: &Cluster,
     label_selector: &str,
     unwanted: &str,
@@ -185,7 +105,7 @@ async fn pods_not_in_phase(
     Ok(json!(true))
 }
 
-async fn count_pods(
+pub(crate) async fn count_pods(
     cluster: &Cluster,
     label_selector: &str,
     wanted: Option<&str>,

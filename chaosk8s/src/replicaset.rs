@@ -3,25 +3,8 @@
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use serde_json::Value;
 
-use crate::args::Args;
 use crate::client::Cluster;
-use crate::error::{Error, unknown};
-
-pub(crate) async fn call(func: &str, args: &Args, cluster: &Cluster) -> Result<Value, Error> {
-    match func {
-        "delete_replica_set" => {
-            delete(
-                cluster,
-                args.non_empty("name")?.as_deref(),
-                &args.string("ns")?,
-                args.non_empty("label_selector")?.as_deref(),
-                false,
-            )
-            .await
-        }
-        _ => Err(unknown("chaosk8s.replicaset.actions", func)),
-    }
-}
+use crate::error::Error;
 
 /// Deletes the replica set `name`, else those matching `label_selector`, else all of `ns`.
 pub(crate) async fn delete(

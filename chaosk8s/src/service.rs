@@ -4,26 +4,9 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::{Value, json};
 
-use crate::args::{Args, py_str};
+use crate::args::py_str;
 use crate::client::Cluster;
-use crate::error::{Error, unknown};
-
-pub(crate) async fn call(func: &str, args: &Args, cluster: &Cluster) -> Result<Value, Error> {
-    match func {
-        "service_is_initialized" => {
-            is_initialized(
-                cluster,
-                args.non_empty("name")?.as_deref(),
-                &args.string("ns")?,
-                args.non_empty("label_selector")?.as_deref(),
-                args.boolean("raise_if_service_not_initialized")?,
-            )
-            .await
-        }
-        "delete_service" => delete(cluster, &args.string("name")?, &args.string("ns")?).await,
-        _ => Err(unknown("chaosk8s.service", func)),
-    }
-}
+use crate::error::Error;
 
 /// True when a service matching `name` and/or `label_selector` exists (any service of `ns`
 /// when neither is given).

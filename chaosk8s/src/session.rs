@@ -1,6 +1,6 @@
 //! A session with one cluster: the async runtime and the kube-rs client, made once and
 //! reused by every call (a run's activities, or the lab's commands), instead of a new
-//! runtime and client per call.
+//! runtime and client per call. A call runs its catalog entry's handler.
 
 use std::future::Future;
 
@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
 use crate::client::Cluster;
-use crate::{Env, Error, args, catalog, deployment, legacy, pod, replicaset, service};
+use crate::{Env, Error, args, catalog, error};
 
 /// Cluster access plus the runtime that drives it. Blocking methods, callable from any
 /// thread that is not itself inside an async runtime's task.
@@ -62,12 +62,9 @@ impl Session {
         func: &str,
         arguments: &Map<String, Value>,
     ) -> Result<Value, Error> {
-        let spec = catalog::find(module, func).ok_or_else(|| Error::UnknownFunction {
-            module: module.to_string(),
-            func: func.to_string(),
-        })?;
+        let spec = catalog::find(module, func).ok_or_else(|| error::unknown(module, func))?;
         let args = args::Args::new(&spec, arguments)?;
-        let run = || self.runtime.block_on(dispatch(&spec, &args, &self.cluster));
+        let run = || self.runtime.block_on((spec.run)(&args, &self.cluster));
         if tokio::runtime::Handle::try_current().is_ok() {
             // Called from async code: block a helper thread rather than one of the
             // caller's runtime workers (blocking on a runtime inside one panics).
@@ -90,25 +87,5 @@ impl Session {
         arguments.insert("ns".into(), Value::String(ns.into()));
         self.call(catalog::ACTIONS, "kill_microservice", &arguments)
             .map(drop)
-    }
-}
-
-async fn dispatch(
-    spec: &crate::FunctionSpec,
-    args: &args::Args,
-    cluster: &Cluster,
-) -> Result<Value, Error> {
-    let func = spec.name;
-    match spec.module {
-        catalog::PROBES | catalog::ACTIONS => legacy::call(func, args, cluster).await,
-        catalog::POD_PROBES | catalog::POD_ACTIONS => pod::call(func, args, cluster).await,
-        catalog::DEPLOYMENT_PROBES | catalog::DEPLOYMENT_ACTIONS => {
-            deployment::call(func, args, cluster).await
-        }
-        catalog::SERVICE_PROBES | catalog::SERVICE_ACTIONS => {
-            service::call(func, args, cluster).await
-        }
-        catalog::REPLICASET_ACTIONS => replicaset::call(func, args, cluster).await,
-        _ => Err(crate::error::unknown(spec.module, func)),
     }
 }
