@@ -127,7 +127,9 @@ pub fn call_with_env(
     env: &Env<'_>,
 ) -> Result<Value, Error> {
     check(module, func, arguments)?;
-    Session::connect(secrets, env)?.call(module, func, arguments)
+    // The whole one-off session, its drop included, stays off the caller's runtime.
+    session::off_runtime(|| Session::connect(secrets, env)?.call(module, func, arguments))
+        .unwrap_or_else(|| Err(Error::Client(format!("{module}.{func} panicked"))))
 }
 
 /// Whether `module.func` exists and `arguments` fit it, without any cluster access (so

@@ -31,7 +31,8 @@ impl Session {
             .enable_all()
             .build()
             .map_err(|e| Error::Client(format!("cannot start the async runtime: {e}")))?;
-        let cluster = runtime.block_on(Cluster::connect(secrets, env))?;
+        let cluster = off_runtime(|| runtime.block_on(Cluster::connect(secrets, env)))
+            .unwrap_or_else(|| Err(Error::Client("connecting to the cluster panicked".into())))?;
         Ok(Session { cluster, runtime })
     }
 
@@ -64,19 +65,8 @@ impl Session {
     ) -> Result<Value, Error> {
         let spec = catalog::find(module, func).ok_or_else(|| error::unknown(module, func))?;
         let args = args::Args::new(&spec, arguments)?;
-        let run = || self.runtime.block_on((spec.run)(&args, &self.cluster));
-        if tokio::runtime::Handle::try_current().is_ok() {
-            // Called from async code: block a helper thread rather than one of the
-            // caller's runtime workers (blocking on a runtime inside one panics).
-            std::thread::scope(|scope| {
-                scope
-                    .spawn(run)
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::Client(format!("{module}.{func} panicked"))))
-            })
-        } else {
-            run()
-        }
+        off_runtime(|| self.runtime.block_on((spec.run)(&args, &self.cluster)))
+            .unwrap_or_else(|| Err(Error::Client(format!("{module}.{func} panicked"))))
     }
 
     /// `chaosk8s.actions.kill_microservice`: deletes the Deployment `name` in `ns`, its
@@ -88,4 +78,14 @@ impl Session {
         self.call(catalog::ACTIONS, "kill_microservice", &arguments)
             .map(drop)
     }
+}
+
+/// Runs `work` on this thread, or, when this thread is inside an async runtime (an
+/// embedder's async code), on a helper thread: a runtime cannot be started, blocked on or
+/// dropped inside another's task. `None` when `work` panicked on the helper thread.
+pub(crate) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Some(work());
+    }
+    std::thread::scope(|scope| scope.spawn(work).join().ok())
 }

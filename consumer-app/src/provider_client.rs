@@ -93,11 +93,19 @@ pub struct ProviderClient {
     url: Url,
 }
 
+/// A reqwest client builder with the process's TLS provider in place. The workspace
+/// builds reqwest without a provider of its own (one provider, ring), and cargo unifies
+/// that choice into this crate's reqwest, where building a client with none panics.
+fn builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 impl ProviderClient {
     /// The naive client: no timeouts at all (the "before" system).
     pub fn naive(url: Url) -> reqwest::Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder().build()?,
+            http: builder().build()?,
             url,
         })
     }
@@ -109,7 +117,7 @@ impl ProviderClient {
         connect_timeout: Duration,
         call_timeout: Duration,
     ) -> reqwest::Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = builder()
             .connect_timeout(connect_timeout)
             .timeout(call_timeout)
             .build()?;

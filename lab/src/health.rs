@@ -8,6 +8,9 @@ use serde::Deserialize;
 /// A blocking HTTP client for 127.0.0.1 with short timeouts. Proxies are ignored: the
 /// services are always local and an `http_proxy` in the environment must not reroute them.
 pub fn client() -> Result<reqwest::blocking::Client> {
+    // reqwest is built without a TLS provider of its own (the workspace's one is ring);
+    // building a client with none installed panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_millis(500))

@@ -101,10 +101,7 @@ impl Service {
     }
 
     async fn wait_until_serving(&self) {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("reqwest client");
+        let client = client(Duration::from_secs(2));
         let deadline = Instant::now() + START_BUDGET;
         while Instant::now() < deadline {
             // Any HTTP answer means it serves; a fault may make the probe itself fail.
@@ -207,6 +204,12 @@ pub fn run_to_exit(
     child.wait_with_output().expect("collect output")
 }
 
+/// Installs the workspace's TLS provider (ring) for this process, once: reqwest is built
+/// without one, and building a client with none installed panics.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A port on 127.0.0.1 that nothing listens on (bound once, then released): the address
 /// of a provider that is down.
 pub fn free_port() -> u16 {
@@ -216,6 +219,7 @@ pub fn free_port() -> u16 {
 
 /// An HTTP client for tests whose every request gives up after `timeout`.
 pub fn client(timeout: Duration) -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::builder()
         .timeout(timeout)
         .build()

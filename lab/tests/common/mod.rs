@@ -253,6 +253,7 @@ pub fn processes_with_env(key: &str, value: &Path) -> Vec<u32> {
 
 /// GET `url` with a short timeout: (status, body, headers as lower-case "name: value").
 pub fn get(url: &str) -> Result<(u16, String, Vec<String>), String> {
+    test_kit::service::install_tls_provider();
     let client = reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
