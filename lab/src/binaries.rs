@@ -44,23 +44,26 @@ fn workspace_manifest() -> Option<PathBuf> {
     manifest.is_file().then_some(manifest)
 }
 
-/// How to build into `dir`: it must be `<target dir>/<profile>` for cargo to put the
-/// binaries there. Returns the target dir and whether the profile is release.
-fn build_plan(dir: &Path) -> Option<(&Path, bool)> {
+/// How to build into `dir`: it must be `<target dir>/<profile dir>` for cargo to put the
+/// binaries there. Returns the target dir and cargo's profile flags for it.
+fn build_plan(dir: &Path) -> Option<(&Path, Vec<String>)> {
     let profile = dir.file_name()?.to_str()?;
-    let release = match profile {
-        "release" => true,
-        "debug" => false,
+    let flags = match profile {
+        "debug" => vec![],
+        "release" => vec!["--release".to_string()],
+        // The workspace's own profile for `make demo` builds into a folder of its name.
+        "demo" => vec!["--profile".to_string(), "demo".to_string()],
         _ => return None,
     };
-    Some((dir.parent()?, release))
+    Some((dir.parent()?, flags))
 }
 
-/// `cargo build [--release] -p ...` into `dir`'s target directory.
+/// `cargo build [profile] -p ...` into `dir`'s target directory, with the features this
+/// lab was built with.
 fn build(dir: &Path, names: &[&str]) -> Result<()> {
     let listed = names.join(", ");
     let plan = workspace_manifest().zip(build_plan(dir));
-    let Some((manifest, (target_dir, release))) = plan else {
+    let Some((manifest, (target_dir, profile))) = plan else {
         bail!(
             "{listed} not found in {} (LAB_BIN_DIR, else the lab's own directory); build them with `cargo build --release --workspace --bins` or point LAB_BIN_DIR at the directory holding them",
             dir.display()
@@ -74,8 +77,9 @@ fn build(dir: &Path, names: &[&str]) -> Result<()> {
         "--manifest-path".into(),
         manifest.display().to_string(),
     ];
-    if release {
-        args.push("--release".into());
+    args.extend(profile);
+    if !cfg!(feature = "kubernetes") {
+        args.push("--no-default-features".into());
     }
     for name in names {
         args.push("-p".into());
@@ -104,14 +108,22 @@ mod tests {
 
     #[test]
     fn builds_go_into_the_profile_directory_they_are_missing_from() {
+        let flags = |dir: &'static str| build_plan(Path::new(dir));
         assert_eq!(
-            build_plan(Path::new("/c/target/release")),
-            Some((Path::new("/c/target"), true))
+            flags("/c/target/release"),
+            Some((Path::new("/c/target"), vec!["--release".to_string()]))
         );
         assert_eq!(
-            build_plan(Path::new("/c/target/debug")),
-            Some((Path::new("/c/target"), false))
+            flags("/c/target/debug"),
+            Some((Path::new("/c/target"), vec![]))
         );
-        assert_eq!(build_plan(Path::new("/usr/local/bin")), None);
+        assert_eq!(
+            flags("/c/target/demo"),
+            Some((
+                Path::new("/c/target"),
+                vec!["--profile".to_string(), "demo".to_string()]
+            ))
+        );
+        assert_eq!(flags("/usr/local/bin"), None);
     }
 }

@@ -85,7 +85,7 @@ fn target_kind(flag: Option<TargetKind>, states: &StateDir) -> Result<TargetKind
 fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
     let states = StateDir::from_env()?;
     let kind = target_kind(cli.target, &states)?;
-    let mut target = targets::open(kind, states.clone(), cli.namespace.clone(), started.clone());
+    let mut target = targets::open(kind, states.clone(), cli.namespace.clone(), started.clone())?;
     match cli.command {
         Command::Up(args) => {
             let url = target.up(&UpOptions {

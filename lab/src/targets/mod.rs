@@ -1,6 +1,7 @@
 //! Where the lab runs. Every command goes through the [`Target`] trait: `local`
 //! (supervised processes) and `kubernetes` (kind, minikube, or any cluster).
 
+#[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod local;
 
@@ -46,6 +47,8 @@ impl fmt::Display for TargetKind {
 
 /// What `lab up` asks for.
 #[derive(Debug, Clone, Default)]
+// The Kubernetes-only fields are read only when the `kubernetes` feature is on.
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub struct UpOptions {
     /// `None` keeps the current mode (or `before` for a new lab).
     pub mode: Option<Mode>,
@@ -65,6 +68,7 @@ pub struct UpOptions {
 
 /// What `lab down` asks for.
 #[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub struct DownOptions {
     /// kind: delete the cluster too.
     pub delete_cluster: bool,
@@ -135,10 +139,22 @@ pub fn open(
     states: crate::state::StateDir,
     namespace: Option<String>,
     started: crate::interrupt::Started,
-) -> Box<dyn Target> {
+) -> Result<Box<dyn Target>> {
     match kind {
-        TargetKind::Local => Box::new(local::Local::new(states, started)),
-        other => Box::new(kubernetes::Kubernetes::new(other, states, namespace)),
+        TargetKind::Local => Ok(Box::new(local::Local::new(states, started))),
+        #[cfg(feature = "kubernetes")]
+        other => Ok(Box::new(kubernetes::Kubernetes::new(
+            other, states, namespace,
+        ))),
+        #[cfg(not(feature = "kubernetes"))]
+        other => {
+            let _ = (namespace, started);
+            anyhow::bail!(
+                "this lab was built without Kubernetes support, so target `{other}` is not \
+                 available; build it with the `kubernetes` feature (the default): \
+                 `cargo build --release --workspace --bins`, or `make lab-up TARGET={other}`"
+            )
+        }
     }
 }
 
@@ -153,11 +169,17 @@ mod tests {
             let kind = TargetKind::from_str(name, false).unwrap();
             assert_eq!(kind.as_str(), name);
             let states = crate::state::StateDir::at(dir.path());
-            let _ = open(
+            let opened = open(
                 kind,
                 states,
                 None,
                 crate::interrupt::Started::new(crate::interrupt::Ownership::HandOver),
+            );
+            // Without the `kubernetes` feature only `local` opens; the rest say why.
+            assert_eq!(
+                opened.is_ok(),
+                kind == TargetKind::Local || cfg!(feature = "kubernetes"),
+                "{name}"
             );
         }
     }
