@@ -1,10 +1,43 @@
-//! The Kubernetes driver: every `chaosk8s::catalog()` function, dispatched to
-//! `chaosk8s::call` for `python` providers whose module is `chaosk8s.*`.
+//! The Kubernetes driver: every `chaosk8s::catalog()` function, for `python` providers
+//! whose module is `chaosk8s.*`, called on a `chaosk8s::Session` made once per distinct
+//! `secrets` (they may name the cluster) and reused for the rest of the run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::{Argument, Driver, DriverError, Function};
 use serde_json::{Map, Value};
 
-pub struct KubernetesDriver;
+#[derive(Default)]
+pub struct KubernetesDriver {
+    /// Sessions by their secrets (as JSON text).
+    sessions: Mutex<HashMap<String, Arc<chaosk8s::Session>>>,
+}
+
+impl KubernetesDriver {
+    fn session(&self, secrets: &Map<String, Value>) -> Result<Arc<chaosk8s::Session>, DriverError> {
+        let key = Value::Object(secrets.clone()).to_string();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(session) = sessions.get(&key) {
+            return Ok(session.clone());
+        }
+        let process_env = |key: &str| std::env::var(key).ok();
+        let session =
+            Arc::new(chaosk8s::Session::connect(secrets, &process_env).map_err(convert_error)?);
+        sessions.insert(key, session.clone());
+        Ok(session)
+    }
+}
+
+fn convert_error(e: chaosk8s::Error) -> DriverError {
+    match e {
+        chaosk8s::Error::UnknownFunction { module, func } => DriverError::Unknown { module, func },
+        chaosk8s::Error::InvalidArgument { name, reason } => {
+            DriverError::InvalidArgument { name, reason }
+        }
+        other => DriverError::Failed(other.to_string()),
+    }
+}
 
 impl Driver for KubernetesDriver {
     fn name(&self) -> &str {
@@ -24,18 +57,14 @@ impl Driver for KubernetesDriver {
         module: &str,
         func: &str,
         arguments: &Map<String, Value>,
-        configuration: &Map<String, Value>,
+        _configuration: &Map<String, Value>,
         secrets: &Map<String, Value>,
     ) -> Result<Value, DriverError> {
-        chaosk8s::call(module, func, arguments, configuration, secrets).map_err(|e| match e {
-            chaosk8s::Error::UnknownFunction { module, func } => {
-                DriverError::Unknown { module, func }
-            }
-            chaosk8s::Error::InvalidArgument { name, reason } => {
-                DriverError::InvalidArgument { name, reason }
-            }
-            other => DriverError::Failed(other.to_string()),
-        })
+        // Unknown functions and bad arguments fail before any cluster access.
+        chaosk8s::check(module, func, arguments).map_err(convert_error)?;
+        self.session(secrets)?
+            .call(module, func, arguments)
+            .map_err(convert_error)
     }
 }
 
@@ -64,7 +93,7 @@ mod tests {
 
     #[test]
     fn registers_every_catalog_entry() {
-        let ours: Vec<(String, String)> = KubernetesDriver
+        let ours: Vec<(String, String)> = KubernetesDriver::default()
             .functions()
             .into_iter()
             .map(|f| (f.module, f.name))

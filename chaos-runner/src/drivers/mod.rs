@@ -86,7 +86,7 @@ impl Registry {
     /// Every driver built into chaos-runner.
     pub fn builtin() -> Self {
         let mut r = Self::empty();
-        r.register(Arc::new(kubernetes::KubernetesDriver));
+        r.register(Arc::new(kubernetes::KubernetesDriver::default()));
         r
     }
 
