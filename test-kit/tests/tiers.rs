@@ -1,0 +1,75 @@
+//! Every tier test is ignored by default, with its tier in the reason: otherwise a plain
+//! `cargo test` (the local tier) would run it, or count it as passed without its tier.
+
+use std::fs;
+use std::path::Path;
+
+const TAGS: [&str; 3] = ["compat_tier", "kubernetes_tier", "kind_tier"];
+
+/// (file, line, test name, the attribute lines above it) of every test function under
+/// each crate's `tests/` folder.
+fn tests_in(dir: &Path, found: &mut Vec<(String, usize, String, Vec<String>)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            tests_in(&path, found);
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("read a test file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.trim_start().strip_prefix("fn ") else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let attributes: Vec<String> = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| l.trim_start().starts_with("#["))
+                .map(|l| l.trim().to_string())
+                .collect();
+            if attributes.iter().any(|a| a == "#[test]") {
+                found.push((path.display().to_string(), i + 1, name, attributes));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_tier_test_is_ignored_with_its_tier_as_the_reason() {
+    let root = test_kit::repo::root();
+    let mut found = Vec::new();
+    for crate_dir in fs::read_dir(&root).expect("list the workspace").flatten() {
+        tests_in(&crate_dir.path().join("tests"), &mut found);
+    }
+    let mut tier_tests = 0;
+    for (file, line, name, attributes) in &found {
+        let ignore = attributes.iter().find(|a| a.starts_with("#[ignore"));
+        match TAGS.iter().find(|tag| name.starts_with(*tag)) {
+            Some(tag) => {
+                tier_tests += 1;
+                let tier = tag
+                    .trim_end_matches("_tier")
+                    .replace("compat", "compatibility");
+                assert!(
+                    ignore.is_some_and(|a| a.contains(&format!("{tier} tier"))),
+                    "{file}:{line}: {name} is a {tag} test but is not #[ignore = \"{tier} tier: ...\"]"
+                );
+            }
+            None => assert!(
+                ignore.is_none(),
+                "{file}:{line}: {name} is ignored but its name has no tier tag ({TAGS:?}), so no tier runs it"
+            ),
+        }
+    }
+    assert!(tier_tests >= 25, "only {tier_tests} tier tests found");
+}
