@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use failsafe::futures::CircuitBreaker as _;
 use serde_json::json;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -94,15 +94,25 @@ impl Invoker {
         })
     }
 
-    pub async fn invoke(&self) -> HttpResponse {
+    pub async fn invoke(&self, request: &HttpRequest) -> HttpResponse {
         match &self.protections {
-            None => self.invoke_naive().await,
+            None => self.invoke_naive(request).await,
             Some(protections) => self.invoke_resilient(protections).await,
         }
     }
 
-    async fn invoke_naive(&self) -> HttpResponse {
-        match self.timed_fetch().await {
+    /// No timeout: the call waits as long as the provider does, which is the point of
+    /// the "before" system. It ends early only when our own client gives up, so a hanging
+    /// provider cannot pile up connections nobody waits for.
+    async fn invoke_naive(&self, request: &HttpRequest) -> HttpResponse {
+        let fetched = tokio::select! {
+            fetched = self.timed_fetch() => fetched,
+            () = service_common::peer::client_gone(request) => {
+                tracing::debug!("the client left while the provider call was waiting");
+                return service_common::peer::gone_response();
+            }
+        };
+        match fetched {
             Ok(reply) => self.ok(reply),
             Err(err) => {
                 tracing::warn!(cause = %err, provider_url = %self.client.url(), "provider call failed");

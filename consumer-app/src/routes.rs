@@ -1,6 +1,6 @@
 //! consumer-app's HTTP routes.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use service_common::HttpMetrics;
 
@@ -29,8 +29,8 @@ async fn alive() -> HttpResponse {
         .body("consumer is alive\n")
 }
 
-async fn invoke(invoker: web::Data<Invoker>) -> HttpResponse {
-    invoker.invoke().await
+async fn invoke(request: HttpRequest, invoker: web::Data<Invoker>) -> HttpResponse {
+    invoker.invoke(&request).await
 }
 
 /// Liveness and `/actuator/health`: never depend on the provider, or a provider outage

@@ -422,3 +422,27 @@ async fn on_bulkhead_full_answers_the_fallback_at_once() {
         "the call holding the permit gets the real answer"
     );
 }
+
+/// The naive consumer waits for a hanging provider as long as its own client does; when
+/// the client gives up, the consumer lets go too (it held a connection per abandoned
+/// request before: thousands of descriptors under load).
+#[tokio::test]
+async fn off_abandoned_requests_to_a_hanging_provider_are_let_go() {
+    let provider = Service::start(provider_bin(), &["--fault-hang"], &[]).await;
+    let consumer = consumer(&provider.url("/"), "off", &[]).await;
+    let fds = || test_kit::process::open_fds(consumer.pid());
+    // One request first, so the consumer's client has connected once.
+    test_kit::service::abandon_requests(&consumer.addr, "/invokeConsumedService", 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let baseline = fds();
+
+    test_kit::service::abandon_requests(&consumer.addr, "/invokeConsumedService", 60);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    test_kit::service::eventually(
+        "the consumer closes the abandoned requests and their provider calls",
+        Duration::from_secs(10),
+        || fds() <= baseline + 5,
+        || format!("{} fds open, {baseline} before", fds()),
+    )
+    .await;
+}

@@ -1,8 +1,11 @@
 //! Fault injection: the settings (`/faults` JSON and start flags), and what they do to a
 //! request. The settings live behind a lock so the JSON API can change them at run time.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+use actix_web::HttpRequest;
+use tokio::sync::watch;
 
 use serde::{Deserialize, Serialize};
 
@@ -107,44 +110,58 @@ pub enum Verdict {
     Proceed,
     /// Answer 500.
     Fail,
+    /// The client left while the request hung: nobody to answer.
+    ClientGone,
 }
 
-/// The live fault settings, shared by all workers.
-#[derive(Clone, Default)]
+/// The live fault settings, shared by all workers; waiting requests watch them change.
+#[derive(Clone)]
 pub struct FaultState {
-    current: Arc<RwLock<Faults>>,
+    current: Arc<watch::Sender<Faults>>,
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        Self::new(Faults::default())
+    }
 }
 
 impl FaultState {
     pub fn new(initial: Faults) -> Self {
         Self {
-            current: Arc::new(RwLock::new(initial)),
+            current: Arc::new(watch::Sender::new(initial)),
         }
     }
 
     pub fn get(&self) -> Faults {
-        // A poisoned lock only means a writer panicked mid-assignment of a plain value.
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.current.borrow().clone()
     }
 
     pub fn set(&self, faults: Faults) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = faults;
+        self.current.send_replace(faults);
     }
 
-    /// Applies the current faults to one request: hang (never returns), then latency,
-    /// then the error roll. `is_health` requests are untouched unless `affect_health`.
-    pub async fn apply(&self, is_health: bool) -> Verdict {
-        let faults = self.get();
+    /// Applies the current faults to one request: hang, then latency, then the error
+    /// roll. `is_health` requests are untouched unless `affect_health`. A hanging request
+    /// waits until the settings stop saying `hang` (then the new settings apply) or its
+    /// client leaves (`request`'s connection closes), whichever comes first.
+    pub async fn apply(&self, is_health: bool, request: &HttpRequest) -> Verdict {
+        let mut faults = self.get();
         if is_health && !faults.affect_health {
             return Verdict::Proceed;
         }
         if faults.hang {
-            // Never answer; the future ends when the client disconnects or the server's
-            // shutdown timeout drops the connection.
-            std::future::pending::<()>().await;
+            let mut changes = self.current.subscribe();
+            tokio::select! {
+                cleared = changes.wait_for(|f| !f.hang) => {
+                    // The sender lives as long as `self`, so the wait ends with a value.
+                    faults = cleared.map(|f| f.clone()).unwrap_or_default();
+                }
+                () = service_common::peer::client_gone(request) => return Verdict::ClientGone,
+            }
+            if is_health && !faults.affect_health {
+                return Verdict::Proceed;
+            }
         }
         if let Some(Latency { min_ms, max_ms }) = faults.latency {
             let ms = if min_ms == max_ms {
@@ -226,19 +243,44 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[actix_web::test]
     async fn error_rate_one_always_fails_and_health_is_spared() {
+        let request = actix_web::test::TestRequest::default().to_http_request();
         let state = FaultState::new(Faults {
             error_rate: 1.0,
             ..Faults::default()
         });
-        assert_eq!(state.apply(false).await, Verdict::Fail);
-        assert_eq!(state.apply(true).await, Verdict::Proceed);
+        assert_eq!(state.apply(false, &request).await, Verdict::Fail);
+        assert_eq!(state.apply(true, &request).await, Verdict::Proceed);
         state.set(Faults {
             error_rate: 1.0,
             affect_health: true,
             ..Faults::default()
         });
-        assert_eq!(state.apply(true).await, Verdict::Fail);
+        assert_eq!(state.apply(true, &request).await, Verdict::Fail);
+    }
+
+    #[actix_web::test]
+    async fn clearing_hang_releases_a_hanging_request_with_the_new_settings() {
+        let request = actix_web::test::TestRequest::default().to_http_request();
+        let state = FaultState::new(Faults {
+            hang: true,
+            ..Faults::default()
+        });
+        let waiting = {
+            let state = state.clone();
+            actix_web::rt::spawn(async move { state.apply(false, &request).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "a hanging request must wait");
+        state.set(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+        let verdict = tokio::time::timeout(Duration::from_secs(2), waiting)
+            .await
+            .expect("released once hang is cleared")
+            .expect("the request task");
+        assert_eq!(verdict, Verdict::Fail);
     }
 }

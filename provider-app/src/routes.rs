@@ -1,6 +1,6 @@
 //! provider-app's HTTP routes.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::faults::{FaultState, Faults, Verdict};
@@ -32,9 +32,14 @@ fn injected_error() -> HttpResponse {
 }
 
 /// `GET /`: the greeting, after any injected fault.
-async fn greeting(instance: web::Data<Instance>, faults: web::Data<FaultState>) -> HttpResponse {
-    match faults.apply(false).await {
+async fn greeting(
+    request: HttpRequest,
+    instance: web::Data<Instance>,
+    faults: web::Data<FaultState>,
+) -> HttpResponse {
+    match faults.apply(false, &request).await {
         Verdict::Fail => injected_error(),
+        Verdict::ClientGone => service_common::peer::gone_response(),
         Verdict::Proceed => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(format!("Greetings from provider {}!\n", instance.name)),
@@ -42,9 +47,10 @@ async fn greeting(instance: web::Data<Instance>, faults: web::Data<FaultState>) 
 }
 
 /// The three health endpoints; faults reach them only with `affect_health`.
-async fn health(faults: web::Data<FaultState>) -> HttpResponse {
-    match faults.apply(true).await {
+async fn health(request: HttpRequest, faults: web::Data<FaultState>) -> HttpResponse {
+    match faults.apply(true, &request).await {
         Verdict::Fail => injected_error(),
+        Verdict::ClientGone => service_common::peer::gone_response(),
         Verdict::Proceed => HttpResponse::Ok().json(json!({ "status": "UP" })),
     }
 }

@@ -217,6 +217,55 @@ async fn hang_fault_never_answers_until_reset() {
     assert_eq!(get(&provider.url("/")).await.status(), 200);
 }
 
+/// Clients that give up on a hanging provider must not leave their connections behind
+/// (each held a file descriptor until the process ran out), and clearing the fault
+/// answers every request still waiting.
+#[tokio::test]
+async fn hung_requests_end_when_their_client_leaves_or_the_hang_is_cleared() {
+    let provider = start(&["--fault-hang"]).await;
+    let fds = || test_kit::process::open_fds(provider.pid());
+    let baseline = fds();
+
+    test_kit::service::abandon_requests(&provider.addr, "/", 100);
+    test_kit::service::eventually(
+        "the abandoned requests' connections are closed",
+        Duration::from_secs(10),
+        || fds() <= baseline + 5,
+        || format!("{} fds open, {baseline} before", fds()),
+    )
+    .await;
+
+    // Requests whose clients still wait are answered once the hang is lifted.
+    let waiting: Vec<_> = (0..20)
+        .map(|_| {
+            tokio::spawn(
+                client(Duration::from_secs(30))
+                    .get(provider.url("/"))
+                    .send(),
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        waiting.iter().all(|w| !w.is_finished()),
+        "nothing answers while hanging"
+    );
+    let res = client(Duration::from_secs(10))
+        .delete(provider.url("/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for request in waiting {
+        let answer = tokio::time::timeout(Duration::from_secs(5), request)
+            .await
+            .expect("answered soon after the hang was cleared")
+            .expect("the request task")
+            .expect("an answer");
+        assert_eq!(answer.status(), 200);
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
     let provider = start(&[]).await;

@@ -7,6 +7,7 @@ pub mod http_errors;
 pub mod http_metrics;
 pub mod listener;
 pub mod logging;
+pub mod peer;
 pub mod server;
 pub mod shutdown;
 

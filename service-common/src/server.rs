@@ -35,6 +35,8 @@ where
             .configure(routes.clone())
             .default_service(web::to(http_errors::not_found))
     })
+    // Lets a request that waits without bound notice that its client left (`peer`).
+    .on_connect(crate::peer::on_connect)
     // Bounds the drain: a hung request, or a call stuck on a hanging provider, is cut
     // after this many seconds.
     .shutdown_timeout(args.shutdown_timeout_secs)

@@ -13,3 +13,10 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// How many file descriptors `pid` has open (its sockets among them).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}

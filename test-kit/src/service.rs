@@ -204,6 +204,34 @@ pub fn run_to_exit(
     child.wait_with_output().expect("collect output")
 }
 
+/// Sends `count` requests for `path` to `addr` (`IP:PORT`) over raw connections and
+/// closes each at once, without reading an answer: clients that gave up.
+pub fn abandon_requests(addr: &str, path: &str, count: usize) {
+    use std::io::Write;
+    for _ in 0..count {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("send a request");
+    }
+}
+
+/// Waits up to `limit` for `condition`; panics with `what` and `detail()` otherwise.
+pub async fn eventually(
+    what: &str,
+    limit: Duration,
+    mut condition: impl FnMut() -> bool,
+    detail: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} within {limit:?}: {}",
+            detail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Installs the workspace's TLS provider (ring) for this process, once: reqwest is built
 /// without one, and building a client with none installed panics.
 pub fn install_tls_provider() {
