@@ -63,7 +63,7 @@ impl Vars {
 }
 
 /// Converts a string to a `--var`/`env_var_type` type, as chaoslib's `convert_to_type`.
-pub fn convert_to_type(ty: Option<&str>, val: &str) -> Result<Value, String> {
+fn convert_to_type(ty: Option<&str>, val: &str) -> Result<Value, String> {
     match ty {
         None | Some("str") | Some("string") | Some("bytes") => Ok(Value::String(val.to_string())),
         Some("int") | Some("integer") => val
@@ -97,7 +97,7 @@ pub fn convert_to_type(ty: Option<&str>, val: &str) -> Result<Value, String> {
 }
 
 /// Parses `--var` values (`NAME=VALUE` or `NAME:TYPE=VALUE`).
-pub fn parse_vars(raw: &[String]) -> Result<Map<String, Value>, ConfigError> {
+fn parse_vars(raw: &[String]) -> Result<Map<String, Value>, ConfigError> {
     let mut out = Map::new();
     for item in raw {
         let (key, value) = item
@@ -338,7 +338,7 @@ fn lookup<'a>(
 }
 
 /// Substitutes one string. `"${name}"` alone yields the value with its own type.
-pub fn substitute_str(s: &str, configuration: &Configuration, secrets: &Secrets) -> Value {
+fn substitute_str(s: &str, configuration: &Configuration, secrets: &Secrets) -> Value {
     // Every template starts with `$`: without one there is nothing to do, and the
     // pattern need not be compiled at all (most runs never use templates).
     if !s.contains('$') {

@@ -143,7 +143,7 @@ pub fn run_steady_state_hypothesis(
     Ok(Some(state))
 }
 
-pub fn name_of(activity: &Value) -> String {
+fn name_of(activity: &Value) -> String {
     activity
         .get("name")
         .and_then(Value::as_str)

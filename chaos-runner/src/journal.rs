@@ -191,7 +191,7 @@ pub fn now() -> String {
     timestamp(chrono::Utc::now())
 }
 
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
 }
 

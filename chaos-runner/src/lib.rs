@@ -2,13 +2,17 @@
 //! with the same outcomes and the same journal as chaostoolkit 1.19 / chaostoolkit-lib 1.44.
 //!
 //! Map of the crate (one concept per module):
-//! - [`experiment`]: loading a JSON/YAML experiment from a file or URL, with positions.
-//! - [`validate`]: the reference's validation rules, collecting every problem at once.
+//! - [`experiment`]: loading a JSON/YAML experiment from a file or URL, with positions,
+//!   and reading it once into an [`experiment::Experiment`].
+//! - [`validate`]: the experiment-level validation rules, collecting every problem at
+//!   once; activities, providers and tolerances validate themselves.
 //! - [`config`]: configuration, secrets, `--var`/`--var-file`, `${name}` substitution.
 //! - [`tolerance`]: whether a probe's output is within its tolerance.
-//! - [`provider`]: the `http`, `process` and `python` (native driver) providers.
+//! - [`provider`]: the `http`, `process` and `python` (native driver) providers, each
+//!   with its spec type, its rules and its run.
 //! - [`drivers`]: the [`drivers::Driver`] trait and the built-in drivers (Kubernetes).
-//! - [`activity`]: running one activity and recording it as a journal run.
+//! - [`activity`]: the [`activity::Activity`] type, its rules, running one and recording
+//!   it as a journal run.
 //! - [`hypothesis`]: the steady-state hypothesis.
 //! - [`rollback`]: rollback strategies and running the rollbacks.
 //! - [`run`]: the engine tying it all together into a [`journal::Journal`], and the

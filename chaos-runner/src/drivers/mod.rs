@@ -94,10 +94,6 @@ impl Registry {
         self.drivers.push(driver);
     }
 
-    pub fn drivers(&self) -> &[Arc<dyn Driver>] {
-        &self.drivers
-    }
-
     /// The driver and function spec serving `module.func`.
     pub fn lookup(&self, module: &str, func: &str) -> Option<(Arc<dyn Driver>, Function)> {
         self.drivers.iter().find_map(|d| {
