@@ -3,9 +3,14 @@
 //!
 //! It is owned by one long-lived value (the [`crate::run::Run`], or the `validate`
 //! command), built on first use so runs that never make an HTTP call never start it,
-//! shared by every thread that needs it, and dropped with its owner. It is a
-//! multi-thread runtime with one worker: `block_on(&self)` may be called from any
-//! thread, and the worker drives the I/O and timers meanwhile.
+//! shared by every thread that needs it, and dropped with its owner.
+//!
+//! It is a current-thread runtime: tokio lets `block_on(&self)` be called from several
+//! threads at once; the first caller drives the I/O and timers for all of them, and the
+//! next one takes over when it returns. A run that calls from one thread (the usual
+//! case) does all its I/O on that thread, with no runtime thread to start and no
+//! hand-off per request: measured, a multi-thread runtime with one worker made
+//! `chaos-runner run` on a 10-request experiment ~2 ms slower (~15%).
 
 use std::sync::OnceLock;
 
@@ -22,9 +27,7 @@ impl AsyncRuntime {
     fn get(&self) -> Result<&tokio::runtime::Runtime, String> {
         self.runtime
             .get_or_init(|| {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("chaos-runner-io")
+                tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .map_err(|e| e.to_string())
@@ -63,5 +66,34 @@ mod tests {
             .collect();
         let got: Vec<_> = workers.into_iter().map(|w| w.join().ok()).collect();
         assert_eq!(got, vec![Some(Ok(0)), Some(Ok(1)), Some(Ok(2))]);
+    }
+
+    #[test]
+    fn a_short_call_is_not_held_up_by_a_long_one_on_another_thread() {
+        use std::time::{Duration, Instant};
+        let rt = std::sync::Arc::new(AsyncRuntime::new());
+        let long = {
+            let rt = rt.clone();
+            std::thread::spawn(move || {
+                rt.block_on(|| tokio::time::sleep(Duration::from_millis(1500)))
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let short = rt.block_on(|| async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+            let addr = listener.local_addr().ok()?;
+            let (connected, accepted) =
+                tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some(connected.is_ok() && accepted.is_ok())
+        });
+        assert_eq!(short, Ok(Some(true)));
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(long.join().ok(), Some(Ok(())));
     }
 }
