@@ -17,7 +17,7 @@ LAB_FLAGS = $(if $(TARGET),--target $(TARGET)) $(if $(NAMESPACE),--namespace $(N
 EXPERIMENT ?= $(if $(filter-out local,$(TARGET)),experiment.json,experiments/local.json)
 PAUSE ?= 2
 
-.PHONY: all build release demo test lint fmt lab-up lab-down experiment fix break status \
+.PHONY: all build release demo test check lint fmt lab-up lab-down experiment fix break status \
         k8s-build k8s-up k8s-down k8s-smoke kind-build kind-up kind-down kind-test clean
 
 all: build
@@ -28,13 +28,21 @@ build:
 release:
 	$(CARGO) build --release --workspace --bins
 
-## The main job: the cascading failure and its fix, narrated, on local processes.
-demo: release
-	$(LAB) demo --pause $(PAUSE)
+## The main job: the cascading failure and its fix, narrated, on local processes. Builds
+## only what it runs (no Kubernetes support) in the quick-to-build `demo` profile.
+demo:
+	@dir=$$(scripts/demo-build.sh) && "$$dir/lab" demo --pause $(PAUSE)
 
-## Every test tier this machine can run (the others print SKIP with the reason).
+## Every test tier, each set up first; ends with one line per tier.
 test:
 	scripts/test.sh
+
+## The edit-test loop: formatting, clippy, unit and local integration tests.
+check:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace
 
 lint:
 	$(CARGO) fmt --all --check

@@ -3,6 +3,7 @@
 //! The reference imports a Python module and calls a function; chaos-runner instead
 //! looks the `module` + `func` pair up among drivers compiled into the binary.
 
+#[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 
 use serde::Serialize;
@@ -85,7 +86,9 @@ impl Registry {
 
     /// Every driver built into chaos-runner.
     pub fn builtin() -> Self {
+        #[allow(unused_mut)] // without the `kubernetes` feature there is none to add
         let mut r = Self::empty();
+        #[cfg(feature = "kubernetes")]
         r.register(Arc::new(kubernetes::KubernetesDriver::default()));
         r
     }
@@ -133,8 +136,14 @@ impl Registry {
                 self.available()
             )
         } else {
+            let hint = if module.starts_with("chaosk8s") && !cfg!(feature = "kubernetes") {
+                " (this chaos-runner was built without its `kubernetes` feature, which \
+                 provides chaosk8s: build it with default features)"
+            } else {
+                ""
+            };
             format!(
-                "no native driver provides Python module '{module}'; available functions: {}",
+                "no native driver provides Python module '{module}'{hint}; available functions: {}",
                 self.available()
             )
         }
