@@ -76,10 +76,13 @@ fn target_kind(flag: Option<TargetKind>, states: &StateDir) -> Result<TargetKind
     if let Some(kind) = flag {
         return Ok(kind);
     }
-    Ok(states
-        .load()?
-        .map(|state| state.target)
-        .unwrap_or(TargetKind::Local))
+    match states.load() {
+        // Unreadable state: the target that will say so (and whose `down` recovers).
+        Err(err) if StateDir::is_corrupt(&err) => Ok(TargetKind::Local),
+        loaded => Ok(loaded?
+            .map(|state| state.target)
+            .unwrap_or(TargetKind::Local)),
+    }
 }
 
 fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {

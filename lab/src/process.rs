@@ -69,6 +69,8 @@ impl ProcessId {
     }
 
     /// Sends `signal` if the process is still this one; false when it was already gone.
+    /// A process that leads its own group (a service: [`spawn_detached`]) gets it with
+    /// its whole group, so what it forked goes too.
     pub fn signal(&self, signal: Signal) -> bool {
         if !self.is_running() {
             return false;
@@ -76,8 +78,28 @@ impl ProcessId {
         let Ok(raw) = i32::try_from(self.pid) else {
             return false;
         };
-        tracing::debug!(pid = self.pid, %signal, "sending signal");
-        kill(Pid::from_raw(raw), signal).is_ok()
+        let target = if self.leads_group() {
+            Pid::from_raw(-raw)
+        } else {
+            Pid::from_raw(raw)
+        };
+        tracing::debug!(pid = self.pid, %signal, group = self.leads_group(), "sending signal");
+        kill(target, signal).is_ok()
+    }
+
+    fn leads_group(&self) -> bool {
+        i32::try_from(self.pid).is_ok_and(|raw| {
+            nix::unistd::getpgid(Some(Pid::from_raw(raw))).is_ok_and(|g| g.as_raw() == raw)
+        })
+    }
+
+    /// SIGKILL to what is left of the group this process led, once it is gone itself
+    /// (a forked child that ignored SIGTERM). The group's id cannot be handed to a new
+    /// group while any member lives, so this reaches only the stragglers.
+    fn kill_stragglers(&self, led_group: bool) {
+        if let (true, Ok(raw)) = (led_group, i32::try_from(self.pid)) {
+            let _ = kill(Pid::from_raw(-raw), Signal::SIGKILL);
+        }
     }
 
     /// Waits until the process is gone; false if it still runs after `timeout`.
@@ -94,22 +116,46 @@ impl ProcessId {
 
     /// SIGKILL and wait: the abrupt stop of `lab kill` (a crash, from the service's view).
     pub fn kill_now(&self) -> Result<()> {
+        let led_group = self.leads_group();
         self.signal(Signal::SIGKILL);
         anyhow::ensure!(
             self.wait_gone(Duration::from_secs(5)),
             "process {} is still running 5 s after SIGKILL",
             self.pid
         );
+        self.kill_stragglers(led_group);
         Ok(())
     }
 
     /// SIGTERM (the services shut down gracefully on it), then SIGKILL after `grace`.
     pub fn stop(&self, grace: Duration) -> Result<()> {
+        let led_group = self.leads_group();
         if self.signal(Signal::SIGTERM) && self.wait_gone(grace) {
+            self.kill_stragglers(led_group);
             return Ok(());
         }
         self.kill_now()
     }
+}
+
+/// Every live process started with `LAB_STATE_DIR=<root>` in its environment: the lab
+/// sets it on everything it starts, so a lab whose state file was lost or spoilt can
+/// still be found and stopped. Zombies have no environment left and are not listed.
+pub fn started_by_lab(root: &Path) -> Vec<ProcessId> {
+    let wanted = format!("LAB_STATE_DIR={}", root.display()).into_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_slice()))
+        })
+        .filter_map(ProcessId::of)
+        .collect()
 }
 
 /// Starts `program` as a background service that outlives the lab CLI: in a process group
@@ -224,5 +270,45 @@ mod tests {
         id.stop(Duration::from_secs(2)).unwrap();
         assert!(!id.is_running());
         reap_in_background(child);
+    }
+
+    /// A service that forked: stopping it stops what it forked too, even a child that
+    /// ignores SIGTERM and outlives its parent.
+    #[test]
+    fn stopping_a_service_stops_its_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("out.log");
+        let child = spawn_detached(
+            Path::new("sh"),
+            &[
+                "-c".into(),
+                "sh -c 'trap \"\" TERM; echo grandchild $$; exec sleep 300' & wait".into(),
+            ],
+            &[],
+            &log,
+        )
+        .unwrap();
+        let id = ProcessId::of(child.id()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let grandchild = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(pid) = text
+                .split_whitespace()
+                .skip_while(|w| *w != "grandchild")
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
+            {
+                break ProcessId::of(pid).expect("the grandchild runs");
+            }
+            assert!(Instant::now() < deadline, "the grandchild never started");
+            thread::sleep(Duration::from_millis(20));
+        };
+        id.stop(Duration::from_millis(500)).unwrap();
+        reap_in_background(child);
+        assert!(
+            grandchild.wait_gone(Duration::from_secs(5)),
+            "pid {} (forked by the service) is still running",
+            grandchild.pid
+        );
     }
 }

@@ -86,6 +86,15 @@ pub struct StateLock {
     _file: File,
 }
 
+/// The state file exists but is not a lab state (edited by hand, truncated by a full
+/// disk). `lab down` still finds what the lab started: see `process::started_by_lab`.
+#[derive(Debug, thiserror::Error)]
+#[error("{} is not a valid lab state file ({reason}); `lab down` stops what this lab started and sets the file aside", path.display())]
+pub struct Corrupt {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 impl StateDir {
     /// `$LAB_STATE_DIR`, else `./.lab`; made absolute so children and messages agree.
     pub fn from_env() -> Result<StateDir> {
@@ -112,6 +121,11 @@ impl StateDir {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// True when `err` (from [`StateDir::load`]) says the state file is not valid.
+    pub fn is_corrupt(err: &anyhow::Error) -> bool {
+        err.is::<Corrupt>()
     }
 
     pub fn state_file(&self) -> PathBuf {
@@ -173,13 +187,21 @@ impl StateDir {
                 return Err(err).with_context(|| format!("cannot read {}", path.display()));
             }
         };
-        let state = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a valid lab state file (remove it, or the whole directory, and run `lab up` again)",
-                path.display()
-            )
+        let state = serde_json::from_str(&text).map_err(|err| Corrupt {
+            path: path.clone(),
+            reason: err.to_string(),
         })?;
         Ok(Some(state))
+    }
+
+    /// Moves a state file that cannot be read aside (`state.json.corrupt`), keeping it
+    /// for a look, and returns where it went.
+    pub fn set_aside(&self) -> Result<PathBuf> {
+        let from = self.state_file();
+        let to = self.root.join("state.json.corrupt");
+        fs::rename(&from, &to)
+            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+        Ok(to)
     }
 
     /// Writes the state atomically (temp file + rename): a crash mid-write never leaves

@@ -211,3 +211,54 @@ fn down_after_a_crash_cleans_up_and_is_idempotent() {
     again.expect_code(0, "second lab down");
     again.expect_stderr("nothing to stop");
 }
+
+/// An unreadable state file (edited by hand, cut short by a full disk) must not strand
+/// the services: `lab down` finds them by the `LAB_STATE_DIR` they carry, stops them, and
+/// keeps the file aside.
+#[test]
+fn down_with_an_unreadable_state_still_stops_the_services() {
+    let lab = Lab::new();
+    lab.up(&[]);
+    assert_eq!(lab.processes().len(), 2, "provider and consumer run");
+    std::fs::write(lab.state_dir().join("state.json"), "{ not json").unwrap();
+
+    let status = lab.run(&["status"]);
+    status.expect_code(1, "status with an unreadable state");
+    status.expect_stderr("`lab down` stops what this lab started");
+
+    let down = lab.run(&["down"]);
+    down.expect_code(0, "lab down with an unreadable state");
+    down.expect_stderr("is not a valid lab state file");
+    lab.wait_for("the services to stop", Duration::from_secs(15), |lab| {
+        lab.processes().is_empty()
+    });
+    assert!(lab.state_dir().join("state.json.corrupt").is_file());
+    assert!(!lab.state_dir().join("state.json").exists());
+    lab.up(&[]);
+}
+
+/// `lab kill` on a record whose process is not the one recorded (its pid reused) leaves
+/// that process alone and says so, instead of reporting a kill.
+#[test]
+fn kill_of_a_stale_record_says_it_killed_nothing() {
+    let lab = Lab::new();
+    lab.up(&[]);
+    let provider = lab.pid(PROVIDER).expect("provider pid");
+    let path = lab.state_dir().join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Same pid, another start time: what a reused pid looks like.
+    let record = &mut state["services"][PROVIDER];
+    let start = record["start_time"].as_u64().expect("start_time");
+    record["start_time"] = serde_json::json!(start + 1);
+    std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+
+    let kill = lab.run(&["kill", PROVIDER]);
+    kill.expect_code(0, "lab kill of a stale record");
+    kill.expect_stderr("was no longer running");
+    assert!(!kill.stderr.contains("killed"), "{}", kill.stderr);
+    assert!(
+        alive(provider),
+        "the process behind the stale record was left alone"
+    );
+}

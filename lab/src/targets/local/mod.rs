@@ -89,6 +89,27 @@ impl Local {
     }
 }
 
+impl Local {
+    /// `lab down` when the state file cannot be read: the processes this lab started are
+    /// still found by the `LAB_STATE_DIR` they carry, and stopped; the file is set aside.
+    fn down_without_state(&self, why: &anyhow::Error) -> Result<()> {
+        ui::warn(format!("{why:#}"));
+        for process in crate::process::started_by_lab(self.states.root()) {
+            process.stop(STOP_GRACE)?;
+            ui::info(format!(
+                "stopped pid {} (started by this lab, found by its LAB_STATE_DIR)",
+                process.pid
+            ));
+        }
+        let kept = self.states.set_aside()?;
+        ui::info(format!(
+            "the lab is down; the unreadable state file is kept as {}",
+            kept.display()
+        ));
+        Ok(())
+    }
+}
+
 fn check_target(state: &State) -> Result<()> {
     if state.target != TargetKind::Local {
         bail!(
@@ -152,6 +173,16 @@ impl Target for Local {
         let Some(record) = state.services.remove(&service) else {
             bail!("{service} is not running in this lab, so there is nothing to kill");
         };
+        if !record.process.is_running() {
+            // Its pid may belong to another process by now: that one is left alone.
+            self.states.save(&state)?;
+            ui::warn(format!(
+                "{service} (pid {}) was no longer running (it exited, or its pid now belongs \
+                 to another process, which was left alone); removed it from the lab",
+                record.process.pid
+            ));
+            return Ok(());
+        }
         record.process.kill_now()?;
         self.states.save(&state)?;
         ui::info(format!(
@@ -182,7 +213,11 @@ impl Target for Local {
 
     fn down(&mut self, _options: &DownOptions) -> Result<()> {
         let _lock = self.states.lock()?;
-        let Some(state) = self.states.load()? else {
+        let loaded = match self.states.load() {
+            Err(err) if StateDir::is_corrupt(&err) => return self.down_without_state(&err),
+            loaded => loaded?,
+        };
+        let Some(state) = loaded else {
             ui::info("no lab is running; nothing to stop");
             return Ok(());
         };
