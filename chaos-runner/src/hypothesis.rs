@@ -5,7 +5,7 @@ use crate::activity::{Abort, Dry, Entry, RunContext, execute_activity};
 use crate::config::substitute;
 use crate::interrupt::Cancel;
 use crate::journal::{HypothesisState, RunStatus};
-use crate::tolerance::within_tolerance;
+use crate::tolerance::{Tolerance, within_tolerance};
 use serde_json::Value;
 
 /// When hypotheses run relative to the method (`--hypothesis-strategy`, or the
@@ -119,6 +119,7 @@ pub fn run_steady_state_hypothesis(
             "allowed tolerance is {}",
             crate::pyvalue::py_str(&tolerance)
         );
+        let tolerance = Tolerance::from_value(&tolerance);
         let checked = match within_tolerance(&tolerance, &run.output, &ctx.provider(cancel)) {
             Ok(met) => met,
             Err(e) => {

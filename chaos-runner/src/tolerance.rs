@@ -23,21 +23,91 @@ use std::cmp::Ordering;
 #[error("{0}")]
 pub struct ToleranceError(pub String);
 
+/// A hypothesis probe's tolerance, read after `${}` substitution (of a string
+/// tolerance as a whole; a regex's `pattern`, a jsonpath's `path` and `expect` when it
+/// is checked).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tolerance {
+    /// `true`/`false` or a string: equality.
+    Equals(Value),
+    /// An integer: equality, or the `status` of an http/process output.
+    Integer(Value),
+    /// A list: membership of the `status` of an http/process output, else a
+    /// `[low, high]` bound check for two items, else membership.
+    List(Vec<Value>),
+    /// Another activity, as written; it is called with `value` = the output.
+    Probe(Map<String, Value>),
+    Regex {
+        pattern: Option<Value>,
+        target: Option<String>,
+    },
+    JsonPath {
+        path: Option<Value>,
+        count: Option<Value>,
+        expect: Option<Value>,
+        target: Option<String>,
+    },
+    Range {
+        range: Option<Vec<Value>>,
+        target: Option<String>,
+    },
+    /// A mapping whose `type` is none of the above (empty when absent).
+    Unsupported(String),
+    /// Floats and null are not valid tolerances; the reference finds them never met.
+    Never,
+}
+
+impl Tolerance {
+    pub fn from_value(t: &Value) -> Tolerance {
+        match t {
+            Value::Bool(_) | Value::String(_) => Tolerance::Equals(t.clone()),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Tolerance::Integer(t.clone()),
+            Value::Array(items) => Tolerance::List(items.clone()),
+            Value::Object(o) => {
+                let target = o
+                    .get("target")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string);
+                match o.get("type").and_then(Value::as_str) {
+                    Some("probe") => Tolerance::Probe(o.clone()),
+                    Some("regex") => Tolerance::Regex {
+                        pattern: o.get("pattern").cloned(),
+                        target,
+                    },
+                    Some("jsonpath") => Tolerance::JsonPath {
+                        path: o.get("path").cloned(),
+                        count: o.get("count").filter(|c| !c.is_null()).cloned(),
+                        expect: o.get("expect").cloned(),
+                        target,
+                    },
+                    Some("range") => Tolerance::Range {
+                        range: o.get("range").and_then(Value::as_array).cloned(),
+                        target,
+                    },
+                    other => Tolerance::Unsupported(other.unwrap_or("").to_string()),
+                }
+            }
+            _ => Tolerance::Never,
+        }
+    }
+}
+
 /// Whether `output` is within `tolerance`.
 pub fn within_tolerance(
-    tolerance: &Value,
+    tolerance: &Tolerance,
     output: &Value,
     ctx: &ProviderContext,
 ) -> Result<bool, ToleranceError> {
     match tolerance {
-        Value::Bool(_) | Value::String(_) => Ok(py_eq(output, tolerance)),
-        Value::Number(n) if n.is_i64() || n.is_u64() => {
+        Tolerance::Equals(t) => Ok(py_eq(output, t)),
+        Tolerance::Integer(t) => {
             if let Some(status) = output_status(output) {
-                return Ok(py_eq(status, tolerance));
+                return Ok(py_eq(status, t));
             }
-            Ok(py_eq(output, tolerance))
+            Ok(py_eq(output, t))
         }
-        Value::Array(items) => {
+        Tolerance::List(items) => {
             if let Some(status) = output_status(output) {
                 return Ok(py_in(status, items));
             }
@@ -49,45 +119,14 @@ pub fn within_tolerance(
                     _ => Err(ToleranceError(format!(
                         "cannot compare {} with the bounds {}",
                         py_repr(output),
-                        py_repr(tolerance)
+                        py_repr(&Value::Array(items.clone()))
                     ))),
                 };
             }
             Ok(py_in(output, items))
         }
-        Value::Object(t) => within_typed(t, output, ctx),
-        // Floats and null are not valid tolerances; the reference finds them never met.
-        _ => Ok(false),
-    }
-}
-
-/// The `status` of an http/process output (any mapping with a `status` key).
-fn output_status(output: &Value) -> Option<&Value> {
-    output.as_object().and_then(|o| o.get("status"))
-}
-
-fn target<'a>(t: &Map<String, Value>, output: &'a Value) -> &'a Value {
-    match t
-        .get("target")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        Some(key) => output
-            .as_object()
-            .and_then(|o| o.get(key))
-            .unwrap_or(output),
-        None => output,
-    }
-}
-
-fn within_typed(
-    t: &Map<String, Value>,
-    output: &Value,
-    ctx: &ProviderContext,
-) -> Result<bool, ToleranceError> {
-    match t.get("type").and_then(Value::as_str) {
-        Some("probe") => {
-            let mut probe = t.clone();
+        Tolerance::Probe(probe) => {
+            let mut probe = probe.clone();
             if let Some(Value::Object(provider)) = probe.get_mut("provider") {
                 let args = provider
                     .entry("arguments")
@@ -99,10 +138,10 @@ fn within_typed(
             let probe = crate::activity::Activity::from_map(&probe);
             Ok(probe.run_provider(ctx).is_ok_and(|v| py_truthy(&v)))
         }
-        Some("regex") => {
-            let value = target(t, output);
-            let pattern = t
-                .get("pattern")
+        Tolerance::Regex { pattern, target } => {
+            let value = targeted(target, output);
+            let pattern = pattern
+                .as_ref()
                 .map(|p| substitute(p, ctx.configuration, ctx.secrets))
                 .and_then(|p| p.as_str().map(str::to_string))
                 .ok_or_else(|| ToleranceError("regex tolerance needs a string pattern".into()))?;
@@ -117,15 +156,19 @@ fn within_typed(
             })?;
             Ok(rx.is_match(text))
         }
-        Some("jsonpath") => jsonpath(t, output, ctx),
-        Some("range") => {
-            let value = target(t, output);
+        Tolerance::JsonPath {
+            path,
+            count,
+            expect,
+            target,
+        } => jsonpath(path, count, expect, targeted(target, output), ctx),
+        Tolerance::Range { range, target } => {
+            let value = targeted(target, output);
             let Some(v) = decimal(value) else {
                 tracing::debug!("range check expects a number value");
                 return Ok(false);
             };
-            let bounds = t.get("range").and_then(Value::as_array);
-            match bounds.map(|b| b.as_slice()) {
+            match range.as_deref() {
                 Some([lo, hi]) => match (decimal(lo), decimal(hi)) {
                     (Some(lo), Some(hi)) => Ok(lo <= v && v <= hi),
                     _ => Err(ToleranceError("range bounds must be numbers".into())),
@@ -133,10 +176,27 @@ fn within_typed(
                 _ => Err(ToleranceError("range must be a list of two numbers".into())),
             }
         }
-        other => Err(ToleranceError(format!(
-            "unsupported tolerance type '{}'",
-            other.unwrap_or("")
+        Tolerance::Unsupported(other) => Err(ToleranceError(format!(
+            "unsupported tolerance type '{other}'"
         ))),
+        Tolerance::Never => Ok(false),
+    }
+}
+
+/// The `status` of an http/process output (any mapping with a `status` key).
+fn output_status(output: &Value) -> Option<&Value> {
+    output.as_object().and_then(|o| o.get("status"))
+}
+
+/// The part of the output a tolerance's `target` names (the whole output without one,
+/// or when the output has no such key).
+fn targeted<'a>(target: &Option<String>, output: &'a Value) -> &'a Value {
+    match target {
+        Some(key) => output
+            .as_object()
+            .and_then(|o| o.get(key))
+            .unwrap_or(output),
+        None => output,
     }
 }
 
@@ -156,18 +216,20 @@ fn decimal(v: &Value) -> Option<f64> {
 }
 
 fn jsonpath(
-    t: &Map<String, Value>,
-    output: &Value,
+    path: &Option<Value>,
+    count: &Option<Value>,
+    expect: &Option<Value>,
+    target: &Value,
     ctx: &ProviderContext,
 ) -> Result<bool, ToleranceError> {
-    let path = t
-        .get("path")
+    let path = path
+        .as_ref()
         .map(|p| substitute(p, ctx.configuration, ctx.secrets))
         .and_then(|p| p.as_str().map(str::to_string))
         .ok_or_else(|| ToleranceError("jsonpath tolerance needs a string path".into()))?;
     tracing::debug!("Applied jsonpath is: {}", path);
     let compiled = compile_jsonpath(&path).map_err(ToleranceError)?;
-    let mut value = target(t, output).clone();
+    let mut value = target.clone();
     // A JSON document held in a string is matched as the document.
     if let Value::String(s) = &value
         && let Ok(parsed) = serde_json::from_str::<Value>(s)
@@ -176,10 +238,10 @@ fn jsonpath(
     }
     let values: Vec<Value> = compiled.query(&value).all().into_iter().cloned().collect();
     let mut result = !values.is_empty();
-    if let Some(count) = t.get("count").filter(|c| !c.is_null()) {
+    if let Some(count) = count {
         result = py_eq(&Value::from(values.len()), count);
     }
-    if let Some(expect) = t.get("expect") {
+    if let Some(expect) = expect {
         let expect = substitute(expect, ctx.configuration, ctx.secrets);
         let found = Value::Array(values.clone());
         result = match &expect {
@@ -345,7 +407,7 @@ mod tests {
             cancel: &k,
             io: &io,
         };
-        within_tolerance(&tolerance, &output, &ctx)
+        within_tolerance(&Tolerance::from_value(&tolerance), &output, &ctx)
     }
 
     #[test]
