@@ -5,7 +5,7 @@ use crate::drivers::Registry;
 use crate::experiment::Experiment;
 use crate::interrupt::Cancel;
 use crate::journal::{ActivityRun, JournalWriter, RunStatus, now};
-use crate::provider::{Io, Provider, ProviderContext, ProviderError};
+use crate::provider::{Io, Output, Provider, ProviderContext, ProviderError};
 use crate::pyvalue::py_str;
 use crate::validate::{Problems, pointer, truthy};
 use serde_json::{Map, Value};
@@ -224,7 +224,7 @@ impl Activity {
     }
 
     /// Runs the provider and returns its output.
-    pub fn run_provider(&self, ctx: &ProviderContext) -> Result<Value, ProviderError> {
+    pub fn run_provider(&self, ctx: &ProviderContext) -> Result<Output, ProviderError> {
         match &self.provider {
             Some(provider) => provider.run(self.tolerance.is_some(), ctx),
             None => Err(ProviderError::Failed("the activity has no provider".into())),
@@ -260,14 +260,40 @@ pub enum Abort {
     Fatal(String),
 }
 
-fn pause_seconds(v: Option<&Value>) -> Option<(f64, String)> {
-    let v = v?;
-    let secs = match v {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    (secs > 0.0).then(|| (secs, py_str(v)))
+/// One pause: its seconds, and how the log line shows them (as written).
+#[derive(Debug, Clone, PartialEq)]
+struct Pause {
+    seconds: f64,
+    shown: String,
+}
+
+/// An activity's `pauses`, read after `${}` substitution: only positive numbers (or
+/// numeric strings) pause.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Pauses {
+    before: Option<Pause>,
+    after: Option<Pause>,
+}
+
+impl Pauses {
+    fn parse(pauses: &Value) -> Pauses {
+        let one = |key: &str| {
+            let v = pauses.get(key)?;
+            let seconds = match v {
+                Value::Number(n) => n.as_f64()?,
+                Value::String(s) => s.trim().parse::<f64>().ok()?,
+                _ => return None,
+            };
+            (seconds > 0.0).then(|| Pause {
+                seconds,
+                shown: py_str(v),
+            })
+        };
+        Pauses {
+            before: one("before"),
+            after: one("after"),
+        }
+    }
 }
 
 /// Runs one activity as the reference's `execute_activity` does: pauses, log line,
@@ -298,12 +324,12 @@ pub fn execute_activity(
     let pauses = activity
         .pauses
         .as_ref()
-        .map(|p| substitute(p, &ctx.configuration, &ctx.secrets))
-        .unwrap_or(Value::Null);
+        .map(|p| Pauses::parse(&substitute(p, &ctx.configuration, &ctx.secrets)))
+        .unwrap_or_default();
 
-    if let Some((secs, shown)) = pause_seconds(pauses.get("before")) {
+    if let Some(Pause { seconds, shown }) = &pauses.before {
         tracing::info!("Pausing before next activity for {}s...", shown);
-        if !skip_pauses && !crate::pause::pause(secs, cancel) {
+        if !skip_pauses && !crate::pause::pause(*seconds, cancel) {
             return Err(Abort::Interrupted);
         }
     }
@@ -328,7 +354,9 @@ pub fn execute_activity(
         tracing::debug!("Activity {} is in dry mode", name);
         Ok(Value::Null)
     } else {
-        activity.run_provider(&ctx.provider(cancel))
+        activity
+            .run_provider(&ctx.provider(cancel))
+            .map(Output::into_value)
     };
     let mut run = partial(activity, start, 0.0);
     run.end = now();
@@ -363,9 +391,9 @@ pub fn execute_activity(
         return Err(Abort::Interrupted);
     }
 
-    if let Some((secs, shown)) = pause_seconds(pauses.get("after")) {
+    if let Some(Pause { seconds, shown }) = &pauses.after {
         tracing::info!("Pausing after activity for {}s...", shown);
-        if !skip_pauses && !crate::pause::pause(secs, cancel) {
+        if !skip_pauses && !crate::pause::pause(*seconds, cancel) {
             return Err(Abort::Interrupted);
         }
     }

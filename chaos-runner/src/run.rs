@@ -19,7 +19,7 @@ use crate::hypothesis::{Strategy, last_probe_name, run_steady_state_hypothesis};
 use crate::interrupt::Cancel;
 use crate::journal::{HypothesisState, Journal, JournalWriter, RunStatus, Status, now};
 use crate::log::SecretMask;
-use crate::provider::{Io, ProviderKind};
+use crate::provider::{Io, Output};
 use crate::rollback::{RollbackStrategy, run_rollbacks};
 use crate::runtime::AsyncRuntime;
 use serde_json::{Map, Value};
@@ -512,26 +512,19 @@ fn load_dynamic_configuration(ctx: &RunContext, cancel: &Cancel) -> Map<String, 
             configuration: out.clone(),
             ..ctx.clone()
         };
-        let kind = probe.provider.as_ref().and_then(|p| p.kind.clone().ok());
         match probe.run_provider(&partial.provider(cancel)) {
-            Ok(output) => match kind {
-                Some(ProviderKind::Process)
-                    if output.get("status").and_then(Value::as_i64) == Some(0) =>
-                {
-                    let stdout = output.get("stdout").and_then(Value::as_str).unwrap_or("");
-                    out.insert(key.clone(), Value::String(stdout.trim().to_string()));
-                }
-                Some(ProviderKind::Process) => had_errors = true,
-                Some(ProviderKind::Http) => {
-                    out.insert(
-                        key.clone(),
-                        output.get("body").cloned().unwrap_or(Value::Null),
-                    );
-                }
-                _ => {
-                    out.insert(key.clone(), output);
-                }
-            },
+            Ok(Output::Process {
+                status: 0, stdout, ..
+            }) => {
+                out.insert(key.clone(), Value::String(stdout.trim().to_string()));
+            }
+            Ok(Output::Process { .. }) => had_errors = true,
+            Ok(Output::Http { body, .. }) => {
+                out.insert(key.clone(), body);
+            }
+            Ok(Output::Python(value)) => {
+                out.insert(key.clone(), value);
+            }
             Err(e) => {
                 had_errors = true;
                 tracing::debug!("Failed to load configuration '{}': {}", key, e);

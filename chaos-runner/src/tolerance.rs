@@ -136,7 +136,9 @@ pub fn within_tolerance(
                 }
             }
             let probe = crate::activity::Activity::from_map(&probe);
-            Ok(probe.run_provider(ctx).is_ok_and(|v| py_truthy(&v)))
+            Ok(probe
+                .run_provider(ctx)
+                .is_ok_and(|output| py_truthy(&output.into_value())))
         }
         Tolerance::Regex { pattern, target } => {
             let value = targeted(target, output);

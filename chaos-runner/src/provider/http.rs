@@ -5,7 +5,7 @@
 //! header is exactly `application/json`. The body is parsed as JSON only when the
 //! response's `Content-Type` is exactly `application/json`. Error statuses are outputs.
 
-use super::{ProviderContext, ProviderError, substituted};
+use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::pyvalue::py_str;
 use crate::validate::{Problems, pointer, truthy};
 use reqwest::{Client, RequestBuilder};
@@ -243,7 +243,7 @@ pub fn run(
     spec: &HttpSpec,
     has_tolerance: bool,
     ctx: &ProviderContext,
-) -> Result<Value, ProviderError> {
+) -> Result<Output, ProviderError> {
     let HttpSpec {
         url,
         method,
@@ -332,7 +332,11 @@ pub fn run(
             "This HTTP call returned a response with a HTTP status code above 400. This may indicate some error and not what you expected. Please have a look at the logs."
         );
     }
-    Ok(json!({"status": status, "headers": headers, "body": body}))
+    Ok(Output::Http {
+        status,
+        headers,
+        body,
+    })
 }
 
 type Response = (u16, Map<String, Value>, Value);
@@ -519,6 +523,7 @@ mod tests {
     }
 
     fn get(url: &str, verify_tls: bool) -> Result<Value, ProviderError> {
+        // As the journal records it.
         get_until(url, verify_tls, &Cancel::new())
     }
 
@@ -535,7 +540,7 @@ mod tests {
             io: io(),
         };
         let spec = HttpSpec::parse(provider.as_object().expect("object"), &ctx);
-        run(&spec, false, &ctx)
+        run(&spec, false, &ctx).map(Output::into_value)
     }
 
     #[test]

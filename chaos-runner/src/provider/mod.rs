@@ -44,6 +44,43 @@ pub enum ProviderError {
     Interrupted,
 }
 
+/// What a provider returned; the journal records it as [`Output::into_value`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// `{"status", "headers", "body"}` (the body parsed when it is JSON).
+    Http {
+        status: u16,
+        headers: Map<String, Value>,
+        body: Value,
+    },
+    /// `{"status", "stdout", "stderr"}` (a negative status: killed by that signal).
+    Process {
+        status: i64,
+        stdout: String,
+        stderr: String,
+    },
+    /// Whatever the driver function returned.
+    Python(Value),
+}
+
+impl Output {
+    pub fn into_value(self) -> Value {
+        match self {
+            Output::Http {
+                status,
+                headers,
+                body,
+            } => serde_json::json!({"status": status, "headers": headers, "body": body}),
+            Output::Process {
+                status,
+                stdout,
+                stderr,
+            } => serde_json::json!({"status": status, "stdout": stdout, "stderr": stderr}),
+            Output::Python(v) => v,
+        }
+    }
+}
+
 /// The provider types chaos-runner runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -119,7 +156,7 @@ impl Provider {
 
     /// Reads the spec (after substitution) and runs it. `has_tolerance`: the activity
     /// declares a tolerance (error statuses and exit codes are then not warned about).
-    pub fn run(&self, has_tolerance: bool, ctx: &ProviderContext) -> Result<Value, ProviderError> {
+    pub fn run(&self, has_tolerance: bool, ctx: &ProviderContext) -> Result<Output, ProviderError> {
         let p = &self.fields;
         match &self.kind {
             Ok(ProviderKind::Http) => http::run(&http::HttpSpec::parse(p, ctx), has_tolerance, ctx),

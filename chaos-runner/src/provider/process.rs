@@ -4,13 +4,13 @@
 //! The child runs in its own process group so a timeout or an interruption kills
 //! everything it started (e.g. the command of `sh -c`).
 
-use super::{ProviderContext, ProviderError, substituted};
+use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::interrupt::POLL;
 use crate::pyvalue::py_str;
 use crate::validate::{Problems, pointer};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,7 @@ pub fn run(
     spec: &ProcessSpec,
     has_tolerance: bool,
     ctx: &ProviderContext,
-) -> Result<Value, ProviderError> {
+) -> Result<Output, ProviderError> {
     let raw_path = spec.path.as_str();
     let path = which(raw_path)
         .ok_or_else(|| ProviderError::Failed(format!("path '{raw_path}' cannot be found")))?;
@@ -208,7 +208,11 @@ pub fn run(
             "This process returned a non-zero exit code. This may indicate some error and not what you expected. Please have a look at the logs."
         );
     }
-    Ok(json!({"status": code, "stdout": stdout, "stderr": stderr}))
+    Ok(Output::Process {
+        status: code,
+        stdout,
+        stderr,
+    })
 }
 
 /// List (or mapping) arguments as strings, skipping `null` and `""` like the reference.

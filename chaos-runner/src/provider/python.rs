@@ -3,7 +3,7 @@
 //! Like the reference, the function receives the experiment's configuration and only
 //! the secret scopes the provider lists under `secrets`.
 
-use super::{ProviderContext, ProviderError, substituted};
+use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::drivers::Registry;
 use crate::validate::{Problems, pointer};
 use serde_json::{Map, Value};
@@ -132,7 +132,7 @@ impl PythonSpec {
 }
 
 /// Calls the driver function and returns its output.
-pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Value, ProviderError> {
+pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderError> {
     let (module, func) = (spec.module.as_str(), spec.func.as_str());
     let Some((driver, _function)) = ctx.registry.lookup(module, func) else {
         return Err(ProviderError::Failed(
@@ -152,7 +152,7 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Value, ProviderEr
         .run(move || driver.call(&module, &func, &arguments, &configuration, &secrets));
     match outcome {
         None => Err(ProviderError::Interrupted),
-        Some(Ok(v)) => Ok(v),
+        Some(Ok(v)) => Ok(Output::Python(v)),
         Some(Err(e)) => Err(ProviderError::Failed(e.to_string())),
     }
 }
