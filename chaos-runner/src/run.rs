@@ -223,8 +223,7 @@ pub fn run_experiment(
         Ok(phases) => phases,
         Err(Abort::Interrupted) => Phases::ended(Status::Interrupted),
         Err(Abort::Fatal(msg)) => {
-            critical!("Experiment ran into an un expected fatal error, aborting now.");
-            critical!("{}", msg);
+            log_fatal(&msg);
             Phases::ended(Status::Aborted)
         }
     };
@@ -307,10 +306,7 @@ fn run_phases(
         journal.record(|j| j.steady_states.before = state.clone());
         if let Some(state) = state.filter(|s| s.steady_state_met != Some(true)) {
             let probe = last_probe_name(&state);
-            critical!(
-                "Steady state probe '{}' is not in the given tolerance so failing this experiment",
-                probe
-            );
+            log_not_met(&probe);
             return Ok(Phases {
                 status: Some(status_from(&state)),
                 deviated: false,
@@ -347,13 +343,24 @@ fn run_phases(
             phases.deviated = true;
             phases.status = Some(status_from(&state));
             journal.record(|j| j.deviated = true);
-            critical!(
-                "Steady state probe '{}' is not in the given tolerance so failing this experiment",
-                last_probe_name(&state)
-            );
+            log_not_met(&last_probe_name(&state));
         }
     }
     Ok(phases)
+}
+
+/// The reference's two lines when the run aborts on an unexpected error.
+fn log_fatal(msg: &str) {
+    critical!("Experiment ran into an un expected fatal error, aborting now.");
+    critical!("{}", msg);
+}
+
+/// The reference's line when the hypothesis before or after the method is not met.
+fn log_not_met(probe: &str) {
+    critical!(
+        "Steady state probe '{}' is not in the given tolerance so failing this experiment",
+        probe
+    );
 }
 
 /// `completed` when every probe ran, `failed` when one of them failed to run.
@@ -417,8 +424,7 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
     match result {
         Err(Abort::Fatal(msg)) => {
             run.stop(StopReason::Aborted);
-            critical!("Experiment ran into an un expected fatal error, aborting now.");
-            critical!("{}", msg);
+            log_fatal(&msg);
             Ok(false)
         }
         other => other,

@@ -300,14 +300,12 @@ pub fn run(
     };
     let (status, headers, body) = response.map_err(|e| {
         let e = match e {
-            SendError::TimedOut => {
+            SendError::Http(e) if !e.is_timeout() => e,
+            SendError::TimedOut | SendError::Http(_) => {
                 return ProviderError::Failed("activity took too long to complete".into());
             }
-            SendError::Http(e) => e,
         };
-        if e.is_timeout() {
-            ProviderError::Failed("activity took too long to complete".into())
-        } else if e.is_connect() {
+        if e.is_connect() {
             ProviderError::Failed(format!(
                 "failed to connect to {display_url}: {}",
                 error_chain(&e)

@@ -169,7 +169,7 @@ pub fn run(
             let _ = killpg(pgid, Signal::SIGKILL);
             let _ = child.wait();
             return Err(if timed_out {
-                ProviderError::Failed("process activity took too long to complete".into())
+                too_long()
             } else {
                 ProviderError::Interrupted
             });
@@ -184,9 +184,7 @@ pub fn run(
         }
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
-            return Err(ProviderError::Failed(
-                "process activity took too long to complete".into(),
-            ));
+            return Err(too_long());
         }
         let wait = deadline.map_or(POLL, |d| POLL.min(d - now));
         match closed.recv_timeout(wait) {
@@ -213,6 +211,10 @@ pub fn run(
         stdout,
         stderr,
     })
+}
+
+fn too_long() -> ProviderError {
+    ProviderError::Failed("process activity took too long to complete".into())
 }
 
 /// List (or mapping) arguments as strings, skipping `null` and `""` like the reference.
