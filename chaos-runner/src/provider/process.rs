@@ -13,30 +13,16 @@ use nix::unistd::Pid;
 use serde_json::{Map, Value};
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
 
-/// `shutil.which` after `~` expansion: the executable a `path` names, if any.
+/// `shutil.which` after `~` expansion: the executable a `path` names, if any (a path
+/// with a `/` as it is, else searched on `PATH`).
 pub fn which(path: &str) -> Option<PathBuf> {
-    let expanded = expand_home(path);
-    let is_exec = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        p.is_file()
-            && p.metadata()
-                .map(|m| m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-    };
-    if expanded.contains('/') {
-        let p = PathBuf::from(&expanded);
-        return is_exec(&p).then_some(p);
-    }
-    let search = std::env::var_os("PATH")?;
-    std::env::split_paths(&search)
-        .map(|dir| dir.join(&expanded))
-        .find(|p| is_exec(p))
+    which::which(expand_home(path)).ok()
 }
 
 fn expand_home(path: &str) -> String {
