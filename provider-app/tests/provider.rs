@@ -38,6 +38,16 @@ async fn put_faults(provider: &Service, body: &str) -> (u16, Value) {
     (status, res.json().await.expect("JSON body"))
 }
 
+/// `DELETE /faults`, asserting it answers 200.
+async fn delete_faults(provider: &Service) {
+    let res = client(Duration::from_secs(10))
+        .delete(provider.url("/faults"))
+        .send()
+        .await
+        .expect("DELETE /faults");
+    assert_eq!(res.status(), 200);
+}
+
 fn no_faults() -> Value {
     json!({"latency": null, "error_rate": 0.0, "hang": false, "affect_health": false})
 }
@@ -118,12 +128,7 @@ async fn fault_api_round_trip() {
     expected["error_rate"] = json!(0.5);
     assert_eq!(get_json(&provider.url("/faults")).await, (200, expected));
 
-    let res = client(Duration::from_secs(10))
-        .delete(provider.url("/faults"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    delete_faults(&provider).await;
     assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
 }
 
@@ -208,12 +213,7 @@ async fn hang_fault_never_answers_until_reset() {
     // Health, metrics and the fault API keep working, so the hang can be lifted.
     assert_eq!(get(&provider.url("/health/ready")).await.status(), 200);
     assert_eq!(get(&provider.url("/metrics")).await.status(), 200);
-    let res = client(Duration::from_secs(10))
-        .delete(provider.url("/faults"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    delete_faults(&provider).await;
     assert_eq!(get(&provider.url("/")).await.status(), 200);
 }
 
@@ -250,12 +250,7 @@ async fn hung_requests_end_when_their_client_leaves_or_the_hang_is_cleared() {
         waiting.iter().all(|w| !w.is_finished()),
         "nothing answers while hanging"
     );
-    let res = client(Duration::from_secs(10))
-        .delete(provider.url("/faults"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    delete_faults(&provider).await;
     for request in waiting {
         let answer = tokio::time::timeout(Duration::from_secs(5), request)
             .await
