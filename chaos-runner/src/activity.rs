@@ -180,17 +180,30 @@ impl Activity {
         if !truthy(a.get("name")) {
             problems.add(pointer(at, "name"), "an activity must have a name");
         }
-        if let Some(t) = a.get("timeout").filter(|t| !t.is_null())
-            && !t.is_number()
-        {
-            problems.add(pointer(at, "timeout"), "activity timeout must be a number");
+        if let Some(t) = a.get("timeout").filter(|t| !t.is_null()) {
+            match t.as_f64() {
+                None => problems.add(pointer(at, "timeout"), "activity timeout must be a number"),
+                Some(seconds) => {
+                    if let Err(why) = crate::duration::check(seconds) {
+                        problems.add(pointer(at, "timeout"), format!("activity timeout {why}"));
+                    }
+                }
+            }
         }
         if let Some(pauses) = a.get("pauses").filter(|p| !p.is_null()) {
             match pauses.as_object() {
                 Some(p) => {
                     for key in ["before", "after"] {
                         match p.get(key) {
-                            None | Some(Value::Null) | Some(Value::Number(_)) => {}
+                            None | Some(Value::Null) => {}
+                            Some(Value::Number(n)) => {
+                                if let Err(why) = crate::duration::check(n.as_f64().unwrap_or(f64::NAN)) {
+                                    problems.add(
+                                        pointer(&pointer(at, "pauses"), key),
+                                        format!("activity {key} pause {why}"),
+                                    );
+                                }
+                            }
                             Some(Value::String(s)) if s.starts_with("${") && s.ends_with('}') => {}
                             Some(_) => problems.add(
                                 pointer(&pointer(at, "pauses"), key),
@@ -276,23 +289,31 @@ struct Pauses {
 }
 
 impl Pauses {
-    fn parse(pauses: &Value) -> Pauses {
-        let one = |key: &str| {
-            let v = pauses.get(key)?;
-            let seconds = match v {
-                Value::Number(n) => n.as_f64()?,
-                Value::String(s) => s.trim().parse::<f64>().ok()?,
-                _ => return None,
+    /// The pauses to make; a value that is no usable duration (a `${}` variable of 1e300,
+    /// say, which validation cannot see) is an error naming the key.
+    fn parse(pauses: &Value) -> Result<Pauses, String> {
+        let one = |key: &str| -> Result<Option<Pause>, String> {
+            let Some(v) = pauses.get(key) else {
+                return Ok(None);
             };
-            (seconds > 0.0).then(|| Pause {
+            let seconds = match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            let Some(seconds) = seconds.filter(|s| *s > 0.0) else {
+                return Ok(None);
+            };
+            crate::duration::check(seconds).map_err(|why| format!("pauses.{key} {why}"))?;
+            Ok(Some(Pause {
                 seconds,
                 shown: py_str(v),
-            })
+            }))
         };
-        Pauses {
-            before: one("before"),
-            after: one("after"),
-        }
+        Ok(Pauses {
+            before: one("before")?,
+            after: one("after")?,
+        })
     }
 }
 
@@ -325,6 +346,8 @@ pub fn execute_activity(
         .pauses
         .as_ref()
         .map(|p| Pauses::parse(&substitute(p, &ctx.configuration, &ctx.secrets)))
+        .transpose()
+        .map_err(|why| Abort::Fatal(format!("activity '{name}': {why}")))?
         .unwrap_or_default();
 
     if let Some(Pause { seconds, shown }) = &pauses.before {

@@ -175,10 +175,26 @@ fn validate_and_report(experiment: &serde_json::Value, vars: &Vars) -> bool {
     }
 }
 
-fn run(args: RunArgs, secret_mask: SecretMask) -> Result<i32> {
-    if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency >= 0.0) {
-        bail!("--hypothesis-frequency must be a non-negative number of seconds");
+/// Fails before anything runs when the journal cannot be written where asked (it would
+/// otherwise be found only after the whole run).
+fn check_journal_path(path: &std::path::Path) -> Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("--journal-path {}: cannot be written", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
     }
+    Ok(())
+}
+
+fn run(args: RunArgs, secret_mask: SecretMask) -> Result<i32> {
+    if let Err(why) = crate::duration::check(args.hypothesis_frequency) {
+        bail!("--hypothesis-frequency {why}");
+    }
+    check_journal_path(&args.journal_path)?;
     let vars = load_vars(&args.vars, &args.var_files)?;
     let run = Run::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;

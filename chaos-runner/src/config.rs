@@ -137,6 +137,11 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
         reason,
     };
     let content = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    // A byte-order mark is no part of the document.
+    let content = content
+        .strip_prefix('\u{feff}')
+        .unwrap_or(&content)
+        .to_string();
     if content.trim().is_empty() {
         tracing::debug!("Var file '{}' is empty", shown);
         return Ok(());

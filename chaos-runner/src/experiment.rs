@@ -125,10 +125,11 @@ impl Experiment {
 pub fn load(source: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, LoadError> {
     let path = Path::new(source);
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError::Read {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
             origin: source.to_string(),
             reason: e.to_string(),
         })?;
+        let text = decode(source, bytes)?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Format::Json,
             Some("yaml") | Some("yml") => Format::Yaml,
@@ -197,7 +198,26 @@ async fn get(
 }
 
 /// Parses `text` as an experiment document; errors carry line:column where known.
+/// The file's text: UTF-8, or an error at the line and column of the first bad byte.
+fn decode(source: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        LoadError::Syntax {
+            origin: source.to_string(),
+            format: "UTF-8",
+            line,
+            column,
+            reason: "the file must be UTF-8 text, and this byte is not".to_string(),
+        }
+    })
+}
+
 pub fn parse(source: &str, text: &str, format: Format) -> Result<Value, LoadError> {
+    // A byte-order mark is no part of the document (editors on Windows write one).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match format {
         Format::Json => parse_json(source, text),
         Format::Yaml => parse_yaml(source, text),

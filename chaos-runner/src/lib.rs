@@ -7,6 +7,7 @@
 //! - [`validate`]: the experiment-level validation rules, collecting every problem at
 //!   once; activities, providers and tolerances validate themselves.
 //! - [`config`]: configuration, secrets, `--var`/`--var-file`, `${name}` substitution.
+//! - [`duration`]: the one range check for numbers that become durations.
 //! - [`tolerance`]: whether a probe's output is within its tolerance.
 //! - [`provider`]: the `http`, `process` and `python` (native driver) providers, each
 //!   with its spec type, its rules and its run.
@@ -28,6 +29,7 @@ pub mod activity;
 pub mod cli;
 pub mod config;
 pub mod drivers;
+pub mod duration;
 pub mod experiment;
 pub mod hypothesis;
 pub mod interrupt;

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 /// Sleeps `seconds`, returning false when interrupted first.
 pub fn pause(seconds: f64, cancel: &Cancel) -> bool {
-    if !(seconds.is_finite() && seconds > 0.0) {
+    // Callers pass checked values (crate::duration); anything else is no pause at all.
+    let Some(total) = crate::duration::from_seconds(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+    else {
         return true;
-    }
-    let total = Duration::from_secs_f64(seconds);
+    };
     if !std::io::stderr().is_terminal() || seconds < 1.0 {
         return cancel.sleep(total);
     }

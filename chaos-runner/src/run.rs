@@ -320,7 +320,14 @@ fn run_phases(
     let method = run_method(ctx, run);
     if let Some((stop, handle)) = continuous {
         let _ = stop.send(());
-        let _ = handle.join();
+        if let Err(panic) = handle.join() {
+            // A thread's panic fails the run, in the journal and the log, never silently.
+            run.stop(StopReason::Aborted);
+            critical!(
+                "the continuous steady-state hypothesis failed unexpectedly: {}",
+                panic_message(&panic)
+            );
+        }
     }
     let method_ran = method?;
 
@@ -415,7 +422,14 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
         tracing::debug!("Waiting for background activities to complete");
     }
     for handle in background {
-        if let Ok(Err(e)) = handle.join()
+        let failed = match handle.join() {
+            Ok(outcome) => outcome.err(),
+            Err(panic) => Some(Abort::Fatal(format!(
+                "a background activity failed unexpectedly: {}",
+                panic_message(&panic)
+            ))),
+        };
+        if let Some(e) = failed
             && result.is_ok()
         {
             result = Err(e);
@@ -429,6 +443,15 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
         }
         other => other,
     }
+}
+
+/// What a panicking thread said.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a thread panicked".to_string())
 }
 
 /// Runs the hypothesis every `frequency` seconds during the method, on its own thread.
@@ -491,7 +514,9 @@ fn spawn_continuous(
                 }
             }
             iteration += 1;
-            match stopped.recv_timeout(Duration::from_secs_f64(frequency)) {
+            let interval = crate::duration::from_seconds(frequency)
+                .unwrap_or(Duration::from_secs_f64(crate::duration::MAX_SECONDS));
+            match stopped.recv_timeout(interval) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 _ => break,
             }

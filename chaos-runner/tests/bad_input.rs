@@ -1,0 +1,156 @@
+//! Hostile or broken input to `chaos-runner`: every case ends with a clear error naming
+//! what was wrong and where, a non-zero exit that is not a panic (101), and, once a run
+//! has started, a journal.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{CliRun, bin, cli_result, experiment, process, run_cli};
+use serde_json::{Value, json};
+
+/// No panic: Rust exits 101 and prints "panicked" when one escapes.
+fn assert_no_panic(run: &CliRun) {
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+fn with_pause_after(pause: Value) -> Value {
+    let mut action = process("a", "true", json!(""));
+    action["pauses"] = json!({ "after": pause });
+    experiment(json!([]), json!([action]), json!([]))
+}
+
+#[test]
+fn a_huge_pause_is_refused_at_validation_naming_the_key() {
+    for pause in [json!(1e300), json!(1e19), json!(-1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = run_cli(dir.path(), &with_pause_after(pause.clone()), &[]);
+        assert_no_panic(&run);
+        assert_eq!(run.code, 1, "{pause}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("/method/0/pauses/after"),
+            "{pause}: {}",
+            run.stderr
+        );
+        assert!(run.journal.is_none(), "validation failed, so nothing ran");
+    }
+}
+
+#[test]
+fn a_huge_pause_from_a_variable_aborts_the_run_with_a_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = with_pause_after(json!("${p}"));
+    e["configuration"] = json!({ "p": 1 });
+    let run = run_cli(dir.path(), &e, &["--var", "p:float=1e300"]);
+    assert_no_panic(&run);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pauses.after must be at most"),
+        "{}",
+        run.stderr
+    );
+    let journal = run.journal.expect("a started run writes its journal");
+    assert_eq!(journal["status"], "aborted", "{journal}");
+}
+
+#[test]
+fn a_huge_hypothesis_frequency_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = json!({"type": "probe", "name": "p", "tolerance": 0,
+        "provider": {"type": "process", "path": "true"}});
+    let e = experiment(
+        json!([probe]),
+        json!([process("a", "true", json!(""))]),
+        json!([]),
+    );
+    let run = run_cli(
+        dir.path(),
+        &e,
+        &[
+            "--hypothesis-strategy",
+            "continuously",
+            "--hypothesis-frequency",
+            "1e300",
+        ],
+    );
+    assert_no_panic(&run);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--hypothesis-frequency must be at most"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unwritable_journal_path_is_found_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let e = experiment(
+        json!([]),
+        json!([process(
+            "touch",
+            "touch",
+            json!(marker.display().to_string())
+        )]),
+        json!([]),
+    );
+    let file = dir.path().join("experiment.json");
+    std::fs::write(&file, e.to_string()).unwrap();
+    let journal = dir.path().join("no-such-folder/journal.json");
+    let out = Command::new(bin())
+        .args(["run", "--journal-path"])
+        .arg(&journal)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let run = cli_result(out, &journal);
+    assert_no_panic(&run);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("--journal-path"), "{}", run.stderr);
+    assert!(
+        !marker.exists(),
+        "the action ran although its journal could not be written"
+    );
+}
+
+fn validate(dir: &Path, name: &str, bytes: &[u8]) -> CliRun {
+    let file = dir.join(name);
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::new(bin())
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    cli_result(out, &dir.join("no-journal"))
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted_in_json_and_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment(
+        json!([]),
+        json!([process("a", "true", json!(""))]),
+        json!([]),
+    );
+    let mut json_bytes = "\u{feff}".as_bytes().to_vec();
+    json_bytes.extend(e.to_string().as_bytes());
+    let run = validate(dir.path(), "e.json", &json_bytes);
+    assert_eq!(run.code, 0, "JSON with a BOM: {}", run.stderr);
+    let yaml = "\u{feff}title: t\ndescription: d\nmethod:\n  - type: action\n    name: a\n    provider:\n      type: process\n      path: \"true\"\n";
+    let run = validate(dir.path(), "e.yaml", yaml.as_bytes());
+    assert_eq!(run.code, 0, "YAML with a BOM: {}", run.stderr);
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = validate(dir.path(), "e.json", b"{\n  \"title\": \"caf\xe9\"\n}\n");
+    assert_no_panic(&run);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("e.json:2:16"), "{}", run.stderr);
+    assert!(run.stderr.contains("UTF-8"), "{}", run.stderr);
+}
