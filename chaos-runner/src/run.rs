@@ -446,7 +446,7 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
 }
 
 /// What a panicking thread said.
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

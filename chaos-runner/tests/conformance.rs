@@ -237,6 +237,7 @@ impl Driver for EchoDriver {
             f("echo", vec![arg("value")]),
             f("context", vec![]),
             f("fail", vec![arg("message")]),
+            f("panic", vec![]),
         ]
     }
     fn call(
@@ -250,6 +251,7 @@ impl Driver for EchoDriver {
         match func {
             "echo" => Ok(arguments.get("value").cloned().unwrap_or(Value::Null)),
             "context" => Ok(json!({"configuration": configuration, "secrets": secrets})),
+            "panic" => panic!("the test driver panics"),
             "fail" => Err(DriverError::Failed(
                 arguments
                     .get("message")
@@ -269,6 +271,42 @@ fn test_registry() -> Registry {
     let mut r = Registry::empty();
     r.register(Arc::new(EchoDriver));
     r
+}
+
+/// A provider that panics (here a native driver) fails its activity, with the panic's
+/// message in the journal, in the method and in a background activity alike (every
+/// provider call goes through the same guard, the continuous hypothesis's too); the run
+/// goes on.
+#[test]
+fn a_panicking_provider_fails_its_activity_in_the_method_and_in_the_background() {
+    let panicking = |name: &str, background: bool| {
+        json!({"type": "action", "name": name, "background": background,
+               "provider": {"type": "python", "module": "testing.echo", "func": "panic"}})
+    };
+    let method = json!([
+        panicking("in-method", false),
+        panicking("in-background", true)
+    ]);
+    let outcome = run_lib(
+        experiment(json!([]), method, json!([])),
+        RunOptions {
+            registry: test_registry(),
+            ..RunOptions::default()
+        },
+    );
+    let j = journal_json(&outcome);
+    let runs = j["run"].as_array().expect("method runs");
+    assert_eq!(runs.len(), 2, "{j:#}");
+    for run in runs {
+        assert_eq!(run["status"], "failed", "{j:#}");
+        assert!(
+            run["exception"]
+                .to_string()
+                .contains("the test driver panics"),
+            "{j:#}"
+        );
+    }
+    assert_eq!(j["status"], "completed", "{j:#}");
 }
 
 /// A server that closes idle keep-alive connections (as actix does after 5 s) must not

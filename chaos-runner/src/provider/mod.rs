@@ -156,7 +156,20 @@ impl Provider {
 
     /// Reads the spec (after substitution) and runs it. `has_tolerance`: the activity
     /// declares a tolerance (error statuses and exit codes are then not warned about).
+    /// Runs the provider. A panic inside it (a native driver's bug, say) is the
+    /// activity's failure, recorded in the journal like any other, not the run's end.
     pub fn run(&self, has_tolerance: bool, ctx: &ProviderContext) -> Result<Output, ProviderError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run_unguarded(has_tolerance, ctx)
+        }))
+        .unwrap_or_else(|panic| Err(ProviderError::Failed(unexpected(&panic))))
+    }
+
+    fn run_unguarded(
+        &self,
+        has_tolerance: bool,
+        ctx: &ProviderContext,
+    ) -> Result<Output, ProviderError> {
         let p = &self.fields;
         match &self.kind {
             Ok(ProviderKind::Http) => http::run(&http::HttpSpec::parse(p, ctx), has_tolerance, ctx),
@@ -169,6 +182,14 @@ impl Provider {
             ))),
         }
     }
+}
+
+/// What a panic said, as an activity's failure message.
+pub(crate) fn unexpected(panic: &Box<dyn std::any::Any + Send>) -> String {
+    format!(
+        "the provider failed unexpectedly (a bug in chaos-runner or its driver): {}",
+        crate::run::panic_message(panic)
+    )
 }
 
 /// Substitutes only when there is something to substitute with, as the reference does.

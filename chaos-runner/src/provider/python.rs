@@ -147,13 +147,19 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
     let secrets = scoped_secrets(&spec.secrets, ctx.secrets);
     let configuration = ctx.configuration.clone();
     let (module, func) = (module.to_string(), func.to_string());
-    let outcome = ctx
-        .cancel
-        .run(move || driver.call(&module, &func, &arguments, &configuration, &secrets));
+    // The driver runs on a thread of its own (so Ctrl-C need not wait for it); a panic
+    // there is caught on that thread, or it would read as an interruption.
+    let outcome = ctx.cancel.run(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            driver.call(&module, &func, &arguments, &configuration, &secrets)
+        }))
+        .map_err(|panic| super::unexpected(&panic))
+    });
     match outcome {
         None => Err(ProviderError::Interrupted),
-        Some(Ok(v)) => Ok(Output::Python(v)),
-        Some(Err(e)) => Err(ProviderError::Failed(e.to_string())),
+        Some(Ok(Ok(v))) => Ok(Output::Python(v)),
+        Some(Ok(Err(e))) => Err(ProviderError::Failed(e.to_string())),
+        Some(Err(unexpected)) => Err(ProviderError::Failed(unexpected)),
     }
 }
 
