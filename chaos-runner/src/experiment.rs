@@ -155,6 +155,7 @@ fn fetch(url: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, L
         .block_on(|| get(url, verify_tls))
         .map_err(&fail)?
         .map_err(|e| fail(e.to_string()))?;
+    let text = text.map_err(fail)?;
     if status.as_u16() != 200 {
         return Err(fail(format!("HTTP status {status}")));
     }
@@ -168,11 +169,42 @@ fn fetch(url: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, L
     parse(url, &text, format)
 }
 
-/// GETs the experiment: status, content type and body.
+/// The largest experiment document fetched from a URL.
+const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// What went wrong with a request, cause by cause ("error sending request" alone does not
+/// say whether the port was closed, the server silent or the certificate refused).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "no complete answer within 60 s".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// GETs the experiment: status, content type and body (capped at
+/// [`MAX_DOCUMENT_BYTES`]).
 async fn get(
     url: &str,
     verify_tls: bool,
-) -> Result<(reqwest::StatusCode, String, String), reqwest::Error> {
+) -> Result<(reqwest::StatusCode, String, Result<String, String>), String> {
+    request(url, verify_tls).await.map_err(|e| describe(&e))
+}
+
+async fn request(
+    url: &str,
+    verify_tls: bool,
+) -> Result<(reqwest::StatusCode, String, Result<String, String>), reqwest::Error> {
     crate::provider::tls::install_default_provider();
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(!verify_tls)
@@ -193,7 +225,27 @@ async fn get(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let text = response.text().await?;
+    let too_large = || {
+        format!(
+            "the document is larger than {} MiB",
+            MAX_DOCUMENT_BYTES >> 20
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Ok((status, content_type, Err(too_large())));
+    }
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Ok((status, content_type, Err(too_large())));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(body).map_err(|_| "the document is not UTF-8 text".to_string());
     Ok((status, content_type, text))
 }
 

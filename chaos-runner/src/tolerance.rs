@@ -148,8 +148,9 @@ pub fn within_tolerance(
                 .and_then(|p| p.as_str().map(str::to_string))
                 .ok_or_else(|| ToleranceError("regex tolerance needs a string pattern".into()))?;
             tracing::debug!("Applied pattern is: {}", pattern);
-            let rx = regex::Regex::new(&pattern)
-                .map_err(|e| ToleranceError(format!("invalid pattern {pattern}: {e}")))?;
+            let rx = regex::Regex::new(&pattern).map_err(|e| {
+                ToleranceError(format!("invalid pattern {pattern}: {}", regex_error(&e)))
+            })?;
             let text = value.as_str().ok_or_else(|| {
                 ToleranceError(format!(
                     "regex tolerance expects a string, got {}",
@@ -326,7 +327,10 @@ pub fn validate(t: &Value, at: &str, registry: &Registry, problems: &mut Problem
                     {
                         problems.add(
                             pointer(at, "pattern"),
-                            format!("hypothesis probe tolerance pattern {p} seems invalid: {e}"),
+                            format!(
+                                "hypothesis probe tolerance pattern {p} seems invalid: {}",
+                                regex_error(&e)
+                            ),
                         );
                     }
                 }
@@ -384,8 +388,42 @@ pub fn validate(t: &Value, at: &str, registry: &Registry, problems: &mut Problem
     }
 }
 
+/// A regex error on one line: the reason and where in the pattern (the regex crate
+/// spreads it over several lines, the pattern and a caret under it).
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let reason = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .unwrap_or_else(|| lines.last().map_or("", |l| l.trim()));
+    // The pattern is shown indented by four spaces, the caret line under it likewise.
+    let column = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with('^'))
+        .and_then(|caret| caret.find('^'))
+        .map(|at| at.saturating_sub(4) + 1);
+    match column {
+        Some(column) => format!("{reason} (at character {column})"),
+        None => reason.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_regex_error_is_one_line_with_its_position() {
+        // Built at run time: clippy rejects an invalid literal pattern.
+        let pattern = format!("ab{}c", "(");
+        let e = regex::Regex::new(&pattern).unwrap_err();
+        let line = regex_error(&e);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("unclosed group"), "{line}");
+        assert!(line.contains("at character 3"), "{line}");
+    }
+
     use super::*;
     use crate::drivers::Registry;
     use crate::interrupt::Cancel;

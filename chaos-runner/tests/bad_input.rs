@@ -154,3 +154,42 @@ fn invalid_utf8_is_reported_at_its_line_and_column() {
     assert!(run.stderr.contains("e.json:2:16"), "{}", run.stderr);
     assert!(run.stderr.contains("UTF-8"), "{}", run.stderr);
 }
+
+fn validate_url(url: &str) -> CliRun {
+    let out = Command::new(bin())
+        .args(["validate", url])
+        .output()
+        .unwrap();
+    cli_result(out, Path::new("/nonexistent/journal"))
+}
+
+#[test]
+fn an_experiment_url_error_says_what_went_wrong() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let run = validate_url(&format!("http://127.0.0.1:{port}/e.json"));
+    assert_no_panic(&run);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("Connection refused"), "{}", run.stderr);
+}
+
+#[test]
+fn an_experiment_url_larger_than_the_cap_is_refused() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/e.json", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 314572800\r\n\r\n{",
+            );
+        }
+    });
+    let run = validate_url(&url);
+    assert_no_panic(&run);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 10 MiB"), "{}", run.stderr);
+}
