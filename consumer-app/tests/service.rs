@@ -82,6 +82,7 @@ async fn metrics_count_outcomes_and_provider_calls() {
     get(&consumer.url("/invokeConsumedService")).await;
     let put = client(Duration::from_secs(5))
         .put(provider.url("/faults"))
+        .header("content-type", "application/json")
         .body(r#"{"error_rate": 1}"#)
         .send()
         .await

@@ -59,9 +59,31 @@ async fn get_faults(faults: web::Data<FaultState>) -> HttpResponse {
     HttpResponse::Ok().json(faults.get())
 }
 
-/// `PUT /faults`: replaces the settings; omitted fields take their default.
-async fn put_faults(faults: web::Data<FaultState>, body: web::Json<Faults>) -> HttpResponse {
-    let requested = body.into_inner();
+/// `PUT /faults`: replaces the settings; omitted fields take their default. The body must
+/// be a JSON object sent as `application/json` (serde would take an array for the
+/// struct's fields in order, and any content type was accepted).
+async fn put_faults(
+    request: HttpRequest,
+    faults: web::Data<FaultState>,
+    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+) -> HttpResponse {
+    let is_json = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return HttpResponse::UnsupportedMediaType()
+            .json(json!({ "error": "the body must be sent as Content-Type: application/json" }));
+    }
+    let requested: Faults =
+        match serde_json::from_value(serde_json::Value::Object(body.into_inner())) {
+            Ok(requested) => requested,
+            Err(err) => {
+                return HttpResponse::BadRequest().json(json!({ "error": err.to_string() }));
+            }
+        };
     if let Err(err) = requested.validate() {
         return HttpResponse::BadRequest().json(json!({ "error": err.to_string() }));
     }

@@ -105,6 +105,25 @@ async fn unknown_routes_and_bad_bodies_get_clean_errors() {
         .await
         .unwrap();
     assert_eq!(res.status(), 405);
+    // An array fills a struct's fields in order in serde: refused, as is a body that
+    // does not say it is JSON.
+    let (status, body) = put_faults(&provider, "[null, 1.0, true, false]").await;
+    assert_eq!(status, 400, "an array as the body: {body}");
+    let res = client(Duration::from_secs(10))
+        .put(provider.url("/faults"))
+        .header("content-type", "text/plain")
+        .body(r#"{"hang": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let res = client(Duration::from_secs(10))
+        .put(provider.url("/faults"))
+        .body(r#"{"hang": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415, "no content type");
 
     // None of it changed the faults or hurt the process.
     assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
