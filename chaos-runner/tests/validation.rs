@@ -426,6 +426,38 @@ proptest! {
         }
     }
 
+    /// Every number that reaches a timer is range-checked at validation: a pause or an
+    /// activity timeout is accepted exactly when `duration::check` accepts it.
+    #[test]
+    fn numbers_that_become_durations_are_checked(
+        seconds in prop_oneof![
+            any::<f64>(),
+            -1e3..1e3f64,
+            Just(chaos_runner::duration::MAX_SECONDS),
+            Just(1e19),
+            Just(1e300),
+        ],
+        key in prop_oneof![Just("before"), Just("after")],
+    ) {
+        let mut action = act(json!({"type": "process", "path": "true"}));
+        action["pauses"] = json!({ key: seconds });
+        let mut timed = act(json!({"type": "process", "path": "true"}));
+        timed["timeout"] = json!(seconds);
+        for (e, field) in [
+            (with("method", json!([action])), format!("/method/0/pauses/{key}")),
+            (with("method", json!([timed])), "/method/0/timeout".to_string()),
+        ] {
+            let found = problems(&e);
+            // serde_json writes a non-finite number as null, which is no pause at all.
+            let expected = seconds.is_finite() && chaos_runner::duration::check(seconds).is_err();
+            prop_assert_eq!(
+                found.iter().any(|p| p.contains(&field)),
+                expected,
+                "{} = {}: {:?}", field, seconds, found
+            );
+        }
+    }
+
     #[test]
     fn parsing_never_panics(text in ".{0,200}", yaml in any::<bool>()) {
         let format = if yaml { Format::Yaml } else { Format::Json };
