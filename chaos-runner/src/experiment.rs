@@ -249,7 +249,6 @@ async fn request(
     Ok((status, content_type, text))
 }
 
-/// Parses `text` as an experiment document; errors carry line:column where known.
 /// The file's text: UTF-8, or an error at the line and column of the first bad byte.
 fn decode(source: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|e| {
@@ -267,6 +266,7 @@ fn decode(source: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
     })
 }
 
+/// Parses `text` as an experiment document; errors carry line:column where known.
 pub fn parse(source: &str, text: &str, format: Format) -> Result<Value, LoadError> {
     // A byte-order mark is no part of the document (editors on Windows write one).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -285,7 +285,7 @@ pub fn parse(source: &str, text: &str, format: Format) -> Result<Value, LoadErro
 }
 
 fn parse_json(source: &str, text: &str) -> Result<Value, LoadError> {
-    serde_json::from_str(text).map_err(|e| LoadError::Syntax {
+    let (value, repeated) = crate::document::parse_json(text).map_err(|e| LoadError::Syntax {
         origin: source.to_string(),
         format: "JSON",
         line: e.line(),
@@ -293,7 +293,11 @@ fn parse_json(source: &str, text: &str) -> Result<Value, LoadError> {
         // file after a newline); editors count from 1.
         column: e.column().max(1),
         reason: strip_position(&e.to_string()),
-    })
+    })?;
+    for at in repeated {
+        tracing::warn!("{source}: a key appears more than once in {at} (the last one counts)");
+    }
+    Ok(value)
 }
 
 fn parse_yaml(source: &str, text: &str) -> Result<Value, LoadError> {
@@ -303,14 +307,29 @@ fn parse_yaml(source: &str, text: &str) -> Result<Value, LoadError> {
             format: "YAML",
             line: loc.line() as usize,
             column: loc.column() as usize,
-            reason: strip_position(&e.to_string()),
+            reason: yaml_reason(&e.to_string()),
         },
         None => LoadError::SyntaxNoPosition {
             origin: source.to_string(),
             format: "YAML",
-            reason: e.to_string(),
+            reason: yaml_reason(&e.to_string()),
         },
     })
+}
+
+/// serde-saphyr's message without what we print ourselves: its own "error: line L
+/// column C:" prefix, the source snippet under it, and hints meant for programmers.
+fn yaml_reason(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.split_once(": ") {
+        Some((place, rest)) if place.starts_with("line ") && place.contains(" column ") => rest,
+        _ => first,
+    };
+    let first = first
+        .split_once(", set DuplicateKeyPolicy")
+        .map_or(first, |(reason, _)| reason);
+    strip_position(first)
 }
 
 /// serde errors end with " at line L column C"; we print the position up front instead.

@@ -4,6 +4,7 @@
 //! Map of the crate (one concept per module):
 //! - [`experiment`]: loading a JSON/YAML experiment from a file or URL, with positions,
 //!   and reading it once into an [`experiment::Experiment`].
+//! - [`document`]: JSON read into a value, with the keys an object repeats.
 //! - [`validate`]: the experiment-level validation rules, collecting every problem at
 //!   once; activities, providers and tolerances validate themselves.
 //! - [`config`]: configuration, secrets, `--var`/`--var-file`, `${name}` substitution.
@@ -28,6 +29,7 @@
 pub mod activity;
 pub mod cli;
 pub mod config;
+pub mod document;
 pub mod drivers;
 pub mod duration;
 pub mod experiment;

@@ -193,3 +193,38 @@ fn an_experiment_url_larger_than_the_cap_is_refused() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("larger than 10 MiB"), "{}", run.stderr);
 }
+
+#[test]
+fn repeated_keys_are_named_with_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = validate(
+        dir.path(),
+        "e.json",
+        br#"{"title": "t", "description": "d", "method": [], "method": []}"#,
+    );
+    assert_eq!(run.code, 0, "a warning, not an error: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("a key appears more than once in /: method"),
+        "{}",
+        run.stderr
+    );
+    let run = validate(
+        dir.path(),
+        "e.yaml",
+        b"title: a\ntitle: b\ndescription: d\nmethod: []\n",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let first = run.stderr.lines().next().unwrap_or("");
+    assert!(
+        first.contains("e.yaml:2:1: invalid YAML: duplicate mapping key: title"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        run.stderr
+    );
+}
