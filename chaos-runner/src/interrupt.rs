@@ -2,11 +2,20 @@
 //!
 //! Blocking work (a driver call) runs on a helper thread and async work (an HTTP call)
 //! is polled alongside the flag, so the caller can give up waiting as soon as the flag is
-//! set; processes are killed outright.
+//! set; processes are killed outright. Every provider child is spawned through
+//! [`ChildGroup::spawn`], which keeps its process group in a process-wide registry: the
+//! second signal kills every group still there before the CLI exits (rollbacks run
+//! with a cancellation of their own, so only the registry reaches their children).
 
-use std::sync::Arc;
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::Pid;
+use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 /// How often blocked waits look at the flag.
@@ -82,7 +91,9 @@ impl Cancel {
 }
 
 /// Process-wide Ctrl-C / SIGTERM handling for the CLI: the first signal cancels the
-/// run gracefully, the second calls `on_second` (which writes what it can and exits).
+/// run gracefully, the second kills the process groups of every provider child still
+/// running ([`kill_child_groups`]) and then calls `on_second` (which writes what it can
+/// and exits).
 pub fn install(cancel: Cancel, on_second: impl Fn() + Send + 'static) -> Result<(), ctrlc::Error> {
     let count = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
@@ -90,9 +101,137 @@ pub fn install(cancel: Cancel, on_second: impl Fn() + Send + 'static) -> Result<
             tracing::warn!("Received a termination signal (Ctrl-C)...");
             cancel.cancel();
         } else {
+            // Held while `on_second` writes the journal: a provider whose child was
+            // just killed cannot return and record its activity meanwhile.
+            let killed = kill_child_groups();
+            if killed.count() > 0 {
+                tracing::warn!(
+                    "Killed the process group of {} running process(es)",
+                    killed.count()
+                );
+            }
             on_second();
+            drop(killed);
         }
     })
+}
+
+/// The process groups (each its leader's pid) of the provider children spawned and not
+/// yet reaped. `closed` once [`kill_child_groups`] ran: nothing is spawned after it.
+#[derive(Debug)]
+struct Groups {
+    live: BTreeSet<i32>,
+    closed: bool,
+}
+
+static GROUPS: Mutex<Groups> = Mutex::new(Groups {
+    live: BTreeSet::new(),
+    closed: false,
+});
+
+fn groups() -> MutexGuard<'static, Groups> {
+    GROUPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long [`kill_child_groups`] waits for the killed leaders to be gone.
+const KILL_WAIT: Duration = Duration::from_millis(500);
+
+/// A provider child's process group, in the registry from its spawn until dropped.
+///
+/// The child is the group's leader (its pid is the group id) and must not be reaped
+/// while this value lives: its zombie keeps the pid, so the group id can never name
+/// another process's group, whoever kills it. Drop this, then reap.
+#[derive(Debug)]
+pub struct ChildGroup {
+    pgid: Pid,
+}
+
+impl ChildGroup {
+    /// Spawns `command` as the leader of a new process group and registers the group.
+    /// Fails with [`std::io::ErrorKind::Interrupted`] once the second signal has killed
+    /// the registered groups (the runner is exiting: nothing new may start).
+    pub fn spawn(command: &mut Command) -> std::io::Result<(Child, ChildGroup)> {
+        command.process_group(0);
+        // Spawned under the lock, so the second signal sees every child or stops it
+        // from starting.
+        let mut groups = groups();
+        if groups.closed {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the run is being interrupted",
+            ));
+        }
+        let child = command.spawn()?;
+        let pgid = child.id() as i32;
+        groups.live.insert(pgid);
+        Ok((
+            child,
+            ChildGroup {
+                pgid: Pid::from_raw(pgid),
+            },
+        ))
+    }
+
+    /// SIGKILL to every process of the group (the leader too, if it still runs).
+    pub fn kill(&self) {
+        let _ = killpg(self.pgid, Signal::SIGKILL);
+    }
+
+    /// Whether the leader has exited, without reaping it (its zombie keeps the group
+    /// id ours).
+    pub fn leader_exited(&self) -> std::io::Result<bool> {
+        leader_exited(self.pgid)
+    }
+}
+
+impl Drop for ChildGroup {
+    fn drop(&mut self) {
+        groups().live.remove(&self.pgid.as_raw());
+    }
+}
+
+fn leader_exited(pid: Pid) -> std::io::Result<bool> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    loop {
+        return match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => Err(e.into()),
+        };
+    }
+}
+
+/// The registry after [`kill_child_groups`], locked while this lives: the providers of
+/// the killed children wait (before reaping them) until it is dropped.
+#[derive(Debug)]
+pub struct KilledGroups(MutexGuard<'static, Groups>);
+
+impl KilledGroups {
+    /// How many process groups were killed.
+    pub fn count(&self) -> usize {
+        self.0.live.len()
+    }
+}
+
+/// Kills the process group of every provider child still running (SIGKILL), waits
+/// briefly for their leaders to be gone, and lets no new child start. For the second
+/// signal, just before the process exits: keep the result until then.
+pub fn kill_child_groups() -> KilledGroups {
+    // Held from here: a provider thread cannot reap a leader (and free its pid) while
+    // its group is being killed, nor return from the activity.
+    let mut groups = groups();
+    groups.closed = true;
+    for &pgid in &groups.live {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+    let deadline = Instant::now() + KILL_WAIT;
+    for &pgid in &groups.live {
+        while !leader_exited(Pid::from_raw(pgid)).unwrap_or(true) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    KilledGroups(groups)
 }
 
 #[cfg(test)]

@@ -70,12 +70,34 @@ fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
     builder.build().map_err(cannot_create)
 }
 
-/// An upper bound on the whole exchange. With a read timeout, reads bound it as in
-/// requests (a server that keeps trickling bytes is waited for); without one, the
-/// blocking client's 30 s default.
-fn wait_for(key: ClientKey) -> Duration {
-    const NO_TOTAL_BOUND: Duration = Duration::from_secs(24 * 60 * 60);
-    key.read_ms.map_or(DEFAULT_WAIT, |_| NO_TOTAL_BOUND)
+/// How long one attempt (connect, headers, body) may take in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// With a read timeout: connect timeout + read timeout (a missing connect timeout
+    /// counts as the read timeout), so a server trickling its response, which no
+    /// per-read timeout ends, cannot hold the activity for longer. A response that
+    /// comes whole within the read timeout of the connection always fits.
+    Exchange { connect_ms: u64, read_ms: u64 },
+    /// Without a read timeout: the blocking client's default, 30 s for the response
+    /// and again for its body.
+    Default,
+}
+
+impl Bound {
+    fn of(timeout: Timeout) -> Bound {
+        match timeout.read_ms {
+            Some(read_ms) => Bound::Exchange {
+                connect_ms: timeout.connect_ms.unwrap_or(read_ms),
+                read_ms,
+            },
+            None => Bound::Default,
+        }
+    }
+}
+
+/// Milliseconds as seconds for messages: `1.2 s`, `2 s`.
+fn seconds(ms: u64) -> String {
+    format!("{} s", ms as f64 / 1000.0)
 }
 
 /// Runs `request` on the run's runtime with the client for `key`.
@@ -288,10 +310,10 @@ pub fn run(
     };
 
     let display_url = url;
-    let wait = wait_for(key);
+    let bound = Bound::of(*timeout);
     let outcome = with_client(ctx.io, key, async |client| {
         ctx.cancel
-            .until_cancelled(send_with_retries(|| build(&client), max_retries, wait))
+            .until_cancelled(send_with_retries(|| build(&client), max_retries, bound))
             .await
     })?;
     let response = match outcome {
@@ -301,6 +323,17 @@ pub fn run(
     let (status, headers, body) = response.map_err(|e| {
         let e = match e {
             SendError::Http(e) if !e.is_timeout() => e,
+            SendError::StillArriving {
+                connect_ms,
+                read_ms,
+            } => {
+                return ProviderError::Failed(format!(
+                    "activity took too long to complete: the response from {display_url} was still arriving after {}, the bound on the whole exchange (connect timeout {} + read timeout {})",
+                    seconds(connect_ms + read_ms),
+                    seconds(connect_ms),
+                    seconds(read_ms),
+                ));
+            }
             SendError::TimedOut | SendError::Http(_) => {
                 return ProviderError::Failed("activity took too long to complete".into());
             }
@@ -341,31 +374,61 @@ type Response = (u16, Map<String, Value>, Value);
 
 /// Why no response was read.
 enum SendError {
-    /// No response (or no complete body) within the wait.
+    /// No response (or no complete body) within the default wait.
     TimedOut,
+    /// The exchange's bound passed while the response was still arriving: bytes kept
+    /// coming, so no read timeout fired.
+    StillArriving {
+        connect_ms: u64,
+        read_ms: u64,
+    },
     Http(reqwest::Error),
 }
 
 /// Sends the request, retrying connection failures `max_retries` times like
-/// requests' `HTTPAdapter(max_retries=N)`; waits up to `wait` for each response and
-/// again for its body, as reqwest's blocking client did.
+/// requests' `HTTPAdapter(max_retries=N)`. Each attempt is bounded by `bound`: with a
+/// read timeout the whole attempt, connect to the body's last byte, within connect +
+/// read timeout, besides reqwest's read timeout (the response's headers within it of
+/// the request's start, then each read of the body within it of the previous one);
+/// without one, 30 s for the response and again for its body, as reqwest's blocking
+/// client did.
 async fn send_with_retries(
     build: impl Fn() -> RequestBuilder,
     max_retries: u64,
-    wait: Duration,
+    bound: Bound,
 ) -> Result<Response, SendError> {
     let mut attempt = 0;
     loop {
-        match tokio::time::timeout(wait, build().send()).await {
-            Err(_) => return Err(SendError::TimedOut),
-            Ok(Ok(r)) => {
-                return match tokio::time::timeout(wait, read_response(r)).await {
-                    Err(_) => Err(SendError::TimedOut),
-                    Ok(r) => r.map_err(SendError::Http),
-                };
+        let result = match bound {
+            Bound::Exchange {
+                connect_ms,
+                read_ms,
+            } => {
+                let exchange = async { read_response(build().send().await?).await };
+                let limit = Duration::from_millis(connect_ms + read_ms);
+                match tokio::time::timeout(limit, exchange).await {
+                    Err(_) => Err(SendError::StillArriving {
+                        connect_ms,
+                        read_ms,
+                    }),
+                    Ok(r) => Ok(r),
+                }
             }
+            Bound::Default => match tokio::time::timeout(DEFAULT_WAIT, build().send()).await {
+                Err(_) => Err(SendError::TimedOut),
+                Ok(Err(e)) => Ok(Err(e)),
+                Ok(Ok(r)) => match tokio::time::timeout(DEFAULT_WAIT, read_response(r)).await {
+                    Err(_) => Err(SendError::TimedOut),
+                    Ok(r) => Ok(r),
+                },
+            },
+        };
+        // Outer: the bound; inner: the response, or the error of sending the request
+        // (only a failed connection is retried) or of reading its body.
+        match result {
+            Err(e) => return Err(e),
             Ok(Err(e)) if e.is_connect() && attempt < max_retries => attempt += 1,
-            Ok(Err(e)) => return Err(SendError::Http(e)),
+            Ok(r) => return r.map_err(SendError::Http),
         }
     }
 }

@@ -2,22 +2,20 @@
 //!
 //! A non-zero exit is an output, not a failure; only a timeout fails the activity.
 //! The child runs in its own process group so a timeout or an interruption kills
-//! everything it started (e.g. the command of `sh -c`).
+//! everything it started (e.g. the command of `sh -c`), also once the child itself has
+//! exited and only what it started is left (holding its output pipes). The group is
+//! registered with [`crate::interrupt`] so a second signal kills it too.
 
 use super::{Output, ProviderContext, ProviderError, substituted};
-use crate::interrupt::POLL;
+use crate::interrupt::{ChildGroup, POLL};
 use crate::pyvalue::py_str;
 use crate::validate::{Problems, pointer};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use serde_json::{Map, Value};
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
 
 /// `shutil.which` after `~` expansion: the executable a `path` names, if any (a path
 /// with a `/` as it is, else searched on `PATH`).
@@ -124,35 +122,51 @@ pub fn run(
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
     tracing::debug!("Running: {:?}", command);
 
-    let mut child = command
-        .spawn()
-        .map_err(|e| ProviderError::Failed(format!("failed to start '{}': {e}", path.display())))?;
+    // In its own process group, registered for the second signal.
+    let (mut child, group) = ChildGroup::spawn(&mut command).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            ProviderError::Interrupted
+        } else {
+            ProviderError::Failed(format!("failed to start '{}': {e}", path.display()))
+        }
+    })?;
     // Each reader reports on `closed` when its pipe closes, so we wake up at once.
     let (closed_tx, closed) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().map(|r| reader(r, closed_tx.clone()));
     let stderr = child.stderr.take().map(|r| reader(r, closed_tx.clone()));
     drop(closed_tx);
-    let pgid = Pid::from_raw(child.id() as i32);
+    let mut pipes = Pipes {
+        open: usize::from(stdout.is_some()) + usize::from(stderr.is_some()),
+        closed,
+    };
     let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
 
-    let status = loop {
-        match child.wait_timeout(POLL) {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => {
-                return Err(ProviderError::Failed(format!(
-                    "waiting for the process: {e}"
-                )));
-            }
+    // Like the reference, wait for the child to exit and for its output pipes to close
+    // (a daemon started with `&` and still holding them keeps us waiting), interruptible
+    // and bounded. The child is not reaped until the end: until then its pid is the
+    // group's id, whatever else has exited.
+    let mut exited = false;
+    let mut nap = Duration::from_millis(1);
+    loop {
+        if !exited {
+            exited = group
+                .leader_exited()
+                .map_err(|e| ProviderError::Failed(format!("waiting for the process: {e}")))?;
         }
-        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if exited && pipes.open == 0 {
+            break;
+        }
+        let now = Instant::now();
+        let timed_out = deadline.is_some_and(|d| now >= d);
         if timed_out || ctx.cancel.is_cancelled() {
-            // Kill the whole group, then reap the child so nothing is left behind.
-            let _ = killpg(pgid, Signal::SIGKILL);
+            // The whole group, even when the child itself has exited: what it started
+            // may still run (and hold the pipes).
+            group.kill();
+            pipes.wait_closed(Instant::now() + GROUP_GONE_WAIT);
+            drop(group);
             let _ = child.wait();
             return Err(if timed_out {
                 too_long()
@@ -160,26 +174,19 @@ pub fn run(
                 ProviderError::Interrupted
             });
         }
-    };
-    // Like the reference, wait for the output pipes to close (a daemon started with `&`
-    // and still holding them keeps us waiting), but stay interruptible and bounded.
-    let mut open = usize::from(stdout.is_some()) + usize::from(stderr.is_some());
-    while open > 0 {
-        if ctx.cancel.is_cancelled() {
-            return Err(ProviderError::Interrupted);
-        }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            return Err(too_long());
-        }
         let wait = deadline.map_or(POLL, |d| POLL.min(d - now));
-        match closed.recv_timeout(wait) {
-            Ok(()) => open -= 1,
-            Err(RecvTimeoutError::Timeout) => {}
-            // Every reader has finished (a panicking one drops its sender too).
-            Err(RecvTimeoutError::Disconnected) => break,
+        if pipes.open > 0 {
+            pipes.wait_one(wait);
+        } else {
+            // Output closed, exit not yet seen (it is usually a moment away).
+            std::thread::sleep(nap.min(wait));
+            nap = (nap * 2).min(POLL);
         }
     }
+    drop(group);
+    let status = child
+        .wait()
+        .map_err(|e| ProviderError::Failed(format!("waiting for the process: {e}")))?;
     let stdout = stdout.map(collect).unwrap_or_default();
     let stderr = stderr.map(collect).unwrap_or_default();
     // Like Python's returncode: negative signal number when killed by a signal.
@@ -197,6 +204,39 @@ pub fn run(
         stdout,
         stderr,
     })
+}
+
+/// How long a killed group is given to close its output pipes (to be gone) before the
+/// activity ends anyway.
+const GROUP_GONE_WAIT: Duration = Duration::from_secs(1);
+
+/// The child's output pipes still open, and where their readers say they closed.
+struct Pipes {
+    open: usize,
+    closed: Receiver<()>,
+}
+
+impl Pipes {
+    /// Waits up to `wait` for one more pipe to close.
+    fn wait_one(&mut self, wait: Duration) {
+        match self.closed.recv_timeout(wait) {
+            Ok(()) => self.open -= 1,
+            Err(RecvTimeoutError::Timeout) => {}
+            // Every reader has finished (a panicking one drops its sender too).
+            Err(RecvTimeoutError::Disconnected) => self.open = 0,
+        }
+    }
+
+    /// Waits until every pipe is closed or `deadline` passes.
+    fn wait_closed(&mut self, deadline: Instant) {
+        while self.open > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            self.wait_one(deadline - now);
+        }
+    }
 }
 
 fn too_long() -> ProviderError {
