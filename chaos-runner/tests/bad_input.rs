@@ -228,3 +228,32 @@ fn repeated_keys_are_named_with_where_they_are() {
         run.stderr
     );
 }
+
+#[test]
+fn huge_provider_timeouts_are_refused_and_never_panic() {
+    let process = json!({"type": "action", "name": "a",
+        "provider": {"type": "process", "path": "true", "timeout": 1e19}});
+    let http = json!({"type": "probe", "name": "h",
+        "provider": {"type": "http", "url": "http://127.0.0.1:1/", "timeout": [1, 1e300]}});
+    for (activity, field) in [(process, "process timeout"), (http, "HTTP timeout")] {
+        let dir = tempfile::tempdir().unwrap();
+        let e = experiment(json!([]), json!([activity]), json!([]));
+        let run = run_cli(dir.path(), &e, &[]);
+        assert_no_panic(&run);
+        assert_eq!(run.code, 1, "{field}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("/method/0/provider/timeout"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("a {field} must be at most")),
+            "{}",
+            run.stderr
+        );
+        // Without validation the run still ends cleanly, with a journal.
+        let run = run_cli(dir.path(), &e, &["--no-validation"]);
+        assert_no_panic(&run);
+        assert!(run.journal.is_some(), "{field}: {}", run.stderr);
+    }
+}

@@ -164,6 +164,18 @@ impl Timeout {
             _ => false,
         }
     }
+
+    /// Why a well-shaped timeout's numbers cannot be durations, if they cannot.
+    fn range_problem(t: &Value) -> Option<String> {
+        let numbers: Vec<&Value> = match t {
+            Value::Array(pair) => pair.iter().collect(),
+            other => vec![other],
+        };
+        numbers
+            .into_iter()
+            .filter_map(Value::as_f64)
+            .find_map(|f| crate::duration::check(f).err())
+    }
 }
 
 /// `expected_status` (a chaos-runner extension; the reference ignores it): a status or
@@ -210,6 +222,8 @@ impl HttpSpec {
                 pointer(at, "timeout"),
                 "a HTTP timeout must be a number or a [connect, read] pair",
             );
+        } else if let Some(why) = p.get("timeout").and_then(Timeout::range_problem) {
+            problems.add(pointer(at, "timeout"), format!("a HTTP timeout {why}"));
         }
         if let Some(es) = p.get("expected_status").filter(|v| !v.is_null())
             && !ExpectedStatus::is_valid(es)
@@ -254,9 +268,11 @@ impl HttpSpec {
     }
 }
 
+/// A timeout in milliseconds; a value out of range (one from a `${}` variable, which
+/// validation cannot see) means none, i.e. the default wait, never an overflow.
 fn seconds_to_ms(v: &Value) -> Option<u64> {
     v.as_f64()
-        .filter(|f| f.is_finite() && *f >= 0.0)
+        .filter(|f| crate::duration::check(*f).is_ok())
         .map(|f| (f * 1000.0).round() as u64)
 }
 

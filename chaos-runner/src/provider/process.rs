@@ -60,10 +60,15 @@ impl ProcessSpec {
                 format!("path '{path}' cannot be found, in activity '{name}'"),
             );
         }
-        if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
-            && !t.is_number()
-        {
-            problems.add(pointer(at, "timeout"), "a process timeout must be a number");
+        if let Some(t) = p.get("timeout").filter(|t| !t.is_null()) {
+            match t.as_f64() {
+                None => problems.add(pointer(at, "timeout"), "a process timeout must be a number"),
+                Some(seconds) => {
+                    if let Err(why) = crate::duration::check(seconds) {
+                        problems.add(pointer(at, "timeout"), format!("a process timeout {why}"));
+                    }
+                }
+            }
         }
         if let Some(env) = p.get("env").filter(|e| !e.is_null())
             && !env.is_object()
@@ -142,7 +147,15 @@ pub fn run(
         open: usize::from(stdout.is_some()) + usize::from(stderr.is_some()),
         closed,
     };
-    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+    // Range-checked at validation; checked again for runs that skipped it.
+    let deadline = match timeout {
+        Some(t) => Some(
+            Instant::now()
+                + crate::duration::from_seconds(t.max(0.0))
+                    .map_err(|why| ProviderError::Failed(format!("the process timeout {why}")))?,
+        ),
+        None => None,
+    };
 
     // Like the reference, wait for the child to exit and for its output pipes to close
     // (a daemon started with `&` and still holding them keeps us waiting), interruptible
