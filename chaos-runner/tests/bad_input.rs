@@ -257,3 +257,28 @@ fn huge_provider_timeouts_are_refused_and_never_panic() {
         assert!(run.journal.is_some(), "{field}: {}", run.stderr);
     }
 }
+
+/// A process that prints more than the journal keeps (10 MiB per stream): the first
+/// 10 MiB are kept, and the journal says how much there was.
+#[test]
+fn a_flood_of_output_is_kept_to_its_first_10_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let flood = process("flood", "sh", json!("-c 'yes | head -c 15000000'"));
+    let e = experiment(json!([]), json!([flood]), json!([]));
+    let run = run_cli(dir.path(), &e, &[]);
+    assert_no_panic(&run);
+    let journal = run.journal.expect("journal");
+    let stdout = journal["run"][0]["output"]["stdout"]
+        .as_str()
+        .expect("stdout kept");
+    assert!(
+        stdout.ends_with("[chaos-runner kept the first 10 MiB of 15000000 bytes]"),
+        "{}",
+        &stdout[stdout.len().saturating_sub(80)..]
+    );
+    assert!(
+        stdout.len() < 11 * 1024 * 1024,
+        "{} bytes kept",
+        stdout.len()
+    );
+}

@@ -463,8 +463,18 @@ async fn read_response(r: reqwest::Response) -> Result<Response, reqwest::Error>
         headers.insert(key, Value::String(joined));
     }
     let is_json = headers.get("Content-Type").and_then(Value::as_str) == Some("application/json");
-    let text = r.text().await?;
-    let body = if is_json {
+    // At most what the journal keeps: the rest is not read at all.
+    let mut kept = super::kept::Kept::default();
+    let mut r = r;
+    while let Some(chunk) = r.chunk().await? {
+        kept.push(&chunk);
+        if kept.is_truncated() {
+            break;
+        }
+    }
+    let truncated = kept.is_truncated();
+    let text = kept.into_text();
+    let body = if is_json && !truncated {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     } else {
         Value::String(text)

@@ -1,6 +1,7 @@
 //! Providers: what actually runs when an activity runs.
 
 pub mod http;
+mod kept;
 pub mod process;
 pub mod python;
 pub(crate) mod tls;

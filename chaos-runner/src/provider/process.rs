@@ -274,19 +274,27 @@ fn argument_list(arguments: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
+/// Reads a pipe to its end, keeping what the journal may hold (`super::kept`).
 fn reader<R: Read + Send + 'static>(
     mut r: R,
     closed: Sender<()>,
-) -> std::thread::JoinHandle<Vec<u8>> {
+) -> std::thread::JoinHandle<super::kept::Kept> {
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
+        let mut kept = super::kept::Kept::default();
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match r.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => kept.push(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
         let _ = closed.send(());
-        buf
+        kept
     })
 }
 
-fn collect(handle: std::thread::JoinHandle<Vec<u8>>) -> String {
-    let bytes = handle.join().unwrap_or_default();
-    String::from_utf8_lossy(&bytes).into_owned()
+fn collect(handle: std::thread::JoinHandle<super::kept::Kept>) -> String {
+    handle.join().unwrap_or_default().into_text()
 }
