@@ -125,8 +125,37 @@ impl Kubernetes {
 
 /// kind: kube-proxy programs the node port a moment after the pods are ready, so the
 /// consumer's address may refuse connections for a second or two after the rollout. The
-/// address `lab up` prints must answer: wait for its readiness through the node port.
+/// address `lab up` prints must answer: wait for its readiness through the node port,
+/// then for the provider's Service to carry the consumer's calls (its rules too come a
+/// moment after the pods; until then the naive consumer answers 500, connection refused).
 fn wait_for_node_port(url: &str, timeout: Duration) -> Result<()> {
+    let started = std::time::Instant::now();
+    wait_for_consumer(url, timeout)?;
+    let client = crate::health::client()?;
+    let deadline = started + timeout;
+    loop {
+        crate::interrupt::check()?;
+        let last = match client.get(url).send() {
+            // Only a server error is the missing route to the provider.
+            Ok(answer) if !answer.status().is_server_error() => return Ok(()),
+            Ok(answer) => format!("HTTP {}", answer.status().as_u16()),
+            Err(err) => err.to_string(),
+        };
+        if std::time::Instant::now() >= deadline {
+            // Up as far as the lab can tell; say what the first user request will see.
+            ui::warn(format!(
+                "the consumer answers, but its calls to the provider still fail ({last}) \
+                 {}s after the rollout",
+                timeout.as_secs()
+            ));
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The consumer's readiness through the node port.
+fn wait_for_consumer(url: &str, timeout: Duration) -> Result<()> {
     let port = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| u.port())
