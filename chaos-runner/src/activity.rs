@@ -180,15 +180,12 @@ impl Activity {
         if !truthy(a.get("name")) {
             problems.add(pointer(at, "name"), "an activity must have a name");
         }
-        if let Some(t) = a.get("timeout").filter(|t| !t.is_null()) {
-            match t.as_f64() {
-                None => problems.add(pointer(at, "timeout"), "activity timeout must be a number"),
-                Some(seconds) => {
-                    if let Err(why) = crate::duration::check(seconds) {
-                        problems.add(pointer(at, "timeout"), format!("activity timeout {why}"));
-                    }
-                }
-            }
+        if let Some(why) = a
+            .get("timeout")
+            .filter(|t| !t.is_null())
+            .and_then(|t| crate::duration::problem(t, "activity timeout"))
+        {
+            problems.add(pointer(at, "timeout"), why);
         }
         if let Some(pauses) = a.get("pauses").filter(|p| !p.is_null()) {
             match pauses.as_object() {

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 /// The longest pause, timeout or interval accepted: 30 days. Anything longer is a
 /// mistake in an experiment, and far from any overflow.
 pub const MAX_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
@@ -21,6 +23,15 @@ pub fn check(seconds: f64) -> Result<(), String> {
         ))
     } else {
         Ok(())
+    }
+}
+
+/// The validation problem of a written timeout (`what` names it: "a process timeout"),
+/// if it has one: not a number, or a number out of range.
+pub fn problem(value: &Value, what: &str) -> Option<String> {
+    match value.as_f64() {
+        None => Some(format!("{what} must be a number")),
+        Some(seconds) => check(seconds).err().map(|why| format!("{what} {why}")),
     }
 }
 

@@ -73,16 +73,7 @@ impl Cluster {
     }
 
     fn deployment_exists(&self, name: &str) -> bool {
-        let (ok, out) = self.kubectl(&[
-            "get",
-            "deployment",
-            name,
-            "--ignore-not-found",
-            "-o",
-            "name",
-        ]);
-        assert!(ok, "kubectl get deployment: {out}");
-        !out.trim().is_empty()
+        test_kit::kube::deployment_exists(|args| self.kubectl(args), name)
     }
 
     /// Applies the overlay and waits for both Deployments.

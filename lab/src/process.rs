@@ -78,12 +78,9 @@ impl ProcessId {
         let Ok(raw) = i32::try_from(self.pid) else {
             return false;
         };
-        let target = if self.leads_group() {
-            Pid::from_raw(-raw)
-        } else {
-            Pid::from_raw(raw)
-        };
-        tracing::debug!(pid = self.pid, %signal, group = self.leads_group(), "sending signal");
+        let group = self.leads_group();
+        let target = Pid::from_raw(if group { -raw } else { raw });
+        tracing::debug!(pid = self.pid, %signal, group, "sending signal");
         kill(target, signal).is_ok()
     }
 

@@ -24,6 +24,21 @@ pub fn path_with_kubectl() -> String {
     }
 }
 
+/// Whether the Deployment `name` exists, asked with `kubectl` (`kubectl` runs it with the
+/// test's cluster and namespace and returns whether it succeeded and its stdout).
+pub fn deployment_exists(kubectl: impl FnOnce(&[&str]) -> (bool, String), name: &str) -> bool {
+    let (ok, out) = kubectl(&[
+        "get",
+        "deployment",
+        name,
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]);
+    assert!(ok, "kubectl get deployment {name}: {out}");
+    !out.trim().is_empty()
+}
+
 /// Takes the machine-wide lock on the consumer Service's node port (30080 is
 /// cluster-wide, so tests that apply the manifests take turns). The lock file sits next
 /// to the kubeconfig; it is released when the returned file is dropped.

@@ -60,15 +60,12 @@ impl ProcessSpec {
                 format!("path '{path}' cannot be found, in activity '{name}'"),
             );
         }
-        if let Some(t) = p.get("timeout").filter(|t| !t.is_null()) {
-            match t.as_f64() {
-                None => problems.add(pointer(at, "timeout"), "a process timeout must be a number"),
-                Some(seconds) => {
-                    if let Err(why) = crate::duration::check(seconds) {
-                        problems.add(pointer(at, "timeout"), format!("a process timeout {why}"));
-                    }
-                }
-            }
+        if let Some(why) = p
+            .get("timeout")
+            .filter(|t| !t.is_null())
+            .and_then(|t| crate::duration::problem(t, "a process timeout"))
+        {
+            problems.add(pointer(at, "timeout"), why);
         }
         if let Some(env) = p.get("env").filter(|e| !e.is_null())
             && !env.is_object()

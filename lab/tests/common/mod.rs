@@ -271,18 +271,16 @@ pub fn get(url: &str) -> Result<(u16, String, Vec<String>), String> {
 }
 
 /// Whether the Deployment `name` exists, asked through `kubectl` (a runner of kubectl
-/// with the test's cluster and namespace).
+/// with the test's cluster and namespace); a failing kubectl fails the test with its output.
 pub fn deployment_exists(kubectl: impl FnOnce(&[&str]) -> Outcome, name: &str) -> bool {
-    let out = kubectl(&[
-        "get",
-        "deployment",
+    test_kit::kube::deployment_exists(
+        |args| {
+            let out = kubectl(args);
+            out.expect_code(0, "kubectl get deployment");
+            (true, out.stdout.clone())
+        },
         name,
-        "--ignore-not-found",
-        "-o",
-        "name",
-    ]);
-    out.expect_code(0, "kubectl get deployment");
-    !out.stdout.trim().is_empty()
+    )
 }
 
 /// Writes an executable shell script.
