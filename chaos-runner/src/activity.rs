@@ -398,6 +398,17 @@ pub fn execute_activity(
             run.exception = Some(vec![format!("chaoslib.exceptions.ActivityFailed: {msg}\n")]);
             false
         }
+        Err(ProviderError::Raised { message, traceback }) => {
+            tracing::error!("  => failed: {}", message);
+            run.status = Some(RunStatus::Failed);
+            let mut lines = traceback;
+            lines.push(
+                "\nDuring handling of the above exception, another exception occurred:\n\n".into(),
+            );
+            lines.push(format!("chaoslib.exceptions.ActivityFailed: {message}\n"));
+            run.exception = Some(lines);
+            false
+        }
         Err(ProviderError::Interrupted) => true,
     };
     if let (Some(s), Some(i)) = (sink, index) {

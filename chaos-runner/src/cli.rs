@@ -1,6 +1,7 @@
 //! The `chaos-runner` command line: `run`, `validate`, `discover`.
 
 use crate::activity::Dry;
+use crate::bridge::PythonBridge;
 use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
 use crate::hypothesis::Strategy;
@@ -35,6 +36,15 @@ pub struct Cli {
     /// Accepted for compatibility with `chaos`; chaos-runner never checks for updates.
     #[arg(long, global = true, hide = true)]
     no_version_check: bool,
+    /// The Python interpreter for `python` activities whose module has no native driver
+    /// [env: CHAOS_RUNNER_PYTHON] [default: the interpreter of the `chaos` on PATH, an
+    /// active virtualenv's, python3]
+    #[arg(long, global = true, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// Run MODULE (or a package and its modules, e.g. chaosk8s) through the Python bridge
+    /// even where a native driver has it. Repeatable.
+    #[arg(long = "python-bridge-for", global = true, value_name = "MODULE")]
+    python_bridge_for: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +137,10 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
         std::env::set_current_dir(dir)
             .with_context(|| format!("--change-dir {}", dir.display()))?;
     }
+    let registry = cli.python_bridge_for.iter().fold(
+        Registry::builtin().with_bridge(PythonBridge::new(cli.python.clone())),
+        |r, module| r.bridge_modules(module),
+    );
     match cli.command {
         Command::Discover => {
             println!(
@@ -141,21 +155,21 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
         } => {
             let runtime = AsyncRuntime::new();
             let experiment = crate::experiment::load(&source, !no_verify_tls, &runtime)?;
-            if validate_and_report(&experiment, &Vars::default()) {
+            if validate_and_report(&experiment, &Vars::default(), &registry) {
                 tracing::info!("experiment syntax and semantic look valid");
                 Ok(0)
             } else {
                 Ok(1)
             }
         }
-        Command::Run(args) => run(args, secret_mask),
+        Command::Run(args) => run(args, secret_mask, registry),
     }
 }
 
 /// Logs every problem; true when the experiment is valid.
-fn validate_and_report(experiment: &serde_json::Value, vars: &Vars) -> bool {
+fn validate_and_report(experiment: &serde_json::Value, vars: &Vars, registry: &Registry) -> bool {
     tracing::info!("Validating the experiment's syntax");
-    let report = crate::validate::validate(experiment, &Registry::builtin(), vars);
+    let report = crate::validate::validate(experiment, registry, vars);
     for w in &report.warnings {
         tracing::warn!("{}", w);
     }
@@ -190,7 +204,7 @@ fn check_journal_path(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn run(args: RunArgs, secret_mask: SecretMask) -> Result<i32> {
+fn run(args: RunArgs, secret_mask: SecretMask, registry: Registry) -> Result<i32> {
     if let Err(why) = crate::duration::check(args.hypothesis_frequency) {
         bail!("--hypothesis-frequency {why}");
     }
@@ -198,7 +212,7 @@ fn run(args: RunArgs, secret_mask: SecretMask) -> Result<i32> {
     let vars = load_vars(&args.vars, &args.var_files)?;
     let run = Run::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
-    if !args.no_validation && !validate_and_report(&experiment, &vars) {
+    if !args.no_validation && !validate_and_report(&experiment, &vars, &registry) {
         return Ok(1);
     }
     let options = RunOptions {
@@ -208,7 +222,7 @@ fn run(args: RunArgs, secret_mask: SecretMask) -> Result<i32> {
         hypothesis_frequency: args.hypothesis_frequency,
         fail_fast: args.fail_fast,
         vars,
-        registry: Registry::builtin(),
+        registry,
     };
 
     // First Ctrl-C/SIGTERM: cancel gracefully. Second: write what we have and leave.

@@ -10,9 +10,13 @@
 //! - [`config`]: configuration, secrets, `--var`/`--var-file`, `${name}` substitution.
 //! - [`duration`]: the one range check for numbers that become durations.
 //! - [`tolerance`]: whether a probe's output is within its tolerance.
-//! - [`provider`]: the `http`, `process` and `python` (native driver) providers, each
-//!   with its spec type, its rules and its run.
-//! - [`drivers`]: the [`drivers::Driver`] trait and the built-in drivers (Kubernetes).
+//! - [`provider`]: the `http`, `process` and `python` providers, each with its spec
+//!   type, its rules and its run.
+//! - [`drivers`]: the [`drivers::Driver`] trait, the built-in drivers (Kubernetes) and
+//!   the [`drivers::Registry`] that routes a `python` provider to one of them or to the
+//!   bridge.
+//! - [`bridge`]: the Python bridge (one interpreter per run, started on first use) for
+//!   every module without a native driver.
 //! - [`activity`]: the [`activity::Activity`] type, its rules, running one and recording
 //!   it as a journal run.
 //! - [`hypothesis`]: the steady-state hypothesis.
@@ -27,6 +31,7 @@
 //! - [`cli`]: the `chaos-runner` command line.
 
 pub mod activity;
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod document;

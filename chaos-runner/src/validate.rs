@@ -43,14 +43,23 @@ impl Report {
 /// its own rules: [`Activity::validate`], [`crate::provider::Provider::validate`] and
 /// the provider specs', [`crate::tolerance::validate`]; this module the experiment's.
 #[derive(Debug, Default)]
-pub struct Problems(Vec<Problem>);
+pub struct Problems {
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+}
 
 impl Problems {
     pub fn add(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
+        self.problems.push(Problem {
             pointer: pointer.into(),
             message: message.into(),
         });
+    }
+
+    /// Something that does not make the experiment invalid but that the user should
+    /// know before it runs (e.g. a Python module that could not be checked).
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
     }
 }
 
@@ -85,9 +94,11 @@ pub fn validate(experiment: &Value, registry: &Registry, vars: &Vars) -> Report 
         warnings: Vec::new(),
     };
     c.experiment_rules(vars);
+    let mut warnings = c.warnings;
+    warnings.extend(c.problems.warnings);
     Report {
-        problems: c.problems.0,
-        warnings: c.warnings,
+        problems: c.problems.problems,
+        warnings,
     }
 }
 

@@ -2,7 +2,9 @@
 //! chaostoolkit, path in CASCADE_CHAOS_BIN) and through chaos-runner; outcomes must match.
 //! Fixtures: tests/fixtures/compat/*.json. A fixture may carry `x-compat-args` (extra
 //! `run` options for both runners). `${base_url}` points at the test server and
-//! `${marker}` at a fresh file created before each run.
+//! `${marker}` at a fresh file created before each run. Both runners find Python modules
+//! in tests/fixtures/python (PYTHONPATH); chaos-runner's bridge uses the interpreter of
+//! the reference's virtualenv.
 
 mod common;
 
@@ -36,9 +38,24 @@ fn summary(j: &Value) -> Value {
         "after": state(&j["steady_states"]["after"]),
         "run": statuses(&j["run"]),
         "rollbacks": statuses(&j["rollbacks"]),
+        "python": python_results(j),
         "experiment-title": j["experiment"]["title"],
         "experiment-dry": j["experiment"]["dry"],
     })
+}
+
+/// What each `python` activity of the method and the rollbacks returned or raised (the
+/// exception's last line: the traceback's frames are each runner's own).
+fn python_results(j: &Value) -> Vec<Value> {
+    ["run", "rollbacks"]
+        .iter()
+        .flat_map(|key| j[key].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["activity"]["provider"]["type"] == "python")
+        .map(|r| {
+            let raised = r["exception"].as_array().and_then(|e| e.last()).cloned();
+            json!([r["activity"]["name"], r["output"], raised])
+        })
+        .collect()
 }
 
 /// Runs one runner on one fixture, bounded to 60 s. Returns (exit code, journal).
@@ -65,8 +82,14 @@ fn run_one(
     ]);
     args.extend(extra.iter().cloned());
     args.push(fixture.display().to_string());
+    let python_modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python");
     let mut child = Command::new(program)
         .args(&args)
+        .env("PYTHONPATH", python_modules)
+        .env(
+            chaos_runner::bridge::PYTHON_ENV,
+            test_kit::tier::chaos_bin().with_file_name("python"),
+        )
         .current_dir(work)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -6,6 +6,7 @@
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 
+use crate::bridge::PythonBridge;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -65,36 +66,83 @@ pub trait Driver: Send + Sync {
     ) -> Result<Value, DriverError>;
 }
 
-/// The drivers a run can dispatch to.
+/// The drivers a run can dispatch to, and the Python bridge for every other module.
 #[derive(Clone, Default)]
 pub struct Registry {
     drivers: Vec<Arc<dyn Driver>>,
+    bridge: Option<PythonBridge>,
+    /// Module prefixes sent to the bridge even where a native driver exists.
+    bridged: Vec<String>,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.drivers.iter().map(|d| d.name()).collect();
-        f.debug_struct("Registry").field("drivers", &names).finish()
+        f.debug_struct("Registry")
+            .field("drivers", &names)
+            .field("bridge", &self.bridge.is_some())
+            .field("bridged", &self.bridged)
+            .finish()
     }
 }
 
+/// Who serves a `module.func`.
+pub enum Route {
+    Native(Arc<dyn Driver>, Function),
+    Bridge(PythonBridge),
+    /// No native driver has it and there is no bridge.
+    Missing,
+}
+
 impl Registry {
-    /// No drivers at all.
+    /// No drivers at all, and no bridge.
     pub fn empty() -> Self {
         Self::default()
     }
 
-    /// Every driver built into chaos-runner.
+    /// Every driver built into chaos-runner, and the bridge (its interpreter found
+    /// as [`crate::bridge::locate`] does, started only when first needed).
     pub fn builtin() -> Self {
-        #[allow(unused_mut)] // without the `kubernetes` feature there is none to add
         let mut r = Self::empty();
         #[cfg(feature = "kubernetes")]
         r.register(Arc::new(kubernetes::KubernetesDriver::default()));
+        r.bridge = Some(PythonBridge::default());
         r
     }
 
     pub fn register(&mut self, driver: Arc<dyn Driver>) {
         self.drivers.push(driver);
+    }
+
+    /// Uses `bridge` for modules without a native driver.
+    pub fn with_bridge(mut self, bridge: PythonBridge) -> Self {
+        self.bridge = Some(bridge);
+        self
+    }
+
+    /// Sends `prefix` (a module, or a package and everything in it) to the bridge even
+    /// where a native driver has it (`--python-bridge-for chaosk8s`).
+    pub fn bridge_modules(mut self, prefix: impl Into<String>) -> Self {
+        self.bridged.push(prefix.into());
+        self
+    }
+
+    /// Who serves `module.func`: a native driver that has that function (unless the
+    /// module is sent to the bridge), else the bridge.
+    pub fn route(&self, module: &str, func: &str) -> Route {
+        let forced = self.bridged.iter().any(|p| {
+            module == p
+                || module
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        });
+        if !forced && let Some((driver, function)) = self.lookup(module, func) {
+            return Route::Native(driver, function);
+        }
+        match &self.bridge {
+            Some(bridge) => Route::Bridge(bridge.clone()),
+            None => Route::Missing,
+        }
     }
 
     /// The driver and function spec serving `module.func`.

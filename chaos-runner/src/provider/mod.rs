@@ -40,6 +40,14 @@ pub enum ProviderError {
     /// chaostoolkit's ActivityFailed: recorded as a failed run.
     #[error("{0}")]
     Failed(String),
+    /// A Python function raised: ActivityFailed with the exception's text, and the
+    /// traceback of the user's code that the journal keeps before it (as chaoslib's
+    /// chained exception does).
+    #[error("{message}")]
+    Raised {
+        message: String,
+        traceback: Vec<String>,
+    },
     /// The run was interrupted (Ctrl-C / SIGTERM) while this activity ran.
     #[error("interrupted")]
     Interrupted,

@@ -1,10 +1,12 @@
-//! The `python` provider: `module` + `func` dispatched to a native driver.
+//! The `python` provider: `module` + `func` dispatched to a native driver, or to the
+//! Python bridge for every module no native driver has (or that the user sends there).
 //!
 //! Like the reference, the function receives the experiment's configuration and only
 //! the secret scopes the provider lists under `secrets`.
 
 use super::{Output, ProviderContext, ProviderError, substituted};
-use crate::drivers::Registry;
+use crate::bridge::{BridgeError, Call, Check, CheckProblem};
+use crate::drivers::{Function, Registry, Route};
 use crate::validate::{Problems, pointer};
 use serde_json::{Map, Value};
 
@@ -16,8 +18,9 @@ pub struct PythonSpec {
     pub func: String,
     /// `None` when they are not a mapping (the activity then fails).
     pub arguments: Option<Map<String, Value>>,
-    /// The secret scopes the function receives.
-    pub secrets: Vec<String>,
+    /// The secret scopes the function receives; `None` when the provider has no
+    /// `secrets` key (a bridged function then gets no `secrets` argument, as in chaoslib).
+    pub secrets: Option<Vec<String>>,
 }
 
 /// `arguments` is a mapping, or absent / `null` (no arguments); `None` otherwise.
@@ -30,9 +33,11 @@ fn argument_map(arguments: Option<Value>) -> Option<Map<String, Value>> {
 }
 
 impl PythonSpec {
-    /// The `python` provider's rules (the function must be a built-in driver's, with its
-    /// required arguments and no others); `at` is the provider's JSON pointer, `name`
-    /// and `kind` the activity's.
+    /// The `python` provider's rules: a native driver's function with its required
+    /// arguments and no others, or, through the bridge, chaoslib's checks (the module
+    /// imports, the function exists, the arguments bind to its signature; a warning when
+    /// no interpreter can check them). `at` is the provider's JSON pointer, `name` and
+    /// `kind` the activity's.
     pub fn validate(
         p: &Map<String, Value>,
         at: &str,
@@ -58,57 +63,55 @@ impl PythonSpec {
         if module.is_empty() || func.is_empty() {
             return;
         }
-        if !registry.has_module(module) {
-            problems.add(
-                pointer(at, "module"),
-                format!(
-                    "could not find Python module '{module}' in activity '{name}' ({})",
-                    registry.unknown_message(module, func)
-                ),
-            );
-            return;
-        }
-        let Some((_, function)) = registry.lookup(module, func) else {
-            let kind = kind.unwrap_or("activity");
-            problems.add(
-                pointer(at, "func"),
-                format!(
-                    "The python module '{module}' does not expose a function called '{func}' in {kind} '{name}' ({})",
-                    registry.unknown_message(module, func)
-                ),
-            );
-            return;
-        };
-        let Some(args) = argument_map(p.get("arguments").cloned()) else {
-            problems.add(
-                pointer(at, "arguments"),
-                "python provider arguments must be a mapping",
-            );
-            return;
-        };
-        for required in function.arguments.iter().filter(|a| a.required) {
-            if matches!(required.name.as_str(), "configuration" | "secrets") {
-                continue;
+        match registry.route(module, func) {
+            Route::Native(_, function) => {
+                native_arguments(p, at, name, &function, problems);
             }
-            if !args.contains_key(&required.name) {
-                problems.add(
-                    pointer(at, "arguments"),
-                    format!(
-                        "required argument '{}' is missing from activity '{name}'",
-                        required.name
+            Route::Bridge(bridge) => {
+                let Some(args) = argument_map(p.get("arguments").cloned()) else {
+                    problems.add(
+                        pointer(at, "arguments"),
+                        "python provider arguments must be a mapping",
+                    );
+                    return;
+                };
+                let names: Vec<String> = args.keys().cloned().collect();
+                let check = Check {
+                    module,
+                    func,
+                    arguments: &names,
+                    name,
+                    kind: kind.unwrap_or("activity"),
+                };
+                match bridge.check(&check) {
+                    Ok(found) => {
+                        for CheckProblem(field, message) in found {
+                            // A native module's function we lack, and Python lacks the
+                            // package too: the native list says what can be called.
+                            if field == "module" && registry.has_module(module) {
+                                unknown(at, module, func, name, kind, registry, problems);
+                            } else {
+                                problems.add(pointer(at, &field), message);
+                            }
+                        }
+                    }
+                    Err(BridgeError::Unavailable(why)) if !registry.has_module(module) => {
+                        problems.warn(format!(
+                            "{at}: module '{module}' of activity '{name}' has no native driver and could not be checked: {why}; the activity will fail if it runs"
+                        ));
+                    }
+                    Err(BridgeError::Unavailable(_)) => {
+                        unknown(at, module, func, name, kind, registry, problems);
+                    }
+                    Err(e) => problems.add(
+                        pointer(at, "module"),
+                        format!(
+                            "cannot check '{module}.{func}' of activity '{name}' with Python: {e}"
+                        ),
                     ),
-                );
+                }
             }
-        }
-        for key in args.keys() {
-            if !function.arguments.iter().any(|a| &a.name == key) {
-                problems.add(
-                    pointer(&pointer(at, "arguments"), key),
-                    format!(
-                        "argument {key} is not part of the function signature in activity '{name}'"
-                    ),
-                );
-            }
+            Route::Missing => unknown(at, module, func, name, kind, registry, problems),
         }
     }
 
@@ -119,47 +122,145 @@ impl PythonSpec {
             module: text("module"),
             func: text("func"),
             arguments: argument_map(p.get("arguments").map(|a| substituted(a, ctx))),
-            secrets: match p.get("secrets") {
-                Some(Value::Array(scopes)) => scopes
+            secrets: p.get("secrets").map(|secrets| match secrets {
+                Value::Array(scopes) => scopes
                     .iter()
                     .filter_map(Value::as_str)
                     .map(str::to_string)
                     .collect(),
                 _ => Vec::new(),
-            },
+            }),
         }
     }
 }
 
-/// Calls the driver function and returns its output.
+/// The native driver's rules for `arguments`: its required ones present, no others.
+fn native_arguments(
+    p: &Map<String, Value>,
+    at: &str,
+    name: &str,
+    function: &Function,
+    problems: &mut Problems,
+) {
+    let Some(args) = argument_map(p.get("arguments").cloned()) else {
+        problems.add(
+            pointer(at, "arguments"),
+            "python provider arguments must be a mapping",
+        );
+        return;
+    };
+    for required in function.arguments.iter().filter(|a| a.required) {
+        if matches!(required.name.as_str(), "configuration" | "secrets") {
+            continue;
+        }
+        if !args.contains_key(&required.name) {
+            problems.add(
+                pointer(at, "arguments"),
+                format!(
+                    "required argument '{}' is missing from activity '{name}'",
+                    required.name
+                ),
+            );
+        }
+    }
+    for key in args.keys() {
+        if !function.arguments.iter().any(|a| &a.name == key) {
+            problems.add(
+                pointer(&pointer(at, "arguments"), key),
+                format!(
+                    "argument {key} is not part of the function signature in activity '{name}'"
+                ),
+            );
+        }
+    }
+}
+
+/// Neither a native driver nor Python can serve `module.func`.
+fn unknown(
+    at: &str,
+    module: &str,
+    func: &str,
+    name: &str,
+    kind: Option<&str>,
+    registry: &Registry,
+    problems: &mut Problems,
+) {
+    if registry.has_module(module) {
+        let kind = kind.unwrap_or("activity");
+        problems.add(
+            pointer(at, "func"),
+            format!(
+                "The python module '{module}' does not expose a function called '{func}' in {kind} '{name}' ({})",
+                registry.unknown_message(module, func)
+            ),
+        );
+    } else {
+        problems.add(
+            pointer(at, "module"),
+            format!(
+                "could not find Python module '{module}' in activity '{name}' ({})",
+                registry.unknown_message(module, func)
+            ),
+        );
+    }
+}
+
+/// Calls the function (natively or through the bridge) and returns its output.
 pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderError> {
     let (module, func) = (spec.module.as_str(), spec.func.as_str());
-    let Some((driver, _function)) = ctx.registry.lookup(module, func) else {
-        return Err(ProviderError::Failed(
-            ctx.registry.unknown_message(module, func),
-        ));
-    };
+    let missing = || ProviderError::Failed(ctx.registry.unknown_message(module, func));
+    let route = ctx.registry.route(module, func);
+    if let Route::Missing = route {
+        return Err(missing());
+    }
     let Some(arguments) = spec.arguments.clone() else {
         return Err(ProviderError::Failed(
             "provider arguments must be a mapping".into(),
         ));
     };
-    let secrets = scoped_secrets(&spec.secrets, ctx.secrets);
     let configuration = ctx.configuration.clone();
     let (module, func) = (module.to_string(), func.to_string());
-    // The driver runs on a thread of its own (so Ctrl-C need not wait for it); a panic
+    // The call runs on a thread of its own (so Ctrl-C need not wait for it); a panic
     // there is caught on that thread, or it would read as an interruption.
-    let outcome = ctx.cancel.run(move || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            driver.call(&module, &func, &arguments, &configuration, &secrets)
-        }))
-        .map_err(|panic| super::unexpected(&panic))
-    });
+    let outcome = match route {
+        Route::Native(driver, _) => {
+            let secrets = scoped_secrets(spec.secrets.as_deref().unwrap_or_default(), ctx.secrets);
+            ctx.cancel.run(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    driver
+                        .call(&module, &func, &arguments, &configuration, &secrets)
+                        .map_err(|e| ProviderError::Failed(e.to_string()))
+                }))
+                .map_err(|panic| ProviderError::Failed(super::unexpected(&panic)))
+            })
+        }
+        Route::Bridge(bridge) => {
+            let secrets = spec
+                .secrets
+                .as_deref()
+                .map(|s| scoped_secrets(s, ctx.secrets));
+            ctx.cancel.run(move || {
+                let call = Call {
+                    module: &module,
+                    func: &func,
+                    arguments: &arguments,
+                    configuration: &configuration,
+                    secrets: secrets.as_ref(),
+                };
+                Ok(bridge.call(&call).map_err(|e| match e {
+                    BridgeError::Raised { message, traceback } => {
+                        ProviderError::Raised { message, traceback }
+                    }
+                    other => ProviderError::Failed(other.to_string()),
+                }))
+            })
+        }
+        Route::Missing => return Err(missing()),
+    };
     match outcome {
         None => Err(ProviderError::Interrupted),
         Some(Ok(Ok(v))) => Ok(Output::Python(v)),
-        Some(Ok(Err(e))) => Err(ProviderError::Failed(e.to_string())),
-        Some(Err(unexpected)) => Err(ProviderError::Failed(unexpected)),
+        Some(Ok(Err(e)) | Err(e)) => Err(e),
     }
 }
 

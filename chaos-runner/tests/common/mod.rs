@@ -164,6 +164,16 @@ pub fn bin() -> PathBuf {
 
 /// Writes `experiment` as `experiment.json` in `dir` and runs `chaos-runner run` on it.
 pub fn run_cli(dir: &Path, experiment: &Value, extra: &[&str]) -> CliRun {
+    run_cli_with(dir, experiment, extra, &[])
+}
+
+/// [`run_cli`] with extra environment variables.
+pub fn run_cli_with(
+    dir: &Path,
+    experiment: &Value,
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> CliRun {
     let file = dir.join("experiment.json");
     std::fs::write(
         &file,
@@ -181,6 +191,7 @@ pub fn run_cli(dir: &Path, experiment: &Value, extra: &[&str]) -> CliRun {
     args.push(file.display().to_string());
     let out = Command::new(bin())
         .args(&args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .expect("run chaos-runner");

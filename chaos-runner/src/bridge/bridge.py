@@ -1,0 +1,152 @@
+# chaos-runner's Python bridge: runs `python` activities whose module has no native driver
+# in the interpreter that has the module installed, the way chaoslib calls them.
+# Protocol: one JSON object per line; requests on stdin, answers and log records on the
+# original stdout (user code's prints go to stderr so they cannot corrupt it).
+# Each call runs on its own thread, as the reference runs background activities.
+import datetime
+import importlib
+import inspect
+import json
+import logging
+import os
+import sys
+import threading
+import traceback
+
+_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+os.dup2(2, 1)
+sys.stdin = open(os.devnull)
+_requests = os.fdopen(0, "r", encoding="utf-8", closefd=False)
+_lock = threading.Lock()
+
+
+def _send(message):
+    line = json.dumps(message, default=_encode, ensure_ascii=False)
+    with _lock:
+        _out.write(line + "\n")
+        _out.flush()
+
+
+def _encode(o):
+    # The reference's journal encoder (dates, decimals, UUIDs); where it would fail to
+    # write the journal, any other object is kept as its string form.
+    if isinstance(o, (datetime.date, datetime.datetime)):
+        return o.isoformat()
+    return str(o)
+
+
+class _Forward(logging.Handler):
+    """Log records of the extensions (chaostoolkit, chaosaws, ...) go to chaos-runner's log."""
+
+    def emit(self, record):
+        try:
+            _send({"log": {"level": record.levelname, "logger": record.name,
+                           "message": record.getMessage()}})
+        except Exception:  # noqa: BLE001 - a log record must never break a call
+            pass
+
+
+def _exception_text(x):
+    return traceback.format_exception_only(type(x), x)[0].strip()
+
+
+def _user_traceback(x):
+    """The traceback lines of the user's code: the bridge's own frames (`<string>`, as
+    it runs with -c) left out."""
+    tb = x.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+        tb = tb.tb_next
+    return traceback.format_exception(type(x), x, tb)
+
+
+def _function(module, func):
+    mod = importlib.import_module(module)
+    return getattr(mod, func)
+
+
+def _call(request):
+    fn = _function(request["module"], request["func"])
+    arguments = dict(request.get("arguments") or {})
+    sig = inspect.signature(fn)
+    # As chaoslib: secrets only when the provider lists scopes and the function takes
+    # them; configuration whenever the function takes it.
+    if request.get("secrets") is not None and "secrets" in sig.parameters:
+        arguments["secrets"] = request["secrets"]
+    if "configuration" in sig.parameters:
+        arguments["configuration"] = dict(request.get("configuration") or {})
+    return fn(**arguments)
+
+
+def _check(request):
+    """chaoslib's validate_python_activity, with its messages; [] when it fits."""
+    module, func = request["module"], request["func"]
+    name, kind = request.get("name"), request.get("type")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return [["module", f"could not find Python module '{module}' in activity '{name}'"]]
+    candidates = set(inspect.getmembers(mod, inspect.isfunction)).union(
+        inspect.getmembers(mod, inspect.isbuiltin))
+    for found, cb in candidates:
+        if found != func:
+            continue
+        try:
+            sig = inspect.signature(cb)
+        except (TypeError, ValueError):
+            return []
+        args = {key: None for key in request.get("arguments") or []}
+        if "secrets" in sig.parameters:
+            args["secrets"] = None
+        if "configuration" in sig.parameters:
+            args["configuration"] = None
+        try:
+            sig.bind(**args)
+        except TypeError as x:
+            msg = str(x)
+            if "missing" in msg:
+                arg = msg.rsplit(":", 1)[1].strip()
+                return [["arguments", f"required argument {arg} is missing from activity '{name}'"]]
+            if "unexpected" in msg:
+                arg = msg.rsplit(" ", 1)[1].strip()
+                return [["arguments", f"argument {arg} is not part of the function signature in activity '{name}'"]]
+            return [["arguments", msg]]
+        return []
+    return [["func", f"The python module '{module}' does not expose a function called "
+                     f"'{func}' in {kind} '{name}'"]]
+
+
+def _serve(request):
+    rid = request.get("id")
+    try:
+        if request["op"] == "check":
+            answer = {"id": rid, "problems": _check(request)}
+        else:
+            value = _call(request)
+            # Encode here, so a value that cannot be written is this call's failure.
+            # Encoded here, so a value that cannot be written (NaN, say) is this call's
+            # failure rather than an answer chaos-runner cannot read.
+            text = json.dumps(value, default=_encode, allow_nan=False, ensure_ascii=False)
+            answer = {"id": rid, "value": json.loads(text)}
+    except BaseException as x:  # noqa: BLE001 - every failure is the activity's
+        answer = {"id": rid, "raised": _exception_text(x), "traceback": _user_traceback(x)}
+    try:
+        _send(answer)
+    except BaseException as x:  # noqa: BLE001 - the caller must get an answer
+        _send({"id": rid, "raised": _exception_text(x)})
+
+
+def main():
+    root = logging.getLogger()
+    root.addHandler(_Forward())
+    root.setLevel(logging.DEBUG if os.environ.get("CHAOS_RUNNER_BRIDGE_DEBUG") else logging.INFO)
+    # `python -c` puts the working directory first on sys.path; the reference's `chaos`
+    # script does not, so neither do we (modules come from PYTHONPATH and site-packages).
+    if sys.path and sys.path[0] == "":
+        del sys.path[0]
+    _send({"ready": sys.version.split()[0], "executable": sys.executable})
+    for line in _requests:
+        if line.strip():
+            threading.Thread(target=_serve, args=(json.loads(line),), daemon=True).start()
+
+
+main()

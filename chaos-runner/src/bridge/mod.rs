@@ -1,0 +1,376 @@
+//! The Python bridge: `python` activities (and controls) whose module has no native
+//! driver run in a Python interpreter that has the module installed, called the way
+//! chaoslib calls them (`bridge.py`).
+//!
+//! One interpreter serves a whole run: it is started on the first call or check, so a
+//! run without Python activities never starts one. Requests and answers are JSON lines
+//! over its stdin and stdout, each tagged with an id, so background activities can call
+//! at the same time. The interpreter is its own process group, registered with
+//! [`crate::interrupt`] like every provider child: the second Ctrl-C kills it.
+
+mod locate;
+
+pub use locate::{Interpreter, PYTHON_ENV, locate};
+
+use crate::interrupt::ChildGroup;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+const SCRIPT: &str = include_str!("bridge.py");
+/// How long the interpreter may take to import the bridge and say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BridgeError {
+    /// No interpreter, or it could not be started.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The function (or the import) raised: the exception's type and message, as
+    /// `traceback.format_exception_only` gives them, and the traceback of the user's
+    /// code (`traceback.format_exception` lines, the bridge's own frames left out).
+    #[error("{message}")]
+    Raised {
+        message: String,
+        traceback: Vec<String>,
+    },
+    /// The interpreter went away during the call.
+    #[error("the Python bridge's interpreter exited during the call ({0})")]
+    Exited(String),
+}
+
+/// One call of `module.func`, with what chaoslib would pass it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub module: &'a str,
+    pub func: &'a str,
+    pub arguments: &'a Map<String, Value>,
+    pub configuration: &'a Map<String, Value>,
+    /// `Some` when the provider lists secret scopes (the union of those scopes); the
+    /// function receives them only if it declares a `secrets` parameter.
+    pub secrets: Option<&'a Map<String, Value>>,
+}
+
+/// What the bridge checks of an activity before the run, as chaoslib validates it.
+#[derive(Debug, Clone, Copy)]
+pub struct Check<'a> {
+    pub module: &'a str,
+    pub func: &'a str,
+    /// The names of the activity's `arguments`.
+    pub arguments: &'a [String],
+    /// The activity's name and type, for the messages.
+    pub name: &'a str,
+    pub kind: &'a str,
+}
+
+/// A problem found by [`PythonBridge::check`]: the provider field it is about
+/// (`module`, `func` or `arguments`) and chaoslib's message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CheckProblem(pub String, pub String);
+
+/// A handle on the run's interpreter (cheap to clone; started on first use).
+#[derive(Debug, Clone, Default)]
+pub struct PythonBridge {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// `--python`, if given.
+    explicit: Option<PathBuf>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+enum State {
+    #[default]
+    NotStarted,
+    Running(Arc<Session>),
+    /// Why it could not start: every later call fails the same way, without retrying.
+    Failed(String),
+}
+
+impl PythonBridge {
+    /// A bridge that will start the interpreter `explicit` names, or the one
+    /// [`locate`] finds.
+    pub fn new(explicit: Option<PathBuf>) -> Self {
+        PythonBridge {
+            inner: Arc::new(Inner {
+                explicit,
+                state: Mutex::new(State::NotStarted),
+            }),
+        }
+    }
+
+    /// Calls `module.func` and returns what it returned, as JSON.
+    pub fn call(&self, call: &Call) -> Result<Value, BridgeError> {
+        let request = serde_json::json!({
+            "op": "call",
+            "module": call.module,
+            "func": call.func,
+            "arguments": call.arguments,
+            "configuration": call.configuration,
+            "secrets": call.secrets,
+        });
+        match self.session()?.ask(request)? {
+            Answer::Value(v) => Ok(v),
+            Answer::Raised { message, traceback } => {
+                Err(BridgeError::Raised { message, traceback })
+            }
+            Answer::Problems(_) => Err(BridgeError::Exited("unexpected answer".into())),
+        }
+    }
+
+    /// chaoslib's validation of a Python activity: the module imports, the function
+    /// exists, the arguments bind to its signature. Empty when it fits.
+    pub fn check(&self, check: &Check) -> Result<Vec<CheckProblem>, BridgeError> {
+        let request = serde_json::json!({
+            "op": "check",
+            "module": check.module,
+            "func": check.func,
+            "arguments": check.arguments,
+            "name": check.name,
+            "type": check.kind,
+        });
+        match self.session()?.ask(request)? {
+            Answer::Problems(p) => Ok(p),
+            Answer::Raised { message, traceback } => {
+                Err(BridgeError::Raised { message, traceback })
+            }
+            Answer::Value(_) => Err(BridgeError::Exited("unexpected answer".into())),
+        }
+    }
+
+    /// The interpreter in use, once started.
+    pub fn interpreter(&self) -> Option<Interpreter> {
+        match &*self.state() {
+            State::Running(s) => Some(s.interpreter.clone()),
+            _ => None,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn session(&self) -> Result<Arc<Session>, BridgeError> {
+        let mut state = self.state();
+        match &*state {
+            State::Running(s) if !s.exited() => return Ok(Arc::clone(s)),
+            State::Running(_) => {
+                return Err(BridgeError::Unavailable(
+                    "the Python bridge's interpreter has exited".into(),
+                ));
+            }
+            State::Failed(why) => return Err(BridgeError::Unavailable(why.clone())),
+            State::NotStarted => {}
+        }
+        match locate(self.inner.explicit.as_deref()).and_then(Session::start) {
+            Ok(session) => {
+                let session = Arc::new(session);
+                *state = State::Running(Arc::clone(&session));
+                Ok(session)
+            }
+            Err(why) => {
+                *state = State::Failed(why.clone());
+                Err(BridgeError::Unavailable(why))
+            }
+        }
+    }
+}
+
+/// What the interpreter answered to one request.
+#[derive(Debug)]
+enum Answer {
+    Value(Value),
+    Raised {
+        message: String,
+        traceback: Vec<String>,
+    },
+    Problems(Vec<CheckProblem>),
+}
+
+/// A line from the interpreter.
+#[derive(Debug, Deserialize)]
+struct Line {
+    id: Option<u64>,
+    value: Option<Value>,
+    raised: Option<String>,
+    #[serde(default)]
+    traceback: Vec<String>,
+    problems: Option<Vec<CheckProblem>>,
+    log: Option<LogRecord>,
+    ready: Option<String>,
+    executable: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LogRecord {
+    level: String,
+    logger: String,
+    message: String,
+}
+
+type Pending = Arc<Mutex<Option<HashMap<u64, Sender<Answer>>>>>;
+
+/// A running interpreter.
+#[derive(Debug)]
+struct Session {
+    interpreter: Interpreter,
+    stdin: Mutex<Option<ChildStdin>>,
+    /// Waiting requests by id; `None` once the interpreter's output has ended.
+    pending: Pending,
+    next_id: AtomicU64,
+    child: Mutex<Child>,
+    group: Mutex<Option<ChildGroup>>,
+}
+
+impl Session {
+    fn start(interpreter: Interpreter) -> Result<Session, String> {
+        let mut command = Command::new(&interpreter.path);
+        command
+            .args(["-u", "-c", SCRIPT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let named = format!("{} ({})", interpreter.path.display(), interpreter.source);
+        let cannot = |why: String| format!("cannot start the Python bridge with {named}: {why}");
+        let (mut child, group) =
+            ChildGroup::spawn(&mut command).map_err(|e| cannot(e.to_string()))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        let (ready_tx, ready_rx) = channel();
+        {
+            let pending = Arc::clone(&pending);
+            std::thread::spawn(move || read_answers(BufReader::new(stdout), &pending, ready_tx));
+        }
+        let session = Session {
+            interpreter,
+            stdin: Mutex::new(stdin),
+            pending,
+            next_id: AtomicU64::new(1),
+            child: Mutex::new(child),
+            group: Mutex::new(Some(group)),
+        };
+        match ready_rx.recv_timeout(READY_TIMEOUT) {
+            Ok((version, executable)) => {
+                tracing::debug!(
+                    "Python bridge: Python {version} at {executable} ({})",
+                    session.interpreter.source
+                );
+                Ok(session)
+            }
+            Err(RecvTimeoutError::Timeout) => Err(cannot(format!(
+                "it did not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            ))),
+            Err(RecvTimeoutError::Disconnected) => Err(cannot(
+                "it exited before it was ready (its error is above; the bridge needs Python 3.8 or later)"
+                    .into(),
+            )),
+        }
+    }
+
+    fn exited(&self) -> bool {
+        lock(&self.pending).is_none()
+    }
+
+    fn ask(&self, mut request: Value) -> Result<Answer, BridgeError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        request["id"] = id.into();
+        let (tx, rx): (Sender<Answer>, Receiver<Answer>) = channel();
+        match lock(&self.pending).as_mut() {
+            Some(waiting) => waiting.insert(id, tx),
+            None => return Err(BridgeError::Exited("its output ended".into())),
+        };
+        let line = format!("{request}\n");
+        let written = match lock(&self.stdin).as_mut() {
+            Some(stdin) => stdin.write_all(line.as_bytes()).and_then(|_| stdin.flush()),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        };
+        if let Err(e) = written {
+            if let Some(waiting) = lock(&self.pending).as_mut() {
+                waiting.remove(&id);
+            }
+            return Err(BridgeError::Exited(format!("cannot write to it: {e}")));
+        }
+        rx.recv()
+            .map_err(|_| BridgeError::Exited("its output ended".into()))
+    }
+}
+
+impl Drop for Session {
+    /// Closing its stdin ends the interpreter's request loop; what is still running
+    /// after a second is killed with its group.
+    fn drop(&mut self) {
+        lock(&self.stdin).take();
+        // The leader is reaped only after its group is gone (see ChildGroup).
+        if let Some(group) = lock(&self.group).take() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(1);
+            while !group.leader_exited().unwrap_or(true) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            group.kill();
+        }
+        let _ = lock(&self.child).wait();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The reader thread: hands each answer to its caller, turns log records into the
+/// run's log, and when the output ends fails every caller still waiting.
+fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, String)>) {
+    for line in stdout.lines() {
+        let Ok(line) = line else { break };
+        let Ok(line) = serde_json::from_str::<Line>(&line) else {
+            tracing::warn!("Python bridge: unreadable line: {line}");
+            continue;
+        };
+        if let Some(version) = line.ready {
+            let _ = ready.send((version, line.executable.unwrap_or_default()));
+        } else if let Some(record) = line.log {
+            log(&record);
+        } else if let Some(id) = line.id {
+            let answer = if let Some(message) = line.raised {
+                Answer::Raised {
+                    message,
+                    traceback: line.traceback,
+                }
+            } else if let Some(problems) = line.problems {
+                Answer::Problems(problems)
+            } else {
+                Answer::Value(line.value.unwrap_or(Value::Null))
+            };
+            if let Some(tx) = lock(pending).as_mut().and_then(|w| w.remove(&id)) {
+                let _ = tx.send(answer);
+            }
+        }
+    }
+    // Dropping the senders wakes every waiting caller with an error.
+    lock(pending).take();
+}
+
+fn log(record: &LogRecord) {
+    let LogRecord {
+        level,
+        logger,
+        message,
+    } = record;
+    match level.as_str() {
+        "DEBUG" => tracing::debug!("[{logger}] {message}"),
+        "INFO" => tracing::info!("{message}"),
+        "WARNING" => tracing::warn!("{message}"),
+        _ => tracing::error!("{message}"),
+    }
+}
