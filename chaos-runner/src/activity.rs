@@ -45,6 +45,8 @@ pub struct RunContext {
     pub dry: Option<Dry>,
     /// The run's async runtime and HTTP clients.
     pub io: Arc<Io>,
+    /// The run's controls (none when the experiment and the settings declare none).
+    pub controls: Arc<crate::control::Controls>,
 }
 
 impl RunContext {
@@ -118,8 +120,8 @@ pub struct Activity {
     /// As written (`${}` is resolved when the activity runs).
     pub pauses: Option<Value>,
     pub background: bool,
-    /// Accepted and ignored (as the experiment's: chaos-runner runs no controls).
-    pub controls: Option<Value>,
+    /// Its own `controls` (applied around it with the experiment's automatic ones).
+    pub controls: Vec<crate::control::Declared>,
     /// The activity this one stands for (a non-empty `ref`).
     pub reference: Option<String>,
 }
@@ -142,7 +144,7 @@ impl Activity {
             tolerance: written.get("tolerance").cloned(),
             pauses: written.get("pauses").cloned(),
             background: written.get("background").and_then(Value::as_bool) == Some(true),
-            controls: written.get("controls").cloned(),
+            controls: crate::control::declared(written.get("controls")),
             reference: text("ref").filter(|r| !r.is_empty()).map(str::to_string),
             written: written.clone(),
         }
@@ -316,6 +318,7 @@ impl Pauses {
 
 /// Runs one activity as the reference's `execute_activity` does: pauses, log line,
 /// provider call, and a run record (also pushed to `sink` as soon as it starts).
+/// Its controls' `before` and `after` hooks wrap it all (pauses included), as in chaoslib.
 pub fn execute_activity(
     entry: &Entry,
     ctx: &RunContext,
@@ -331,6 +334,45 @@ pub fn execute_activity(
             .ok_or_else(|| Abort::Fatal(format!("could not find referenced activity '{name}'")))?,
         None => declared,
     };
+    let controls = &ctx.controls;
+    if !controls.applies(&activity.controls) {
+        return run_activity(activity, ctx, cancel, sink);
+    }
+    use crate::control::{Level, Scope};
+    let context = Value::Object(activity.written.clone());
+    controls.apply(
+        Level::Activity,
+        Scope::Before,
+        &context,
+        &activity.controls,
+        &Value::Null,
+        ctx,
+    );
+    if controls.interruption().is_some() && cancel.is_cancelled() {
+        return Err(Abort::Interrupted);
+    }
+    let result = run_activity(activity, ctx, cancel, sink);
+    let state = match &result {
+        Ok(run) => serde_json::to_value(run).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    controls.apply(
+        Level::Activity,
+        Scope::After,
+        &context,
+        &activity.controls,
+        &state,
+        ctx,
+    );
+    result
+}
+
+fn run_activity(
+    activity: &Activity,
+    ctx: &RunContext,
+    cancel: &Cancel,
+    sink: Option<&RunSink>,
+) -> Result<ActivityRun, Abort> {
     let name = activity.name.as_str();
     let is_dry = match ctx.dry {
         Some(Dry::Actions) => activity.kind == ActivityKind::Action,

@@ -45,6 +45,15 @@ pub struct Cli {
     /// even where a native driver has it. Repeatable.
     #[arg(long = "python-bridge-for", global = true, value_name = "MODULE")]
     python_bridge_for: Vec<String>,
+    /// The Chaos Toolkit settings file whose `controls` apply to every experiment
+    /// [default: ~/.chaostoolkit/settings.yaml, if it exists]
+    #[arg(long, global = true, value_name = "PATH")]
+    settings: Option<PathBuf>,
+    /// Run the experiment without the controls that cannot be run (a module that does
+    /// not import), with a warning; by default such a control stops the experiment
+    /// before anything runs, as it could not guard it.
+    #[arg(long, global = true)]
+    skip_unrunnable_controls: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -137,10 +146,16 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
         std::env::set_current_dir(dir)
             .with_context(|| format!("--change-dir {}", dir.display()))?;
     }
-    let registry = cli.python_bridge_for.iter().fold(
-        Registry::builtin().with_bridge(PythonBridge::new(cli.python.clone())),
-        |r, module| r.bridge_modules(module),
-    );
+    let registry = cli
+        .python_bridge_for
+        .iter()
+        .fold(
+            Registry::builtin().with_bridge(PythonBridge::new(cli.python.clone())),
+            |r, module| r.bridge_modules(module),
+        )
+        .skip_unrunnable_controls(cli.skip_unrunnable_controls);
+    let settings =
+        crate::control::settings::load(cli.settings.as_deref()).map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Discover => {
             println!(
@@ -162,7 +177,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
                 Ok(1)
             }
         }
-        Command::Run(args) => run(args, secret_mask, registry),
+        Command::Run(args) => run(args, secret_mask, registry, settings),
     }
 }
 
@@ -204,7 +219,12 @@ fn check_journal_path(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn run(args: RunArgs, secret_mask: SecretMask, registry: Registry) -> Result<i32> {
+fn run(
+    args: RunArgs,
+    secret_mask: SecretMask,
+    registry: Registry,
+    settings: crate::control::settings::Settings,
+) -> Result<i32> {
     if let Err(why) = crate::duration::check(args.hypothesis_frequency) {
         bail!("--hypothesis-frequency {why}");
     }
@@ -223,6 +243,7 @@ fn run(args: RunArgs, secret_mask: SecretMask, registry: Registry) -> Result<i32
         fail_fast: args.fail_fast,
         vars,
         registry,
+        settings,
     };
 
     // First Ctrl-C/SIGTERM: cancel gracefully. Second: write what we have and leave.

@@ -57,8 +57,9 @@ pub struct Experiment {
     /// The `configuration` and `secrets` sections, as [`crate::config`] loads them.
     pub configuration: Option<Value>,
     pub secrets: Option<Value>,
-    /// `controls` are declared (chaos-runner ignores them, with a warning).
-    pub controls: bool,
+    /// The controls declared below the top level (on the hypothesis and the
+    /// activities): the run configures and cleans them up with the top-level ones.
+    pub nested_controls: Vec<crate::control::Declared>,
     /// A non-empty `steady-state-hypothesis` mapping.
     pub hypothesis: Option<Hypothesis>,
     pub method: Vec<Entry>,
@@ -88,17 +89,29 @@ impl Experiment {
                 .and_then(Value::as_str)?;
             T::from_str(name, false).ok()
         }
-        Experiment {
+        let mut e = Experiment {
             title: get("title").cloned(),
             configuration: get("configuration").cloned(),
             secrets: get("secrets").cloned(),
-            controls: get("controls").is_some(),
+            nested_controls: Vec::new(),
             hypothesis: get("steady-state-hypothesis").and_then(Hypothesis::from_value),
             method: entries(get("method")),
             rollbacks: entries(get("rollbacks")),
             hypothesis_strategy: strategy(experiment, "hypothesis"),
             rollback_strategy: strategy(experiment, "rollbacks"),
-        }
+        };
+        let hypothesis = e.hypothesis.iter();
+        let activities = hypothesis
+            .clone()
+            .flat_map(|h| &h.probes)
+            .chain(&e.method)
+            .chain(&e.rollbacks)
+            .filter_map(|a| a.as_ref().ok());
+        e.nested_controls = hypothesis
+            .flat_map(|h| h.controls.iter().cloned())
+            .chain(activities.flat_map(|a| a.controls.iter().cloned()))
+            .collect();
+        e
     }
 
     /// Whether the experiment has a hypothesis with at least one probe.

@@ -59,6 +59,9 @@ pub struct Hypothesis {
     /// As Python prints the `title`.
     pub title: String,
     pub probes: Vec<Entry>,
+    /// As written (what its controls receive as context).
+    pub written: Value,
+    pub controls: Vec<crate::control::Declared>,
 }
 
 impl Hypothesis {
@@ -71,11 +74,14 @@ impl Hypothesis {
                 .map(crate::pyvalue::py_str)
                 .unwrap_or_default(),
             probes: crate::experiment::entries(h.get("probes")),
+            written: value.clone(),
+            controls: crate::control::declared(h.get("controls")),
         })
     }
 }
 
-/// Runs the hypothesis once. `Ok(None)` when the experiment declares none.
+/// Runs the hypothesis once, its controls' hooks around it. `Ok(None)` when the
+/// experiment declares none.
 pub fn run_steady_state_hypothesis(
     ctx: &RunContext,
     cancel: &Cancel,
@@ -84,6 +90,43 @@ pub fn run_steady_state_hypothesis(
         tracing::debug!("No hypothesis declared.");
         return Ok(None);
     };
+    let controls = &ctx.controls;
+    if !controls.applies(&hypo.controls) {
+        return run_probes(hypo, ctx, cancel);
+    }
+    use crate::control::{Level, Scope};
+    controls.apply(
+        Level::Hypothesis,
+        Scope::Before,
+        &hypo.written,
+        &hypo.controls,
+        &Value::Null,
+        ctx,
+    );
+    if controls.interruption().is_some() {
+        return Err(Abort::Interrupted);
+    }
+    let result = run_probes(hypo, ctx, cancel);
+    let state = match &result {
+        Ok(Some(state)) => serde_json::to_value(state).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    controls.apply(
+        Level::Hypothesis,
+        Scope::After,
+        &hypo.written,
+        &hypo.controls,
+        &state,
+        ctx,
+    );
+    result
+}
+
+fn run_probes(
+    hypo: &Hypothesis,
+    ctx: &RunContext,
+    cancel: &Cancel,
+) -> Result<Option<HypothesisState>, Abort> {
     tracing::info!("Steady state hypothesis: {}", hypo.title);
     let mut state = HypothesisState {
         steady_state_met: None,

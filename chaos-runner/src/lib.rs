@@ -15,6 +15,9 @@
 //! - [`drivers`]: the [`drivers::Driver`] trait, the built-in drivers (Kubernetes) and
 //!   the [`drivers::Registry`] that routes a `python` provider to one of them or to the
 //!   bridge.
+//! - [`control`]: controls (hooks around the experiment, hypothesis, method, rollbacks
+//!   and activities; Python ones through the bridge, safeguards natively) and the
+//!   settings file that declares global ones.
 //! - [`bridge`]: the Python bridge (one interpreter per run, started on first use) for
 //!   every module without a native driver.
 //! - [`activity`]: the [`activity::Activity`] type, its rules, running one and recording
@@ -34,6 +37,7 @@ pub mod activity;
 pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod document;
 pub mod drivers;
 pub mod duration;

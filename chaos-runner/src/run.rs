@@ -12,6 +12,7 @@ use crate::activity::{Abort, ActivityKind, Dry, RunContext, RunSink, execute_act
 use crate::config::{
     ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute,
 };
+use crate::control::{Controls, Level, Scope};
 use crate::critical;
 use crate::drivers::Registry;
 use crate::experiment::Experiment;
@@ -41,6 +42,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     pub vars: Vars,
     pub registry: Registry,
+    /// The settings file's (its controls apply to the run).
+    pub settings: crate::control::settings::Settings,
 }
 
 impl Default for RunOptions {
@@ -53,6 +56,7 @@ impl Default for RunOptions {
             fail_fast: false,
             vars: Vars::default(),
             registry: Registry::builtin(),
+            settings: Default::default(),
         }
     }
 }
@@ -168,6 +172,7 @@ pub fn run_experiment(
         registry: options.registry.clone(),
         dry: options.dry,
         io: run.0.io.clone(),
+        controls: Default::default(),
     };
     ctx.configuration = load_dynamic_configuration(&ctx, cancel);
 
@@ -195,13 +200,17 @@ pub fn run_experiment(
     let clock = Instant::now();
     let journal = run.journal();
     journal.start(Journal::new(experiment.clone()));
+    ctx.controls = Arc::new(Controls::new(
+        options.settings.controls.clone(),
+        &experiment,
+        options.settings.value.clone(),
+        options.registry.bridge().cloned(),
+        cancel.clone(),
+    ));
     let ctx = Arc::new(ctx);
 
     if let Some(d) = options.dry {
         tracing::warn!("Running experiment with dry {}", d.as_str());
-    }
-    if read.controls {
-        tracing::warn!("Controls are not supported by chaos-runner; they are ignored");
     }
     let strategy = options
         .strategy
@@ -219,12 +228,23 @@ pub fn run_experiment(
         tracing::info!("No steady state hypothesis defined. That's ok, just exploring.");
     }
 
-    let phases = match run_phases(&ctx, run, strategy, has_hypothesis, options) {
-        Ok(phases) => phases,
-        Err(Abort::Interrupted) => Phases::ended(Status::Interrupted),
-        Err(Abort::Fatal(msg)) => {
-            log_fatal(&msg);
-            Phases::ended(Status::Aborted)
+    let controls = &ctx.controls;
+    let runnable = controls_runnable(controls, &read, &options.registry);
+    if runnable {
+        controls.begin(&ctx, &read.nested_controls);
+    }
+    let phases = if !runnable {
+        Phases::ended(Status::Aborted)
+    } else if controls.interruption().is_some() {
+        Phases::ended(Status::Interrupted)
+    } else {
+        match run_phases(&ctx, run, strategy, has_hypothesis, options) {
+            Ok(phases) => phases,
+            Err(Abort::Interrupted) => Phases::ended(Status::Interrupted),
+            Err(Abort::Fatal(msg)) => {
+                log_fatal(&msg);
+                Phases::ended(Status::Aborted)
+            }
         }
     };
     let Phases {
@@ -236,17 +256,32 @@ pub fn run_experiment(
         status = Some(Status::Interrupted);
     }
 
-    if rollback_strategy.should_play(status, deviated) {
+    // Nothing ran when a control could not: nothing to roll back.
+    if runnable && rollback_strategy.should_play(status, deviated) {
         let sink = RunSink {
             journal: journal.clone(),
             rollbacks: true,
         };
         journal.record(|j| j.rollbacks.clear());
+        let context = controls.experiment();
+        controls.apply(
+            Level::Rollback,
+            Scope::Before,
+            context,
+            &[],
+            &Value::Null,
+            &ctx,
+        );
         if let Err(e) = run_rollbacks(&ctx, &sink) {
             status = Some(Status::Aborted);
             if let Abort::Fatal(msg) = e {
                 critical!("{}", msg);
             }
+        }
+        if controls.applies(&[]) {
+            let state = journal.record(|j| serde_json::to_value(&j.rollbacks).unwrap_or_default());
+            let state = state.unwrap_or_default();
+            controls.apply(Level::Rollback, Scope::After, context, &[], &state, &ctx);
         }
     }
 
@@ -260,6 +295,10 @@ pub fn run_experiment(
             j.clone()
         })
         .unwrap_or_else(|| Journal::new(experiment.clone()));
+    if runnable && (controls.applies(&[]) || !read.nested_controls.is_empty()) {
+        let state = serde_json::to_value(&final_journal).unwrap_or_default();
+        controls.end(&ctx, &state, &read.nested_controls);
+    }
     if deviated {
         tracing::info!("Experiment ended with status: deviated");
         tracing::info!("The steady-state has deviated, a weakness may have been discovered");
@@ -270,6 +309,32 @@ pub fn run_experiment(
         journal: final_journal,
         before_not_met,
     })
+}
+
+/// Whether every control can be run; logs those that cannot (and, unless the user
+/// opted out, that nothing was run because of them).
+fn controls_runnable(controls: &Controls, read: &Experiment, registry: &Registry) -> bool {
+    let unrunnable: Vec<String> = controls
+        .all(&read.nested_controls)
+        .iter()
+        .filter_map(|c| crate::control::check_runnable(c, registry.bridge()).err())
+        .collect();
+    if unrunnable.is_empty() {
+        return true;
+    }
+    if registry.skips_unrunnable_controls() {
+        for why in &unrunnable {
+            tracing::warn!("{why}; running without it (--skip-unrunnable-controls)");
+        }
+        return true;
+    }
+    for why in &unrunnable {
+        critical!("{}", why);
+    }
+    critical!(
+        "Nothing was run: a control that cannot be run could not guard the experiment (--skip-unrunnable-controls runs it without such controls)"
+    );
+    false
 }
 
 /// Where the phases left the run.
@@ -396,6 +461,15 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
         journal: run.journal().clone(),
         rollbacks: false,
     };
+    let controls = &ctx.controls;
+    controls.apply(
+        Level::Method,
+        Scope::Before,
+        controls.experiment(),
+        &[],
+        &Value::Null,
+        ctx,
+    );
     let mut background = Vec::new();
     let mut result = Ok(true);
     for (index, entry) in method.iter().enumerate() {
@@ -434,6 +508,20 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
         {
             result = Err(e);
         }
+    }
+    if controls.applies(&[]) {
+        let state = run
+            .journal()
+            .record(|j| serde_json::to_value(&j.run).unwrap_or_default())
+            .unwrap_or_default();
+        controls.apply(
+            Level::Method,
+            Scope::After,
+            controls.experiment(),
+            &[],
+            &state,
+            ctx,
+        );
     }
     match result {
         Err(Abort::Fatal(msg)) => {

@@ -56,6 +56,11 @@ impl Problems {
         });
     }
 
+    /// The problems and the warnings found.
+    pub fn into_parts(self) -> (Vec<Problem>, Vec<String>) {
+        (self.problems, self.warnings)
+    }
+
     /// Something that does not make the experiment invalid but that the user should
     /// know before it runs (e.g. a Python module that could not be checked).
     pub fn warn(&mut self, message: impl Into<String>) {
@@ -170,11 +175,6 @@ impl Checker<'_> {
         if let Err(e) = load_secrets(exp.get("secrets"), vars) {
             self.problem("/secrets", e.to_string());
         }
-        if exp.contains_key("controls") {
-            self.warnings
-                .push("controls are not supported by chaos-runner; they will be ignored".into());
-        }
-
         self.hypothesis(exp.get("steady-state-hypothesis"));
 
         match exp.get("method") {
@@ -201,6 +201,104 @@ impl Checker<'_> {
                 }
             }
             Some(_) => self.problem("/rollbacks", "rollbacks must be a list of activities"),
+        }
+        self.controls();
+    }
+
+    /// chaoslib's rules for every `controls` list, and whether each control can be run
+    /// (a problem, unless unrunnable controls are to be skipped).
+    fn controls(&mut self) {
+        let exp = self.experiment;
+        let mut lists: Vec<(String, &Value)> = Vec::new();
+        if let Some(c) = exp.get("controls") {
+            lists.push(("/controls".into(), c));
+        }
+        let hypo = exp.get("steady-state-hypothesis");
+        if let Some(c) = hypo.and_then(|h| h.get("controls")) {
+            lists.push(("/steady-state-hypothesis/controls".into(), c));
+        }
+        let activities = [
+            (
+                "/steady-state-hypothesis/probes",
+                hypo.and_then(|h| h.get("probes")),
+            ),
+            ("/method", exp.get("method")),
+            ("/rollbacks", exp.get("rollbacks")),
+        ];
+        for (base, list) in activities {
+            for (i, a) in list
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(c) = a.get("controls") {
+                    lists.push((pointer(&pointer(base, i), "controls"), c));
+                }
+            }
+        }
+        let top: Vec<String> = exp
+            .get("controls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| c.get("ref").is_none())
+            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let mut checked: Vec<String> = Vec::new();
+        for (at, list) in lists {
+            crate::control::validate_list(list, &at, &top, &mut self.problems);
+            for (i, declared) in list.as_array().into_iter().flatten().enumerate() {
+                if declared.get("ref").is_some() {
+                    continue;
+                }
+                let Some(control) = crate::control::Control::from_value(declared, None) else {
+                    continue;
+                };
+                let at = pointer(&at, i);
+                if let crate::control::ControlKind::Safeguards { probes } = &control.kind {
+                    self.safeguard_probes(probes, &format!("{at}/provider/arguments/probes"));
+                }
+                if checked.contains(&control.name) {
+                    continue;
+                }
+                checked.push(control.name.clone());
+                if let Err(why) = crate::control::check_runnable(&control, self.registry.bridge()) {
+                    if self.registry.skips_unrunnable_controls() {
+                        self.problems
+                            .warn(format!("{at}: {why}; it will be skipped"));
+                    } else {
+                        self.problem(
+                            format!("{at}/provider/module"),
+                            format!(
+                                "{why} (--skip-unrunnable-controls runs the experiment without it)"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A safeguard's probes: valid probes with a tolerance, a `frequency` in range.
+    fn safeguard_probes(&mut self, probes: &[Value], at: &str) {
+        for (i, probe) in probes.iter().enumerate() {
+            let at = pointer(at, i);
+            self.activity(probe, &at);
+            match probe.get("tolerance") {
+                None => self.problem(at.clone(), "a safeguard probe must have a tolerance"),
+                Some(t) => crate::tolerance::validate(
+                    t,
+                    &pointer(&at, "tolerance"),
+                    self.registry,
+                    &mut self.problems,
+                ),
+            }
+            if let Some(f) = probe.get("frequency")
+                && let Some(why) = crate::duration::problem(f, "frequency")
+            {
+                self.problem(pointer(&at, "frequency"), why);
+            }
         }
     }
 

@@ -77,6 +77,37 @@ def _call(request):
     return fn(**arguments)
 
 
+def _is_interrupt(x):
+    # chaoslib.exceptions.InterruptExecution, recognised by name: the interpreter need
+    # not have chaoslib installed for a control to stop the run.
+    return any(c.__name__ == "InterruptExecution" for c in type(x).__mro__)
+
+
+def _control(request):
+    """A control's hook, called as chaoslib calls it; None when the module lacks it."""
+    mod = importlib.import_module(request["module"])
+    hook = request["hook"]
+    fn = getattr(mod, hook, None)
+    if fn is None:
+        return None
+    if hook == "cleanup_control":
+        return fn()
+    if hook == "validate_control":
+        return fn(request["control"])
+    arguments = dict(request.get("arguments") or {})
+    params = inspect.signature(fn).parameters
+    for key in ("secrets", "configuration", "experiment", "settings"):
+        if key in params:
+            arguments[key] = request.get(key)
+    if hook == "configure_control":
+        return fn(**arguments)
+    if "state" in params:
+        arguments["state"] = request.get("state")
+    if "extensions" in params:
+        arguments["extensions"] = (request.get("experiment") or {}).get("extensions")
+    return fn(context=request.get("context"), **arguments)
+
+
 def _check(request):
     """chaoslib's validate_python_activity, with its messages; [] when it fits."""
     module, func = request["module"], request["func"]
@@ -120,6 +151,14 @@ def _serve(request):
     try:
         if request["op"] == "check":
             answer = {"id": rid, "problems": _check(request)}
+        elif request["op"] == "control":
+            try:
+                _control(request)
+                answer = {"id": rid, "value": None}
+            except BaseException as x:  # noqa: BLE001 - see below
+                if not _is_interrupt(x):
+                    raise
+                answer = {"id": rid, "interrupt": str(x) or type(x).__name__}
         else:
             value = _call(request)
             # Encode here, so a value that cannot be written is this call's failure.

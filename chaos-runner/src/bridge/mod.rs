@@ -70,6 +70,32 @@ pub struct Check<'a> {
     pub kind: &'a str,
 }
 
+/// One call of a control's hook (`before_activity_control`, `configure_control`, ...),
+/// with what chaoslib passes it (each only if the hook declares it).
+#[derive(Debug, Clone, Copy)]
+pub struct ControlCall<'a> {
+    pub module: &'a str,
+    pub hook: &'a str,
+    pub arguments: &'a Map<String, Value>,
+    pub context: &'a Value,
+    pub state: &'a Value,
+    pub experiment: &'a Value,
+    pub configuration: &'a Map<String, Value>,
+    pub secrets: &'a Map<String, Value>,
+    pub settings: &'a Value,
+    /// The control as declared (what `validate_control` receives).
+    pub control: &'a Value,
+}
+
+/// What a control's hook did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlOutcome {
+    /// It returned (or the module has no such hook).
+    Done,
+    /// It raised chaoslib's `InterruptExecution`: the run must stop, with this message.
+    Interrupt(String),
+}
+
 /// A problem found by [`PythonBridge::check`]: the provider field it is about
 /// (`module`, `func` or `arguments`) and chaoslib's message.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -124,7 +150,7 @@ impl PythonBridge {
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
-            Answer::Problems(_) => Err(BridgeError::Exited("unexpected answer".into())),
+            _ => Err(BridgeError::Exited("unexpected answer".into())),
         }
     }
 
@@ -144,7 +170,32 @@ impl PythonBridge {
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
-            Answer::Value(_) => Err(BridgeError::Exited("unexpected answer".into())),
+            _ => Err(BridgeError::Exited("unexpected answer".into())),
+        }
+    }
+
+    /// Calls a control's hook.
+    pub fn control(&self, call: &ControlCall) -> Result<ControlOutcome, BridgeError> {
+        let request = serde_json::json!({
+            "op": "control",
+            "module": call.module,
+            "hook": call.hook,
+            "arguments": call.arguments,
+            "context": call.context,
+            "state": call.state,
+            "experiment": call.experiment,
+            "configuration": call.configuration,
+            "secrets": call.secrets,
+            "settings": call.settings,
+            "control": call.control,
+        });
+        match self.session()?.ask(request)? {
+            Answer::Value(_) => Ok(ControlOutcome::Done),
+            Answer::Interrupt(message) => Ok(ControlOutcome::Interrupt(message)),
+            Answer::Raised { message, traceback } => {
+                Err(BridgeError::Raised { message, traceback })
+            }
+            Answer::Problems(_) => Err(BridgeError::Exited("unexpected answer".into())),
         }
     }
 
@@ -195,6 +246,7 @@ enum Answer {
         traceback: Vec<String>,
     },
     Problems(Vec<CheckProblem>),
+    Interrupt(String),
 }
 
 /// A line from the interpreter.
@@ -206,6 +258,7 @@ struct Line {
     #[serde(default)]
     traceback: Vec<String>,
     problems: Option<Vec<CheckProblem>>,
+    interrupt: Option<String>,
     log: Option<LogRecord>,
     ready: Option<String>,
     executable: Option<String>,
@@ -349,6 +402,8 @@ fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, 
                 }
             } else if let Some(problems) = line.problems {
                 Answer::Problems(problems)
+            } else if let Some(message) = line.interrupt {
+                Answer::Interrupt(message)
             } else {
                 Answer::Value(line.value.unwrap_or(Value::Null))
             };

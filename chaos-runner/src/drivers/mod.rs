@@ -73,6 +73,9 @@ pub struct Registry {
     bridge: Option<PythonBridge>,
     /// Module prefixes sent to the bridge even where a native driver exists.
     bridged: Vec<String>,
+    /// A control nothing can run is skipped with a warning instead of stopping the
+    /// experiment (`--skip-unrunnable-controls`).
+    skip_unrunnable_controls: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -125,6 +128,21 @@ impl Registry {
     pub fn bridge_modules(mut self, prefix: impl Into<String>) -> Self {
         self.bridged.push(prefix.into());
         self
+    }
+
+    /// Skips controls that cannot be run (with a warning) instead of refusing the run.
+    pub fn skip_unrunnable_controls(mut self, skip: bool) -> Self {
+        self.skip_unrunnable_controls = skip;
+        self
+    }
+
+    pub fn skips_unrunnable_controls(&self) -> bool {
+        self.skip_unrunnable_controls
+    }
+
+    /// The bridge, if this registry has one.
+    pub fn bridge(&self) -> Option<&PythonBridge> {
+        self.bridge.as_ref()
     }
 
     /// Who serves `module.func`: a native driver that has that function (unless the

@@ -5,10 +5,11 @@
 use chaos_runner::run::{Outcome, Run, RunOptions, run_experiment};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use wait_timeout::ChildExt;
 
 /// A small HTTP server for provider tests. Routes:
 /// - `/ok` 200 text "hello"; `/json` 200 `application/json`;
@@ -223,4 +224,68 @@ pub fn statuses(runs: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Runs one runner (the reference `chaos` or ours) on one experiment file, bounded to
+/// 60 s, as the compatibility tier does: `--var base_url=` the test server, `--var
+/// marker=` a fresh empty file in `work`, tests/fixtures/python on `PYTHONPATH`, and the
+/// compatibility tier's interpreter for our bridge. Returns (exit code, journal).
+pub fn run_one(
+    program: &Path,
+    global: &[&str],
+    fixture: &Path,
+    work: &Path,
+    extra: &[String],
+) -> (i32, Value) {
+    std::fs::create_dir_all(work).expect("work dir");
+    let marker = work.join("marker");
+    std::fs::write(&marker, "").expect("marker");
+    let journal = work.join("journal.json");
+    let mut args: Vec<String> = global.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        "run".into(),
+        "--journal-path".into(),
+        journal.display().to_string(),
+        "--var".into(),
+        format!("base_url={}", server().base),
+        "--var".into(),
+        format!("marker={}", marker.display()),
+    ]);
+    args.extend(extra.iter().cloned());
+    args.push(fixture.display().to_string());
+    let python_modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python");
+    let mut child = Command::new(program)
+        .args(&args)
+        .env("PYTHONPATH", python_modules)
+        .env(
+            chaos_runner::bridge::PYTHON_ENV,
+            test_kit::tier::chaos_bin().with_file_name("python"),
+        )
+        .current_dir(work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    let status = match child.wait_timeout(Duration::from_secs(60)).expect("wait") {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            panic!(
+                "{} on {} took over 60 s",
+                program.display(),
+                fixture.display()
+            );
+        }
+    };
+    let text = std::fs::read_to_string(&journal).unwrap_or_else(|_| {
+        panic!(
+            "{} wrote no journal for {}",
+            program.display(),
+            fixture.display()
+        )
+    });
+    (
+        status.code().unwrap_or(-1),
+        serde_json::from_str(&text).expect("journal is JSON"),
+    )
 }
