@@ -215,10 +215,12 @@ pub fn run_experiment(
     let strategy = options
         .strategy
         .or(read.hypothesis_strategy)
+        .or(options.settings.hypothesis_strategy)
         .unwrap_or(Strategy::Default);
     let rollback_strategy = options
         .rollback_strategy
         .or(read.rollback_strategy)
+        .or(options.settings.rollback_strategy)
         .unwrap_or(RollbackStrategy::Default);
     tracing::info!("Steady-state strategy: {}", strategy.as_str());
     tracing::info!("Rollbacks strategy: {}", rollback_strategy.as_str());

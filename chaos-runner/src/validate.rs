@@ -5,6 +5,7 @@ use crate::activity::Activity;
 use crate::config::{Vars, load_configuration, load_secrets};
 use crate::drivers::Registry;
 use crate::experiment::Experiment;
+use clap::ValueEnum;
 use serde_json::Value;
 
 /// One thing wrong with an experiment.
@@ -203,6 +204,71 @@ impl Checker<'_> {
             Some(_) => self.problem("/rollbacks", "rollbacks must be a list of activities"),
         }
         self.controls();
+        self.runtime(exp.get("runtime"));
+        self.contributions(exp.get("contributions"));
+    }
+
+    /// chaostoolkit 1.21's `runtime` block: the strategies it names must be ones the
+    /// command line takes; keys chaos-runner does not use are named, never dropped
+    /// silently (the journal keeps the block as written either way).
+    fn runtime(&mut self, runtime: Option<&Value>) {
+        let Some(runtime) = runtime.filter(|r| !r.is_null()) else {
+            return;
+        };
+        let Some(map) = runtime.as_object() else {
+            self.problem("/runtime", "runtime must be a mapping");
+            return;
+        };
+        for (section, value) in map {
+            let at = pointer("/runtime", section);
+            let valid: fn(&str) -> bool = match section.as_str() {
+                "hypothesis" => |s| crate::hypothesis::Strategy::from_str(s, false).is_ok(),
+                "rollbacks" => |s| crate::rollback::RollbackStrategy::from_str(s, false).is_ok(),
+                _ => {
+                    self.warnings
+                        .push(format!("{at}: not used by chaos-runner"));
+                    continue;
+                }
+            };
+            let Some(fields) = value.as_object() else {
+                self.problem(at, format!("runtime.{section} must be a mapping"));
+                continue;
+            };
+            for (key, v) in fields {
+                let field_at = pointer(&at, key);
+                if key != "strategy" {
+                    self.warnings
+                        .push(format!("{field_at}: not used by chaos-runner"));
+                } else if !v.as_str().is_some_and(valid) {
+                    self.problem(
+                        field_at,
+                        format!("unknown {section} strategy {}", crate::pyvalue::py_str(v)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `contributions`: a mapping of names to `none`, `low`, `medium` or `high` (the
+    /// Chaos Toolkit's format). The reference does not check them, so neither refuses
+    /// the experiment here: a wrong one is a warning.
+    fn contributions(&mut self, contributions: Option<&Value>) {
+        let Some(c) = contributions.filter(|c| !c.is_null()) else {
+            return;
+        };
+        let Some(map) = c.as_object() else {
+            self.warnings
+                .push("/contributions: should be a mapping of names to levels".into());
+            return;
+        };
+        for (name, level) in map {
+            if !matches!(level.as_str(), Some("none" | "low" | "medium" | "high")) {
+                self.warnings.push(format!(
+                    "{}: a contribution is one of none, low, medium, high",
+                    pointer("/contributions", name)
+                ));
+            }
+        }
     }
 
     /// chaoslib's rules for every `controls` list, and whether each control can be run

@@ -282,3 +282,44 @@ fn a_flood_of_output_is_kept_to_its_first_10_mib() {
         stdout.len()
     );
 }
+
+#[test]
+fn newer_keys_are_checked_or_named_never_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut e = experiment(
+        json!([]),
+        json!([process("a", "true", json!([]))]),
+        json!([]),
+    );
+    e["runtime"] = json!({
+        "hypothesis": {"strategy": "sometimes"},
+        "rollbacks": {"strategy": "always", "parallel": true},
+        "telemetry": {}
+    });
+    e["contributions"] = json!({"reliability": "high", "security": "huge"});
+    e["extensions"] = json!([{"name": "chaosreliably", "objective_id": "x"}]);
+    let file = dir.path().join("e.json");
+    std::fs::write(&file, e.to_string()).expect("write");
+    let out = Command::new(bin())
+        .args(["validate", file.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for expected in [
+        "/runtime/hypothesis/strategy: unknown hypothesis strategy sometimes",
+        "/runtime/rollbacks/parallel: not used by chaos-runner",
+        "/runtime/telemetry: not used by chaos-runner",
+        "/contributions/security: a contribution is one of none, low, medium, high",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // Valid, the run keeps every key in its journal as written.
+    e["runtime"]["hypothesis"]["strategy"] = json!("before-method-only");
+    let r = run_cli(dir.path(), &e, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.journal.expect("journal");
+    assert_eq!(j["experiment"]["runtime"], e["runtime"]);
+    assert_eq!(j["experiment"]["contributions"], e["contributions"]);
+    assert_eq!(j["experiment"]["extensions"], e["extensions"]);
+}

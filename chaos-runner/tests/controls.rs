@@ -342,3 +342,45 @@ fn compat_tier_a_python_control_interrupts_as_in_the_reference() {
     // The reference exits 1 on interruption as well.
     assert_eq!(our_code, ref_code);
 }
+
+#[test]
+fn settings_runtime_strategies_apply_unless_the_experiment_or_the_command_line_names_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = dir.path().join("settings.yaml");
+    std::fs::write(&settings, "runtime:\n  rollbacks:\n    strategy: never\n").expect("write");
+    let rolled_back = dir.path().join("rolled-back");
+    let e = experiment(
+        json!([probe_process("fails", "false", json!([]), json!(0))]),
+        json!([]),
+        json!([touch("undo", &rolled_back)]),
+    );
+    let path = settings.to_str().expect("utf-8");
+    // By default the rollback is played here (the hypothesis failed before the method,
+    // status completed); the settings say never, the command line says always.
+    let r = run_cli(dir.path(), &e, &["--settings", path]);
+    assert!(
+        !rolled_back.exists(),
+        "settings' strategy unused: {}",
+        r.stderr
+    );
+    let r = run_cli(
+        dir.path(),
+        &e,
+        &["--settings", path, "--rollback-strategy", "always"],
+    );
+    assert!(rolled_back.exists(), "the command line wins: {}", r.stderr);
+
+    std::fs::write(
+        &settings,
+        "runtime:\n  rollbacks:\n    strategy: sometimes\n",
+    )
+    .expect("write");
+    let r = run_cli(dir.path(), &e, &["--settings", path]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("/runtime/rollbacks/strategy: unknown strategy 'sometimes'"),
+        "{}",
+        r.stderr
+    );
+}

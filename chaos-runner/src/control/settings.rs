@@ -14,6 +14,10 @@ pub struct Settings {
     /// As written (what control hooks receive as `settings`).
     pub value: Value,
     pub controls: Vec<Arc<Control>>,
+    /// `runtime.hypothesis.strategy` and `runtime.rollbacks.strategy`: used when
+    /// neither the command line nor the experiment names one, as `chaos` does.
+    pub hypothesis_strategy: Option<crate::hypothesis::Strategy>,
+    pub rollback_strategy: Option<crate::rollback::RollbackStrategy>,
 }
 
 /// Where the reference reads its settings by default.
@@ -72,5 +76,39 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
     if let Some(first) = found.first() {
         return Err(format!("settings file {shown}: {first}"));
     }
-    Ok(Settings { value, controls })
+    let strategy = |section: &str| {
+        value
+            .get("runtime")
+            .and_then(|r| r.get(section))
+            .and_then(|s| s.get("strategy"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    use clap::ValueEnum;
+    let hypothesis_strategy = match strategy("hypothesis") {
+        Some(name) => Some(
+            crate::hypothesis::Strategy::from_str(&name, false).map_err(|_| {
+                format!(
+                    "settings file {shown}: /runtime/hypothesis/strategy: unknown strategy '{name}'"
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let rollback_strategy = match strategy("rollbacks") {
+        Some(name) => Some(
+            crate::rollback::RollbackStrategy::from_str(&name, false).map_err(|_| {
+                format!(
+                    "settings file {shown}: /runtime/rollbacks/strategy: unknown strategy '{name}'"
+                )
+            })?,
+        ),
+        None => None,
+    };
+    Ok(Settings {
+        value,
+        controls,
+        hypothesis_strategy,
+        rollback_strategy,
+    })
 }
