@@ -163,6 +163,17 @@ pub fn run_experiment(
     let read = Arc::new(Experiment::from_value(&experiment));
     let configuration = load_configuration(read.configuration.as_ref(), &options.vars)?;
     let secrets = load_secrets(read.secrets.as_ref(), &options.vars)?;
+    for (name, used) in crate::config::vault_secrets(&experiment) {
+        if used.is_some() {
+            return Err(ConfigError::UnsupportedSecret {
+                key: name,
+                kind: "vault".into(),
+            });
+        }
+        tracing::warn!(
+            "Secret '{name}' comes from Vault, which chaos-runner cannot read; nothing uses it, so it is left out"
+        );
+    }
     run.0.secret_mask.add(secret_values(&secrets));
     let mut ctx = RunContext {
         experiment: read.clone(),

@@ -176,6 +176,18 @@ impl Checker<'_> {
         if let Err(e) = load_secrets(exp.get("secrets"), vars) {
             self.problem("/secrets", e.to_string());
         }
+        for (name, used) in crate::config::vault_secrets(self.experiment) {
+            let at = format!("/secrets/{}", name.replace('.', "/"));
+            match used {
+                Some(by) => self.problem(
+                    at,
+                    format!("secret '{name}' comes from Vault, which chaos-runner cannot read (only static values and env), and is used by {by}"),
+                ),
+                None => self.warnings.push(format!(
+                    "{at}: secret '{name}' comes from Vault, which chaos-runner cannot read; nothing uses it, so it is left out"
+                )),
+            }
+        }
         self.hypothesis(exp.get("steady-state-hypothesis"));
 
         match exp.get("method") {

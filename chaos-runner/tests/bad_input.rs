@@ -323,3 +323,42 @@ fn newer_keys_are_checked_or_named_never_dropped() {
     assert_eq!(j["experiment"]["contributions"], e["contributions"]);
     assert_eq!(j["experiment"]["extensions"], e["extensions"]);
 }
+
+#[test]
+fn vault_secrets_are_refused_only_where_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = json!({"type": "vault", "path": "secret/app", "key": "token"});
+    let mut e = experiment(
+        json!([]),
+        json!([process("a", "true", json!([]))]),
+        json!([]),
+    );
+    e["secrets"] = json!({"app": {"token": vault, "plain": "p"}});
+    // Declared, never used: a warning, and the run goes on.
+    let r = run_cli(dir.path(), &e, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("/secrets/app/token: secret 'app.token' comes from Vault"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.journal.expect("journal")["status"], "completed");
+    // Used through ${token}: refused before anything runs, naming what uses it.
+    e["method"][0]["provider"]["arguments"] = json!(["${token}"]);
+    let r = run_cli(dir.path(), &e, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/secrets/app/token: secret 'app.token' comes from Vault, which chaos-runner cannot read (only static values and env), and is used by ${token}"),
+        "{}",
+        r.stderr
+    );
+    let r = run_cli(dir.path(), &e, &["--no-validation"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("secret 'app.token': type 'vault' is not supported"),
+        "{}",
+        r.stderr
+    );
+}
