@@ -3,13 +3,15 @@
 
 use anyhow::{Context, Result};
 use chaosk8s::Session;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service as KubeService};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service as KubeService};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
 use super::{address, rollout};
+use crate::fault_token;
 use crate::service::{Mode, Service};
 use crate::targets::{Health, ServiceStatus};
 use crate::ui;
@@ -52,6 +54,68 @@ pub fn ensure_namespace(session: &Session, namespace: &str) -> Result<()> {
             Err(err) => Err(err).with_context(|| format!("cannot create namespace '{namespace}'")),
         }
     })
+}
+
+/// The provider's fault token in `namespace`'s Secret, made there (random) when there is
+/// none. An existing token is kept: the running provider read it when it started (a
+/// Secret's value reaches a container's environment only at its start).
+pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<String> {
+    if let Some(token) = fault_token(session, namespace)? {
+        return Ok(token);
+    }
+    let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
+    let token = fault_token::generate();
+    let mut object: Secret = serde_json::from_value(json!({
+        "metadata": {
+            "name": fault_token::SECRET_NAME,
+            // What `lab down` and humans find the lab's objects by (manifests/base).
+            "labels": {"app.kubernetes.io/part-of": "cascade-lab"}
+        },
+        "type": "Opaque"
+    }))
+    .context("cannot build the fault token Secret")?;
+    object.data = Some(
+        [(
+            fault_token::SECRET_KEY.to_string(),
+            ByteString(token.clone().into_bytes()),
+        )]
+        .into(),
+    );
+    session.block_on(async {
+        match secrets.create(&PostParams::default(), &object).await {
+            Ok(_) => {
+                ui::info(format!(
+                    "created Secret {} (the provider's fault token; `lab fault-token` prints it)",
+                    fault_token::SECRET_NAME
+                ));
+                Ok(token)
+            }
+            Err(err) => Err(err).with_context(|| {
+                format!(
+                    "cannot create Secret {} in namespace '{namespace}'",
+                    fault_token::SECRET_NAME
+                )
+            }),
+        }
+    })
+}
+
+/// The fault token the namespace's Secret holds, if there is a usable one.
+pub fn fault_token(session: &Session, namespace: &str) -> Result<Option<String>> {
+    let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
+    let secret = session
+        .block_on(secrets.get_opt(fault_token::SECRET_NAME))
+        .with_context(|| {
+            format!(
+                "cannot read Secret {} in namespace '{namespace}'",
+                fault_token::SECRET_NAME
+            )
+        })?;
+    Ok(secret
+        .and_then(|s| s.data)
+        .and_then(|mut data| data.remove(fault_token::SECRET_KEY))
+        .and_then(|ByteString(bytes)| String::from_utf8(bytes).ok())
+        .filter(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())))
 }
 
 /// One `lab status` row per lab Deployment that exists in `namespace`.

@@ -64,6 +64,18 @@ pub fn delete(repo: &Repo, context: Option<&str>, namespace: &str) -> Result<()>
             "--timeout=120s",
         ],
     )?;
+    // Made by `lab up` itself, not by the manifests.
+    kubectl(
+        context,
+        &[
+            "delete",
+            "secret",
+            crate::fault_token::SECRET_NAME,
+            "-n",
+            namespace,
+            "--ignore-not-found=true",
+        ],
+    )?;
     Ok(())
 }
 
