@@ -750,3 +750,45 @@ fn kubernetes_tier_up_keeps_the_fault_token_secret_and_the_provider_network_poli
         left.stdout
     );
 }
+
+/// A provider applied without lab started with no token; `lab up` then makes the Secret
+/// and restarts the provider so it reads it (its template alone would not change).
+#[test]
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_up_after_a_plain_apply_restarts_the_provider_with_the_token() {
+    let kubeconfig = test_kit::tier::kubeconfig();
+    let lab = ClusterLab::new(kubeconfig, "plainapply");
+    let created = Running::start(
+        &mut lab.command("kubectl", &["create", "namespace", lab.namespace.as_str()]),
+    )
+    .wait(Duration::from_secs(60));
+    assert!(created.status.success(), "{}", created.stderr);
+    let overlay = lab.repo.path().join("manifests/overlays/before");
+    let applied = lab.kubectl(&["apply", "-k", overlay.to_str().unwrap()]);
+    assert!(applied.status.success(), "{}", applied.stderr);
+    let restarted_at = || {
+        lab.kubectl(&[
+            "get",
+            "deployment",
+            "my-provider-app",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+        ])
+        .stdout
+        .trim()
+        .to_string()
+    };
+    assert_eq!(restarted_at(), "", "a fresh apply has not been restarted");
+
+    let up = lab.lab(&["up", "--target", "cluster"]);
+    up.expect_code(0, "lab up after a plain apply");
+    up.expect_stderr("restarting my-provider-app");
+    assert_ne!(restarted_at(), "", "the provider's pods were replaced");
+
+    // Once the Secret exists, later repairs leave the provider alone.
+    let before = restarted_at();
+    let again = lab.lab(&["up", "--target", "cluster"]);
+    again.expect_code(0, "lab up again");
+    assert!(!again.stderr.contains("restarting"), "{}", again.stderr);
+    assert_eq!(restarted_at(), before);
+}

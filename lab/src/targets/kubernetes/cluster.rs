@@ -56,12 +56,19 @@ pub fn ensure_namespace(session: &Session, namespace: &str) -> Result<()> {
     })
 }
 
-/// The provider's fault token in `namespace`'s Secret, made there (random) when there is
-/// none. An existing token is kept: the running provider read it when it started (a
-/// Secret's value reaches a container's environment only at its start).
-pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<String> {
-    if let Some(token) = fault_token(session, namespace)? {
-        return Ok(token);
+/// Whether [`ensure_fault_token`] found the Secret or had to make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSecret {
+    Kept,
+    Created,
+}
+
+/// Makes sure `namespace` has the Secret with the provider's fault token (random).
+/// An existing token is kept: the running provider read it when it started (a Secret's
+/// value reaches a container's environment only at its start).
+pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<TokenSecret> {
+    if fault_token(session, namespace)?.is_some() {
+        return Ok(TokenSecret::Kept);
     }
     let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
     let token = fault_token::generate();
@@ -77,7 +84,7 @@ pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<String> 
     object.data = Some(
         [(
             fault_token::SECRET_KEY.to_string(),
-            ByteString(token.clone().into_bytes()),
+            ByteString(token.into_bytes()),
         )]
         .into(),
     );
@@ -88,7 +95,7 @@ pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<String> 
                     "created Secret {} (the provider's fault token; `lab fault-token` prints it)",
                     fault_token::SECRET_NAME
                 ));
-                Ok(token)
+                Ok(TokenSecret::Created)
             }
             Err(err) => Err(err).with_context(|| {
                 format!(
@@ -116,6 +123,15 @@ pub fn fault_token(session: &Session, namespace: &str) -> Result<Option<String>>
         .and_then(|mut data| data.remove(fault_token::SECRET_KEY))
         .and_then(|ByteString(bytes)| String::from_utf8(bytes).ok())
         .filter(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())))
+}
+
+/// Whether the Deployment `name` exists in `namespace`.
+pub fn deployment_exists(session: &Session, namespace: &str, name: &str) -> Result<bool> {
+    let deployments: Api<Deployment> = Api::namespaced(session.client(), namespace);
+    let found = session
+        .block_on(deployments.get_opt(name))
+        .with_context(|| format!("cannot read deployment {name} in namespace '{namespace}'"))?;
+    Ok(found.is_some())
 }
 
 /// One `lab status` row per lab Deployment that exists in `namespace`.

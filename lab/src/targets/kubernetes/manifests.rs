@@ -79,6 +79,16 @@ pub fn delete(repo: &Repo, context: Option<&str>, namespace: &str) -> Result<()>
     Ok(())
 }
 
+/// `kubectl rollout restart` of a lab Deployment (new pods read the Secrets again).
+pub fn restart(context: Option<&str>, namespace: &str, deployment: &str) -> Result<()> {
+    let target = format!("deployment/{deployment}");
+    ui::info(format!(
+        "restarting {deployment} so it reads the new fault token"
+    ));
+    kubectl(context, &["rollout", "restart", &target, "-n", namespace])?;
+    Ok(())
+}
+
 /// `kubectl logs` of a lab Deployment, straight to the terminal.
 pub fn logs(context: Option<&str>, namespace: &str, deployment: &str, follow: bool) -> Result<()> {
     let deployment = format!("deployment/{deployment}");

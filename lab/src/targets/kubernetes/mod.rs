@@ -209,8 +209,19 @@ impl Target for Kubernetes {
         let session = cluster::session(record.context.as_deref())?;
         cluster::ensure_namespace(&session, &record.namespace)?;
         // Before the apply: the provider reads it when its pod starts.
-        cluster::ensure_fault_token(&session, &record.namespace)?;
+        let provider_ran =
+            cluster::deployment_exists(&session, &record.namespace, Service::Provider.name())?;
+        let secret = cluster::ensure_fault_token(&session, &record.namespace)?;
         manifests::apply(&repo, self.states.root(), &record, mode)?;
+        if provider_ran && secret == cluster::TokenSecret::Created {
+            // A provider applied without lab (`kubectl apply -k`) started without the
+            // token, and an unchanged template would not roll out: restart it.
+            manifests::restart(
+                record.context.as_deref(),
+                &record.namespace,
+                Service::Provider.name(),
+            )?;
+        }
         // Recorded before waiting, so `lab down` finds a lab whose rollout failed.
         let mut new_state = State::new(self.kind, mode);
         new_state.kubernetes = Some(record.clone());
