@@ -115,6 +115,42 @@ if [ "$rendered_ok" = 1 ]; then
   else
     pass "kind/cluster.yaml maps the consumer's nodePort $node_port to the same host port"
   fi
+
+  # Who may reach the provider and change its faults (issue 13): only the consumer's pods
+  # on the provider's port, and the fault token from lab's Secret, optional so a plain
+  # `kubectl apply -k` still starts.
+  policy=$(awk '/^kind: NetworkPolicy$/ { on = 1 } /^---$/ { on = 0 } on' "$workdir/before.yaml")
+  want_policy='  ingress:
+  - from:
+    - podSelector:
+        matchLabels:
+          name: my-consumer-app
+    ports:
+    - port: http
+      protocol: TCP
+  podSelector:
+    matchLabels:
+      name: my-provider-app
+  policyTypes:
+  - Ingress'
+  if [ -z "$policy" ]; then
+    fail "the rendered manifests should have a NetworkPolicy for the provider"
+  elif [[ "$policy" != *"$want_policy"* ]]; then
+    fail "the provider's NetworkPolicy should admit only name=my-consumer-app pods on port http" "$policy"
+  else
+    pass "a NetworkPolicy admits only the consumer's pods to the provider's port"
+  fi
+  want_secret_ref='        - name: FAULT_API_TOKEN
+          valueFrom:
+            secretKeyRef:
+              key: token
+              name: provider-fault-token
+              optional: true'
+  if [[ "$(<"$workdir/before.yaml")" == *"$want_secret_ref"* ]]; then
+    pass "the provider reads FAULT_API_TOKEN from the optional Secret provider-fault-token"
+  else
+    fail "the provider should read FAULT_API_TOKEN from secretKeyRef provider-fault-token/token, optional: true"
+  fi
 fi
 
 # The Dockerfile cannot be built here (no container engine): lint it instead.

@@ -85,6 +85,10 @@ impl Cluster {
             let (ok, out) = self.kubectl(&["rollout", "status", &target, "--timeout=90s"]);
             assert!(ok, "rollout of {name}: {out}");
         }
+        // A plain apply, not lab's: the provider starts whether or not lab's Secret
+        // provider-fault-token exists (its token is optional), behind the NetworkPolicy.
+        let (ok, out) = self.kubectl(&["get", "networkpolicy", "my-provider-app-ingress"]);
+        assert!(ok, "the provider's NetworkPolicy: {out}");
     }
 
     fn undeploy(&self) {

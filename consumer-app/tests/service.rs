@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use test_kit::service::{
-    Service, assert_one_line_error, client, free_port, run_to_exit, sibling_binary,
+    FAULT_TOKEN_ENV, Service, assert_one_line_error, client, free_port, run_to_exit, set_faults,
+    sibling_binary,
 };
 
 const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
@@ -71,7 +72,7 @@ async fn readiness_reports_mode_and_circuit() {
 
 #[tokio::test]
 async fn metrics_count_outcomes_and_provider_calls() {
-    let provider = Service::start(provider_bin(), &[], &[]).await;
+    let provider = Service::start(provider_bin(), &[], &[FAULT_TOKEN_ENV]).await;
     let consumer = Service::start(
         CONSUMER,
         &["--provider-url", &provider.url("/"), "--resilience", "on"],
@@ -80,14 +81,7 @@ async fn metrics_count_outcomes_and_provider_calls() {
     .await;
     get(&consumer.url("/invokeConsumedService")).await;
     get(&consumer.url("/invokeConsumedService")).await;
-    let put = client(Duration::from_secs(5))
-        .put(provider.url("/faults"))
-        .header("content-type", "application/json")
-        .body(r#"{"error_rate": 1}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    set_faults(&provider, r#"{"error_rate": 1}"#).await;
     get(&consumer.url("/invokeConsumedService")).await;
 
     let text = get(&consumer.url("/metrics")).await.text().await.unwrap();

@@ -65,6 +65,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         write: Option<PathBuf>,
     },
+    /// Print the token that lets a request change the provider's faults:
+    /// `curl -H "Authorization: Bearer $(lab fault-token)" ...`, or FAULT_API_TOKEN for
+    /// the experiments
+    FaultToken,
     /// Stop everything and remove the state (safe to run twice)
     Down {
         /// kind: delete the kind cluster too (kept by default: creating one is slow)

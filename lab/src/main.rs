@@ -13,6 +13,7 @@ mod binaries;
 mod cli;
 mod demo;
 mod experiment_file;
+mod fault_token;
 mod health;
 mod interrupt;
 mod process;
@@ -121,6 +122,7 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
             }
             println!("{url}");
         }
+        Command::FaultToken => println!("{}", target.fault_token()?),
         Command::Down { delete_cluster } => target.down(&DownOptions { delete_cluster })?,
         Command::Demo(args) => {
             if kind != TargetKind::Local {

@@ -2,7 +2,7 @@
 //!
 //! Layout under the state directory (`$LAB_STATE_DIR`, default `./.lab`):
 //! `state.json` (this file's [`State`]), `lock` (serialises commands that change the
-//! lab), `logs/<service>.log`, `run/<service>.addr` (the bound address a service writes),
+//! lab), `fault-token` (see `fault_token`; kept by `lab down`), `logs/<service>.log`, `run/<service>.addr` (the bound address a service writes),
 //! `demo/` (the demo's experiment copies and journals).
 
 use std::collections::BTreeMap;
@@ -142,6 +142,17 @@ impl StateDir {
         self.root
             .join("run")
             .join(format!("{}.addr", service.name()))
+    }
+
+    /// The provider's fault token, made on first use (see `fault_token`).
+    pub fn fault_token(&self) -> Result<String> {
+        self.create()?;
+        crate::fault_token::read_or_create(&self.root.join("fault-token"))
+    }
+
+    /// The fault token, if one was made.
+    pub fn existing_fault_token(&self) -> Result<Option<String>> {
+        crate::fault_token::read(&self.root.join("fault-token"))
     }
 
     pub fn demo_dir(&self) -> PathBuf {

@@ -661,3 +661,134 @@ fn kubernetes_tier_a_rollout_that_cannot_finish_times_out_naming_the_deployments
         .expect_code(0, "lab down after a failed up");
     assert!(!lab.deployment_exists("my-provider-app"));
 }
+
+/// Who may change faults on Kubernetes: `lab up` keeps the provider's token in a Secret
+/// the Deployment reads (optional, so a plain `kubectl apply -k` still starts), `lab
+/// fault-token` reads it back and repairs keep it; a NetworkPolicy admits only the
+/// consumer's pods. `lab down` removes both.
+#[test]
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_up_keeps_the_fault_token_secret_and_the_provider_network_policy() {
+    let kubeconfig = test_kit::tier::kubeconfig();
+    let lab = ClusterLab::new(kubeconfig, "faulttoken");
+    lab.lab(&["up", "--target", "cluster"])
+        .expect_code(0, "lab up");
+    let printed = lab.lab(&["fault-token"]);
+    printed.expect_code(0, "lab fault-token");
+    let token = printed.stdout.trim().to_string();
+    assert_eq!(token.len(), 32, "{token:?}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token:?}");
+    let stored = lab.kubectl(&[
+        "get",
+        "secret",
+        "provider-fault-token",
+        "-o",
+        "go-template={{.data.token | base64decode}}",
+    ]);
+    assert!(stored.status.success(), "{}", stored.stderr);
+    assert_eq!(
+        stored.stdout, token,
+        "lab fault-token prints the Secret's value"
+    );
+    let label = lab.kubectl(&[
+        "get",
+        "secret",
+        "provider-fault-token",
+        "-o",
+        "jsonpath={.metadata.labels.app\\.kubernetes\\.io/part-of}",
+    ]);
+    assert_eq!(label.stdout.trim(), "cascade-lab");
+
+    let reference = lab.kubectl(&[
+        "get",
+        "deployment",
+        "my-provider-app",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"FAULT_API_TOKEN\")].valueFrom.secretKeyRef}",
+    ]);
+    let reference: serde_json::Value =
+        serde_json::from_str(reference.stdout.trim()).unwrap_or_default();
+    assert_eq!(
+        reference,
+        serde_json::json!({"name": "provider-fault-token", "key": "token", "optional": true})
+    );
+
+    let policy = lab.kubectl(&[
+        "get",
+        "networkpolicy",
+        "my-provider-app-ingress",
+        "-o",
+        "jsonpath={.spec}",
+    ]);
+    assert!(policy.status.success(), "{}", policy.stderr);
+    let policy: serde_json::Value = serde_json::from_str(policy.stdout.trim()).unwrap();
+    assert_eq!(
+        policy["podSelector"]["matchLabels"],
+        serde_json::json!({"name": "my-provider-app"})
+    );
+    assert_eq!(policy["policyTypes"], serde_json::json!(["Ingress"]));
+    assert_eq!(
+        policy["ingress"],
+        serde_json::json!([{
+            "from": [{"podSelector": {"matchLabels": {"name": "my-consumer-app"}}}],
+            "ports": [{"port": "http", "protocol": "TCP"}]
+        }])
+    );
+
+    // A repair keeps the token the running provider read at its start.
+    lab.lab(&["up", "--target", "cluster"])
+        .expect_code(0, "lab up again");
+    assert_eq!(lab.lab(&["fault-token"]).stdout.trim(), token);
+
+    lab.lab(&["down", "--target", "cluster"])
+        .expect_code(0, "lab down");
+    let left = lab.kubectl(&["get", "secrets,networkpolicies", "-o", "name"]);
+    assert!(
+        !left.stdout.contains("provider-fault-token")
+            && !left.stdout.contains("my-provider-app-ingress"),
+        "left behind: {}",
+        left.stdout
+    );
+}
+
+/// A provider applied without lab started with no token; `lab up` then makes the Secret
+/// and restarts the provider so it reads it (its template alone would not change).
+#[test]
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_up_after_a_plain_apply_restarts_the_provider_with_the_token() {
+    let kubeconfig = test_kit::tier::kubeconfig();
+    let lab = ClusterLab::new(kubeconfig, "plainapply");
+    let created = Running::start(
+        &mut lab.command("kubectl", &["create", "namespace", lab.namespace.as_str()]),
+    )
+    .wait(Duration::from_secs(60));
+    assert!(created.status.success(), "{}", created.stderr);
+    let overlay = lab.repo.path().join("manifests/overlays/before");
+    let applied = lab.kubectl(&["apply", "-k", overlay.to_str().unwrap()]);
+    assert!(applied.status.success(), "{}", applied.stderr);
+    let restarted_at = || {
+        lab.kubectl(&[
+            "get",
+            "deployment",
+            "my-provider-app",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+        ])
+        .stdout
+        .trim()
+        .to_string()
+    };
+    assert_eq!(restarted_at(), "", "a fresh apply has not been restarted");
+
+    let up = lab.lab(&["up", "--target", "cluster"]);
+    up.expect_code(0, "lab up after a plain apply");
+    up.expect_stderr("restarting my-provider-app");
+    assert_ne!(restarted_at(), "", "the provider's pods were replaced");
+
+    // Once the Secret exists, later repairs leave the provider alone.
+    let before = restarted_at();
+    let again = lab.lab(&["up", "--target", "cluster"]);
+    again.expect_code(0, "lab up again");
+    assert!(!again.stderr.contains("restarting"), "{}", again.stderr);
+    assert_eq!(restarted_at(), before);
+}

@@ -3,6 +3,7 @@
 use clap::Parser;
 use service_common::ServeArgs;
 
+use crate::access::{self, FaultToken};
 use crate::faults::{self, Faults, Latency};
 
 /// The provider of the Cascade Lab demo: a greeting, health, metrics, and fault
@@ -33,6 +34,12 @@ pub struct Cli {
     /// Let the faults hit the health endpoints too.
     #[arg(long, env = "FAULT_AFFECT_HEALTH")]
     pub fault_affect_health: bool,
+
+    /// Allow changing faults at run time (PUT/DELETE /faults) to requests sending
+    /// `Authorization: Bearer TOKEN`; without it the fault API only reads.
+    #[arg(long, env = "FAULT_API_TOKEN", value_name = "TOKEN", hide_env_values = true,
+          value_parser = access::parse_token)]
+    pub fault_token: Option<FaultToken>,
 }
 
 impl Cli {

@@ -49,13 +49,53 @@ pub enum InvalidFaults {
     LatencyRange { min: u64, max: u64 },
     #[error("latency above {max} ms is refused, got {got} ms", max = MAX_LATENCY_MS)]
     LatencyTooLong { got: u64 },
+    #[error("field `{field}`: {reason}")]
+    Field { field: &'static str, reason: String },
+    #[error("unknown field `{0}`, expected one of: latency, error_rate, hang, affect_health")]
+    UnknownField(String),
 }
+
+/// Longest unknown field name repeated in an answer.
+const SHOWN_NAME_CHARS: usize = 64;
 
 /// Upper bound on injected latency (one hour): longer is what `hang` is for, and it keeps
 /// the sleep duration far from overflow.
 pub const MAX_LATENCY_MS: u64 = 3_600_000;
 
 impl Faults {
+    /// Reads a `/faults` JSON object field by field, so that a refusal names the field
+    /// (serde's own messages say "expected u64" without saying where), then checks the
+    /// ranges.
+    pub fn from_json(
+        object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Faults, InvalidFaults> {
+        fn field<T: serde::de::DeserializeOwned>(
+            field: &'static str,
+            value: serde_json::Value,
+        ) -> Result<T, InvalidFaults> {
+            serde_json::from_value(value).map_err(|e| InvalidFaults::Field {
+                field,
+                reason: e.to_string(),
+            })
+        }
+        let mut faults = Faults::default();
+        for (name, value) in object {
+            match name.as_str() {
+                "latency" => faults.latency = field("latency", value)?,
+                "error_rate" => faults.error_rate = field("error_rate", value)?,
+                "hang" => faults.hang = field("hang", value)?,
+                "affect_health" => faults.affect_health = field("affect_health", value)?,
+                _ => {
+                    return Err(InvalidFaults::UnknownField(
+                        name.chars().take(SHOWN_NAME_CHARS).collect(),
+                    ));
+                }
+            }
+        }
+        faults.validate()?;
+        Ok(faults)
+    }
+
     /// Checks the ranges the JSON types cannot express.
     pub fn validate(&self) -> Result<(), InvalidFaults> {
         if !(0.0..=1.0).contains(&self.error_rate) {
@@ -226,6 +266,33 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<Faults>(r#"{"error-rate": 1}"#).is_err());
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let parse = |text: &str| {
+            Faults::from_json(serde_json::from_str(text).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(parse(r#"{"error_rate": "high"}"#).starts_with("field `error_rate`:"));
+        assert!(parse(r#"{"hang": 1}"#).starts_with("field `hang`:"));
+        let huge = parse(r#"{"latency": {"min_ms": 1, "max_ms": 1e30}}"#);
+        assert!(huge.starts_with("field `latency`:"), "{huge}");
+        let missing = parse(r#"{"latency": {"min_ms": 1}}"#);
+        assert!(missing.contains("max_ms"), "{missing}");
+        assert!(
+            parse(r#"{"latency": {"min_ms": 1, "max_ms": 3600001}}"#).contains("latency above")
+        );
+        let unknown = parse(&format!(r#"{{"{}": 1}}"#, "x".repeat(1000)));
+        assert!(unknown.len() < 200, "{unknown}");
+        assert_eq!(
+            Faults::from_json(serde_json::from_str(r#"{"hang": true}"#).unwrap()),
+            Ok(Faults {
+                hang: true,
+                ..Faults::default()
+            })
+        );
     }
 
     #[test]

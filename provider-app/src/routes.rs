@@ -1,8 +1,10 @@
 //! provider-app's HTTP routes.
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use crate::access;
 use crate::faults::{FaultState, Faults, Verdict};
 
 /// Who this instance is, for the greeting.
@@ -21,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/faults")
+                .wrap(from_fn(access::guard))
                 .route(web::get().to(get_faults))
                 .route(web::put().to(put_faults))
                 .route(web::delete().to(delete_faults)),
@@ -77,16 +80,10 @@ async fn put_faults(
         return HttpResponse::UnsupportedMediaType()
             .json(json!({ "error": "the body must be sent as Content-Type: application/json" }));
     }
-    let requested: Faults =
-        match serde_json::from_value(serde_json::Value::Object(body.into_inner())) {
-            Ok(requested) => requested,
-            Err(err) => {
-                return HttpResponse::BadRequest().json(json!({ "error": err.to_string() }));
-            }
-        };
-    if let Err(err) = requested.validate() {
-        return HttpResponse::BadRequest().json(json!({ "error": err.to_string() }));
-    }
+    let requested = match Faults::from_json(body.into_inner()) {
+        Ok(requested) => requested,
+        Err(err) => return HttpResponse::BadRequest().json(json!({ "error": err.to_string() })),
+    };
     tracing::info!(faults = %requested, "fault settings changed");
     faults.set(requested.clone());
     HttpResponse::Ok().json(requested)

@@ -1,15 +1,21 @@
-//! provider-app as a real process on 127.0.0.1: routes, the fault API and each fault's
-//! effect, metrics, graceful shutdown, logs, and configuration errors.
+//! provider-app as a real process on 127.0.0.1: routes, the fault API (and who may change
+//! the faults) and each fault's effect, metrics, graceful shutdown, logs, and
+//! configuration errors. Malformed input of every kind is in `bad_input.rs`.
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
-use test_kit::service::{Service, Signal, assert_one_line_error, client, run_to_exit};
+use test_kit::service::{
+    FAULT_TOKEN, FAULT_TOKEN_ENV, Service, Signal, assert_one_line_error, client, fault_request,
+    run_to_exit,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
 
+/// A provider whose faults the tests may change (it has the test token).
 async fn start(args: &[&str]) -> Service {
-    Service::start(BIN, args, &[]).await
+    Service::start(BIN, args, &[FAULT_TOKEN_ENV]).await
 }
 
 async fn get(url: &str) -> reqwest::Response {
@@ -26,26 +32,22 @@ async fn get_json(url: &str) -> (u16, Value) {
     (status, res.json().await.expect("JSON body"))
 }
 
+/// `PUT /faults` with the test token.
 async fn put_faults(provider: &Service, body: &str) -> (u16, Value) {
-    let res = client(Duration::from_secs(10))
-        .put(provider.url("/faults"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("PUT /faults");
-    let status = res.status().as_u16();
-    (status, res.json().await.expect("JSON body"))
+    fault_request(
+        &provider.url(""),
+        Method::PUT,
+        Some(FAULT_TOKEN),
+        Some(body),
+    )
+    .await
 }
 
-/// `DELETE /faults`, asserting it answers 200.
+/// `DELETE /faults` with the test token, asserting it answers 200.
 async fn delete_faults(provider: &Service) {
-    let res = client(Duration::from_secs(10))
-        .delete(provider.url("/faults"))
-        .send()
-        .await
-        .expect("DELETE /faults");
-    assert_eq!(res.status(), 200);
+    let (status, body) =
+        fault_request(&provider.url(""), Method::DELETE, Some(FAULT_TOKEN), None).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 fn no_faults() -> Value {
@@ -79,55 +81,118 @@ async fn health_endpoints_answer_up() {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_bad_bodies_get_clean_errors() {
+async fn unknown_routes_get_a_json_404() {
     let provider = start(&[]).await;
     let (status, body) = get_json(&provider.url("/no/such/route")).await;
     assert_eq!((status, &body["error"]), (404, &json!("not found")));
+}
 
-    let (status, body) = put_faults(&provider, "{not json").await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = put_faults(&provider, r#"{"error-rate": 1}"#).await;
-    assert_eq!(status, 400, "unknown field: {body}");
-    let (status, body) = put_faults(&provider, r#"{"error_rate": 2}"#).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains("between 0 and 1"),
-        "{body}"
-    );
-    let (status, body) = put_faults(&provider, r#"{"latency": {"min_ms": 9, "max_ms": 1}}"#).await;
-    assert_eq!(status, 400, "{body}");
-    let huge = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1 << 20));
-    let (status, _) = put_faults(&provider, &huge).await;
-    assert_eq!(status, 413);
-    let res = client(Duration::from_secs(10))
-        .post(provider.url("/faults"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 405);
-    // An array fills a struct's fields in order in serde: refused, as is a body that
-    // does not say it is JSON.
-    let (status, body) = put_faults(&provider, "[null, 1.0, true, false]").await;
-    assert_eq!(status, 400, "an array as the body: {body}");
-    let res = client(Duration::from_secs(10))
-        .put(provider.url("/faults"))
-        .header("content-type", "text/plain")
-        .body(r#"{"hang": true}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 415);
-    let res = client(Duration::from_secs(10))
-        .put(provider.url("/faults"))
-        .body(r#"{"hang": true}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 415, "no content type");
-
-    // None of it changed the faults or hurt the process.
+/// Without `--fault-token` nobody may change the faults: 403 saying how to allow it.
+/// Reading them stays open.
+#[tokio::test]
+async fn without_a_token_the_fault_api_only_reads() {
+    let provider = Service::start(BIN, &[], &[]).await;
+    let base = provider.url("");
+    for (method, token, body) in [
+        (Method::PUT, None, Some(r#"{"hang": true}"#)),
+        (Method::PUT, Some("guess"), Some(r#"{"hang": true}"#)),
+        (Method::DELETE, None, None),
+        (Method::DELETE, Some(FAULT_TOKEN), None),
+    ] {
+        let (status, answer) = fault_request(&base, method.clone(), token, body).await;
+        assert_eq!(status, 403, "{method} {token:?}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("--fault-token") && error.contains("FAULT_API_TOKEN"),
+            "{answer}"
+        );
+    }
     assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
+    assert_eq!(
+        get(&provider.url("/")).await.status(),
+        200,
+        "no fault took effect"
+    );
+    assert!(
+        provider.log().contains("fault change refused"),
+        "{}",
+        provider.log()
+    );
+}
+
+/// With a token, a change needs exactly `Authorization: Bearer <token>`; anything else
+/// is 401 with `WWW-Authenticate: Bearer`, checked before the body is read.
+#[tokio::test]
+async fn with_a_token_only_its_bearer_may_change_faults() {
+    let provider = start(&[]).await;
+    let base = provider.url("");
+    let hang = Some(r#"{"hang": true}"#);
+    let huge = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1 << 20));
+    let wrong_token = format!("{FAULT_TOKEN}x");
+    for (method, token, body) in [
+        (Method::PUT, None, hang),
+        (Method::PUT, Some("wrong"), hang),
+        (
+            Method::PUT,
+            Some(&FAULT_TOKEN[..FAULT_TOKEN.len() - 1]),
+            hang,
+        ),
+        (Method::PUT, Some(wrong_token.as_str()), hang),
+        (Method::PUT, None, Some(huge.as_str())),
+        (Method::PUT, None, Some("{not json")),
+        (Method::DELETE, None, None),
+        (Method::DELETE, Some("wrong"), None),
+    ] {
+        let (status, answer) = fault_request(&base, method.clone(), token, body).await;
+        assert_eq!(status, 401, "{method} {token:?}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Authorization: Bearer"),
+            "{answer}"
+        );
+    }
+    let res = client(Duration::from_secs(10))
+        .put(provider.url("/faults"))
+        .header("authorization", format!("Basic {FAULT_TOKEN}"))
+        .header("content-type", "application/json")
+        .body(r#"{"hang": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "another scheme");
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer"),
+        "{:?}",
+        res.headers()
+    );
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
+    assert_eq!(
+        get(&provider.url("/")).await.status(),
+        200,
+        "no fault took effect"
+    );
+
+    // The right token: the change is made and takes effect, and the token lifts it.
+    let (status, answer) = put_faults(&provider, r#"{"error_rate": 1.0}"#).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(get(&provider.url("/")).await.status(), 500);
+    delete_faults(&provider).await;
     assert_eq!(get(&provider.url("/")).await.status(), 200);
+}
+
+/// Faults from start flags are the operator's own: they need no token.
+#[tokio::test]
+async fn start_flag_faults_work_without_a_token() {
+    let provider = Service::start(BIN, &["--fault-error-rate", "1"], &[]).await;
+    assert_eq!(get(&provider.url("/")).await.status(), 500);
+    let (status, _) = fault_request(&provider.url(""), Method::DELETE, None, None).await;
+    assert_eq!(status, 403, "and a stranger cannot lift them");
+    assert_eq!(get(&provider.url("/")).await.status(), 500);
 }
 
 #[tokio::test]
@@ -407,6 +472,11 @@ fn bad_configuration_exits_with_one_line_naming_flag_and_value() {
 
     let out = run_to_exit(BIN, &["--log-format", "xml"], &[], budget);
     assert_one_line_error(&out, &["--log-format", "LOG_FORMAT", "'xml'"]);
+
+    // The token is a secret: named, never repeated.
+    let out = run_to_exit(BIN, &[], &[("FAULT_API_TOKEN", "two words")], budget);
+    let line = assert_one_line_error(&out, &["--fault-token", "FAULT_API_TOKEN", "visible ASCII"]);
+    assert!(!line.contains("two words"), "{line}");
 }
 
 #[test]

@@ -64,18 +64,28 @@ fn parse_port(s: &str) -> Result<u16, String> {
         .map_err(|_| "is not a port number (0..=65535)".to_string())
 }
 
+/// The longest wait any flag sets: an hour is beyond every use in a lab, and keeps timer
+/// arithmetic far from overflow.
+pub const MAX_WAIT_SECS: u64 = 3600;
+
 fn parse_positive_secs(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err("must be a whole number of seconds greater than zero".to_string()),
+        Ok(n) if n > 0 && n <= MAX_WAIT_SECS => Ok(n),
+        _ => Err(format!(
+            "must be a whole number of seconds from 1 to {MAX_WAIT_SECS}"
+        )),
     }
 }
 
-/// Parses a positive number of milliseconds; zero and negative values are refused.
+/// Parses a positive number of milliseconds, at most an hour; zero and negative values
+/// are refused.
 pub fn parse_positive_ms(s: &str) -> Result<u64, String> {
+    let max = MAX_WAIT_SECS * 1000;
     match s.trim().parse::<i128>() {
-        Ok(n) if n > 0 && n <= u64::MAX as i128 => Ok(n as u64),
-        Ok(_) => Err("must be a number of milliseconds greater than zero".to_string()),
+        Ok(n) if n > 0 && n <= i128::from(max) => Ok(n as u64),
+        Ok(_) => Err(format!(
+            "must be a number of milliseconds from 1 to {max} (an hour)"
+        )),
         Err(_) => Err("is not a whole number of milliseconds".to_string()),
     }
 }
@@ -124,12 +134,19 @@ pub fn one_line_error(cmd: &clap::Command, err: &clap::Error) -> String {
     {
         // clap names the argument like "--provider-url <URL>"; keep the flag only.
         let flag = arg.split_whitespace().next().unwrap_or(&arg).to_string();
-        let env = cmd
+        let found = cmd
             .get_arguments()
-            .find(|a| a.get_long().is_some_and(|l| flag == format!("--{l}")))
+            .find(|a| a.get_long().is_some_and(|l| flag == format!("--{l}")));
+        let env = found
             .and_then(|a| a.get_env())
             .map(|e| format!(" ({})", e.to_string_lossy()))
             .unwrap_or_default();
+        // A secret (its env value hidden from --help) is not repeated in the error either.
+        let shown = if found.is_some_and(|a| a.is_hide_env_values_set()) {
+            String::new()
+        } else {
+            format!("'{value}' ")
+        };
         let reason = match err.kind() {
             ErrorKind::InvalidValue => match err.get(ContextKind::ValidValue) {
                 Some(ContextValue::Strings(valid)) => {
@@ -141,7 +158,7 @@ pub fn one_line_error(cmd: &clap::Command, err: &clap::Error) -> String {
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| "is not a valid value".to_string()),
         };
-        return format!("error: {flag}{env}: '{value}' {reason}");
+        return format!("error: {flag}{env}: {shown}{reason}");
     }
     let rendered = err.render().to_string();
     let first = rendered
@@ -170,6 +187,8 @@ mod tests {
         #[arg(long, env = "TEST_TIMEOUT_XYZ", allow_negative_numbers = true,
               value_parser = parse_positive_ms)]
         timeout_ms: Option<u64>,
+        #[arg(long, env = "TEST_SECRET_XYZ", hide_env_values = true, value_parser = parse_positive_ms)]
+        secret: Option<u64>,
     }
 
     fn error_line(args: &[&str]) -> String {
@@ -204,12 +223,22 @@ mod tests {
         let zero = error_line(&["x", "--timeout-ms", "0"]);
         assert_eq!(
             zero,
-            "error: --timeout-ms (TEST_TIMEOUT_XYZ): '0' must be a number of milliseconds greater than zero"
+            "error: --timeout-ms (TEST_TIMEOUT_XYZ): '0' must be a number of milliseconds from 1 to 3600000 (an hour)"
         );
+        let long = error_line(&["x", "--timeout-ms", "3600001"]);
+        assert!(long.contains("from 1 to 3600000"), "{long}");
         let negative = error_line(&["x", "--timeout-ms", "-5"]);
         assert!(
             negative.contains("'-5' must be a number of milliseconds"),
             "{negative}"
+        );
+    }
+
+    #[test]
+    fn a_secret_value_is_not_repeated() {
+        assert_eq!(
+            error_line(&["x", "--secret", "hunter2"]),
+            "error: --secret (TEST_SECRET_XYZ): is not a whole number of milliseconds"
         );
     }
 

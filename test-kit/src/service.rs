@@ -282,3 +282,49 @@ pub fn assert_one_line_error(output: &Output, needles: &[&str]) -> String {
     assert!(!stderr.contains("panicked"), "{stderr}");
     lines[0].to_string()
 }
+
+/// The fault token tests give a provider (`FAULT_API_TOKEN`) when they change its faults.
+pub const FAULT_TOKEN: &str = "test-fault-token-5f3a9c1e";
+
+/// `(FAULT_API_TOKEN, FAULT_TOKEN)`: the env a provider needs to let tests change faults.
+pub const FAULT_TOKEN_ENV: (&str, &str) = ("FAULT_API_TOKEN", FAULT_TOKEN);
+
+/// Sends `method` to `base` (`http://IP:PORT`) + `/faults` with `body` as JSON (when
+/// given) and `token` as `Authorization: Bearer` (when given); returns the status and
+/// the JSON answer (`Value::Null` when the body is not JSON).
+pub async fn fault_request(
+    base: &str,
+    method: reqwest::Method,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut request =
+        client(Duration::from_secs(10)).request(method.clone(), format!("{base}/faults"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let res = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {base}/faults: {e}"));
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// `PUT /faults` with `body` and the test token, asserting 200.
+pub async fn set_faults(provider: &Service, body: &str) {
+    let (status, answer) = fault_request(
+        &provider.url(""),
+        reqwest::Method::PUT,
+        Some(FAULT_TOKEN),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "PUT /faults {body}: {answer}");
+}

@@ -128,6 +128,8 @@ pub trait Target {
     fn logs(&self, service: Service, follow: bool) -> Result<()>;
     /// The URL of the consumer's `/invokeConsumedService`.
     fn consumer_url(&self) -> Result<String>;
+    /// The token that lets a request change the provider's faults (`FAULT_API_TOKEN`).
+    fn fault_token(&self) -> Result<String>;
     /// Stops everything and removes the state. Idempotent.
     fn down(&mut self, options: &DownOptions) -> Result<()>;
 }

@@ -3,13 +3,15 @@
 
 use anyhow::{Context, Result};
 use chaosk8s::Session;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service as KubeService};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service as KubeService};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
 use super::{address, rollout};
+use crate::fault_token;
 use crate::service::{Mode, Service};
 use crate::targets::{Health, ServiceStatus};
 use crate::ui;
@@ -52,6 +54,84 @@ pub fn ensure_namespace(session: &Session, namespace: &str) -> Result<()> {
             Err(err) => Err(err).with_context(|| format!("cannot create namespace '{namespace}'")),
         }
     })
+}
+
+/// Whether [`ensure_fault_token`] found the Secret or had to make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSecret {
+    Kept,
+    Created,
+}
+
+/// Makes sure `namespace` has the Secret with the provider's fault token (random).
+/// An existing token is kept: the running provider read it when it started (a Secret's
+/// value reaches a container's environment only at its start).
+pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<TokenSecret> {
+    if fault_token(session, namespace)?.is_some() {
+        return Ok(TokenSecret::Kept);
+    }
+    let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
+    let token = fault_token::generate();
+    let mut object: Secret = serde_json::from_value(json!({
+        "metadata": {
+            "name": fault_token::SECRET_NAME,
+            // What `lab down` and humans find the lab's objects by (manifests/base).
+            "labels": {"app.kubernetes.io/part-of": "cascade-lab"}
+        },
+        "type": "Opaque"
+    }))
+    .context("cannot build the fault token Secret")?;
+    object.data = Some(
+        [(
+            fault_token::SECRET_KEY.to_string(),
+            ByteString(token.into_bytes()),
+        )]
+        .into(),
+    );
+    session.block_on(async {
+        match secrets.create(&PostParams::default(), &object).await {
+            Ok(_) => {
+                ui::info(format!(
+                    "created Secret {} (the provider's fault token; `lab fault-token` prints it)",
+                    fault_token::SECRET_NAME
+                ));
+                Ok(TokenSecret::Created)
+            }
+            Err(err) => Err(err).with_context(|| {
+                format!(
+                    "cannot create Secret {} in namespace '{namespace}'",
+                    fault_token::SECRET_NAME
+                )
+            }),
+        }
+    })
+}
+
+/// The fault token the namespace's Secret holds, if there is a usable one.
+pub fn fault_token(session: &Session, namespace: &str) -> Result<Option<String>> {
+    let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
+    let secret = session
+        .block_on(secrets.get_opt(fault_token::SECRET_NAME))
+        .with_context(|| {
+            format!(
+                "cannot read Secret {} in namespace '{namespace}'",
+                fault_token::SECRET_NAME
+            )
+        })?;
+    Ok(secret
+        .and_then(|s| s.data)
+        .and_then(|mut data| data.remove(fault_token::SECRET_KEY))
+        .and_then(|ByteString(bytes)| String::from_utf8(bytes).ok())
+        .filter(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())))
+}
+
+/// Whether the Deployment `name` exists in `namespace`.
+pub fn deployment_exists(session: &Session, namespace: &str, name: &str) -> Result<bool> {
+    let deployments: Api<Deployment> = Api::namespaced(session.client(), namespace);
+    let found = session
+        .block_on(deployments.get_opt(name))
+        .with_context(|| format!("cannot read deployment {name} in namespace '{namespace}'"))?;
+    Ok(found.is_some())
 }
 
 /// One `lab status` row per lab Deployment that exists in `namespace`.

@@ -64,6 +64,28 @@ pub fn delete(repo: &Repo, context: Option<&str>, namespace: &str) -> Result<()>
             "--timeout=120s",
         ],
     )?;
+    // Made by `lab up` itself, not by the manifests.
+    kubectl(
+        context,
+        &[
+            "delete",
+            "secret",
+            crate::fault_token::SECRET_NAME,
+            "-n",
+            namespace,
+            "--ignore-not-found=true",
+        ],
+    )?;
+    Ok(())
+}
+
+/// `kubectl rollout restart` of a lab Deployment (new pods read the Secrets again).
+pub fn restart(context: Option<&str>, namespace: &str, deployment: &str) -> Result<()> {
+    let target = format!("deployment/{deployment}");
+    ui::info(format!(
+        "restarting {deployment} so it reads the new fault token"
+    ));
+    kubectl(context, &["rollout", "restart", &target, "-n", namespace])?;
     Ok(())
 }
 

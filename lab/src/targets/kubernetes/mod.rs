@@ -208,7 +208,20 @@ impl Target for Kubernetes {
         };
         let session = cluster::session(record.context.as_deref())?;
         cluster::ensure_namespace(&session, &record.namespace)?;
+        // Before the apply: the provider reads it when its pod starts.
+        let provider_ran =
+            cluster::deployment_exists(&session, &record.namespace, Service::Provider.name())?;
+        let secret = cluster::ensure_fault_token(&session, &record.namespace)?;
         manifests::apply(&repo, self.states.root(), &record, mode)?;
+        if provider_ran && secret == cluster::TokenSecret::Created {
+            // A provider applied without lab (`kubectl apply -k`) started without the
+            // token, and an unchanged template would not roll out: restart it.
+            manifests::restart(
+                record.context.as_deref(),
+                &record.namespace,
+                Service::Provider.name(),
+            )?;
+        }
         // Recorded before waiting, so `lab down` finds a lab whose rollout failed.
         let mut new_state = State::new(self.kind, mode);
         new_state.kubernetes = Some(record.clone());
@@ -313,6 +326,20 @@ impl Target for Kubernetes {
             &namespace,
             &kind_config,
         ))
+    }
+
+    fn fault_token(&self) -> Result<String> {
+        let state = self.own_state()?;
+        let namespace = self.namespace(state.as_ref());
+        let context = self.recorded_context(state.as_ref(), Repo::locate().ok().as_ref())?;
+        let session = cluster::session(context.as_deref())?;
+        cluster::fault_token(&session, &namespace)?.with_context(|| {
+            format!(
+                "namespace '{namespace}' has no Secret {} with a fault token; `lab up --target {}` creates it",
+                crate::fault_token::SECRET_NAME,
+                self.kind
+            )
+        })
     }
 
     fn down(&mut self, options: &DownOptions) -> Result<()> {

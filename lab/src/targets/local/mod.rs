@@ -211,6 +211,15 @@ impl Target for Local {
         Ok(consumer_url(port))
     }
 
+    fn fault_token(&self) -> Result<String> {
+        self.states.existing_fault_token()?.with_context(|| {
+            format!(
+                "this lab has no fault token yet (none in {}); `lab up` makes one",
+                self.states.root().display()
+            )
+        })
+    }
+
     fn down(&mut self, _options: &DownOptions) -> Result<()> {
         let _lock = self.states.lock()?;
         let loaded = match self.states.load() {

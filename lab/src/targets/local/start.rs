@@ -150,12 +150,13 @@ impl Local {
         }
         append_log_banner(&log, service, &binary, &args);
         let state_dir = self.states.root().display().to_string();
-        let mut child = process::spawn_detached(
-            &binary,
-            &args,
-            &[("LAB_STATE_DIR", state_dir.as_str())],
-            &log,
-        )?;
+        let mut env = vec![("LAB_STATE_DIR", state_dir)];
+        if service == Service::Provider {
+            // In the environment, not on the command line: `ps` shows arguments to all.
+            env.push((crate::fault_token::ENV, self.states.fault_token()?));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut child = process::spawn_detached(&binary, &args, &env, &log)?;
         let Some(process) = ProcessId::of(child.id()) else {
             let how = exit_of(&mut child).unwrap_or_else(|| "vanished".into());
             bail!(
