@@ -100,6 +100,7 @@ fn verdict(j: &Journal) -> (&'static str, &'static str) {
     match j.verdict() {
         Verdict::Passed => ("ok", "✓ passed"),
         Verdict::Deviated => ("bad", "✗ deviated"),
+        Verdict::NotMetBefore => ("bad", "✗ not met before the method"),
         Verdict::NotCompleted => ("warn", "⚠ not completed"),
     }
 }

@@ -173,6 +173,17 @@ fn run_case(journal: &Journal) -> Case {
                 text: format!("status: {}, deviated: true\n", journal.status.as_str()),
             }
         }
+        Verdict::NotMetBefore => CaseVerdict::Failed {
+            kind: "not-met-before",
+            message: format!(
+                "the steady state was not met before the method, so the method did not run{}",
+                journal
+                    .failing_probe()
+                    .map(|(_, p)| format!(" (probe '{}')", p.name))
+                    .unwrap_or_default()
+            ),
+            text: format!("status: {}, deviated: false\n", journal.status.as_str()),
+        },
         Verdict::NotCompleted => CaseVerdict::Failed {
             kind: "status",
             message: format!("the run ended with status {}", journal.status.as_str()),

@@ -44,6 +44,7 @@ fn verdict(j: &Journal) -> &'static str {
     match j.verdict() {
         Verdict::Passed => "✅ passed",
         Verdict::Deviated => "❌ deviated",
+        Verdict::NotMetBefore => "❌ not met before the method",
         Verdict::NotCompleted => "⚠️ not completed",
     }
 }

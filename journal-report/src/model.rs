@@ -52,6 +52,9 @@ impl Status {
 pub enum Verdict {
     Passed,
     Deviated,
+    /// The hypothesis was not met before the method, so the method did not run (the
+    /// journal still says `completed`, as the reference's does).
+    NotMetBefore,
     /// Failed, aborted, interrupted or unknown.
     NotCompleted,
 }
@@ -192,8 +195,10 @@ pub struct Journal {
 
 impl Journal {
     pub fn verdict(&self) -> Verdict {
+        let not_met_before = self.before.as_ref().is_some_and(|h| h.met == Some(false));
         match (&self.status, self.deviated) {
             (_, true) => Verdict::Deviated,
+            (Status::Completed, false) if not_met_before => Verdict::NotMetBefore,
             (Status::Completed, false) => Verdict::Passed,
             _ => Verdict::NotCompleted,
         }

@@ -174,6 +174,12 @@ fn nothing_from_a_journal_becomes_markup() {
         "the output"
     );
     assert_eq!(external_references(&report), Vec::<String>::new());
+    assert_eq!(
+        j.verdict(),
+        Verdict::NotMetBefore,
+        "completed, but not met before"
+    );
+    assert!(report.contains("✗ not met before the method"));
 
     let md = markdown::summary(&j);
     assert!(!md.contains("<script") && !md.contains("<img"), "{md}");
