@@ -284,7 +284,7 @@ fn unwritable_or_clashing_outputs_fail_before_the_run() {
         let r = run_state(d, "never runs", true, &[flag, value]);
         assert_eq!(r.code, 1, "{flag}: {}", r.stderr);
         assert!(
-            r.stderr.contains(&format!("{flag}")) && r.stderr.contains(says),
+            r.stderr.contains(flag) && r.stderr.contains(says),
             "{}",
             r.stderr
         );
@@ -329,7 +329,7 @@ fn interrupt(in_rollback: bool, signals: usize) -> (Option<i32>, String, String,
     let file = dir.path().join("e.json");
     std::fs::write(&file, e.to_string()).expect("write");
     let (junit, summary) = (dir.path().join("j.xml"), dir.path().join("s.md"));
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args(["run", "--rollback-strategy", "always", "--journal-path"])
         .arg(dir.path().join("journal.json"))
         .arg("--junit")

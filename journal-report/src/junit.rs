@@ -200,7 +200,8 @@ fn run_case(journal: &Journal) -> Case {
 
 /// JUnit's times: seconds with at most 3 decimals (the Surefire pattern).
 fn time(seconds: Option<f64>) -> String {
-    format!("{:.3}", seconds.unwrap_or(0.0).clamp(0.0, 1e9))
+    // `+ 0.0` turns -0 (an empty sum of f64 is -0) into 0: the pattern has no sign.
+    format!("{:.3}", seconds.unwrap_or(0.0).clamp(0.0, 1e9) + 0.0)
 }
 
 fn count(cases: &[Case], f: impl Fn(&CaseVerdict) -> bool) -> String {
