@@ -13,7 +13,7 @@
 //! journal can open a tag.
 
 use crate::model::{ActivityRun, Journal, Phase, Verdict};
-use crate::text::{LONG, SHORT, expected, got, outcome, seconds};
+use crate::text::{LONG, SHORT, expected, got, outcome, seconds, xml_safe};
 use chrono::{DateTime, Utc};
 use quick_xml::escape::escape;
 
@@ -62,9 +62,9 @@ impl Html {
         self.out.push_str(markup);
     }
 
-    /// Text, escaped.
+    /// Text, escaped (control characters, which HTML does not allow either, as U+FFFD).
     fn text(&mut self, text: &str) {
-        self.out.push_str(&escape(text));
+        self.out.push_str(&escape(xml_safe(text)));
     }
 
     /// An opening tag; attribute values are escaped.
@@ -75,7 +75,7 @@ impl Html {
             self.out.push(' ');
             self.out.push_str(name);
             self.out.push_str("=\"");
-            self.out.push_str(&escape(*value));
+            self.out.push_str(&escape(xml_safe(value)));
             self.out.push('"');
         }
         self.out.push('>');

@@ -325,3 +325,39 @@ fn junit_has_a_case_per_probe_per_phase_and_failures_with_tolerance_and_value() 
         error.contains("<failure type=\"status\" message=\"the run ended with status failed\"")
     );
 }
+
+#[test]
+fn control_characters_never_reach_a_report() {
+    let j = Journal::from_value(serde_json::json!({
+        "experiment": {"title": "nul\u{0} and \u{1b}[31mred"},
+        "status": "completed",
+        "run": [{"activity": {"name": "p", "type": "action"}, "status": "succeeded",
+                 "output": {"status": 0, "stdout": "\u{0}\u{0}", "stderr": ""}}]
+    }))
+    .expect("reads");
+    for (format, text, title) in [
+        (
+            "html",
+            html::render(&[("j.json", &j)]),
+            "nul\u{FFFD} and \u{FFFD}[31mred",
+        ),
+        (
+            "markdown",
+            markdown::summary(&j),
+            "nul\u{FFFD} and \u{FFFD}\\[31mred",
+        ),
+        (
+            "junit",
+            junit::render(&j),
+            "nul\u{FFFD} and \u{FFFD}[31mred",
+        ),
+    ] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t')),
+            "{format}"
+        );
+        assert!(text.contains(title), "{format}: {text}");
+    }
+}
