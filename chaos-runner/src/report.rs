@@ -56,6 +56,13 @@ pub fn report(
     format: Option<Format>,
 ) -> Result<Option<PathBuf>> {
     let format = Format::pick(format, output);
+    let destination = Destination::pick(output, format);
+    if let Destination::File(path) = &destination {
+        // `report j.json -o j.json` would replace the journal with its report.
+        let mut files: Vec<(&str, &Path)> = vec![("-o", path.as_path())];
+        files.extend(journals.iter().map(|j| ("JOURNAL", j.as_path())));
+        check_distinct(&files)?;
+    }
     let read = journals
         .iter()
         .map(|path| journal_report::Journal::read(path))
@@ -67,7 +74,7 @@ pub fn report(
         Format::Html => html::render(&named),
         Format::Markdown => markdown::render(&named),
     };
-    match Destination::pick(output, format) {
+    match destination {
         Destination::Stdout => {
             std::io::stdout()
                 .write_all(text.as_bytes())

@@ -256,6 +256,20 @@ fn an_unreadable_journal_is_named_and_nothing_is_written() {
         })
         .collect();
     assert_eq!(left, Vec::<String>::new(), "no report, no temporary file");
+
+    // A report never replaces a journal.
+    let out = Command::new(bin())
+        .args(["report", "journal.json", "-o", "journal.json"])
+        .current_dir(d)
+        .output()
+        .expect("report");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("-o and JOURNAL name the same file"),
+        "{stderr}"
+    );
+    assert_eq!(read(&d.join("journal.json")), good);
 }
 
 #[test]
