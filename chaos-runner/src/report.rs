@@ -90,22 +90,29 @@ pub fn report(
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it into place: a
-/// reader never sees half a file, and a failure leaves none behind.
+/// reader never sees half a file, and a failure leaves none behind. (std only: the
+/// tempfile crate would add rustix to the demo build for these few lines.)
 pub fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // A temporary file is private by default; a report is an ordinary file (the umask
-    // still applies).
-    let mut file = tempfile::Builder::new()
-        .prefix(".chaos-runner-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)?;
-    file.write_all(text.as_bytes())?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let mut temporary = std::ffi::OsString::from(".");
+    temporary.push(name);
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// Fails before anything runs when `path` cannot be written (it would otherwise be
