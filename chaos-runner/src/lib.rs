@@ -31,6 +31,8 @@
 //! - [`interrupt`]: Ctrl-C / SIGTERM handling shared by the engine and the providers.
 //! - [`pause`]: pauses between activities (countdown on a TTY).
 //! - [`log`]: the reference's log line shape.
+//! - [`report`]: the `report` command and `run`'s `--junit`/`--summary` outputs, made
+//!   from journals by the `journal-report` crate, written whole or not at all.
 //! - [`cli`]: the `chaos-runner` command line.
 
 pub mod activity;
@@ -49,6 +51,7 @@ pub mod log;
 pub mod pause;
 pub mod provider;
 pub mod pyvalue;
+pub mod report;
 pub mod rollback;
 pub mod run;
 pub mod runtime;

@@ -22,6 +22,16 @@ pub fn chaos_bin() -> PathBuf {
     )
 }
 
+/// The JUnit XML schema chaos-runner's `--junit` output must validate against
+/// (compatibility tier: it comes from PyPI, with xmllint from Debian's packages).
+pub fn junit_schema() -> PathBuf {
+    required(
+        "CASCADE_JUNIT_XSD",
+        "compatibility",
+        "scripts/setup-junit-schema.sh prints it",
+    )
+}
+
 /// The Python interpreter with chaostoolkit-kubernetes installed (compatibility tier):
 /// beside `chaos`, unless `CASCADE_CHAOS_K8S_PYTHON` names another.
 pub fn chaos_k8s_python() -> PathBuf {

@@ -1,0 +1,494 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no script, no font or
+//! image from anywhere) that opens with no network. Several journals sit side by side
+//! (the demo's before and after). Each shows its title, status and deviation, a
+//! timeline of every activity, and each probe's value against its tolerance, the
+//! failing one highlighted with what was expected and what came back.
+//!
+//! Colours are the Okabe–Ito palette (told apart with every common colour-vision
+//! deficiency) and never alone: each outcome also has a word and a symbol, and failed
+//! bars in the timeline are hatched.
+//!
+//! Markup is written through [`Html`], which takes markup only as `&'static str` (our
+//! own literals) and escapes every other text and attribute value, so nothing from a
+//! journal can open a tag.
+
+use crate::model::{ActivityRun, Journal, Phase, Verdict};
+use crate::text::{LONG, SHORT, expected, got, outcome, seconds, xml_safe};
+use chrono::{DateTime, Utc};
+use quick_xml::escape::escape;
+
+/// The report of `journals` (label, journal), in the order given.
+pub fn render(journals: &[(&str, &Journal)]) -> String {
+    let mut h = Html::default();
+    h.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+    let titles: Vec<&str> = journals.iter().map(|(_, j)| j.title.as_str()).collect();
+    h.text(&format!("Chaos report: {}", titles.join(" · ")));
+    h.raw("</title>\n<style>");
+    h.raw(CSS);
+    h.raw("</style>\n</head>\n<body>\n");
+    // The hatching of failed bars, defined once for every timeline.
+    h.raw("<svg width=\"0\" height=\"0\" aria-hidden=\"true\" style=\"position:absolute\"><defs><pattern id=\"hatch\" width=\"5\" height=\"5\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"5\" height=\"5\" fill=\"#D55E00\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"5\" stroke=\"#fff\" stroke-width=\"2\"/></pattern></defs></svg>\n");
+    h.raw("<header><h1>Chaos experiment report</h1>");
+    h.open("p", &[("class", "sub")]);
+    h.text(&format!(
+        "{} journal{}",
+        journals.len(),
+        if journals.len() == 1 { "" } else { "s" }
+    ));
+    h.close("p");
+    h.raw("</header>\n");
+    if journals.len() > 1 {
+        overview(&mut h, journals);
+    }
+    h.raw("<main class=\"journals\">\n");
+    for (i, (label, j)) in journals.iter().enumerate() {
+        journal(&mut h, i, label, j);
+    }
+    h.raw("</main>\n");
+    legend(&mut h);
+    h.raw("</body>\n</html>\n");
+    h.out
+}
+
+/// Markup that escapes whatever is not a literal of ours.
+#[derive(Default)]
+struct Html {
+    out: String,
+}
+
+impl Html {
+    /// Our own markup (literals only).
+    fn raw(&mut self, markup: &'static str) {
+        self.out.push_str(markup);
+    }
+
+    /// Text, escaped (control characters, which HTML does not allow either, as U+FFFD).
+    fn text(&mut self, text: &str) {
+        self.out.push_str(&escape(xml_safe(text)));
+    }
+
+    /// An opening tag; attribute values are escaped.
+    fn open(&mut self, tag: &'static str, attrs: &[(&'static str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(tag);
+        for (name, value) in attrs {
+            self.out.push(' ');
+            self.out.push_str(name);
+            self.out.push_str("=\"");
+            self.out.push_str(&escape(xml_safe(value)));
+            self.out.push('"');
+        }
+        self.out.push('>');
+    }
+
+    fn close(&mut self, tag: &'static str) {
+        self.out.push_str("</");
+        self.out.push_str(tag);
+        self.out.push('>');
+    }
+
+    /// `<tag attrs>text</tag>`.
+    fn element(&mut self, tag: &'static str, attrs: &[(&'static str, &str)], text: &str) {
+        self.open(tag, attrs);
+        self.text(text);
+        self.close(tag);
+    }
+}
+
+/// A verdict's class, symbol and word.
+fn verdict(j: &Journal) -> (&'static str, &'static str) {
+    match j.verdict() {
+        Verdict::Passed => ("ok", "✓ passed"),
+        Verdict::Deviated => ("bad", "✗ deviated"),
+        Verdict::NotMetBefore => ("bad", "✗ not met before the method"),
+        Verdict::NotCompleted => ("warn", "⚠ not completed"),
+    }
+}
+
+/// An activity run's class and its outcome with a symbol.
+fn run_mark(run: &ActivityRun) -> (&'static str, String) {
+    let word = outcome(run);
+    if run.status.is_none() {
+        ("warn", format!("◌ {word}"))
+    } else if run.failed() {
+        ("bad", format!("✗ {word}"))
+    } else {
+        ("ok", format!("✓ {word}"))
+    }
+}
+
+fn overview(h: &mut Html, journals: &[(&str, &Journal)]) {
+    h.raw("<section class=\"overview\"><h2>Side by side</h2><table><thead><tr><th>journal</th><th>experiment</th><th>verdict</th><th>status</th><th>deviated</th><th>duration</th><th>failing probe</th></tr></thead><tbody>\n");
+    for (i, (label, j)) in journals.iter().enumerate() {
+        let (class, word) = verdict(j);
+        h.raw("<tr><td>");
+        h.open("a", &[("href", &format!("#journal-{i}"))]);
+        h.text(label);
+        h.close("a");
+        h.raw("</td>");
+        h.element("td", &[], &j.title);
+        h.raw("<td>");
+        h.element("span", &[("class", &format!("badge {class}"))], word);
+        h.raw("</td>");
+        h.element("td", &[], j.status.as_str());
+        h.element("td", &[], if j.deviated { "yes" } else { "no" });
+        h.element("td", &[], &seconds(j.duration));
+        let failing = j
+            .failing_probe()
+            .map(|(phase, p)| format!("{} ({})", p.name, phase.key()))
+            .unwrap_or_else(|| "—".into());
+        h.element("td", &[], &failing);
+        h.raw("</tr>\n");
+    }
+    h.raw("</tbody></table></section>\n");
+}
+
+fn journal(h: &mut Html, i: usize, label: &str, j: &Journal) {
+    let (class, word) = verdict(j);
+    h.open(
+        "article",
+        &[
+            ("class", &format!("journal {class}")),
+            ("id", &format!("journal-{i}")),
+        ],
+    );
+    h.raw("\n");
+    h.element("h2", &[], &j.title);
+    h.element("p", &[("class", "file")], label);
+    h.raw("<p class=\"badges\">");
+    h.element("span", &[("class", &format!("badge {class}"))], word);
+    h.raw(" ");
+    h.element(
+        "span",
+        &[("class", "tag")],
+        &format!("status: {}", j.status.as_str()),
+    );
+    h.raw(" ");
+    h.element(
+        "span",
+        &[("class", "tag")],
+        &format!("deviated: {}", if j.deviated { "yes" } else { "no" }),
+    );
+    h.raw("</p>\n");
+    if let Some(d) = &j.description {
+        h.element("p", &[("class", "description")], d);
+    }
+    facts(h, j);
+    if let Some((phase, p)) = j.failing_probe() {
+        failure(h, phase, p);
+    }
+    h.raw("<h3>Timeline</h3>\n");
+    timeline(h, j);
+    h.raw("<h3>Steady-state probes</h3>\n");
+    probes(h, j);
+    for (title, runs) in [("Method", &j.method), ("Rollbacks", &j.rollbacks)] {
+        h.open("h3", &[]);
+        h.text(title);
+        h.close("h3");
+        activities(h, runs);
+    }
+    h.raw("</article>\n");
+}
+
+fn facts(h: &mut Html, j: &Journal) {
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    let mut rows = vec![
+        ("started", time(j.start)),
+        ("ended", time(j.end)),
+        ("duration", seconds(j.duration)),
+    ];
+    for (name, value) in [
+        ("node", &j.node),
+        ("platform", &j.platform),
+        ("chaoslib-version", &j.chaoslib_version),
+    ] {
+        if let Some(v) = value {
+            rows.push((name, v.clone()));
+        }
+    }
+    h.raw("<dl class=\"facts\">");
+    for (name, value) in rows {
+        h.element("dt", &[], name);
+        h.element("dd", &[], &value);
+    }
+    h.raw("</dl>\n");
+}
+
+fn failure(h: &mut Html, phase: Phase, p: &ActivityRun) {
+    h.raw("<section class=\"failure\" role=\"note\">");
+    h.element(
+        "h3",
+        &[],
+        &format!("✗ Failing probe: {} — {}", p.name, phase.label()),
+    );
+    h.raw("<p class=\"k\">Expected (the tolerance as written)</p>");
+    h.element("pre", &[("class", "expected")], &expected(p));
+    h.raw("<p class=\"k\">Got</p>");
+    h.element("pre", &[("class", "got")], &got(p, LONG));
+    if !p.exception.is_empty() {
+        h.raw("<details><summary>Error</summary>");
+        h.element(
+            "pre",
+            &[],
+            &crate::text::truncate(&p.exception.concat(), LONG),
+        );
+        h.raw("</details>");
+    }
+    h.raw("</section>\n");
+}
+
+fn probes(h: &mut Html, j: &Journal) {
+    let hypotheses = j.hypotheses();
+    if hypotheses.is_empty() {
+        h.raw("<p class=\"none\">No steady-state hypothesis ran.</p>\n");
+        return;
+    }
+    let failing = j
+        .failing_probe()
+        .map(|(phase, p)| (phase, p as *const ActivityRun));
+    h.raw("<table class=\"runs\"><thead><tr><th>phase</th><th>probe</th><th>tolerance (expected)</th><th>value (got)</th><th>result</th></tr></thead><tbody>\n");
+    for (phase, hyp) in hypotheses {
+        let met = match hyp.met {
+            Some(true) => "✓ met",
+            Some(false) => "✗ not met",
+            None => "◌ unknown",
+        };
+        for p in &hyp.probes {
+            let (class, mark) = run_mark(p);
+            let is_failing = failing == Some((phase, p as *const ActivityRun));
+            let row_class = if is_failing {
+                "bad failing"
+            } else if class == "bad" {
+                "bad"
+            } else {
+                ""
+            };
+            h.open("tr", &[("class", row_class)]);
+            h.open("td", &[("title", &format!("hypothesis {met}"))]);
+            h.text(&match phase {
+                Phase::During(n) => format!("during #{n}"),
+                other => other.key().to_string(),
+            });
+            h.close("td");
+            h.element("td", &[], &p.name);
+            h.open("td", &[]);
+            h.element("code", &[], &expected(p));
+            h.close("td");
+            h.open("td", &[]);
+            h.element("code", &[], &got(p, SHORT));
+            h.close("td");
+            h.open("td", &[("class", "result")]);
+            h.element("span", &[("class", &format!("badge {class}"))], &mark);
+            if is_failing {
+                h.raw(" <strong>broke the hypothesis</strong>");
+            }
+            h.close("td");
+            h.raw("</tr>\n");
+        }
+    }
+    h.raw("</tbody></table>\n");
+}
+
+fn activities(h: &mut Html, runs: &[ActivityRun]) {
+    if runs.is_empty() {
+        h.raw("<p class=\"none\">None ran.</p>\n");
+        return;
+    }
+    h.raw("<table class=\"runs\"><thead><tr><th>activity</th><th>provider</th><th>duration</th><th>output</th><th>result</th></tr></thead><tbody>\n");
+    for r in runs {
+        let (class, mark) = run_mark(r);
+        h.open("tr", &[("class", if class == "bad" { "bad" } else { "" })]);
+        h.element("td", &[], &r.name);
+        h.element("td", &[], r.provider.as_deref().unwrap_or("?"));
+        h.element("td", &[], &seconds(r.duration));
+        h.open("td", &[]);
+        h.element("code", &[], &got(r, SHORT));
+        h.close("td");
+        h.open("td", &[("class", "result")]);
+        h.element("span", &[("class", &format!("badge {class}"))], &mark);
+        h.close("td");
+        h.raw("</tr>\n");
+    }
+    h.raw("</tbody></table>\n");
+}
+
+/// One row per activity (the continuous hypothesis: one row per probe, a bar per run),
+/// placed by its start and end relative to the run's.
+fn timeline(h: &mut Html, j: &Journal) {
+    struct Row<'a> {
+        label: String,
+        bars: Vec<&'a ActivityRun>,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (phase, run) in j.activities() {
+        match phase {
+            Phase::During(_) => {
+                let label = format!("during: {}", run.name);
+                match rows.iter_mut().find(|r| r.label == label) {
+                    Some(row) => row.bars.push(run),
+                    None => rows.push(Row {
+                        label,
+                        bars: vec![run],
+                    }),
+                }
+            }
+            other => rows.push(Row {
+                label: format!("{}: {}", other.key(), run.name),
+                bars: vec![run],
+            }),
+        }
+    }
+    let starts = j.activities().into_iter().filter_map(|(_, r)| r.start);
+    let Some(t0) = j.start.into_iter().chain(starts).min() else {
+        h.raw("<p class=\"none\">No timestamps to place the activities.</p>\n");
+        return;
+    };
+    let ends = j.activities().into_iter().filter_map(|(_, r)| r.end);
+    let t1 = j.end.into_iter().chain(ends).max().unwrap_or(t0);
+    let span = secs(t0, t1).max(0.001);
+    if rows.is_empty() {
+        h.raw("<p class=\"none\">No activity ran.</p>\n");
+        return;
+    }
+
+    const LABEL: f64 = 210.0;
+    const WIDTH: f64 = 380.0;
+    const ROW: f64 = 20.0;
+    let height = ROW * rows.len() as f64 + 24.0;
+    let total = LABEL + WIDTH + 10.0;
+    h.open(
+        "svg",
+        &[
+            ("class", "timeline"),
+            ("viewBox", &format!("0 0 {total} {height}")),
+            ("role", "img"),
+            (
+                "aria-label",
+                &format!(
+                    "Timeline of {} activity runs over {}",
+                    j.activities().len(),
+                    seconds(Some(span))
+                ),
+            ),
+        ],
+    );
+    for (n, row) in rows.iter().enumerate() {
+        let y = ROW * n as f64;
+        let failed = row.bars.iter().any(|b| b.failed());
+        let symbol = if failed { "✗ " } else { "✓ " };
+        let label = format!("{symbol}{}", row.label);
+        let shown = crate::text::truncate(&label, 34);
+        h.open(
+            "text",
+            &[
+                ("x", "0"),
+                ("y", &format!("{:.1}", y + 14.0)),
+                ("class", if failed { "lbl bad" } else { "lbl" }),
+            ],
+        );
+        h.element("title", &[], &label);
+        h.text(&shown);
+        h.close("text");
+        for bar in &row.bars {
+            let (Some(s), e) = (bar.start, bar.end) else {
+                continue;
+            };
+            let x = LABEL + secs(t0, s) / span * WIDTH;
+            let end = e.map(|e| secs(t0, e)).unwrap_or(span);
+            let w = ((end - secs(t0, s)) / span * WIDTH).max(2.0);
+            let (class, mark) = run_mark(bar);
+            h.open(
+                "rect",
+                &[
+                    ("x", &format!("{x:.1}")),
+                    ("y", &format!("{:.1}", y + 4.0)),
+                    ("width", &format!("{w:.1}")),
+                    ("height", "12"),
+                    ("class", &format!("bar {class}")),
+                ],
+            );
+            h.element(
+                "title",
+                &[],
+                &format!("{}: {mark}, {}", row.label, seconds(bar.duration)),
+            );
+            h.close("rect");
+        }
+    }
+    let axis = ROW * rows.len() as f64 + 4.0;
+    h.open(
+        "line",
+        &[
+            ("x1", &format!("{LABEL}")),
+            ("x2", &format!("{}", LABEL + WIDTH)),
+            ("y1", &format!("{axis:.1}")),
+            ("y2", &format!("{axis:.1}")),
+            ("class", "axis"),
+        ],
+    );
+    h.close("line");
+    for (frac, anchor) in [(0.0, "start"), (0.5, "middle"), (1.0, "end")] {
+        h.open(
+            "text",
+            &[
+                ("x", &format!("{:.1}", LABEL + frac * WIDTH)),
+                ("y", &format!("{:.1}", axis + 16.0)),
+                ("text-anchor", anchor),
+                ("class", "tick"),
+            ],
+        );
+        h.text(&seconds(Some(span * frac)));
+        h.close("text");
+    }
+    h.close("svg");
+    h.raw("\n");
+}
+
+fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_microseconds().unwrap_or(0) as f64 / 1e6
+}
+
+fn legend(h: &mut Html) {
+    h.raw("<footer class=\"legend\"><span class=\"badge ok\">✓ met / succeeded</span> <span class=\"badge bad\">✗ not met / failed</span> <span class=\"badge warn\">◌ interrupted, ⚠ not completed</span><p>Written by chaos-runner from the journals alone; this file needs no network.</p></footer>\n");
+}
+
+/// Okabe–Ito: blue #0072B2 (good), vermillion #D55E00 (bad), orange #E69F00 (neither).
+const CSS: &str = r#"
+:root { --ok: #0072B2; --bad: #D55E00; --warn: #E69F00; --ink: #1b1b1b; --muted: #5f5f5f; --line: #d6d6d6; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); margin: 0; padding: 1.5rem; line-height: 1.4; background: #fafafa; }
+header h1 { margin: 0; font-size: 1.6rem; }
+.sub, .file, .none { color: var(--muted); }
+.file { font-family: ui-monospace, monospace; font-size: .85rem; word-break: break-all; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; font-size: .88rem; background: #fff; }
+th, td { border: 1px solid var(--line); padding: .3rem .45rem; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .82rem; white-space: pre-wrap; word-break: break-word; }
+.journals { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1.2rem; margin-top: 1.2rem; }
+.journal { background: #fff; border: 1px solid var(--line); border-top: 6px solid var(--muted); border-radius: 6px; padding: 1rem; min-width: 0; }
+.journal.ok { border-top-color: var(--ok); } .journal.bad { border-top-color: var(--bad); } .journal.warn { border-top-color: var(--warn); }
+.journal h2 { margin: 0 0 .2rem; font-size: 1.25rem; }
+.badge { display: inline-block; padding: .05rem .45rem; border-radius: 3px; font-weight: 600; border: 2px solid; white-space: nowrap; }
+.badge.ok { color: #00578a; border-color: var(--ok); background: #e6f0f8; }
+.badge.bad { color: #8f3d00; border-color: var(--bad); background: #fbe9df; border-style: double; border-width: 3px; }
+.badge.warn { color: #6b4a00; border-color: var(--warn); background: #fdf3dc; border-style: dashed; }
+.tag { display: inline-block; padding: .05rem .45rem; border: 1px solid var(--line); border-radius: 3px; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; font-size: .85rem; }
+.facts dt { color: var(--muted); } .facts dd { margin: 0; word-break: break-all; }
+.failure { border: 3px double var(--bad); background: #fdf1ea; padding: .6rem .8rem; border-radius: 4px; margin: .8rem 0; }
+.failure h3 { margin: 0 0 .4rem; color: #8f3d00; }
+.failure .k { margin: .3rem 0 0; font-weight: 600; }
+.failure pre { background: #fff; border: 1px solid var(--line); padding: .4rem; margin: .2rem 0; max-height: 20rem; overflow: auto; }
+tr.bad td { background: #fbe9df; }
+tr.failing td { border-top: 3px solid var(--bad); border-bottom: 3px solid var(--bad); }
+.timeline { width: 100%; height: auto; background: #fff; }
+.timeline .lbl { font-size: 11px; fill: var(--ink); } .timeline .lbl.bad { fill: #8f3d00; font-weight: 600; }
+.timeline .bar.ok { fill: var(--ok); } .timeline .bar.bad { fill: url(#hatch); stroke: var(--bad); } .timeline .bar.warn { fill: var(--warn); }
+.timeline .axis { stroke: var(--muted); } .timeline .tick { font-size: 10px; fill: var(--muted); }
+.overview { margin-top: 1rem; } .overview h2 { font-size: 1.1rem; }
+.legend { margin-top: 1.5rem; font-size: .85rem; color: var(--muted); }
+@media print { body { background: #fff; } .journals { grid-template-columns: 1fr; } }
+"#;
