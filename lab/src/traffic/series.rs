@@ -324,7 +324,7 @@ impl Series {
                 break;
             }
             let offset = self.width * index as u32;
-            let start = chrono::DateTime::<chrono::Utc>::from(self.started_at + offset);
+            let start = chrono::DateTime::<chrono::Utc>::from(self.started_at() + offset);
             lines.push(BucketLine {
                 start: start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 offset_s: offset.as_secs_f64(),
