@@ -36,7 +36,8 @@ pub struct TrafficArgs {
     pub timeout: Duration,
     /// While the traffic runs, serve the users' impact (`/users/impact`, `/users/ok`) on
     /// this loopback address [default when given alone: 127.0.0.1:8082]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_SERVE)]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_SERVE,
+          value_parser = limits::loopback)]
     pub serve: Option<SocketAddr>,
     /// The time series as JSON lines, one per settled second [default: traffic.jsonl in
     /// the state directory]

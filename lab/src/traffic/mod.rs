@@ -84,6 +84,21 @@ pub mod limits {
         seconds(text, MAX_TIMEOUT)
     }
 
+    /// An address to serve on: loopback only (the lab's endpoints are for this machine).
+    pub fn loopback(text: &str) -> Result<std::net::SocketAddr, String> {
+        let addr: std::net::SocketAddr = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not IP:PORT"))?;
+        if addr.ip().is_loopback() {
+            Ok(addr)
+        } else {
+            Err(format!(
+                "{addr} is not a loopback address; serve on 127.0.0.1 (or ::1)"
+            ))
+        }
+    }
+
     /// Requests in flight at once: 1 to 10,000.
     pub fn concurrency(text: &str) -> Result<u32, String> {
         match text.trim().parse::<u32>() {
@@ -340,5 +355,11 @@ mod tests {
         assert_eq!(limits::concurrency("1"), Ok(1));
         assert!(limits::concurrency("0").unwrap_err().contains("1 to 10000"));
         assert!(limits::concurrency("1.5").is_err());
+        assert!(limits::loopback("127.0.0.1:0").is_ok());
+        assert!(
+            limits::loopback("0.0.0.0:8082")
+                .unwrap_err()
+                .contains("loopback")
+        );
     }
 }
