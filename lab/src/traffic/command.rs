@@ -99,7 +99,11 @@ pub fn run(target: &dyn Target, states: &StateDir, args: &TrafficArgs) -> Result
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let series = traffic.stop()?;
+    let series = if interrupted {
+        traffic.stop_within(Duration::from_secs(2))?
+    } else {
+        traffic.stop()?
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -184,6 +188,9 @@ pub fn table(series: &Series, requested_rate: f64) -> String {
         with(totals.failed, breakdown(&totals.failure_causes)),
     ]);
     builder.push_record(["timed out".to_string(), totals.timed_out.to_string()]);
+    if totals.in_flight > 0 {
+        builder.push_record(["still in flight".to_string(), totals.in_flight.to_string()]);
+    }
     builder.push_record(["latency p50".to_string(), millis(totals.p50_ms)]);
     builder.push_record(["latency p99".to_string(), millis(totals.p99_ms)]);
     builder.push_record([
@@ -201,4 +208,42 @@ pub fn table(series: &Series, requested_rate: f64) -> String {
     let mut table = builder.build();
     table.with(Style::rounded());
     table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn traffic(args: &[&str]) -> super::TrafficArgs {
+        let cli = Cli::try_parse_from([&["lab", "traffic"], args].concat()).unwrap();
+        let Command::Traffic(args) = cli.command else {
+            panic!("not traffic")
+        };
+        args
+    }
+
+    #[test]
+    fn defaults_and_serve_without_an_address() {
+        let args = traffic(&[]);
+        assert_eq!(args.rate, 50.0);
+        assert_eq!(args.duration, std::time::Duration::from_secs(10));
+        assert_eq!((args.concurrency, args.serve), (1000, None));
+        assert_eq!(args.timeout, std::time::Duration::from_secs(2));
+        let args = traffic(&["--serve", "--rate", "5"]);
+        assert_eq!(args.serve, Some(super::DEFAULT_SERVE.parse().unwrap()));
+        assert_eq!(args.rate, 5.0);
+        let args = traffic(&["--serve", "127.0.0.1:0"]);
+        assert_eq!(args.serve.unwrap().port(), 0);
+    }
+
+    #[test]
+    fn out_of_range_flags_are_named() {
+        let err = Cli::try_parse_from(["lab", "traffic", "--timeout", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--timeout"), "{err}");
+        assert!(err.contains("more than 0"), "{err}");
+    }
 }

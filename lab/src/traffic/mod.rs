@@ -207,6 +207,21 @@ impl Traffic {
         self.join()
     }
 
+    /// As [`Traffic::stop`], but waits at most `limit` for the requests in flight (after
+    /// Ctrl-C: the user wants the table now); those still out count as `in_flight`.
+    pub fn stop_within(mut self, limit: Duration) -> Result<Series> {
+        self.stop.request();
+        let deadline = Instant::now() + limit;
+        while !self.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.is_finished() {
+            self.join()
+        } else {
+            Ok(self.series.clone())
+        }
+    }
+
     fn join(&mut self) -> Result<Series> {
         if let Some(thread) = self.thread.take() {
             thread
