@@ -168,8 +168,15 @@ impl Traffic {
             Some(path) => Some(open_sink(path)?),
             None => None,
         };
+        // One worker keeps up with a few hundred requests a second (the demo's 50 cost it
+        // little); more rate gets a second one (bench/RESULTS.md, issue 15).
+        let workers = if config.schedule.rate() > 1000.0 {
+            2
+        } else {
+            1
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(workers)
             .thread_name("traffic")
             .enable_all()
             .build()
@@ -265,13 +272,18 @@ async fn generate(
 ) -> Result<()> {
     let permits = Arc::new(Semaphore::new(config.concurrency as usize));
     let url: Arc<str> = config.url.as_str().into();
-    // Settled buckets are written as they settle, for tools that follow the file.
+    // Settled buckets are written as they settle, for tools that follow the file; the
+    // end wakes the writer at once (`notify_one` keeps the wake-up if it is not waiting).
+    let closed = Arc::new(Notify::new());
     let writer = sink.map(|mut sink| {
-        let series = series.clone();
+        let (series, closed) = (series.clone(), Arc::clone(&closed));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             while !series.is_closed() {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = closed.notified() => {}
+                }
                 write_settled(&series, &mut sink)?;
             }
             write_settled(&series, &mut sink)
@@ -325,6 +337,7 @@ async fn generate(
         .await
         .context("the traffic's permits were closed")?;
     series.close();
+    closed.notify_one();
     if let Some(writer) = writer {
         writer.await.context("the traffic's writer stopped")??;
     }

@@ -17,6 +17,11 @@ impl Schedule {
         Schedule { rate, duration }
     }
 
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
     /// How many requests the schedule holds: every `i` whose due time is inside the
     /// duration (50/s for 2 s: 100).
     pub fn count(&self) -> u64 {
