@@ -24,5 +24,5 @@ for rate in 50 500 5000; do
   echo "== $rate requests/s for 5 s"
   /usr/bin/time -f "generator: user %U s, sys %S s, max RSS %M KiB, wall %e s" \
     "$lab" traffic --rate "$rate" --duration 5 --out "$LAB_STATE_DIR/traffic-$rate.jsonl" 2>&1 |
-    grep -E "sent|ok  |failed|timed out|p50|p99|rate|lag|generator"
+    grep -vE "^lab:|^[╭├╰]"
 done
