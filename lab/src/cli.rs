@@ -77,6 +77,8 @@ pub enum Command {
     },
     /// The whole story, narrated: the failure, the fix, the passing re-run
     Demo(DemoArgs),
+    /// Send users' requests to the consumer at a fixed rate and show what they got
+    Traffic(crate::traffic::command::TrafficArgs),
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,8 @@
 //! `health` (readiness), `binaries` (finding/building the services) and `interrupt`
 //! (Ctrl-C). `experiment_file` rewrites the consumer probe's URL in place
 //! (`lab address --write`). `demo` drives the story through a `Target` and an
-//! experiment runner.
+//! experiment runner. `traffic` sends users' requests and records what they got (`lab
+//! traffic`, the impact endpoint, the demo's users' view).
 
 mod binaries;
 mod cli;
@@ -21,6 +22,7 @@ mod service;
 mod state;
 mod status;
 mod targets;
+mod traffic;
 mod ui;
 
 use std::process::ExitCode;
@@ -133,6 +135,7 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
             }
             return demo::run(target.as_mut(), &started, &states, &args);
         }
+        Command::Traffic(args) => return traffic::command::run(target.as_ref(), &states, &args),
     }
     Ok(ExitCode::SUCCESS)
 }

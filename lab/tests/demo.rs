@@ -129,6 +129,54 @@ fn assert_the_story(lab: &Lab, outcome: &Outcome) {
         outcome.stdout
     );
 
+    // The users' view from the kill to the end: before the fix (nearly) every request
+    // failed, after it none did, all answered with the fallback.
+    let count = |cell: &str| -> u64 {
+        cell.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {cell:?}"))
+    };
+    let (sent_before, sent_after) = summary_row(&outcome.stdout, "users after the kill: sent");
+    let (sent_before, sent_after) = (count(&sent_before), count(&sent_after));
+    assert!(
+        sent_before >= 10 && sent_after >= 10,
+        "users' requests after the kill: {sent_before}, {sent_after}"
+    );
+    let (failed_before, failed_after) = summary_row(&outcome.stdout, "users: failed");
+    assert!(
+        count(&failed_before) * 10 >= sent_before * 9,
+        "before the fix: {failed_before} of {sent_before} failed"
+    );
+    assert!(failed_before.contains("HTTP 500"), "{failed_before}");
+    assert_eq!(failed_after, "0", "after the fix no user request fails");
+    let (_, degraded_after) = summary_row(&outcome.stdout, "users: degraded (fallback)");
+    assert_eq!(count(&degraded_after), sent_after, "{degraded_after}");
+    assert_eq!(summary_row(&outcome.stdout, "users: timed out").1, "0");
+    assert!(
+        outcome
+            .stdout
+            .contains("After the provider was killed, all ")
+            || outcome
+                .stdout
+                .contains(&format!(" of {sent_before} user requests failed")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains(&format!(
+            "After the provider was killed, none of the {sent_after} user requests failed: all {sent_after} were answered with the fallback."
+        )),
+        "{}",
+        outcome.stdout
+    );
+    for label in ["before", "after"] {
+        let series = lab.state_dir().join(format!("demo/traffic-{label}.jsonl"));
+        let text = std::fs::read_to_string(&series)
+            .unwrap_or_else(|e| panic!("no users' series at {}: {e}", series.display()));
+        assert!(text.lines().count() >= 10, "{label}: {text}");
+    }
+
     // Nothing of the lab is left: the pids the status checks saw, and anything else
     // started with this state directory.
     let pids: Vec<u32> = pids_in_status_output(&before)

@@ -1,6 +1,7 @@
 //! Reading a Chaos Toolkit journal for the facts the demo narrates.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -20,6 +21,9 @@ pub struct ActivityRun {
     pub output: Value,
     /// The exception text when the activity failed.
     pub error: Option<String>,
+    /// When it ended (both runners write ISO 8601 UTC; the Python toolkit without an
+    /// offset).
+    pub end: Option<SystemTime>,
 }
 
 /// The facts of one run.
@@ -88,7 +92,20 @@ fn activity_run(run: &Value) -> ActivityRun {
         output_status: run["output"]["status"].as_i64(),
         output: run["output"].clone(),
         error,
+        end: run["end"].as_str().and_then(timestamp),
     }
+}
+
+/// An ISO 8601 time as the runners write it: with an offset (chaos-runner) or without
+/// one, meaning UTC (Python's `datetime.utcnow().isoformat()`).
+fn timestamp(text: &str) -> Option<SystemTime> {
+    let utc = chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .ok()?;
+    Some(utc.into())
 }
 
 /// A header of an http output, looked up without regard to case.
@@ -124,7 +141,8 @@ mod tests {
                 "during": []
             },
             "run": [{"activity": {"name": "stop-provider-service"}, "output": {"status": 0},
-                     "status": "succeeded", "duration": 0.1}],
+                     "status": "succeeded", "duration": 0.1,
+                     "end": "2026-11-26T18:00:01.500000+00:00"}],
             "rollbacks": []
         })
     }
@@ -150,6 +168,15 @@ mod tests {
         assert_eq!(before.tolerance_met, Some(true));
         assert_eq!(journal.method[0].name, "stop-provider-service");
         assert_eq!(journal.method[0].output_status, Some(0));
+        let end = journal.method[0].end.unwrap();
+        assert_eq!(timestamp("2026-11-26T18:00:01.5"), Some(end));
+        assert_eq!(
+            end.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+            1_795_716_001_500
+        );
+        assert_eq!(timestamp("yesterday"), None);
     }
 
     #[test]

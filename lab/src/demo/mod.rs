@@ -24,7 +24,11 @@ use crate::targets::{DownOptions, Health, Target, UpOptions};
 use crate::ui;
 use journal::{Journal, header};
 use runner::Runner;
-use summary::{CONSUMER_PROBE, RunFacts};
+use summary::{CONSUMER_PROBE, KILL_ACTION, RunFacts};
+
+/// The simulated users of each run: requests per second, and how long one may take.
+const USERS_RATE: f64 = 50.0;
+const USERS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs the story; `started` is what this command started (it keeps its services: the
 /// demo takes the lab down itself).
@@ -165,7 +169,9 @@ fn story(
              \x20 all-services-are-healthy            `lab status --check` exits 0\n\
              \x20 consumer-service-must-still-respond  the consumer answers HTTP 200\n\
              Its method kills the provider (`lab kill my-provider-app`) and waits {tutorial_pause} s.\n\
-             {pause_note}",
+             {pause_note}\n\
+             While it runs, simulated users call the consumer {USERS_RATE} times a second\n\
+             (what `lab traffic --rate {USERS_RATE}` does), so we also see what they got.",
             src = experiment::SOURCE,
         ),
     );
@@ -202,6 +208,7 @@ fn story(
         "The consumer itself is running and healthy, yet every call to it fails: the\n\
          provider's failure has cascaded into the consumer, and on to its users.",
     );
+    say(&summary::users_sentence(before.facts.users.as_ref()));
 
     step(
         4,
@@ -239,12 +246,14 @@ fn story(
             say(&format!("(X-Fallback: true, reason: {reason})"));
         }
     }
+    say(&summary::users_sentence(after.facts.users.as_ref()));
 
     step(
         6,
         "Before and after",
         "Each probe of the hypothesis, checked (before) and (after) the method, in both runs;\n\
-         latency as the runner measured it:",
+         latency as the runner measured it; then what the users' requests got from the kill\n\
+         to the end of the run (latency from when each was due):",
     );
     println!("{}", indent(&summary::table(&before.facts, &after.facts)));
     let verdict = summary::verdict(&before.facts, &after.facts);
@@ -317,8 +326,27 @@ fn run_experiment(
         ("LAB_STATE_DIR", states.root().as_os_str().to_owned()),
         ("CONSUMER_URL", OsString::from(consumer_url)),
     ];
-    let output = runner.run(experiment, &journal_path, &dir, &env)?;
+    // The users: from before the first hypothesis check to the end of the run.
+    let traffic = crate::traffic::Traffic::start(crate::traffic::Config {
+        url: consumer_url.to_string(),
+        // Stopped when the runner ends; the bound only keeps it finite.
+        schedule: crate::traffic::Schedule::new(USERS_RATE, crate::traffic::limits::MAX_DURATION),
+        concurrency: 1000,
+        timeout: USERS_TIMEOUT,
+        // Fine buckets: the window starts at the kill, not at the second around it.
+        bucket: std::time::Duration::from_millis(100),
+        jsonl: Some(dir.join(format!("traffic-{label}.jsonl"))),
+    })?;
+    let output = runner.run(experiment, &journal_path, &dir, &env);
+    let series = traffic.stop()?;
+    let output = output?;
     let journal = Journal::load(&journal_path)?;
+    let users = journal
+        .method
+        .iter()
+        .find(|run| run.name == KILL_ACTION)
+        .and_then(|run| run.end)
+        .map(|killed| series.since(killed));
     say(&format!(
         "The runner exited with status {} ({}{}).",
         output
@@ -332,6 +360,7 @@ fn run_experiment(
         facts: RunFacts {
             exit_code: output.exit_code,
             journal,
+            users,
         },
     })
 }

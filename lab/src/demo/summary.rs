@@ -4,12 +4,66 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::journal::{ActivityRun, Journal, header};
+use crate::traffic::Summary;
+use crate::traffic::command::{breakdown, millis};
 
 /// One experiment run as the summary needs it.
 #[derive(Debug)]
 pub struct RunFacts {
     pub exit_code: Option<i32>,
     pub journal: Journal,
+    /// What the users' requests got from the kill to the end of the run (`None` when the
+    /// journal has no kill with an end time).
+    pub users: Option<Summary>,
+}
+
+/// The users' view in plain words.
+pub fn users_sentence(users: Option<&Summary>) -> String {
+    let Some(users) = users else {
+        return "The journal does not say when the provider was killed, so there is no users' view.".into();
+    };
+    let failed = users.failed + users.timed_out;
+    if users.sent == 0 {
+        return "No user request was due between the kill and the end of the run.".into();
+    }
+    if failed == 0 {
+        let answered = match (users.ok, users.degraded) {
+            (0, n) if n == users.sent => format!("all {n} were answered with the fallback"),
+            (n, 0) if n == users.sent => format!("all {n} were answered normally"),
+            (ok, degraded) => {
+                format!("{ok} were answered normally and {degraded} with the fallback")
+            }
+        };
+        return format!(
+            "After the provider was killed, none of the {} user requests failed: {answered}.",
+            users.sent
+        );
+    }
+    let mut causes = users.failure_causes.clone();
+    if users.timed_out > 0 {
+        causes.insert("timed out".into(), users.timed_out);
+    }
+    let how_many = if failed == users.sent {
+        format!("all {failed}")
+    } else {
+        format!("{failed} of {}", users.sent)
+    };
+    format!(
+        "After the provider was killed, {how_many} user requests failed ({}).",
+        breakdown(&causes)
+    )
+}
+
+fn users_cell(r: &RunFacts, cell: fn(&Summary) -> String) -> String {
+    r.users.as_ref().map_or_else(|| "-".into(), cell)
+}
+
+fn with_breakdown(n: u64, counts: &std::collections::BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        n.to_string()
+    } else {
+        format!("{n} ({})", breakdown(counts))
+    }
 }
 
 pub const HEALTH_PROBE: &str = "all-services-are-healthy";
@@ -85,7 +139,7 @@ type Describe = fn(&RunFacts) -> String;
 pub fn table(before: &RunFacts, after: &RunFacts) -> String {
     let mut builder = Builder::new();
     builder.push_record(["", "before the fix", "after the fix"]);
-    let rows: [(String, Describe); 7] = [
+    let rows: [(String, Describe); 13] = [
         (format!("{HEALTH_PROBE} (before)"), |r| {
             describe_probe(r.journal.probe(HEALTH_PROBE, false), false)
         }),
@@ -100,6 +154,24 @@ pub fn table(before: &RunFacts, after: &RunFacts) -> String {
         }),
         (format!("{CONSUMER_PROBE} (after)"), |r| {
             describe_probe(r.journal.probe(CONSUMER_PROBE, true), true)
+        }),
+        ("users after the kill: sent".into(), |r| {
+            users_cell(r, |u| u.sent.to_string())
+        }),
+        ("users: ok".into(), |r| users_cell(r, |u| u.ok.to_string())),
+        ("users: degraded (fallback)".into(), |r| {
+            users_cell(r, |u| with_breakdown(u.degraded, &u.degraded_reasons))
+        }),
+        ("users: failed".into(), |r| {
+            users_cell(r, |u| with_breakdown(u.failed, &u.failure_causes))
+        }),
+        ("users: timed out".into(), |r| {
+            users_cell(r, |u| u.timed_out.to_string())
+        }),
+        ("users: latency p50 / p99".into(), |r| {
+            users_cell(r, |u| {
+                format!("{} / {}", millis(u.p50_ms), millis(u.p99_ms))
+            })
         }),
         ("experiment status".into(), |r| describe_outcome(&r.journal)),
         ("runner exit status".into(), |r| describe_exit(r.exit_code)),
@@ -166,6 +238,59 @@ mod tests {
         RunFacts {
             exit_code: Some(exit),
             journal: Journal::from_value(&journal),
+            users: None,
+        }
+    }
+
+    fn users(sent: u64, ok: u64, degraded: u64, failed: u64, timed_out: u64) -> Summary {
+        let mut summary = crate::traffic::Series::new(std::time::Duration::from_secs(1)).totals();
+        (
+            summary.sent,
+            summary.ok,
+            summary.degraded,
+            summary.failed,
+            summary.timed_out,
+        ) = (sent, ok, degraded, failed, timed_out);
+        if failed > 0 {
+            summary.failure_causes.insert("HTTP 500".into(), failed);
+        }
+        if degraded > 0 {
+            summary
+                .degraded_reasons
+                .insert("circuit-open".into(), degraded);
+        }
+        summary.p50_ms = Some(3.0);
+        summary.p99_ms = Some(12.5);
+        summary
+    }
+
+    #[test]
+    fn the_users_view_is_said_in_plain_words_and_tabled() {
+        assert_eq!(
+            users_sentence(Some(&users(100, 3, 0, 97, 0))),
+            "After the provider was killed, 97 of 100 user requests failed (HTTP 500 97)."
+        );
+        assert_eq!(
+            users_sentence(Some(&users(100, 0, 100, 0, 0))),
+            "After the provider was killed, none of the 100 user requests failed: all 100 were answered with the fallback."
+        );
+        assert_eq!(
+            users_sentence(Some(&users(10, 0, 0, 0, 10))),
+            "After the provider was killed, all 10 user requests failed (timed out 10)."
+        );
+        assert!(users_sentence(None).contains("no users' view"));
+        let mut before = run(true, 500, 1, json!({}));
+        before.users = Some(users(100, 3, 0, 97, 0));
+        let mut after = run(false, 200, 0, json!({}));
+        after.users = Some(users(100, 0, 100, 0, 0));
+        let text = table(&before, &after);
+        for needle in [
+            "users after the kill: sent",
+            "97 (HTTP 500 97)",
+            "100 (circuit-open 100)",
+            "3.0 ms / 12.5 ms",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
     }
 
