@@ -170,6 +170,23 @@ fn assert_the_story(lab: &Lab, outcome: &Outcome) {
         "{}",
         outcome.stdout
     );
+    // The report of both runs, next to the journals, path printed.
+    let report = lab.state_dir().join("demo/report.html");
+    assert!(
+        outcome.stdout.contains(&report.display().to_string()),
+        "{}",
+        outcome.stdout
+    );
+    let html = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report at {}: {e}", report.display()));
+    assert!(
+        html.matches(CONSUMER_PROBE).count() >= 2,
+        "both runs' probe"
+    );
+    assert!(
+        html.contains("deviated") && html.contains("completed"),
+        "both verdicts"
+    );
     for label in ["before", "after"] {
         let series = lab.state_dir().join(format!("demo/traffic-{label}.jsonl"));
         let text = std::fs::read_to_string(&series)

@@ -6,6 +6,7 @@
 
 mod experiment;
 mod journal;
+mod report;
 mod runner;
 mod summary;
 
@@ -271,6 +272,13 @@ fn story(
             ));
         }
         Err(reason) => say(&ui::bad(format!("Unexpected: {reason}"))),
+    }
+    match report::write(&states.demo_dir()) {
+        Ok(path) => say(&format!(
+            "Report (both runs side by side, opens offline): {}",
+            path.display()
+        )),
+        Err(e) => ui::warn(format!("no report: {e:#}")),
     }
 
     println!();
