@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Benchmark: the same no-pause experiment (10 http probes against a local server plus a
-# process action) run by the reference `chaos run` and by `chaos-runner run` (release).
-# Reports wall time (hyperfine when installed, else repeated timing) and peak RSS
-# (/usr/bin/time -v). Usage: bench/runner.sh [RUNS]   (default 20)
+# Benchmark: the same no-pause experiment run by the reference `chaos run` and by
+# `chaos-runner run` (release). KIND `http` (default): 10 http probes against a local
+# server plus a process action; `python`: one python probe (os.path.exists), i.e. run
+# start to the first Python activity's answer, through chaos-runner's bridge in the
+# reference's own interpreter. Reports wall time (hyperfine when installed, else
+# repeated timing) and peak RSS (/usr/bin/time -v: the largest of the runner and the
+# processes it waited for, so the bridge's interpreter counts).
+# Usage: bench/runner.sh [RUNS] [KIND]   (defaults 20, http)
 # Env: CASCADE_CHAOS_BIN (the reference `chaos`), RUNNER_BIN (a chaos-runner to time
 # instead of building this checkout's release binary), CARGO_TARGET_DIR.
 set -euo pipefail
 
 runs="${1:-20}"
+kind="${2:-http}"
+case "$kind" in http | python) ;; *) echo "bench/runner.sh: KIND must be http or python, not '$kind'" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-${CASCADE_CACHE:-$HOME/.cache/cascade-lab}/target}"
 export CARGO_TARGET_DIR="$target"
@@ -43,24 +49,33 @@ for _ in $(seq 1 100); do
 done
 [ -n "$port" ] || { echo "bench/runner.sh: test server did not start" >&2; exit 1; }
 
-python3 - "$port" > "$work/experiment.json" <<'PY'
+python3 - "$port" "$kind" > "$work/experiment.json" <<'PY'
 import json, sys
-port = sys.argv[1]
-probes = [{"type": "probe", "name": f"probe-{i}", "provider": {"type": "http", "url": f"http://127.0.0.1:{port}/index.html", "timeout": 5}} for i in range(10)]
-action = {"type": "action", "name": "process-action", "provider": {"type": "process", "path": "true"}}
-print(json.dumps({"title": "bench", "description": "10 http probes and a process action", "method": probes + [action]}))
+port, kind = sys.argv[1:]
+if kind == "python":
+    method = [{"type": "probe", "name": "python-probe", "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/"}}}]
+    print(json.dumps({"title": "bench", "description": "one python probe", "method": method}))
+else:
+    probes = [{"type": "probe", "name": f"probe-{i}", "provider": {"type": "http", "url": f"http://127.0.0.1:{port}/index.html", "timeout": 5}} for i in range(10)]
+    action = {"type": "action", "name": "process-action", "provider": {"type": "process", "path": "true"}}
+    print(json.dumps({"title": "bench", "description": "10 http probes and a process action", "method": probes + [action]}))
 PY
+# chaos-runner's bridge uses the reference's interpreter, so both import the same os.
+CHAOS_RUNNER_PYTHON="$(dirname "$chaos")/python"
+export CHAOS_RUNNER_PYTHON
+activities=11; [ "$kind" = python ] && activities=1
 
 ref_cmd="$chaos --no-version-check --no-log-file run --journal-path $work/ref.json $work/experiment.json"
 our_cmd="$ours run --journal-path $work/ours.json $work/experiment.json"
 
 # Both must complete the experiment before we time anything.
 $ref_cmd 2>/dev/null && $our_cmd 2>/dev/null
-python3 - "$work/ref.json" "$work/ours.json" <<'PY'
+python3 - "$activities" "$work/ref.json" "$work/ours.json" <<'PY'
 import json, sys
-for path in sys.argv[1:]:
+activities = int(sys.argv[1])
+for path in sys.argv[2:]:
     j = json.load(open(path))
-    assert j["status"] == "completed" and len(j["run"]) == 11, path
+    assert j["status"] == "completed" and len(j["run"]) == activities, path
     assert all(r["status"] == "succeeded" for r in j["run"]), path
 PY
 
@@ -70,7 +85,7 @@ echo "chaos: $("$(dirname "$chaos")/python" -m pip list 2>/dev/null | grep -E '^
 echo "chaos-runner: $ours"
 echo "load average (1/5/15 min) before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "## wall time ($runs runs each)"
+echo "## wall time ($runs runs each, experiment: $kind)"
 if command -v hyperfine >/dev/null 2>&1; then
     # -N: no intermediate shell (the commands need none); with a shell, hyperfine
     # subtracts an estimated shell start-up time, which is noisy on a loaded machine.
