@@ -212,7 +212,6 @@ fn a_control_that_cannot_be_run_stops_the_experiment_unless_skipped() {
 
 #[test]
 fn control_rules_are_chaoslibs_with_pointers() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut e = experiment(
         json!([]),
         json!([process("a", "true", json!([]))]),
@@ -224,22 +223,16 @@ fn control_rules_are_chaoslibs_with_pointers() {
         {"name": "bad-scope", "scope": "sometimes", "provider": {"type": "other"}},
     ]);
     e["method"][0]["controls"] = json!([{"ref": "nowhere"}]);
-    let file = dir.path().join("e.json");
-    std::fs::write(&file, e.to_string()).expect("write");
-    let out = std::process::Command::new(bin())
-        .args(["validate", file.to_str().expect("utf-8")])
-        .output()
-        .expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    for expected in [
-        "/controls/0/name: A control must have a `name` property",
-        "/controls/1/provider: Control 'no-provider' must have a `provider` property",
-        "/controls/2/scope: Control 'bad-scope' scope property must be 'before' or 'after' only",
-        "/method/0/controls/0/ref: Control reference 'nowhere' declaration cannot be found",
-    ] {
-        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
-    }
+    assert_refused_by_validation(
+        &e,
+        &[],
+        &[
+            "/controls/0/name: A control must have a `name` property",
+            "/controls/1/provider: Control 'no-provider' must have a `provider` property",
+            "/controls/2/scope: Control 'bad-scope' scope property must be 'before' or 'after' only",
+            "/method/0/controls/0/ref: Control reference 'nowhere' declaration cannot be found",
+        ],
+    );
 }
 
 /// An experiment whose every level has something for the logging control to see.

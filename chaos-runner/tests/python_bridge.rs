@@ -135,29 +135,20 @@ fn compat_tier_bridge_validation_follows_chaoslib() {
         ]),
         json!([]),
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("e.json");
-    std::fs::write(&file, e.to_string()).expect("write");
-    let out = Command::new(bin())
-        .args(["validate", file.to_str().expect("utf-8")])
-        .env("PYTHONPATH", fixture_modules())
-        .env(chaos_runner::bridge::PYTHON_ENV, venv_python())
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    for expected in [
-        "/method/0/provider/module: could not find Python module 'no_such_module_here' in activity 'no-module'",
-        "/method/1/provider/func: The python module 'cascade_fixture' does not expose a function called 'no_such_function' in action 'no-func'",
-        "/method/2/provider/arguments: argument 'colour' is not part of the function signature in activity 'extra-arg'",
-        "/method/3/provider/arguments: required argument 'message' is missing from activity 'missing-arg'",
-        "4 problems found",
-    ] {
-        assert!(
-            stderr.contains(expected),
-            "missing {expected:?} in:\n{stderr}"
-        );
-    }
+    assert_refused_by_validation(
+        &e,
+        &[
+            ("PYTHONPATH", fixture_modules().as_os_str()),
+            (chaos_runner::bridge::PYTHON_ENV, venv_python().as_os_str()),
+        ],
+        &[
+            "/method/0/provider/module: could not find Python module 'no_such_module_here' in activity 'no-module'",
+            "/method/1/provider/func: The python module 'cascade_fixture' does not expose a function called 'no_such_function' in action 'no-func'",
+            "/method/2/provider/arguments: argument 'colour' is not part of the function signature in activity 'extra-arg'",
+            "/method/3/provider/arguments: required argument 'message' is missing from activity 'missing-arg'",
+            "4 problems found",
+        ],
+    );
 }
 
 #[test]

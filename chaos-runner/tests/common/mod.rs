@@ -163,6 +163,30 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_chaos-runner"))
 }
 
+/// Runs `chaos-runner validate` on `experiment` (with `env`), asserts it is refused
+/// (exit 1) with each of `expected` in its log, and returns the log.
+pub fn assert_refused_by_validation(
+    experiment: &Value,
+    env: &[(&str, &std::ffi::OsStr)],
+    expected: &[&str],
+) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("experiment.json");
+    std::fs::write(&file, experiment.to_string()).expect("write");
+    let out = Command::new(bin())
+        .arg("validate")
+        .arg(&file)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run chaos-runner validate");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for line in expected {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+    err
+}
+
 /// Writes `experiment` as `experiment.json` in `dir` and runs `chaos-runner run` on it.
 pub fn run_cli(dir: &Path, experiment: &Value, extra: &[&str]) -> CliRun {
     run_cli_with(dir, experiment, extra, &[])
