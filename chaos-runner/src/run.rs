@@ -8,7 +8,10 @@
 //! engine decides from its own values, never from what it recorded.
 
 use crate::activity::Activity;
-use crate::activity::{Abort, ActivityKind, Dry, RunContext, RunSink, execute_activity};
+use crate::activity::{
+    Abort, ActivityKind, Dry, RunContext, RunSink, execute_activity, execute_activity_telling,
+    spawn_background,
+};
 use crate::config::{
     ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute,
 };
@@ -405,10 +408,10 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
         }
         if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("activity will run in the background");
-            let (ctx, sink, cancel) = (ctx.clone(), sink.clone(), cancel.clone());
-            background.push(std::thread::spawn(move || {
+            let (ctx, cancel) = (ctx.clone(), cancel.clone());
+            background.push(spawn_background(&sink, move |sink, started| {
                 let entry = &ctx.experiment.method[index];
-                execute_activity(entry, &ctx, &cancel, Some(&sink)).map(|_| ())
+                execute_activity_telling(entry, &ctx, &cancel, Some(sink), started).map(|_| ())
             }));
         } else if let Err(e) = execute_activity(entry, ctx, cancel, Some(&sink)) {
             result = Err(e);

@@ -610,6 +610,46 @@ fn background_activities_run_concurrently_and_are_waited_for() {
     );
 }
 
+/// A background activity is recorded when it starts, as in the reference, and the
+/// method (or the rollbacks) goes on only once it has started (or begun its pause
+/// before): the journal lists it before the next activity, every time, where the order
+/// was a race that the next activity usually won (found by tests/differential).
+#[test]
+fn background_activities_are_recorded_in_the_order_they_are_declared() {
+    let bg = |name: &str, pause: f64| {
+        json!({"type": "action", "name": name, "background": true, "pauses": {"before": pause},
+               "provider": {"type": "process", "path": "true"}})
+    };
+    let names = |runs: &[chaos_runner::journal::ActivityRun]| -> Vec<String> {
+        runs.iter()
+            .map(|r| r.activity["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    for round in 0..20 {
+        let method = json!([
+            bg("bg", 0.0),
+            process("fg", "true", json!([])),
+            bg("bg-last", 0.0)
+        ]);
+        let rollbacks = json!([bg("rb-bg", 0.0), process("rb-fg", "true", json!([]))]);
+        let outcome = run_lib(experiment(json!([]), method, rollbacks), opts());
+        assert_eq!(
+            names(&outcome.journal.run),
+            ["bg", "fg", "bg-last"],
+            "round {round}"
+        );
+        assert_eq!(
+            names(&outcome.journal.rollbacks),
+            ["rb-bg", "rb-fg"],
+            "round {round}"
+        );
+    }
+    // One that pauses first starts after the pause: what started meanwhile comes first.
+    let method = json!([bg("bg-paused", 0.3), process("fg", "true", json!([]))]);
+    let outcome = run_lib(experiment(json!([]), method, json!([])), opts());
+    assert_eq!(names(&outcome.journal.run), ["fg", "bg-paused"]);
+}
+
 #[test]
 fn configuration_secrets_and_vars_substitution() {
     let dir = tempfile::tempdir().expect("tempdir");
