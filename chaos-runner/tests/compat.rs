@@ -9,9 +9,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-use wait_timeout::ChildExt;
 
 /// A fixture with the reference's and our (exit code, journal).
 type PairResult = (PathBuf, (i32, Value), (i32, Value));
@@ -49,51 +46,15 @@ fn run_one(
     work: &Path,
     extra: &[String],
 ) -> (i32, Value) {
-    std::fs::create_dir_all(work).expect("work dir");
-    let marker = work.join("marker");
-    std::fs::write(&marker, "").expect("marker");
-    let journal = work.join("journal.json");
-    let mut args: Vec<String> = global.iter().map(|s| s.to_string()).collect();
-    args.extend([
-        "run".into(),
-        "--journal-path".into(),
-        journal.display().to_string(),
-        "--var".into(),
-        format!("base_url={}", server().base),
-        "--var".into(),
-        format!("marker={}", marker.display()),
-    ]);
-    args.extend(extra.iter().cloned());
-    args.push(fixture.display().to_string());
-    let mut child = Command::new(program)
-        .args(&args)
-        .current_dir(work)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-    let status = match child.wait_timeout(Duration::from_secs(60)).expect("wait") {
-        Some(s) => s,
-        None => {
-            let _ = child.kill();
-            panic!(
-                "{} on {} took over 60 s",
-                program.display(),
-                fixture.display()
-            );
-        }
-    };
-    let text = std::fs::read_to_string(&journal).unwrap_or_else(|_| {
+    let (code, journal) = run_runner(program, global, fixture, work, extra);
+    let journal = journal.unwrap_or_else(|| {
         panic!(
             "{} wrote no journal for {}",
             program.display(),
             fixture.display()
         )
     });
-    (
-        status.code().unwrap_or(-1),
-        serde_json::from_str(&text).expect("journal is JSON"),
-    )
+    (code, journal)
 }
 
 #[test]

@@ -213,3 +213,56 @@ pub fn statuses(runs: &Value) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// Runs `program` (chaos-runner or the reference `chaos`) on the experiment file
+/// `experiment` in `work`, as the compatibility tier does: `--var base_url=` the test
+/// server, `--var marker=` a fresh file in `work`, then `extra` options. Bounded to
+/// 60 s. Returns the exit code and the journal, if one was written.
+pub fn run_runner(
+    program: &Path,
+    global: &[&str],
+    experiment: &Path,
+    work: &Path,
+    extra: &[String],
+) -> (i32, Option<Value>) {
+    use wait_timeout::ChildExt;
+    std::fs::create_dir_all(work).expect("work dir");
+    let marker = work.join("marker");
+    std::fs::write(&marker, "").expect("marker");
+    let journal = work.join("journal.json");
+    let _ = std::fs::remove_file(&journal);
+    let mut args: Vec<String> = global.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        "run".into(),
+        "--journal-path".into(),
+        journal.display().to_string(),
+        "--var".into(),
+        format!("base_url={}", server().base),
+        "--var".into(),
+        format!("marker={}", marker.display()),
+    ]);
+    args.extend(extra.iter().cloned());
+    args.push(experiment.display().to_string());
+    let mut child = Command::new(program)
+        .args(&args)
+        .current_dir(work)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(work.join("stderr.log")).expect("stderr log"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    let status = match child.wait_timeout(Duration::from_secs(60)).expect("wait") {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            panic!(
+                "{} on {} took over 60 s",
+                program.display(),
+                experiment.display()
+            );
+        }
+    };
+    let journal = std::fs::read_to_string(&journal)
+        .ok()
+        .map(|text| serde_json::from_str(&text).expect("journal is JSON"));
+    (status.code().unwrap_or(-1), journal)
+}
