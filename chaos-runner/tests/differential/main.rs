@@ -71,11 +71,30 @@ const ALLOWED: &[Allowance] = &[
     Allowance {
         name: "an activity's own `dry` key under --dry (the reference runs it)",
         readme: "Deliberate differences: an activity's own `dry` key",
+        // Its record, and the order: it makes its pause before there, so it starts later.
         covers: |seen, d| {
             seen.case.args.iter().any(|a| a == "--dry")
-                && [seen.reference, seen.ours]
-                    .iter()
-                    .any(|v| activity_at(v, &d.path).is_some_and(|a| a.get("dry").is_some()))
+                && [seen.reference, seen.ours].iter().any(|v| {
+                    activity_at(v, &d.path).is_some_and(|a| a.get("dry").is_some())
+                        || d.path.strip_suffix("/order").is_some_and(|list| {
+                            same_runs(d)
+                                && v.pointer(&format!("{list}/details"))
+                                    .and_then(Value::as_array)
+                                    .is_some_and(|runs| {
+                                        runs.iter().any(|r| r["activity"].get("dry").is_some())
+                                    })
+                        })
+                })
+        },
+    },
+    Allowance {
+        name: "what a method activity with its own `dry` key changed, run by the reference",
+        readme: "Deliberate differences: an activity's own `dry` key",
+        covers: |seen, d| {
+            ["/after", "/deviated", "/exit_code", "/status", "/rollbacks"]
+                .iter()
+                .any(|p| d.path.starts_with(p))
+                && marker_changed_by_dry_key(seen)
         },
     },
     Allowance {
@@ -90,6 +109,37 @@ fn activity_at<'a>(view: &'a Value, path: &str) -> Option<&'a Value> {
     let at = path.find("/details/")? + "/details/".len();
     let end = path[at..].find('/').map_or(path.len(), |i| at + i);
     view.pointer(&format!("{}/activity", &path[..end]))
+}
+
+/// Under `--dry`, a method activity with its own `dry` key that changes the marker
+/// (`rm`, `touch`) ran in the reference (it has an output there) and not here: the
+/// hypothesis after the method, and what follows from it, may differ.
+fn marker_changed_by_dry_key(seen: &Seen) -> bool {
+    let details = |v: &Value| v.pointer("/run/details").and_then(Value::as_array).cloned();
+    let (Some(theirs), Some(ours)) = (details(seen.reference), details(seen.ours)) else {
+        return false;
+    };
+    seen.case.args.iter().any(|a| a == "--dry")
+        && theirs.iter().zip(&ours).any(|(t, o)| {
+            let a = &t["activity"];
+            a.get("dry").is_some()
+                && ["rm", "touch"].contains(&a["provider"]["path"].as_str().unwrap_or(""))
+                && !t["output"].is_null()
+                && o["output"].is_null()
+        })
+}
+
+/// Whether an order difference lists the same runs (names, each as often) both ways.
+fn same_runs(d: &Difference) -> bool {
+    let sorted = |v: &Value| {
+        let mut names: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(|n| n.to_string()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    sorted(&d.reference) == sorted(&d.ours)
 }
 
 /// Seconds of the day of a journal timestamp (`2026-12-02T02:24:12.903763+00:00`).
@@ -409,4 +459,58 @@ fn allowances_cover_only_what_they_document() {
         "details are sorted by name"
     );
     assert_eq!(activity_at(&v, "/exit_code"), None);
+}
+
+/// Under --dry, an activity with its own `dry` key runs in the reference: its record,
+/// the order and what its marker change leads to are covered; nothing without --dry.
+#[test]
+fn the_dry_key_allowance_needs_dry_and_the_key() {
+    let run = |name: &str, dry_key: bool, output: Value| {
+        let mut activity = json!({"name": name, "provider": {"type": "process", "path": "touch"}});
+        if dry_key {
+            activity["dry"] = json!("pause");
+        }
+        json!({"activity": activity, "output": output, "status": "succeeded",
+               "start": "2026-12-02T02:24:12.000000+00:00"})
+    };
+    let journal = |runs: Value| json!({"run": runs, "rollbacks": []});
+    let theirs = view(
+        Some(&journal(json!([
+            run("a", false, json!(null)),
+            run("b", true, json!({"status": 0}))
+        ]))),
+        0,
+    );
+    let ours = view(
+        Some(&journal(json!([
+            run("b", true, json!(null)),
+            run("a", false, json!(null))
+        ]))),
+        1,
+    );
+    let allowed = |args: &[&str]| -> Vec<bool> {
+        let case = Case {
+            seed: 0,
+            experiment: json!({}),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            tags: vec![],
+        };
+        let seen = Seen {
+            case: &case,
+            reference: &theirs,
+            reference_journal: None,
+            ours: &ours,
+        };
+        differences(&theirs, &ours)
+            .iter()
+            .map(|d| ALLOWED.iter().any(|a| (a.covers)(&seen, d)))
+            .collect()
+    };
+    let kinds: Vec<String> = differences(&theirs, &ours)
+        .iter()
+        .map(Difference::kind)
+        .collect();
+    assert_eq!(kinds, ["exit_code", "run/order", "run/details[]/output"]);
+    assert_eq!(allowed(&["--dry", "actions"]), [true, true, true]);
+    assert_eq!(allowed(&[]), [false, false, false]);
 }
