@@ -251,6 +251,38 @@ pub struct RunSink {
     pub rollbacks: bool,
 }
 
+/// Runs `activity` on its own thread (a background activity) with `sink`, and returns
+/// once it has recorded its start or begun its pause before (or ended): the journal
+/// then lists it before whatever the caller starts next, as the reference's does in
+/// practice (its pool thread starts before the method's next activity), instead of a
+/// race the next activity usually won.
+pub fn spawn_background(
+    sink: &RunSink,
+    activity: impl FnOnce(&RunSink, &Started) -> Result<(), Abort> + Send + 'static,
+) -> std::thread::JoinHandle<Result<(), Abort>> {
+    let (tell, started) = std::sync::mpsc::sync_channel(1);
+    let sink = sink.clone();
+    let handle = std::thread::spawn(move || activity(&sink, &Started(Some(tell))));
+    // Err: the thread ended without telling (its sender is dropped with it).
+    let _ = started.recv();
+    handle
+}
+
+/// Told once a background activity has started (see [`spawn_background`]).
+#[derive(Debug, Default)]
+pub struct Started(Option<std::sync::mpsc::SyncSender<()>>);
+
+impl Started {
+    /// No one waits (a foreground activity).
+    pub const NONE: Started = Started(None);
+
+    fn tell(&self) {
+        if let Some(tell) = &self.0 {
+            let _ = tell.try_send(());
+        }
+    }
+}
+
 impl RunSink {
     fn with_list<T>(&self, f: impl FnOnce(&mut Vec<ActivityRun>) -> T) -> Option<T> {
         self.journal.record(|j| {
@@ -325,6 +357,18 @@ pub fn execute_activity(
     cancel: &Cancel,
     sink: Option<&RunSink>,
 ) -> Result<ActivityRun, Abort> {
+    execute_activity_telling(entry, ctx, cancel, sink, &Started::NONE)
+}
+
+/// [`execute_activity`], telling `start_signal` once the activity has recorded its start or
+/// begun its pause before.
+pub fn execute_activity_telling(
+    entry: &Entry,
+    ctx: &RunContext,
+    cancel: &Cancel,
+    sink: Option<&RunSink>,
+    start_signal: &Started,
+) -> Result<ActivityRun, Abort> {
     let declared = entry
         .as_ref()
         .map_err(|_| Abort::Fatal("an activity must be a mapping".into()))?;
@@ -336,7 +380,7 @@ pub fn execute_activity(
     };
     let controls = &ctx.controls;
     if !controls.applies(&activity.controls) {
-        return run_activity(activity, ctx, cancel, sink);
+        return run_activity(activity, ctx, cancel, sink, start_signal);
     }
     use crate::control::{Level, Scope};
     let context = Value::Object(activity.written.clone());
@@ -351,7 +395,7 @@ pub fn execute_activity(
     if controls.interruption().is_some() && cancel.is_cancelled() {
         return Err(Abort::Interrupted);
     }
-    let result = run_activity(activity, ctx, cancel, sink);
+    let result = run_activity(activity, ctx, cancel, sink, start_signal);
     let state = match &result {
         Ok(run) => serde_json::to_value(run).unwrap_or(Value::Null),
         Err(_) => Value::Null,
@@ -372,6 +416,7 @@ fn run_activity(
     ctx: &RunContext,
     cancel: &Cancel,
     sink: Option<&RunSink>,
+    start_signal: &Started,
 ) -> Result<ActivityRun, Abort> {
     let name = activity.name.as_str();
     let is_dry = match ctx.dry {
@@ -391,8 +436,11 @@ fn run_activity(
 
     if let Some(Pause { seconds, shown }) = &pauses.before {
         tracing::info!("Pausing before next activity for {}s...", shown);
-        if !skip_pauses && !crate::pause::pause(*seconds, cancel) {
-            return Err(Abort::Interrupted);
+        if !skip_pauses {
+            start_signal.tell();
+            if !crate::pause::pause(*seconds, cancel) {
+                return Err(Abort::Interrupted);
+            }
         }
     }
 
@@ -411,6 +459,7 @@ fn run_activity(
             runs.len() - 1
         })
     });
+    start_signal.tell();
 
     let result = if is_dry {
         tracing::debug!("Activity {} is in dry mode", name);

@@ -123,6 +123,69 @@ pub fn py_repr(v: &Value) -> String {
     }
 }
 
+/// Python's `json.dumps(value)` with its defaults (what `requests` sends as a JSON
+/// body): `", "` and `": "` separators, every character outside printable ASCII
+/// escaped (`\u00e9`; surrogate pairs beyond the BMP), floats as `repr()`.
+pub fn py_json_dumps(v: &Value) -> String {
+    let mut out = String::new();
+    json_dumps_into(v, &mut out);
+    out
+}
+
+fn json_dumps_into(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&number_repr(n)),
+        Value::String(s) => json_string_into(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_dumps_into(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            out.push('{');
+            for (i, (k, item)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_string_into(k, out);
+                out.push_str(": ");
+                json_dumps_into(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn json_string_into(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            other => {
+                let mut units = [0u16; 2];
+                for unit in other.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
 fn number_repr(n: &Number) -> String {
     if n.is_f64() {
         match n.as_f64() {
@@ -165,6 +228,27 @@ fn string_repr(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_dumps_follows_python() {
+        // Each expected text is Python's json.dumps of the same value.
+        let cases = [
+            (
+                json!({"a": "b", "n": [1, 2.5, null, true]}),
+                r#"{"a": "b", "n": [1, 2.5, null, true]}"#,
+            ),
+            (json!({"k": 1.0}), r#"{"k": 1.0}"#),
+            (
+                json!("caf\u{e9} \u{1F600} \"q\" \\ \n\u{7f}"),
+                r#""caf\u00e9 \ud83d\ude00 \"q\" \\ \n\u007f""#,
+            ),
+            (json!([]), "[]"),
+            (json!({}), "{}"),
+        ];
+        for (value, python) in cases {
+            assert_eq!(py_json_dumps(&value), python, "{value}");
+        }
+    }
 
     #[test]
     fn equality_follows_python() {

@@ -1,6 +1,8 @@
 //! Rollbacks: when they run (strategy) and running them.
 
-use crate::activity::{Abort, RunContext, RunSink, execute_activity};
+use crate::activity::{
+    Abort, RunContext, RunSink, execute_activity, execute_activity_telling, spawn_background,
+};
 use crate::interrupt::Cancel;
 use crate::journal::Status;
 
@@ -71,10 +73,10 @@ pub fn run_rollbacks(ctx: &std::sync::Arc<RunContext>, sink: &RunSink) -> Result
         tracing::info!("Rollback: {}", name);
         if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("rollback activity will run in the background");
-            let (ctx, sink, never) = (ctx.clone(), sink.clone(), never.clone());
-            background.push(std::thread::spawn(move || {
+            let (ctx, never) = (ctx.clone(), never.clone());
+            background.push(spawn_background(sink, move |sink, started| {
                 let entry = &ctx.experiment.rollbacks[index];
-                execute_activity(entry, &ctx, &never, Some(&sink)).map(|_| ())
+                execute_activity_telling(entry, &ctx, &never, Some(sink), started).map(|_| ())
             }));
         } else if let Err(e) = execute_activity(entry, ctx, &never, Some(sink)) {
             outcome = Err(e);

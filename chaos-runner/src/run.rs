@@ -8,7 +8,10 @@
 //! engine decides from its own values, never from what it recorded.
 
 use crate::activity::Activity;
-use crate::activity::{Abort, ActivityKind, Dry, RunContext, RunSink, execute_activity};
+use crate::activity::{
+    Abort, ActivityKind, Dry, RunContext, RunSink, execute_activity, execute_activity_telling,
+    spawn_background,
+};
 use crate::config::{
     ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute,
 };
@@ -492,10 +495,10 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
         }
         if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("activity will run in the background");
-            let (ctx, sink, cancel) = (ctx.clone(), sink.clone(), cancel.clone());
-            background.push(std::thread::spawn(move || {
+            let (ctx, cancel) = (ctx.clone(), cancel.clone());
+            background.push(spawn_background(&sink, move |sink, started| {
                 let entry = &ctx.experiment.method[index];
-                execute_activity(entry, &ctx, &cancel, Some(&sink)).map(|_| ())
+                execute_activity_telling(entry, &ctx, &cancel, Some(sink), started).map(|_| ())
             }));
         } else if let Err(e) = execute_activity(entry, ctx, cancel, Some(&sink)) {
             result = Err(e);
@@ -571,13 +574,9 @@ fn spawn_continuous(
         );
         let mut failed = 0u32;
         let mut iteration = 1u32;
+        // The first check runs even when the method is already over (a method quicker
+        // than this thread's start): the reference's thread nearly always gets one in.
         loop {
-            if matches!(
-                stopped.try_recv(),
-                Ok(()) | Err(mpsc::TryRecvError::Disconnected)
-            ) {
-                break;
-            }
             if run.stop_reason().is_some() {
                 break;
             }

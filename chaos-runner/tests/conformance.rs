@@ -370,7 +370,7 @@ fn http_provider_options() {
         {"type": "action", "name": "post-form", "provider": {"type": "http", "url": s.url("/echo"), "method": "post",
             "arguments": {"k": "v w"}}},
         {"type": "action", "name": "post-json", "provider": {"type": "http", "url": s.url("/echo"), "method": "PUT",
-            "headers": {"Content-Type": "application/json"}, "arguments": {"k": [1, 2]}}},
+            "headers": {"Content-Type": "application/json"}, "arguments": {"k": [1, 2], "s": "caf\u{e9}"}}},
         {"type": "probe", "name": "text-body", "provider": {"type": "http", "url": s.url("/ok")}},
         {"type": "probe", "name": "error-status-is-output", "provider": {"type": "http", "url": s.url("/status/500")}},
         {"type": "probe", "name": "timeout", "provider": {"type": "http", "url": s.url("/slow/3000"), "timeout": 0.3}},
@@ -399,7 +399,11 @@ fn http_provider_options() {
     );
     assert_eq!(run[1]["output"]["body"]["body"], "k=v+w");
     assert_eq!(run[2]["output"]["body"]["method"], "PUT");
-    assert_eq!(run[2]["output"]["body"]["body"], "{\"k\":[1,2]}");
+    // Python's json.dumps, as requests sends it (found by tests/differential).
+    assert_eq!(
+        run[2]["output"]["body"]["body"],
+        "{\"k\": [1, 2], \"s\": \"caf\\u00e9\"}"
+    );
     assert_eq!(run[3]["output"]["body"], "hello", "non-JSON body is text");
     assert_eq!(run[4]["output"]["status"], 500);
     assert_eq!(
@@ -604,6 +608,46 @@ fn background_activities_run_concurrently_and_are_waited_for() {
         a.status.is_some() && b.status.is_some(),
         "waited for before the run ended"
     );
+}
+
+/// A background activity is recorded when it starts, as in the reference, and the
+/// method (or the rollbacks) goes on only once it has started (or begun its pause
+/// before): the journal lists it before the next activity, every time, where the order
+/// was a race that the next activity usually won (found by tests/differential).
+#[test]
+fn background_activities_are_recorded_in_the_order_they_are_declared() {
+    let bg = |name: &str, pause: f64| {
+        json!({"type": "action", "name": name, "background": true, "pauses": {"before": pause},
+               "provider": {"type": "process", "path": "true"}})
+    };
+    let names = |runs: &[chaos_runner::journal::ActivityRun]| -> Vec<String> {
+        runs.iter()
+            .map(|r| r.activity["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    for round in 0..20 {
+        let method = json!([
+            bg("bg", 0.0),
+            process("fg", "true", json!([])),
+            bg("bg-last", 0.0)
+        ]);
+        let rollbacks = json!([bg("rb-bg", 0.0), process("rb-fg", "true", json!([]))]);
+        let outcome = run_lib(experiment(json!([]), method, rollbacks), opts());
+        assert_eq!(
+            names(&outcome.journal.run),
+            ["bg", "fg", "bg-last"],
+            "round {round}"
+        );
+        assert_eq!(
+            names(&outcome.journal.rollbacks),
+            ["rb-bg", "rb-fg"],
+            "round {round}"
+        );
+    }
+    // One that pauses first starts after the pause: what started meanwhile comes first.
+    let method = json!([bg("bg-paused", 0.3), process("fg", "true", json!([]))]);
+    let outcome = run_lib(experiment(json!([]), method, json!([])), opts());
+    assert_eq!(names(&outcome.journal.run), ["fg", "bg-paused"]);
 }
 
 #[test]

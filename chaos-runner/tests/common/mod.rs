@@ -250,21 +250,24 @@ pub fn statuses(runs: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Runs one runner (the reference `chaos` or ours) on one experiment file, bounded to
-/// 60 s, as the compatibility tier does: `--var base_url=` the test server, `--var
-/// marker=` a fresh empty file in `work`, tests/fixtures/python on `PYTHONPATH`, and the
-/// compatibility tier's interpreter for our bridge. Returns (exit code, journal).
-pub fn run_one(
+/// Runs `program` (chaos-runner or the reference `chaos`) on the experiment file
+/// `experiment` in `work`, as the compatibility tier does: `--var base_url=` the test
+/// server, `--var marker=` a fresh file in `work`, then `extra` options; both runners
+/// find Python modules in tests/fixtures/python (`PYTHONPATH`), and our bridge uses the
+/// compatibility tier's interpreter. Bounded to 60 s. Returns the exit code and the
+/// journal, if one was written.
+pub fn run_runner(
     program: &Path,
     global: &[&str],
-    fixture: &Path,
+    experiment: &Path,
     work: &Path,
     extra: &[String],
-) -> (i32, Value) {
+) -> (i32, Option<Value>) {
     std::fs::create_dir_all(work).expect("work dir");
     let marker = work.join("marker");
     std::fs::write(&marker, "").expect("marker");
     let journal = work.join("journal.json");
+    let _ = std::fs::remove_file(&journal);
     let mut args: Vec<String> = global.iter().map(|s| s.to_string()).collect();
     args.extend([
         "run".into(),
@@ -276,7 +279,7 @@ pub fn run_one(
         format!("marker={}", marker.display()),
     ]);
     args.extend(extra.iter().cloned());
-    args.push(fixture.display().to_string());
+    args.push(experiment.display().to_string());
     let python_modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python");
     let mut child = Command::new(program)
         .args(&args)
@@ -287,7 +290,7 @@ pub fn run_one(
         )
         .current_dir(work)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(work.join("stderr.log")).expect("stderr log"))
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
     let status = match child.wait_timeout(Duration::from_secs(60)).expect("wait") {
@@ -297,19 +300,31 @@ pub fn run_one(
             panic!(
                 "{} on {} took over 60 s",
                 program.display(),
-                fixture.display()
+                experiment.display()
             );
         }
     };
-    let text = std::fs::read_to_string(&journal).unwrap_or_else(|_| {
+    let journal = std::fs::read_to_string(&journal)
+        .ok()
+        .map(|text| serde_json::from_str(&text).expect("journal is JSON"));
+    (status.code().unwrap_or(-1), journal)
+}
+
+/// [`run_runner`], for a run that must write a journal.
+pub fn run_one(
+    program: &Path,
+    global: &[&str],
+    experiment: &Path,
+    work: &Path,
+    extra: &[String],
+) -> (i32, Value) {
+    let (code, journal) = run_runner(program, global, experiment, work, extra);
+    let journal = journal.unwrap_or_else(|| {
         panic!(
             "{} wrote no journal for {}",
             program.display(),
-            fixture.display()
+            experiment.display()
         )
     });
-    (
-        status.code().unwrap_or(-1),
-        serde_json::from_str(&text).expect("journal is JSON"),
-    )
+    (code, journal)
 }
