@@ -96,8 +96,7 @@ fn polyline(
     (top, height): (f64, f64),
     max: f64,
     value: impl Fn(&Point) -> Option<f64>,
-    (colour, dash, label): (&str, &str, &str),
-    slot: usize,
+    (colour, dash, label, slot): (&str, &str, &str, usize),
 ) {
     let mut path = String::new();
     for point in points {
@@ -216,7 +215,7 @@ pub fn svg(run: &Run) -> String {
             .fold(0.0, f64::max),
     );
     frame(&mut out, RATE, rate_max, "requests/s");
-    for (slot, value, look) in [
+    for (slot, (value, look)) in [
         (
             (|p: &Point| Some(p.ok)) as fn(&Point) -> Option<f64>,
             (GREEN, "none", "ok"),
@@ -230,9 +229,17 @@ pub fn svg(run: &Run) -> String {
     ]
     .into_iter()
     .enumerate()
-    .map(|(slot, (value, look))| (slot, value, look))
     {
-        polyline(&mut out, &shown, &axis, RATE, rate_max, value, look, slot);
+        let (colour, dash, label) = look;
+        polyline(
+            &mut out,
+            &shown,
+            &axis,
+            RATE,
+            rate_max,
+            value,
+            (colour, dash, label, slot),
+        );
     }
     let latency_max = nice(shown.iter().filter_map(|p| p.p99_ms).fold(0.0, f64::max));
     frame(&mut out, LATENCY, latency_max, "latency ms");
@@ -243,8 +250,7 @@ pub fn svg(run: &Run) -> String {
         LATENCY,
         latency_max,
         |p| p.p50_ms,
-        (BLUE, "none", "p50"),
-        0,
+        (BLUE, "none", "p50", 0),
     );
     polyline(
         &mut out,
@@ -253,8 +259,7 @@ pub fn svg(run: &Run) -> String {
         LATENCY,
         latency_max,
         |p| p.p99_ms,
-        (SKY, "5 3", "p99"),
-        1,
+        (SKY, "5 3", "p99", 1),
     );
     band(
         &mut out,

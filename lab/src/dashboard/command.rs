@@ -77,6 +77,12 @@ pub fn run(
     started: &Started,
     args: &DashboardArgs,
 ) -> Result<ExitCode> {
+    if target.status()?.is_none() {
+        anyhow::bail!(
+            "no lab is running (no state in {}); start one with `lab up`",
+            states.root().display()
+        );
+    }
     let url = target.consumer_url()?;
     let live = serve(args.addr, kind, states, namespace, started)?;
     let traffic = if args.rate > 0.0 {

@@ -178,13 +178,22 @@ impl Sampler {
                             None
                         }
                     };
+                    // Waits in short steps, so a new run gets its first point at once.
+                    let mut runs_seen = 0;
+                    let mut last = std::time::Instant::now() - TICK;
                     while !stop.load(Ordering::SeqCst) {
+                        let runs = dashboard.runs().len();
+                        if runs == runs_seen && last.elapsed() < TICK {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                        runs_seen = runs;
+                        last = std::time::Instant::now();
                         let services = match &target {
                             Some(target) => services_of(target.status()),
                             None => services_of(Err(anyhow::anyhow!("no target"))),
                         };
                         dashboard.sample(&services);
-                        std::thread::sleep(TICK);
                     }
                 }
             })

@@ -117,6 +117,18 @@ fn linger(
     Ok(())
 }
 
+/// What `--dashboard` adds before and after each run.
+const DASHBOARD_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn dashboard_margin() -> Result<()> {
+    let end = std::time::Instant::now() + DASHBOARD_MARGIN;
+    while std::time::Instant::now() < end {
+        crate::interrupt::check()?;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// A numbered step heading with its explanation.
 fn step(number: u8, title: &str, text: &str) {
     println!();
@@ -386,11 +398,15 @@ fn run_experiment(
         bucket: std::time::Duration::from_millis(100),
         jsonl: Some(dir.join(format!("traffic-{label}.jsonl"))),
     })?;
+    // --dashboard: the chart gets the users and the services a little before the run
+    // and after it, so the kill stands out against what came before.
     if let Some(dashboard) = &runner.dashboard {
         dashboard.begin_run(label, Some(traffic.series().clone()));
+        dashboard_margin()?;
     }
     let output = runner.run(experiment, &journal_path, &dir, &env);
     if let Some(dashboard) = &runner.dashboard {
+        dashboard_margin()?;
         dashboard.end_run();
     }
     let series = traffic.stop()?;
