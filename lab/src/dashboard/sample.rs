@@ -159,7 +159,9 @@ impl Run {
         };
         if let Some(series) = &self.series {
             let s = series.last(WINDOW);
-            let per_s = |n: u64| n as f64 / s.window_s.max(0.001);
+            // Not less than half the window: the first samples of a run would otherwise
+            // divide a request or two by a few milliseconds.
+            let per_s = |n: u64| n as f64 / s.window_s.max(WINDOW.as_secs_f64() / 2.0);
             point.ok = per_s(s.ok);
             point.degraded = per_s(s.degraded);
             point.failed = per_s(s.failed);

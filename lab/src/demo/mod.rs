@@ -81,7 +81,7 @@ pub fn run(
 
     let result = story(target, states, args, &runner);
     if let (Some(live), Ok(_)) = (&live, &result) {
-        linger(live, args.dashboard_linger)?;
+        linger(live, args.dashboard_linger);
     }
     match result {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
@@ -96,10 +96,7 @@ pub fn run(
 }
 
 /// After the story: the dashboard keeps showing both runs, for `limit` or until Ctrl-C.
-fn linger(
-    live: &crate::dashboard::command::Live,
-    limit: Option<std::time::Duration>,
-) -> Result<()> {
+fn linger(live: &crate::dashboard::command::Live, limit: Option<std::time::Duration>) {
     live.dashboard.end_run();
     let until = match limit {
         Some(limit) => format!("for {} s", limit.as_secs_f64()),
@@ -110,11 +107,12 @@ fn linger(
         live.server.url()
     ));
     let deadline = limit.map(|l| std::time::Instant::now() + l);
-    while deadline.is_none_or(|d| std::time::Instant::now() < d) {
-        crate::interrupt::check()?;
+    // Ctrl-C is how this wait is meant to end: the story's verdict stands.
+    while deadline.is_none_or(|d| std::time::Instant::now() < d)
+        && crate::interrupt::check().is_ok()
+    {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    Ok(())
 }
 
 /// What `--dashboard` adds before and after each run.
