@@ -112,6 +112,27 @@ if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v a
   need_programs test shellcheck:shellcheck || true
 fi
 
+# Headless Chromium and its WebDriver from Debian's packages (browser tier: the
+# dashboard's page); installed here when this user may, never downloaded by a test.
+browser_reason=""
+if [ "${CASCADE_SKIP_BROWSER:-0}" = 1 ]; then
+  browser_reason="CASCADE_SKIP_BROWSER=1"
+else
+  if { ! command -v chromium || ! command -v chromedriver; } >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium and chromium-driver (browser tier)"
+    # shellcheck source=scripts/need-programs.sh
+    ( . scripts/need-programs.sh && need_programs test chromium:chromium chromedriver:chromium-driver ) || true
+  fi
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    CASCADE_CHROMIUM=$(command -v chromium)
+    CASCADE_CHROMEDRIVER=$(command -v chromedriver)
+    export CASCADE_CHROMIUM CASCADE_CHROMEDRIVER
+  else
+    browser_reason="chromium and chromium-driver are not installed and cannot be (apt-get install chromium chromium-driver, as root)"
+  fi
+fi
+
 # A real control plane on this machine (Kubernetes tier): one that is up, else built
 # from the pinned sources (minutes the first time, cached after) and started.
 k8s_reason=""
@@ -146,6 +167,13 @@ fi
 say "local tier: cargo build, then cargo test (the other tiers' tests show as ignored)"
 local_tier() { cargo build --workspace --bins && cargo test --workspace --no-fail-fast; }
 tier local local_tier
+
+if [ -z "$browser_reason" ]; then
+  say "browser tier: the dashboard in headless Chromium (screenshots in $CARGO_TARGET_DIR/test-artifacts)"
+  tier browser cargo test --workspace --no-fail-fast -- --ignored browser_tier
+else
+  skipped browser "$browser_reason"
+fi
 
 if [ -n "${CASCADE_CHAOS_BIN:-}" ]; then
   say "compatibility tier: the same experiments through the Python chaos"

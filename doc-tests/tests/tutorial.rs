@@ -19,7 +19,7 @@ use doc_tests::shell::Shell;
 use nix::fcntl::{Flock, FlockArg};
 
 const BINARIES: [&str; 4] = ["lab", "chaos-runner", "provider-app", "consumer-app"];
-const DEFAULT_PORTS: [u16; 2] = [8080, 8081];
+const DEFAULT_PORTS: [u16; 3] = [8080, 8081, 8083];
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// target/<profile>, with every binary the tutorial runs.

@@ -79,6 +79,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Send users' requests to the consumer at a fixed rate and show what they got
     Traffic(crate::traffic::command::TrafficArgs),
+    /// Serve a live dashboard of the running lab on 127.0.0.1 (users' requests, latency,
+    /// provider, circuit) until Ctrl-C
+    Dashboard(crate::dashboard::command::DashboardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +180,18 @@ pub struct DemoArgs {
     /// Toolkit's `chaos` works too
     #[arg(long, value_name = "PATH")]
     pub runner: Option<PathBuf>,
+    /// Serve the live dashboard during the story, then both runs side by side
+    #[arg(long)]
+    pub dashboard: bool,
+    /// Where --dashboard serves (a loopback address; port 0 picks a free one)
+    #[arg(long, value_name = "IP:PORT", default_value = crate::dashboard::command::DEFAULT_ADDR,
+          value_parser = crate::traffic::limits::loopback, requires = "dashboard")]
+    pub dashboard_addr: std::net::SocketAddr,
+    /// After the story, keep serving the dashboard this many seconds (at most 3600)
+    /// [default: until Ctrl-C]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::traffic::limits::duration,
+          requires = "dashboard")]
+    pub dashboard_linger: Option<std::time::Duration>,
     #[command(flatten)]
     pub ready: ReadyArgs,
 }

@@ -12,6 +12,7 @@
 
 mod binaries;
 mod cli;
+mod dashboard;
 mod demo;
 mod experiment_file;
 mod fault_token;
@@ -136,6 +137,16 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
             return demo::run(target.as_mut(), &started, &states, &args);
         }
         Command::Traffic(args) => return traffic::command::run(target.as_ref(), &states, &args),
+        Command::Dashboard(args) => {
+            return dashboard::command::run(
+                target.as_ref(),
+                kind,
+                &states,
+                cli.namespace.clone(),
+                &started,
+                &args,
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

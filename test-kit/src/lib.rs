@@ -8,7 +8,9 @@
 //! - [`kube`]: the pinned kubectl and the lock on the control plane's node port.
 //! - [`service`]: provider-app and consumer-app as real processes.
 //! - [`process`]: is a process alive.
+//! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
 
+pub mod browser;
 pub mod kube;
 pub mod process;
 pub mod repo;

@@ -1,6 +1,6 @@
 //! Test tiers beyond the local one. A test of such a tier is `#[ignore]`d with the tier
 //! in its reason, and its name contains the tier's tag (`compat_tier`,
-//! `kubernetes_tier`, `kind_tier`), which is how `scripts/test.sh` selects it once the
+//! `kubernetes_tier`, `kind_tier`, `browser_tier`), which is how `scripts/test.sh` selects it once the
 //! tier's pieces are up: `cargo test -- --ignored <tag>`. Run by hand without them, the
 //! test fails here and says what is missing; it never passes without having run.
 
@@ -54,4 +54,30 @@ pub fn kind() {
         Ok("1"),
         "kind tier: CASCADE_KIND is not set; run scripts/kind-test.sh (make kind-test)"
     );
+}
+
+/// Headless Chromium from Debian's packages (browser tier; `scripts/test.sh` installs
+/// `chromium` and sets `CASCADE_CHROMIUM`). No test downloads a browser.
+pub fn chromium() -> PathBuf {
+    required(
+        "CASCADE_CHROMIUM",
+        "browser",
+        "scripts/test.sh sets it to Debian's chromium",
+    )
+}
+
+/// A directory for a test's artifacts (screenshots), under the cargo target dir, so
+/// they are kept after the run and never committed.
+pub fn artifacts_dir(name: &str) -> PathBuf {
+    // bin_dir is `<target dir>/<profile>`.
+    let bins = crate::repo::bin_dir();
+    let dir = bins
+        .parent()
+        .unwrap_or(&bins)
+        .join("test-artifacts")
+        .join(name);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    dir
 }

@@ -4,7 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-const TAGS: [&str; 3] = ["compat_tier", "kubernetes_tier", "kind_tier"];
+const TAGS: [&str; 4] = [
+    "compat_tier",
+    "kubernetes_tier",
+    "kind_tier",
+    "browser_tier",
+];
 
 /// (file, line, test name, the attribute lines above it) of every test function under
 /// each crate's `tests/` folder.

@@ -49,22 +49,41 @@ pub fn run(
         // Only dead leftovers (e.g. after a reboot): clear them.
         target.down(&DownOptions::default())?;
     }
-    let runner = match &args.runner {
-        Some(program) => Runner {
-            program: program.clone(),
-            started: started.clone(),
-        },
-        None => Runner {
-            program: crate::binaries::require(&["chaos-runner"])?
-                .pop()
-                .context("no path for chaos-runner")?,
-            started: started.clone(),
-        },
+    let program = match &args.runner {
+        Some(program) => program.clone(),
+        None => crate::binaries::require(&["chaos-runner"])?
+            .pop()
+            .context("no path for chaos-runner")?,
+    };
+    // --dashboard: served from here to the end; it samples the lab through a local
+    // target of its own (this one is busy telling the story).
+    let live = if args.dashboard {
+        let live = crate::dashboard::command::serve(
+            args.dashboard_addr,
+            crate::targets::TargetKind::Local,
+            states,
+            None,
+            started,
+        )?;
+        ui::info("the dashboard:");
+        println!("{}", live.server.url());
+        Some(live)
+    } else {
+        None
+    };
+    let runner = Runner {
+        program,
+        started: started.clone(),
+        dashboard: live.as_ref().map(|l| l.dashboard.clone()),
     };
     // Build anything missing now, so cargo's output does not interrupt the story.
     crate::binaries::require(&[Service::Provider.binary(), Service::Consumer.binary()])?;
 
-    match story(target, states, args, &runner) {
+    let result = story(target, states, args, &runner);
+    if let (Some(live), Ok(_)) = (&live, &result) {
+        linger(live, args.dashboard_linger);
+    }
+    match result {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
         Ok(Err(reason)) => bail!("the story did not go as expected: {reason}"),
         Err(err) => {
@@ -74,6 +93,38 @@ pub fn run(
             Err(err)
         }
     }
+}
+
+/// After the story: the dashboard keeps showing both runs, for `limit` or until Ctrl-C.
+fn linger(live: &crate::dashboard::command::Live, limit: Option<std::time::Duration>) {
+    live.dashboard.end_run();
+    let until = match limit {
+        Some(limit) => format!("for {} s", limit.as_secs_f64()),
+        None => "until Ctrl-C".to_string(),
+    };
+    say(&format!(
+        "The dashboard shows both runs side by side at {} ({until}).",
+        live.server.url()
+    ));
+    let deadline = limit.map(|l| std::time::Instant::now() + l);
+    // Ctrl-C is how this wait is meant to end: the story's verdict stands.
+    while deadline.is_none_or(|d| std::time::Instant::now() < d)
+        && crate::interrupt::check().is_ok()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// What `--dashboard` adds before and after each run.
+const DASHBOARD_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn dashboard_margin() -> Result<()> {
+    let end = std::time::Instant::now() + DASHBOARD_MARGIN;
+    while std::time::Instant::now() < end {
+        crate::interrupt::check()?;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// A numbered step heading with its explanation.
@@ -345,7 +396,17 @@ fn run_experiment(
         bucket: std::time::Duration::from_millis(100),
         jsonl: Some(dir.join(format!("traffic-{label}.jsonl"))),
     })?;
+    // --dashboard: the chart gets the users and the services a little before the run
+    // and after it, so the kill stands out against what came before.
+    if let Some(dashboard) = &runner.dashboard {
+        dashboard.begin_run(label, Some(traffic.series().clone()));
+        dashboard_margin()?;
+    }
     let output = runner.run(experiment, &journal_path, &dir, &env);
+    if let Some(dashboard) = &runner.dashboard {
+        dashboard_margin()?;
+        dashboard.end_run();
+    }
     let series = traffic.stop()?;
     let output = output?;
     let journal = Journal::load(&journal_path)?;

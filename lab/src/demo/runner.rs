@@ -21,6 +21,8 @@ pub struct Runner {
     pub program: PathBuf,
     /// What the demo started: the runner joins it while it runs.
     pub started: Started,
+    /// `lab demo --dashboard`: each line also goes to the dashboard (its events).
+    pub dashboard: Option<crate::dashboard::Dashboard>,
 }
 
 /// What a run left behind.
@@ -109,6 +111,7 @@ impl Runner {
             None
         };
         let echo_progress = progress.clone();
+        let dashboard = self.dashboard.clone();
         let echo = thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(&*reader).lines() {
@@ -123,6 +126,9 @@ impl Runner {
                         bar.reset_elapsed();
                     }
                     None => print(),
+                }
+                if let Some(dashboard) = &dashboard {
+                    dashboard.runner_line(&plain);
                 }
                 lines.push(plain);
             }
@@ -210,6 +216,7 @@ mod tests {
 
     fn runner(program: impl Into<PathBuf>) -> Runner {
         Runner {
+            dashboard: None,
             program: program.into(),
             started: Started::new(interrupt::Ownership::Keep),
         }
