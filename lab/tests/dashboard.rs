@@ -142,6 +142,26 @@ fn latest<'a>(state: &'a Value, field: &str) -> &'a Value {
     &state["runs"][0]["latest"][field]
 }
 
+/// `lab demo` (1 s pauses, free ports) serving its dashboard on a free port, kept up for
+/// `linger` seconds after the story.
+fn demo_with_dashboard(lab: &Lab, linger: u32) -> Live {
+    let linger = linger.to_string();
+    Live::start(lab.command(&[
+        "demo",
+        "--pause",
+        "1",
+        "--provider-port",
+        "0",
+        "--consumer-port",
+        "0",
+        "--dashboard",
+        "--dashboard-addr",
+        "127.0.0.1:0",
+        "--dashboard-linger",
+        &linger,
+    ]))
+}
+
 #[test]
 fn the_dashboard_follows_the_traffic_and_shows_a_kill_as_provider_down_and_circuit_open() {
     let lab = Lab::new();
@@ -257,20 +277,7 @@ fn the_demo_serves_both_runs_with_their_events_then_stops() {
     require_bins(&["chaos-runner"]);
     let lab = Lab::new();
     let started = Instant::now();
-    let mut live = Live::start(lab.command(&[
-        "demo",
-        "--pause",
-        "1",
-        "--provider-port",
-        "0",
-        "--consumer-port",
-        "0",
-        "--dashboard",
-        "--dashboard-addr",
-        "127.0.0.1:0",
-        "--dashboard-linger",
-        "30",
-    ]));
+    let mut live = demo_with_dashboard(&lab, 30);
     let url = live.url();
     live.line_with("both runs side by side", Duration::from_secs(180));
     let story = started.elapsed();
@@ -427,20 +434,7 @@ fn browser_tier_the_demo_dashboard_renders_both_runs_and_highlights_the_failing_
     require_bins(&["chaos-runner"]);
     let artifacts = test_kit::tier::artifacts_dir("dashboard");
     let lab = Lab::new();
-    let mut live = Live::start(lab.command(&[
-        "demo",
-        "--pause",
-        "1",
-        "--provider-port",
-        "0",
-        "--consumer-port",
-        "0",
-        "--dashboard",
-        "--dashboard-addr",
-        "127.0.0.1:0",
-        "--dashboard-linger",
-        "60",
-    ]));
+    let mut live = demo_with_dashboard(&lab, 60);
     let url = live.url();
     live.line_with("both runs side by side", Duration::from_secs(180));
     let browser = test_kit::browser::Browser::start();
