@@ -6,141 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::dashboard::{Live, follow, latest, state};
 use common::{Lab, get, require_bins};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use serde_json::Value;
 use test_kit::CONSUMER_PROBE;
-
-/// A `lab` command running in the background whose stdout lines arrive on a channel.
-struct Live {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Live {
-    fn start(mut command: Command) -> Live {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn lab");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Live {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first stdout line containing `needle` (waiting at most `limit`).
-    fn line_with(&mut self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "no line with {needle:?} within {limit:?}; so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// The dashboard's URL, the line it prints on stdout.
-    fn url(&mut self) -> String {
-        let line = self.line_with("http://127.0.0.1:", Duration::from_secs(60));
-        line.trim().trim_end_matches('/').to_string()
-    }
-
-    fn wait(mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code();
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("lab still running after {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn state(url: &str) -> Value {
-    let (status, body, _) = get(&format!("{url}/state.json")).expect("GET /state.json");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).expect("state is JSON")
-}
-
-/// Reads the event stream: calls `until` with each `state` event's data until it says
-/// stop (true) or `limit` passes (then panics). Returns the content type seen.
-fn follow(url: &str, limit: Duration, mut until: impl FnMut(&Value) -> bool) -> String {
-    test_kit::service::install_tls_provider();
-    let client = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(limit)
-        .build()
-        .expect("client");
-    let response = client
-        .get(format!("{url}/events"))
-        .send()
-        .expect("GET /events");
-    assert_eq!(response.status().as_u16(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let deadline = Instant::now() + limit;
-    let mut event = String::new();
-    for line in BufReader::new(response).lines() {
-        assert!(
-            Instant::now() < deadline,
-            "the stream never showed what was expected"
-        );
-        let line = line.expect("read the stream");
-        if let Some(data) = line.strip_prefix("data: ") {
-            let value: Value = serde_json::from_str(data).expect("event data is JSON");
-            if until(&value) {
-                return content_type;
-            }
-        }
-        event.push_str(&line);
-    }
-    panic!("the stream ended early");
-}
-
-fn latest<'a>(state: &'a Value, field: &str) -> &'a Value {
-    &state["runs"][0]["latest"][field]
-}
 
 /// `lab demo` (1 s pauses, free ports) serving its dashboard on a free port, kept up for
 /// `linger` seconds after the story.
@@ -268,7 +139,7 @@ fn the_dashboard_follows_the_traffic_and_shows_a_kill_as_provider_down_and_circu
         "{html}"
     );
 
-    kill(Pid::from_raw(live.child.id() as i32), Signal::SIGINT).expect("SIGINT");
+    live.interrupt();
     assert_eq!(live.wait(Duration::from_secs(10)), Some(0));
 }
 
@@ -326,7 +197,7 @@ fn the_demo_serves_both_runs_with_their_events_then_stops() {
     eprintln!("demo --dashboard: the story took {story:?} before lingering");
 
     // Ctrl-C ends the lingering; the story's verdict (it went as expected) stands.
-    kill(Pid::from_raw(live.child.id() as i32), Signal::SIGINT).expect("SIGINT");
+    live.interrupt();
     assert_eq!(live.wait(Duration::from_secs(20)), Some(0));
     assert!(
         get(&format!("{url}/")).is_err(),
@@ -456,6 +327,6 @@ fn browser_tier_the_demo_dashboard_renders_both_runs_and_highlights_the_failing_
         "the failing probe is not highlighted: {page}"
     );
     browser.screenshot(&artifacts.join("demo-both-runs.png"));
-    kill(Pid::from_raw(live.child.id() as i32), Signal::SIGINT).expect("SIGINT");
+    live.interrupt();
     live.wait(Duration::from_secs(20));
 }

@@ -4,7 +4,9 @@
 //! `lab up --target kind` creates the cluster, builds and loads both images and rolls out
 //! real pods; the consumer answers through the node port; the experiment kills the
 //! provider and the naive consumer answers 500; `lab fix` and the same experiment passes
-//! on fallback answers; the Python `chaos` with chaostoolkit-kubernetes agrees on both;
+//! on fallback answers; `lab dashboard` shows the users' answers and a kill as the
+//! provider down and the circuit open; the Python `chaos` with chaostoolkit-kubernetes
+//! agrees on both runs;
 //! `lab down --delete-cluster` leaves no container, network or image of the lab.
 //!
 //! One test, in order: creating a cluster is the slow part, and every step depends on
@@ -16,6 +18,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::dashboard::{Live, follow, latest};
 use common::{Outcome, Running, get};
 use serde_json::Value;
 
@@ -183,6 +186,36 @@ fn wait_for_answer(
     panic!("{what}: not seen within {limit:?}; last answer: {last:?}");
 }
 
+/// `lab dashboard` on kind (after mode, provider up): the users' requests answered, then
+/// `lab kill` shows as the provider down and the consumer's circuit open; the provider is
+/// brought back after.
+fn dashboard_shows_the_kill(lab: &KindLab) {
+    let mut live = Live::start(lab.command(
+        env!("CARGO_BIN_EXE_lab"),
+        &[
+            "dashboard",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate",
+            "5",
+            "--duration",
+            "600",
+        ],
+    ));
+    let url = live.url();
+    follow(&url, Duration::from_secs(120), |s| {
+        latest(s, "provider") == "up" && latest(s, "ok").as_f64().unwrap_or(0.0) > 0.0
+    });
+    lab.lab(&["kill", "my-provider-app"], Duration::from_secs(120))
+        .expect_code(0, "lab kill my-provider-app");
+    follow(&url, Duration::from_secs(180), |s| {
+        latest(s, "provider") == "down" && latest(s, "circuit") == "open"
+    });
+    drop(live);
+    lab.lab(&["up"], Duration::from_secs(600))
+        .expect_code(0, "lab up (the provider back)");
+}
+
 fn has_fallback_header(headers: &[String]) -> bool {
     headers.iter().any(|h| h == "x-fallback: true")
 }
@@ -264,6 +297,7 @@ fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
     lab.switch_and_restore("break");
     lab.experiment_ends(&chaos.to_string_lossy(), "python-before.json", true);
     lab.switch_and_restore("fix");
+    dashboard_shows_the_kill(&lab);
     lab.experiment_ends(&chaos.to_string_lossy(), "python-after.json", false);
 
     // Down: nothing of the lab is left in Docker.

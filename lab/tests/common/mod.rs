@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod dashboard;
+
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
