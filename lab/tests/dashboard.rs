@@ -301,7 +301,7 @@ fn browser_tier_the_page_loads_updates_and_shows_the_circuit_open_after_the_kill
 
 #[test]
 #[ignore = "browser tier: needs Debian's chromium and chromium-driver (scripts/test.sh sets them up)"]
-fn browser_tier_the_demo_dashboard_renders_both_runs_and_highlights_the_failing_probe() {
+fn browser_tier_the_demo_dashboard_and_report_render_both_runs_and_highlight_the_failing_probe() {
     require_bins(&["chaos-runner"]);
     let artifacts = test_kit::tier::artifacts_dir("dashboard");
     let lab = Lab::new();
@@ -327,6 +327,42 @@ fn browser_tier_the_demo_dashboard_renders_both_runs_and_highlights_the_failing_
         "the failing probe is not highlighted: {page}"
     );
     browser.screenshot(&artifacts.join("demo-both-runs.png"));
+
+    // The demo's report, opened from its file: both runs, the failing probe highlighted
+    // with what was expected and what came back.
+    let report = lab.state_dir().join("demo/report.html");
+    browser.goto(&format!("file://{}", report.display()));
+    let shown = browser.eval(
+        "return { journals: document.querySelectorAll('article.journal').length, \
+                  failures: Array.from(document.querySelectorAll('section.failure')).map(f => ({ \
+                    title: f.querySelector('h3').textContent, \
+                    expected: f.querySelector('pre.expected').textContent, \
+                    got: f.querySelector('pre.got').textContent })) };",
+    );
+    assert_eq!(shown["journals"], 2, "{shown}");
+    let failures = shown["failures"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        failures.len(),
+        1,
+        "only the run before the fix fails: {shown}"
+    );
+    let failure = &failures[0];
+    assert!(
+        failure["title"]
+            .as_str()
+            .unwrap_or("")
+            .contains(CONSUMER_PROBE),
+        "{shown}"
+    );
+    assert_eq!(failure["expected"], "200", "{shown}");
+    assert!(
+        failure["got"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("HTTP 500"),
+        "{shown}"
+    );
+    browser.screenshot(&artifacts.join("demo-report.png"));
     live.interrupt();
     live.wait(Duration::from_secs(20));
 }
