@@ -42,7 +42,12 @@ pub enum Probe {
 
 /// One readiness request: 200 = ready; the body is parsed when it is the consumer's.
 pub fn probe(client: &reqwest::blocking::Client, port: u16) -> Probe {
-    match client.get(ready_url(port)).send() {
+    probe_url(client, &ready_url(port))
+}
+
+/// [`probe`] of a service's readiness URL elsewhere than 127.0.0.1 (a node port).
+pub fn probe_url(client: &reqwest::blocking::Client, url: &str) -> Probe {
+    match client.get(url).send() {
         Ok(response) if response.status().is_success() => {
             Probe::Ready(response.json::<ConsumerReadiness>().ok())
         }

@@ -262,7 +262,21 @@ impl Target for Kubernetes {
         }
         let (_, record) = self.running()?;
         let session = cluster::session(record.context.as_deref())?;
-        cluster::status_rows(&session, &record.namespace).map(Some)
+        let mut rows = cluster::status_rows(&session, &record.namespace)?;
+        // The circuit is the consumer's own state: ask it where its users reach it (the
+        // node port on kind and minikube). Unreachable from here: no circuit shown.
+        if let Some(consumer) = rows
+            .iter_mut()
+            .find(|r| r.service == Service::Consumer && r.health.is_ready())
+            && let Ok(url) = self.consumer_url()
+            && let Some(base) = url.strip_suffix("/invokeConsumedService")
+            && let Ok(client) = crate::health::client()
+            && let crate::health::Probe::Ready(Some(body)) =
+                crate::health::probe_url(&client, &format!("{base}/health/ready"))
+        {
+            consumer.circuit = body.circuit;
+        }
+        Ok(Some(rows))
     }
 
     fn kill(&mut self, service: Service) -> Result<()> {
