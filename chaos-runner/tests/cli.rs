@@ -286,16 +286,6 @@ fn json_log_format() {
     assert_eq!(first["message"], "Validating the experiment's syntax");
 }
 
-/// Whether a process whose command line contains `token` is still alive.
-fn process_alive(token: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .any(|c| String::from_utf8_lossy(&c).contains(token))
-}
-
 /// Runs an experiment whose method sleeps 40 s, sends `signal` once the sleep has
 /// started, and checks what every interruption must give: exit 1 at once, the running
 /// activity's process gone, a journal with status `interrupted`. Returns the journal.

@@ -312,16 +312,6 @@ fn unwritable_or_clashing_outputs_fail_before_the_run() {
     }
 }
 
-/// Whether a process whose command line contains `token` is running.
-fn process_alive(token: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .any(|c| String::from_utf8_lossy(&c).contains(token))
-}
-
 /// Starts a run whose method (`in_rollback`: whose rollback) sleeps, waits until the
 /// sleep runs, and sends `signals` SIGINTs; returns (exit code, junit, summary, log).
 fn interrupt(in_rollback: bool, signals: usize) -> (Option<i32>, String, String, String) {

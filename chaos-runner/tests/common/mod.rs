@@ -328,3 +328,13 @@ pub fn run_one(
     });
     (code, journal)
 }
+
+/// Whether a process whose command line contains `token` is running.
+pub fn process_alive(token: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|c| String::from_utf8_lossy(&c).contains(token))
+}
