@@ -9,10 +9,12 @@ venv="$cache/venv-chaostoolkit"
 chaos="$venv/bin/chaos"
 
 # Wanted versions: chaostoolkit 1.19 with chaostoolkit-lib 1.44 (the reference behaviour),
-# and chaostoolkit-kubernetes 0.39 for the Kubernetes driver's comparisons.
+# chaostoolkit-kubernetes 0.39 for the Kubernetes driver's comparisons, and
+# chaostoolkit-toxiproxy 0.3.1 for the toxiproxy driver's.
 ctk="chaostoolkit==1.19.*"
 lib="chaostoolkit-lib[jsonpath]==1.44.*"
 k8s="chaostoolkit-kubernetes==0.39.*"
+toxiproxy="chaostoolkit-toxiproxy==0.3.1"
 
 if ! command -v python3 >/dev/null 2>&1; then
     echo "setup-chaostoolkit: python3 not found; install it (apt-get install -y python3 python3-venv)" >&2
@@ -25,6 +27,7 @@ installed() {
 import importlib.metadata as m
 assert m.version("chaostoolkit").startswith("1.19.")
 assert m.version("chaostoolkit-lib").startswith("1.44.")
+assert m.version("chaostoolkit-toxiproxy") == "0.3.1"
 import jsonpath2  # the [jsonpath] extra
 PY
 }
@@ -44,6 +47,7 @@ if ! installed; then
     if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$k8s" >&2; then
         echo "setup-chaostoolkit: warning: $k8s did not install" >&2
     fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$toxiproxy" >&2
 fi
 
 if [ ! -x "$chaos" ]; then
@@ -51,5 +55,5 @@ if [ ! -x "$chaos" ]; then
     exit 1
 fi
 "$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
-    | grep -Ei '^(chaostoolkit|chaostoolkit-lib|chaostoolkit-kubernetes|jsonpath2) ' >&2 || true
+    | grep -Ei '^(chaostoolkit|chaostoolkit-lib|chaostoolkit-kubernetes|chaostoolkit-toxiproxy|jsonpath2) ' >&2 || true
 echo "$chaos"

