@@ -135,26 +135,6 @@ impl ProcessId {
     }
 }
 
-/// Every live process started with `LAB_STATE_DIR=<root>` in its environment: the lab
-/// sets it on everything it starts, so a lab whose state file was lost or spoilt can
-/// still be found and stopped. Zombies have no environment left and are not listed.
-pub fn started_by_lab(root: &Path) -> Vec<ProcessId> {
-    let wanted = format!("LAB_STATE_DIR={}", root.display()).into_bytes();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_slice()))
-        })
-        .filter_map(ProcessId::of)
-        .collect()
-}
-
 /// Starts `program` as a background service that outlives the lab CLI: in a process group
 /// of its own (a Ctrl-C typed in the terminal goes to the foreground group only, so it
 /// reaches the CLI, not the services), stdin closed, stdout and stderr appended to `log`.

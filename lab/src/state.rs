@@ -2,8 +2,10 @@
 //!
 //! Layout under the state directory (`$LAB_STATE_DIR`, default `./.lab`):
 //! `state.json` (this file's [`State`]), `lock` (serialises commands that change the
-//! lab), `fault-token` (see `fault_token`; kept by `lab down`), `logs/<service>.log`, `run/<service>.addr` (the bound address a service writes),
-//! `demo/` (the demo's experiment copies and journals).
+//! lab), `fault-token` (see `fault_token`; kept by `lab down`), `logs/<service>.log`,
+//! `run/<service>.addr` (the bound address a service writes), `run/<service>.pid` (the
+//! identity of the process the lab spawned for it, apart from `state.json`), `demo/` (the
+//! demo's experiment copies and journals).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -87,7 +89,7 @@ pub struct StateLock {
 }
 
 /// The state file exists but is not a lab state (edited by hand, truncated by a full
-/// disk). `lab down` still finds what the lab started: see `process::started_by_lab`.
+/// disk). `lab down` still finds what the lab started: see [`StateDir::spawned`].
 #[derive(Debug, thiserror::Error)]
 #[error("{} is not a valid lab state file ({reason}); `lab down` stops what this lab started and sets the file aside", path.display())]
 pub struct Corrupt {
@@ -142,6 +144,41 @@ impl StateDir {
         self.root
             .join("run")
             .join(format!("{}.addr", service.name()))
+    }
+
+    /// Where the identity of the process spawned for `service` is kept, apart from
+    /// `state.json`, so a lab whose state file is spoilt still knows exactly which
+    /// processes are its own.
+    fn process_file(&self, service: Service) -> PathBuf {
+        self.root
+            .join("run")
+            .join(format!("{}.pid", service.name()))
+    }
+
+    /// Records that the lab spawned `process` for `service` (atomically: temp file, then
+    /// rename). Written right after the spawn, before anything else can fail.
+    pub fn record_spawned(&self, service: Service, process: ProcessId) -> Result<()> {
+        self.create()?;
+        let path = self.process_file(service);
+        let tmp = path.with_extension("pid.tmp");
+        let text = serde_json::to_string(&process).context("cannot encode a process record")?;
+        fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The processes this lab spawned, as recorded by [`StateDir::record_spawned`], that
+    /// still run: the same pid *and* start time, so a reused pid is never taken for one.
+    /// Nothing else is ever the lab's: not even a process that carries `LAB_STATE_DIR`,
+    /// which any shell may export.
+    pub fn spawned(&self) -> Vec<(Service, ProcessId)> {
+        Service::ALL
+            .into_iter()
+            .filter_map(|service| {
+                let text = fs::read_to_string(self.process_file(service)).ok()?;
+                let process: ProcessId = serde_json::from_str(&text).ok()?;
+                process.is_running().then_some((service, process))
+            })
+            .collect()
     }
 
     /// The provider's fault token, made on first use (see `fault_token`).
@@ -228,8 +265,8 @@ impl StateDir {
         Ok(())
     }
 
-    /// Removes `state.json` and the address files; logs and demo journals stay for
-    /// reading afterwards.
+    /// Removes `state.json`, the address and process files; logs and demo journals stay
+    /// for reading afterwards.
     pub fn clear(&self) -> Result<()> {
         let path = self.state_file();
         match fs::remove_file(&path) {
@@ -283,6 +320,29 @@ mod tests {
         states.clear().unwrap();
         assert_eq!(states.load().unwrap(), None);
         states.clear().unwrap();
+    }
+
+    #[test]
+    fn spawned_lists_only_recorded_processes_that_still_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = StateDir::at(dir.path());
+        assert!(states.spawned().is_empty());
+        let me = ProcessId::of(std::process::id()).unwrap();
+        states.record_spawned(Service::Consumer, me).unwrap();
+        // A record whose start time does not match (its pid reused) is not the lab's.
+        let reused = ProcessId {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        states.record_spawned(Service::Provider, reused).unwrap();
+        assert_eq!(states.spawned(), vec![(Service::Consumer, me)]);
+        fs::write(states.process_file(Service::Consumer), "{garbage").unwrap();
+        assert!(
+            states.spawned().is_empty(),
+            "an unreadable record is nobody"
+        );
+        states.clear().unwrap();
+        assert!(!states.process_file(Service::Provider).exists());
     }
 
     #[test]

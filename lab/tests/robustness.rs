@@ -213,13 +213,20 @@ fn down_after_a_crash_cleans_up_and_is_idempotent() {
 }
 
 /// An unreadable state file (edited by hand, cut short by a full disk) must not strand
-/// the services: `lab down` finds them by the `LAB_STATE_DIR` they carry, stops them, and
-/// keeps the file aside.
+/// the services: `lab down` finds them by the records the lab keeps of what it spawned
+/// (`run/<service>.pid`), stops them, and keeps the file aside. A bystander that merely
+/// exported the same `LAB_STATE_DIR` (a user's shell or script) is not the lab's and
+/// keeps running.
 #[test]
-fn down_with_an_unreadable_state_still_stops_the_services() {
+fn down_with_an_unreadable_state_stops_the_services_and_nothing_else() {
     let lab = Lab::new();
     lab.up(&[]);
     assert_eq!(lab.processes().len(), 2, "provider and consumer run");
+    let mut bystander = Command::new("sleep")
+        .arg("300")
+        .env("LAB_STATE_DIR", lab.state_dir())
+        .spawn()
+        .expect("start a bystander");
     std::fs::write(lab.state_dir().join("state.json"), "{ not json").unwrap();
 
     let status = lab.run(&["status"]);
@@ -229,9 +236,17 @@ fn down_with_an_unreadable_state_still_stops_the_services() {
     let down = lab.run(&["down"]);
     down.expect_code(0, "lab down with an unreadable state");
     down.expect_stderr("is not a valid lab state file");
+    down.expect_stderr("stopped my-provider-app");
+    down.expect_stderr("stopped my-consumer-app");
     lab.wait_for("the services to stop", Duration::from_secs(15), |lab| {
-        lab.processes().is_empty()
+        lab.processes() == vec![bystander.id()]
     });
+    assert!(
+        alive(bystander.id()),
+        "lab down stopped a process it did not start"
+    );
+    let _ = bystander.kill();
+    let _ = bystander.wait();
     assert!(lab.state_dir().join("state.json.corrupt").is_file());
     assert!(!lab.state_dir().join("state.json").exists());
     lab.up(&[]);

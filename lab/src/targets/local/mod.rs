@@ -90,18 +90,20 @@ impl Local {
 }
 
 impl Local {
-    /// `lab down` when the state file cannot be read: the processes this lab started are
-    /// still found by the `LAB_STATE_DIR` they carry, and stopped; the file is set aside.
+    /// `lab down` when the state file cannot be read: the processes this lab spawned are
+    /// still known by their own records (`run/<service>.pid`: pid and start time) and
+    /// stopped; nothing else is touched. The file is set aside.
     fn down_without_state(&self, why: &anyhow::Error) -> Result<()> {
         ui::warn(format!("{why:#}"));
-        for process in crate::process::started_by_lab(self.states.root()) {
+        for (service, process) in self.states.spawned() {
             process.stop(STOP_GRACE)?;
             ui::info(format!(
-                "stopped pid {} (started by this lab, found by its LAB_STATE_DIR)",
+                "stopped {service} (pid {}, as this lab recorded it when it started it)",
                 process.pid
             ));
         }
         let kept = self.states.set_aside()?;
+        self.states.clear()?;
         ui::info(format!(
             "the lab is down; the unreadable state file is kept as {}",
             kept.display()

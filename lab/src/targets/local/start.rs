@@ -149,6 +149,8 @@ impl Local {
             }
         }
         append_log_banner(&log, service, &binary, &args);
+        // Informational only (the tests' leak check reads it): what the lab may stop is
+        // decided by its own records, never by an inherited variable.
         let state_dir = self.states.root().display().to_string();
         let mut env = vec![("LAB_STATE_DIR", state_dir)];
         if service == Service::Provider {
@@ -166,6 +168,7 @@ impl Local {
             );
         };
         self.started.track(process);
+        self.states.record_spawned(service, process)?;
         let mut record = ServiceRecord {
             process,
             port,
