@@ -58,8 +58,12 @@ pub enum Command {
         #[arg(long, short)]
         follow: bool,
     },
-    /// Print the consumer's URL (what the experiment's http probe calls)
+    /// Print the consumer's URL (what the experiment's http probe calls), or the fault
+    /// proxy's API (`TOXIPROXY_URL` for experiments)
     Address {
+        /// Print the fault proxy's API URL instead (`lab up --fault-proxy`)
+        #[arg(long, conflicts_with = "write")]
+        fault_proxy: bool,
         /// Also write it into this experiment's `consumer-service-must-still-respond`
         /// probe, changing nothing else in the file
         #[arg(long, value_name = "FILE")]
@@ -111,6 +115,21 @@ pub struct UpArgs {
     /// Consumer port on 127.0.0.1 (0 picks a free one) [default: 8081]
     #[arg(long, value_name = "PORT")]
     pub consumer_port: Option<u16>,
+    /// Local: put the fault proxy (Toxiproxy's API) between consumer and provider; its
+    /// `provider` proxy takes latency, resets and HTTP errors (`lab address
+    /// --fault-proxy` prints its API) [default: what the running lab has, else no]
+    #[arg(long, overrides_with = "no_fault_proxy")]
+    pub fault_proxy: bool,
+    /// Local: take the fault proxy out again (the consumer then calls the provider)
+    #[arg(long)]
+    pub no_fault_proxy: bool,
+    /// The fault proxy's API port on 127.0.0.1 (0 picks a free one) [default: 8474]
+    #[arg(long, value_name = "PORT")]
+    pub fault_proxy_port: Option<u16>,
+    /// The port the fault proxy's `provider` proxy listens on (0 picks a free one)
+    /// [default: 8084]
+    #[arg(long, value_name = "PORT")]
+    pub fault_proxy_link_port: Option<u16>,
     /// `cluster` target: pull the images from this registry (REG/provider-app:dev,
     /// REG/consumer-app:dev) instead of cascade-lab/*:dev
     #[arg(long, value_name = "REG")]

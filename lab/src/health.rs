@@ -19,10 +19,6 @@ pub fn client() -> Result<reqwest::blocking::Client> {
         .context("cannot create an HTTP client")
 }
 
-pub fn ready_url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/health/ready")
-}
-
 /// What the consumer's `/health/ready` answers (see docs/contracts.md).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ConsumerReadiness {
@@ -40,12 +36,8 @@ pub enum Probe {
     NotReady(String),
 }
 
-/// One readiness request: 200 = ready; the body is parsed when it is the consumer's.
-pub fn probe(client: &reqwest::blocking::Client, port: u16) -> Probe {
-    probe_url(client, &ready_url(port))
-}
-
-/// [`probe`] of a service's readiness URL elsewhere than 127.0.0.1 (a node port).
+/// One readiness request to `url` (`Service::ready_url`, or a node port's): 200 =
+/// ready; the body is parsed when it is the consumer's.
 pub fn probe_url(client: &reqwest::blocking::Client, url: &str) -> Probe {
     match client.get(url).send() {
         Ok(response) if response.status().is_success() => {
@@ -67,11 +59,11 @@ pub enum WaitError {
     Interrupted,
 }
 
-/// Polls readiness until it answers 200, the process dies (`exited` returns its exit
-/// description), the deadline passes, or the user interrupts.
+/// Polls the readiness `url` until it answers 200, the process dies (`exited` returns
+/// its exit description), the deadline passes, or the user interrupts.
 pub fn wait_ready(
     client: &reqwest::blocking::Client,
-    port: u16,
+    url: &str,
     timeout: Duration,
     mut exited: impl FnMut() -> Option<String>,
 ) -> Result<(), WaitError> {
@@ -83,7 +75,7 @@ pub fn wait_ready(
         if let Some(how) = exited() {
             return Err(WaitError::Exited(how));
         }
-        match probe(client, port) {
+        match probe_url(client, url) {
             Probe::Ready(_) => return Ok(()),
             Probe::NotReady(reason) if Instant::now() >= deadline => {
                 return Err(WaitError::TimedOut(reason));

@@ -15,6 +15,7 @@ mod cli;
 mod dashboard;
 mod demo;
 mod experiment_file;
+mod fault_proxy;
 mod fault_token;
 mod health;
 mod interrupt;
@@ -99,6 +100,15 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
                 mode: args.mode,
                 provider_port: args.provider_port,
                 consumer_port: args.consumer_port,
+                fault_proxy: if args.fault_proxy {
+                    Some(true)
+                } else if args.no_fault_proxy {
+                    Some(false)
+                } else {
+                    None
+                },
+                fault_proxy_port: args.fault_proxy_port,
+                fault_proxy_link_port: args.fault_proxy_link_port,
                 ready_timeout: args.ready.timeout_for(kind),
                 // Absolute, so a later `lab up` from another folder rewrites the same file.
                 experiment: args
@@ -117,7 +127,10 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
         Command::Fix(args) => target.switch_mode(Mode::After, args.timeout_for(kind))?,
         Command::Break(args) => target.switch_mode(Mode::Before, args.timeout_for(kind))?,
         Command::Logs { name, follow } => target.logs(name, follow)?,
-        Command::Address { write } => {
+        Command::Address {
+            fault_proxy: true, ..
+        } => println!("{}", target.fault_proxy_url()?),
+        Command::Address { write, .. } => {
             let url = target.consumer_url()?;
             if let Some(path) = write {
                 experiment_file::write_consumer_url(&path, &url)?;

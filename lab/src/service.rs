@@ -1,4 +1,5 @@
-//! The two services of the lab and the consumer's two modes.
+//! The services of the lab (the provider, the consumer, and optionally the fault proxy
+//! between them) and the consumer's two modes.
 //!
 //! Names are the tutorial's Deployment names, so `lab kill my-provider-app` reads like
 //! the chaosk8s `kill_microservice(name="my-provider-app")` it stands in for.
@@ -17,6 +18,12 @@ pub enum Service {
     #[value(name = "my-provider-app")]
     #[serde(rename = "my-provider-app")]
     Provider,
+    /// The fault proxy between consumer and provider (`lab up --fault-proxy`): a
+    /// Toxiproxy-compatible TCP proxy whose toxics put latency, resets and HTTP errors
+    /// on the wire.
+    #[value(name = "fault-proxy")]
+    #[serde(rename = "fault-proxy")]
+    FaultProxy,
     /// The consumer: `/invokeConsumedService` calls the provider.
     #[value(name = "my-consumer-app")]
     #[serde(rename = "my-consumer-app")]
@@ -24,13 +31,18 @@ pub enum Service {
 }
 
 impl Service {
-    /// Start order: the provider first, so the consumer finds it when it starts.
-    pub const ALL: [Service; 2] = [Service::Provider, Service::Consumer];
+    /// Start order: the provider first, then the proxy in front of it, so the consumer
+    /// finds what it calls when it starts.
+    pub const ALL: [Service; 3] = [Service::Provider, Service::FaultProxy, Service::Consumer];
+
+    /// The services every lab runs (the fault proxy only when asked for).
+    pub const CORE: [Service; 2] = [Service::Provider, Service::Consumer];
 
     /// The name users type and see (the tutorial's Deployment name).
     pub fn name(self) -> &'static str {
         match self {
             Service::Provider => "my-provider-app",
+            Service::FaultProxy => "fault-proxy",
             Service::Consumer => "my-consumer-app",
         }
     }
@@ -39,22 +51,36 @@ impl Service {
     pub fn binary(self) -> &'static str {
         match self {
             Service::Provider => "provider-app",
+            Service::FaultProxy => "fault-proxy",
             Service::Consumer => "consumer-app",
         }
     }
 
-    /// The default local port (the tutorial's provider Service listens on 8080).
+    /// The default local port (the tutorial's provider Service listens on 8080; the
+    /// fault proxy's API on Toxiproxy's 8474, so its clients find it unconfigured).
     pub fn default_port(self) -> u16 {
         match self {
             Service::Provider => 8080,
+            Service::FaultProxy => 8474,
             Service::Consumer => 8081,
         }
+    }
+
+    /// Where a started service answers 200 once it is ready. The fault proxy has only
+    /// Toxiproxy's API, whose `/version` answers once it listens.
+    pub fn ready_url(self, port: u16) -> String {
+        let path = match self {
+            Service::Provider | Service::Consumer => "health/ready",
+            Service::FaultProxy => "version",
+        };
+        format!("http://127.0.0.1:{port}/{path}")
     }
 
     /// The `lab up` flag that chooses this service's port (quoted in error messages).
     pub fn port_flag(self) -> &'static str {
         match self {
             Service::Provider => "--provider-port",
+            Service::FaultProxy => "--fault-proxy-port",
             Service::Consumer => "--consumer-port",
         }
     }

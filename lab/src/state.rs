@@ -25,8 +25,9 @@ pub struct ServiceRecord {
     pub process: ProcessId,
     pub port: u16,
     pub log: PathBuf,
-    /// Consumer only: the provider URL it was started with (a restart is needed when the
-    /// provider moved).
+    /// Consumer and fault proxy: the upstream it was started with (the consumer's
+    /// provider URL, the proxy link's provider address); a restart is needed when it
+    /// moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_url: Option<String>,
     /// Consumer only: the mode it runs in.
@@ -49,6 +50,17 @@ pub struct State {
     /// Kubernetes targets only: where the lab was deployed, so later commands find it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesRecord>,
+    /// Local target: the lab runs the fault proxy between consumer and provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_proxy: Option<FaultProxyRecord>,
+}
+
+/// The fault proxy's link to the provider (its API port is in `ports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultProxyRecord {
+    /// Where the `provider` proxy listens on 127.0.0.1 (the consumer calls it); 0 until
+    /// the proxy has chosen one, then kept across restarts.
+    pub link_port: u16,
 }
 
 /// Where a Kubernetes lab lives.
@@ -73,6 +85,7 @@ impl State {
             ports: BTreeMap::new(),
             services: BTreeMap::new(),
             kubernetes: None,
+            fault_proxy: None,
         }
     }
 }
@@ -138,6 +151,11 @@ impl StateDir {
         self.root
             .join("logs")
             .join(format!("{}.log", service.name()))
+    }
+
+    /// The fault proxy's `-config` file (Toxiproxy's format), rewritten at each start.
+    pub fn fault_proxy_config(&self) -> PathBuf {
+        self.root.join("run").join("fault-proxy.json")
     }
 
     pub fn addr_file(&self, service: Service) -> PathBuf {

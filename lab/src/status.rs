@@ -51,6 +51,9 @@ pub fn show(target: &dyn Target, states: &StateDir, check: bool) -> Result<ExitC
         println!("no service is running (all were killed); `lab up` brings them back");
     } else {
         println!("{}", table(&rows));
+        for faults in rows.iter().filter_map(|row| row.faults.as_deref()) {
+            println!("\nfault proxy: {}", faults.replace('\n', "\n             "));
+        }
     }
     if check && !all_healthy(&rows) {
         for row in rows.iter().filter(|row| !row.health.is_ready()) {
@@ -75,6 +78,7 @@ mod tests {
             health,
             mode: (service == Service::Consumer).then_some(Mode::After),
             circuit: (service == Service::Consumer).then(|| "closed".to_string()),
+            faults: None,
         }
     }
 

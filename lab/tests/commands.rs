@@ -131,7 +131,7 @@ fn bad_input_is_a_one_line_error() {
     let lab = Lab::new();
     let unknown = lab.run(&["kill", "provider"]);
     unknown.expect_code(2, "unknown service");
-    unknown.expect_stderr("my-provider-app, my-consumer-app");
+    unknown.expect_stderr("my-provider-app, fault-proxy, my-consumer-app");
     let k8s = lab.run(&["demo", "--target", "cluster"]);
     k8s.expect_code(1, "demo on a Kubernetes target");
     assert_eq!(k8s.stderr.trim().lines().count(), 1, "{}", k8s.stderr);

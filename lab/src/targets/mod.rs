@@ -55,6 +55,13 @@ pub struct UpOptions {
     /// Local: `None` keeps the recorded port (or the default); `Some(0)` picks a free port.
     pub provider_port: Option<u16>,
     pub consumer_port: Option<u16>,
+    /// Local: `Some(true)` puts the fault proxy between consumer and provider,
+    /// `Some(false)` takes it out, `None` keeps what the lab has.
+    pub fault_proxy: Option<bool>,
+    /// Local: the fault proxy's API port (`None`: the recorded one, else 8474) and its
+    /// link's port (`None`: 8084; 0 lets the proxy pick).
+    pub fault_proxy_port: Option<u16>,
+    pub fault_proxy_link_port: Option<u16>,
     /// How long to wait for each service's readiness.
     pub ready_timeout: std::time::Duration,
     /// Kubernetes targets: the experiment whose consumer URL is rewritten (default: the
@@ -112,6 +119,9 @@ pub struct ServiceStatus {
     pub mode: Option<Mode>,
     /// Consumer only: the circuit breaker state its readiness endpoint reports.
     pub circuit: Option<String>,
+    /// Fault proxy only: its proxies and their active toxics, one line each (what its
+    /// API lists), or why they could not be read.
+    pub faults: Option<String>,
 }
 
 /// A place the lab runs on. Methods print their own progress for the user.
@@ -130,6 +140,9 @@ pub trait Target {
     fn consumer_url(&self) -> Result<String>;
     /// The token that lets a request change the provider's faults (`FAULT_API_TOKEN`).
     fn fault_token(&self) -> Result<String>;
+    /// The fault proxy's API (Toxiproxy's), for `TOXIPROXY_URL`; an error saying how to
+    /// get one when the lab has none.
+    fn fault_proxy_url(&self) -> Result<String>;
     /// Stops everything and removes the state. Idempotent.
     fn down(&mut self, options: &DownOptions) -> Result<()>;
 }

@@ -25,6 +25,7 @@ pub fn session(context: Option<&str>) -> Result<Session> {
 fn kube_service_name(service: Service) -> &'static str {
     match service {
         Service::Provider => "my-provider-service",
+        Service::FaultProxy => "fault-proxy",
         Service::Consumer => address::CONSUMER_SERVICE,
     }
 }
@@ -158,7 +159,7 @@ pub fn status_rows(session: &Session, namespace: &str) -> Result<Vec<ServiceStat
                 .and_then(|ports| ports.into_iter().next())
                 .map(|p| match service {
                     Service::Consumer => p.node_port.unwrap_or(p.port),
-                    Service::Provider => p.port,
+                    Service::Provider | Service::FaultProxy => p.port,
                 })
                 .and_then(|p| u16::try_from(p).ok())
                 .unwrap_or(0);
@@ -176,6 +177,7 @@ pub fn status_rows(session: &Session, namespace: &str) -> Result<Vec<ServiceStat
                 health,
                 mode,
                 circuit: None,
+                faults: None,
             });
         }
         Ok(rows)

@@ -161,7 +161,10 @@ fn wait_for_consumer(url: &str, timeout: Duration) -> Result<()> {
         .and_then(|u| u.port())
         .with_context(|| format!("no port in the consumer's address {url}"))?;
     let client = crate::health::client()?;
-    crate::health::wait_ready(&client, port, timeout, || None).map_err(|err| {
+    crate::health::wait_ready(&client, &Service::Consumer.ready_url(port), timeout, || {
+        None
+    })
+    .map_err(|err| {
         let why = match err {
             crate::health::WaitError::Interrupted => return anyhow::anyhow!("interrupted"),
             crate::health::WaitError::TimedOut(why) | crate::health::WaitError::Exited(why) => why,
@@ -226,7 +229,7 @@ impl Target for Kubernetes {
         let mut new_state = State::new(self.kind, mode);
         new_state.kubernetes = Some(record.clone());
         self.states.save(&new_state)?;
-        let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = Service::CORE.iter().map(|s| s.name()).collect();
         session.block_on(rollout::wait(
             &session.client(),
             &record.namespace,
@@ -340,6 +343,14 @@ impl Target for Kubernetes {
             &namespace,
             &kind_config,
         ))
+    }
+
+    fn fault_proxy_url(&self) -> Result<String> {
+        anyhow::bail!(
+            "the fault proxy runs on the local target only for now (`lab up --fault-proxy`); \
+             on `{}` there is none",
+            self.kind
+        )
     }
 
     fn fault_token(&self) -> Result<String> {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use self::start::consumer_url;
+use crate::fault_proxy;
 use crate::health::{self, Probe};
 use crate::interrupt::Started;
 use crate::service::{Mode, Service};
@@ -146,9 +147,10 @@ impl Target for Local {
                     health: Health::Exited,
                     mode: record.mode,
                     circuit: None,
+                    faults: None,
                 };
                 if record.process.is_running() {
-                    match health::probe(&client, record.port) {
+                    match health::probe_url(&client, &service.ready_url(record.port)) {
                         Probe::Ready(body) => {
                             row.health = Health::Ready;
                             if let Some(body) = body.filter(|_| *service == Service::Consumer) {
@@ -162,6 +164,13 @@ impl Target for Local {
                         }
                         Probe::NotReady(reason) => row.health = Health::Unhealthy(reason),
                     }
+                }
+                if *service == Service::FaultProxy && row.health.is_ready() {
+                    let api = fault_proxy::api_url(record.port);
+                    row.faults = Some(match fault_proxy::proxies(&client, &api) {
+                        Ok(proxies) => fault_proxy::describe(&proxies),
+                        Err(err) => format!("{err:#}"),
+                    });
                 }
                 row
             })
@@ -220,6 +229,17 @@ impl Target for Local {
                 self.states.root().display()
             )
         })
+    }
+
+    fn fault_proxy_url(&self) -> Result<String> {
+        let state = self.existing_state()?;
+        match (state.fault_proxy, state.ports.get(&Service::FaultProxy)) {
+            (Some(_), Some(port)) => Ok(fault_proxy::api_url(*port)),
+            _ => bail!(
+                "this lab has no fault proxy; `lab up --fault-proxy` puts one between the \
+                 consumer and the provider"
+            ),
+        }
     }
 
     fn down(&mut self, _options: &DownOptions) -> Result<()> {

@@ -11,16 +11,32 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::Local;
+use crate::fault_proxy;
 use crate::health::{self, WaitError};
 use crate::interrupt::{self, Interrupted};
 use crate::process::{self, ProcessId};
 use crate::service::{Mode, Service};
-use crate::state::{ServiceRecord, State};
+use crate::state::{FaultProxyRecord, ServiceRecord, State};
 use crate::ui;
 
 /// The URL the consumer calls the provider at.
 pub(super) fn provider_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/")
+}
+
+/// What `service` forwards to, as it is started: the consumer calls the provider, through
+/// the fault proxy's link when the lab has one; the proxy forwards to the provider.
+pub(super) fn upstream_of(state: &State, service: Service) -> Option<String> {
+    let provider_port = state.ports.get(&Service::Provider).copied().unwrap_or(0);
+    match service {
+        Service::Provider => None,
+        Service::FaultProxy => Some(format!("127.0.0.1:{provider_port}")),
+        Service::Consumer => Some(provider_url(
+            state
+                .fault_proxy
+                .map_or(provider_port, |link| link.link_port),
+        )),
+    }
 }
 
 /// The consumer URL users and experiments call.
@@ -128,13 +144,33 @@ impl Local {
             }
         }
 
-        let provider_url = provider_url(state.ports.get(&Service::Provider).copied().unwrap_or(0));
-        let mut args = vec![
-            "--bind".to_string(),
-            format!("127.0.0.1:{port}"),
-            "--addr-file".into(),
-            addr_file.display().to_string(),
-        ];
+        let upstream = upstream_of(state, service);
+        let mut args = match service {
+            // Toxiproxy's own flags, so the real toxiproxy-server could stand in.
+            Service::FaultProxy => {
+                let link = state
+                    .fault_proxy
+                    .context("the lab has no fault proxy link to configure")?;
+                let config = self.states.fault_proxy_config();
+                let provider_port = state.ports.get(&Service::Provider).copied().unwrap_or(0);
+                fault_proxy::write_config(
+                    &config,
+                    &[fault_proxy::provider_link(link.link_port, provider_port)],
+                )?;
+                vec![
+                    "-host".into(),
+                    "127.0.0.1".into(),
+                    "-port".into(),
+                    port.to_string(),
+                    "-config".into(),
+                    config.display().to_string(),
+                ]
+            }
+            Service::Provider | Service::Consumer => {
+                vec!["--bind".to_string(), format!("127.0.0.1:{port}")]
+            }
+        };
+        args.extend(["--addr-file".into(), addr_file.display().to_string()]);
         match service {
             Service::Provider => {
                 args.extend(["--instance-name".into(), service.name().into()]);
@@ -142,11 +178,12 @@ impl Local {
             Service::Consumer => {
                 args.extend([
                     "--provider-url".into(),
-                    provider_url.clone(),
+                    upstream.clone().unwrap_or_default(),
                     "--resilience".into(),
                     mode.resilience().into(),
                 ]);
             }
+            Service::FaultProxy => {}
         }
         append_log_banner(&log, service, &binary, &args);
         // Informational only (the tests' leak check reads it): what the lab may stop is
@@ -173,7 +210,7 @@ impl Local {
             process,
             port,
             log: log.clone(),
-            provider_url: (service == Service::Consumer).then_some(provider_url),
+            provider_url: upstream,
             mode: (service == Service::Consumer).then_some(mode),
         };
         state.services.insert(service, record.clone());
@@ -189,6 +226,18 @@ impl Local {
         waited?;
         let detail = match service {
             Service::Provider => String::new(),
+            Service::FaultProxy => {
+                // Asked for port 0, the proxy chose the link's port: keep it, so a
+                // restarted proxy listens where the consumer already calls.
+                let api = fault_proxy::api_url(record.port);
+                let link_port = fault_proxy::link_port(&health::client()?, &api)?;
+                state.fault_proxy = Some(FaultProxyRecord { link_port });
+                self.states.save(state)?;
+                format!(
+                    "; its `{}` proxy listens on 127.0.0.1:{link_port}, to the provider",
+                    fault_proxy::PROVIDER_PROXY
+                )
+            }
             Service::Consumer => format!(", resilience {}: the {mode} system", mode.resilience()),
         };
         ui::info(format!(
@@ -223,7 +272,7 @@ impl Local {
                 WaitError::TimedOut(last) => anyhow!(
                     "{service} was not ready within {:.0} s ({last}, at {}); see its log: {}",
                     ready_timeout.as_secs_f64(),
-                    health::ready_url(port),
+                    service.ready_url(port),
                     log.display()
                 ),
             }
@@ -236,7 +285,7 @@ impl Local {
         self.states.save(state)?;
         let client = health::client()?;
         let left = ready_timeout.saturating_sub(started.elapsed());
-        health::wait_ready(&client, bound, left, || exit_of(child))
+        health::wait_ready(&client, &service.ready_url(bound), left, || exit_of(child))
             .map_err(|err| explain(err, bound))
     }
 }

@@ -3,10 +3,11 @@
 
 use anyhow::{Result, bail};
 
-use super::start::provider_url;
+use super::start::upstream_of;
 use super::{Local, STOP_GRACE, check_target, consumer_url};
+use crate::fault_proxy;
 use crate::service::{Mode, Service};
-use crate::state::State;
+use crate::state::{FaultProxyRecord, State};
 use crate::targets::{TargetKind, UpOptions};
 use crate::ui;
 use std::time::Duration;
@@ -42,10 +43,26 @@ impl Local {
         self.repair(&mut state)?;
         let mode = options.mode.unwrap_or(state.mode);
         state.mode = mode;
+        match options.fault_proxy {
+            Some(true) if state.fault_proxy.is_none() => {
+                state.fault_proxy = Some(FaultProxyRecord {
+                    link_port: options
+                        .fault_proxy_link_port
+                        .unwrap_or(fault_proxy::DEFAULT_LINK_PORT),
+                });
+            }
+            Some(false) => self.remove_fault_proxy(&mut state)?,
+            _ => {}
+        }
+        let wanted: Vec<Service> = Service::ALL
+            .into_iter()
+            .filter(|service| *service != Service::FaultProxy || state.fault_proxy.is_some())
+            .collect();
 
-        for service in Service::ALL {
+        for &service in &wanted {
             let requested = match service {
                 Service::Provider => options.provider_port,
+                Service::FaultProxy => options.fault_proxy_port,
                 Service::Consumer => options.consumer_port,
             };
             if let (Some(record), Some(port)) = (state.services.get(&service), requested)
@@ -65,77 +82,74 @@ impl Local {
             }
         }
 
-        // Provider first: the consumer is told where it is.
-        if let Some(record) = state.services.get(&Service::Provider) {
-            ui::info(format!(
-                "{} already running on 127.0.0.1:{} (pid {})",
-                Service::Provider,
-                record.port,
-                record.process.pid
-            ));
-        } else {
-            let port = state.ports[&Service::Provider];
-            ui::info(format!(
-                "starting {} on 127.0.0.1:{port}",
-                Service::Provider
-            ));
-            self.start(
-                &mut state,
-                Service::Provider,
-                port,
-                mode,
-                options.ready_timeout,
-            )?;
-        }
-
-        let wanted_provider_url = provider_url(state.ports[&Service::Provider]);
-        match state.services.get(&Service::Consumer).cloned() {
-            Some(record)
-                if record.mode == Some(mode)
-                    && record.provider_url.as_deref() == Some(wanted_provider_url.as_str()) =>
-            {
-                ui::info(format!(
-                    "{} already running on 127.0.0.1:{} (pid {}, the {mode} system)",
-                    Service::Consumer,
-                    record.port,
-                    record.process.pid
-                ));
-            }
-            Some(record) => {
-                ui::info(format!(
-                    "restarting {} as the {mode} system (resilience {})",
-                    Service::Consumer,
-                    mode.resilience()
-                ));
-                record.process.stop(STOP_GRACE)?;
-                state.services.remove(&Service::Consumer);
-                self.states.save(&state)?;
-                self.start(
-                    &mut state,
-                    Service::Consumer,
-                    record.port,
-                    mode,
-                    options.ready_timeout,
-                )?;
-            }
-            None => {
-                let port = state.ports[&Service::Consumer];
-                ui::info(format!(
-                    "starting {} on 127.0.0.1:{port} (resilience {}: the {mode} system)",
-                    Service::Consumer,
-                    mode.resilience()
-                ));
-                self.start(
-                    &mut state,
-                    Service::Consumer,
-                    port,
-                    mode,
-                    options.ready_timeout,
-                )?;
+        // In start order: each is told where what it calls runs. A service whose
+        // upstream moved (or a consumer in the other mode) is restarted.
+        for service in wanted {
+            let upstream = upstream_of(&state, service);
+            match state.services.get(&service).cloned() {
+                Some(record)
+                    if record.provider_url == upstream
+                        && (service != Service::Consumer || record.mode == Some(mode)) =>
+                {
+                    let detail = match service {
+                        Service::Consumer => format!(", the {mode} system"),
+                        _ => String::new(),
+                    };
+                    ui::info(format!(
+                        "{service} already running on 127.0.0.1:{} (pid {}{detail})",
+                        record.port, record.process.pid
+                    ));
+                }
+                Some(record) => {
+                    let why = match service {
+                        Service::Consumer if record.mode != Some(mode) => {
+                            format!("as the {mode} system (resilience {})", mode.resilience())
+                        }
+                        _ => format!("to reach {}", upstream.as_deref().unwrap_or("?")),
+                    };
+                    ui::info(format!("restarting {service} {why}"));
+                    record.process.stop(STOP_GRACE)?;
+                    state.services.remove(&service);
+                    self.states.save(&state)?;
+                    self.start(
+                        &mut state,
+                        service,
+                        record.port,
+                        mode,
+                        options.ready_timeout,
+                    )?;
+                }
+                None => {
+                    let port = state.ports[&service];
+                    let detail = match service {
+                        Service::Consumer => {
+                            format!(" (resilience {}: the {mode} system)", mode.resilience())
+                        }
+                        _ => String::new(),
+                    };
+                    ui::info(format!("starting {service} on 127.0.0.1:{port}{detail}"));
+                    self.start(&mut state, service, port, mode, options.ready_timeout)?;
+                }
             }
         }
         self.states.save(&state)?;
         Ok(consumer_url(state.ports[&Service::Consumer]))
+    }
+
+    /// `lab up --no-fault-proxy`: stops the proxy and forgets its link (the consumer is
+    /// then restarted to call the provider directly).
+    fn remove_fault_proxy(&self, state: &mut State) -> Result<()> {
+        if let Some(record) = state.services.remove(&Service::FaultProxy) {
+            ui::info(format!(
+                "stopping {} (pid {})",
+                Service::FaultProxy,
+                record.process.pid
+            ));
+            record.process.stop(STOP_GRACE)?;
+        }
+        state.fault_proxy = None;
+        state.ports.remove(&Service::FaultProxy);
+        self.states.save(state)
     }
 
     pub(super) fn switch_mode_locked(&self, mode: Mode, ready_timeout: Duration) -> Result<()> {
