@@ -186,7 +186,11 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Seconds the experiment waits after killing the provider (the tutorial's 15 s)
+    /// Which story: the tutorial's kill, or latency on the wire (through the fault proxy)
+    #[arg(long, value_enum, default_value_t)]
+    pub scenario: crate::demo::scenario::Scenario,
+    /// Seconds the experiment waits after killing the provider (the tutorial's 15 s;
+    /// the kill story only)
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub pause: u64,
     /// Provider port on 127.0.0.1 (0 picks a free one)

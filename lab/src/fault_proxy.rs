@@ -19,7 +19,6 @@ pub const PROVIDER_PROXY: &str = "provider";
 
 /// The variable that gives experiments the proxy's API (`toxiproxy_url` in their
 /// configuration, as chaostoolkit-toxiproxy reads it).
-#[allow(dead_code)] // read by the demo's latency story (next)
 pub const URL_ENV: &str = "TOXIPROXY_URL";
 
 /// The link's default port on 127.0.0.1: next to the dashboard's 8083.

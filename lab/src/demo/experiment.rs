@@ -1,5 +1,6 @@
-//! The experiment the demo runs: `experiments/local.json`, compiled into the binary so
-//! `lab demo` works from any directory, with the pause after the kill set to `--pause`.
+//! The experiment the demo runs: its story's (`experiments/local.json` for the kill),
+//! compiled into the binary so `lab demo` works from any directory, with the pause after
+//! the kill set to `--pause`.
 //!
 //! The pause is changed in a copy rather than through a `${pause}` variable: the
 //! reference Chaos Toolkit does not substitute variables in `pauses`, and the demo must
@@ -10,15 +11,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-/// `experiments/local.json` as it is in the repository.
-pub const LOCAL_EXPERIMENT: &str = include_str!("../../../experiments/local.json");
+use super::scenario::Story;
 
-/// Where the experiment comes from, for the narration.
-pub const SOURCE: &str = "experiments/local.json";
-
-/// The tutorial's wait after killing the provider, read from the experiment.
-pub fn tutorial_pause() -> Option<f64> {
-    let experiment: Value = serde_json::from_str(LOCAL_EXPERIMENT).ok()?;
+/// The wait after the story's fault, as its experiment has it (the tutorial's 15 s).
+pub fn tutorial_pause(story: &Story) -> Option<f64> {
+    let experiment: Value = serde_json::from_str(story.experiment).ok()?;
     method_pauses(&experiment).into_iter().next()
 }
 
@@ -31,10 +28,10 @@ fn method_pauses(experiment: &Value) -> Vec<f64> {
         .collect()
 }
 
-/// The experiment with every `pauses.after` of the method set to `seconds`.
-pub fn with_pause(seconds: u64) -> Result<Value> {
-    let mut experiment: Value = serde_json::from_str(LOCAL_EXPERIMENT)
-        .context("the embedded experiments/local.json is not valid JSON")?;
+/// The story's experiment with every `pauses.after` of the method set to `seconds`.
+pub fn with_pause(story: &Story, seconds: u64) -> Result<Value> {
+    let mut experiment: Value = serde_json::from_str(story.experiment)
+        .with_context(|| format!("the embedded {} is not valid JSON", story.source))?;
     if let Some(method) = experiment["method"].as_array_mut() {
         for activity in method {
             if let Some(pauses) = activity.get_mut("pauses").and_then(Value::as_object_mut)
@@ -47,9 +44,15 @@ pub fn with_pause(seconds: u64) -> Result<Value> {
     Ok(experiment)
 }
 
-/// Writes the experiment with the given pause to `path` (4-space indent like the source).
-pub fn write_with_pause(path: &Path, seconds: u64) -> Result<()> {
-    let experiment = with_pause(seconds)?;
+/// Writes the story's experiment to `path` (4-space indent like the source), with the
+/// given pause when the story takes one, else as it is.
+pub fn write(path: &Path, story: &Story, seconds: u64) -> Result<()> {
+    let experiment = if story.pausable {
+        with_pause(story, seconds)?
+    } else {
+        serde_json::from_str(story.experiment)
+            .with_context(|| format!("the embedded {} is not valid JSON", story.source))?
+    };
     let mut text = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
@@ -62,16 +65,23 @@ pub fn write_with_pause(path: &Path, seconds: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::scenario::Scenario;
+
+    const LOCAL_EXPERIMENT: &str = include_str!("../../../experiments/local.json");
+
+    fn kill() -> &'static Story {
+        Scenario::Kill.story()
+    }
 
     #[test]
     fn the_tutorial_pause_is_fifteen_seconds() {
-        assert_eq!(tutorial_pause(), Some(15.0));
+        assert_eq!(tutorial_pause(kill()), Some(15.0));
     }
 
     #[test]
     fn the_pause_is_changed_and_nothing_else() {
         let original: Value = serde_json::from_str(LOCAL_EXPERIMENT).unwrap();
-        let mut changed = with_pause(2).unwrap();
+        let mut changed = with_pause(kill(), 2).unwrap();
         assert_eq!(method_pauses(&changed), vec![2.0]);
         changed["method"][0]["pauses"]["after"] = Value::from(15);
         assert_eq!(changed, original);
@@ -81,11 +91,20 @@ mod tests {
     fn the_copy_on_disk_is_the_experiment_with_the_new_pause() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("experiment.json");
-        write_with_pause(&path, 1).unwrap();
+        write(&path, kill(), 1).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("{\n    \"title\""), "{text}");
         let written: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(written, with_pause(1).unwrap());
+        assert_eq!(written, with_pause(kill(), 1).unwrap());
+        // A story whose pause is its own is written as it is.
+        let latency = Scenario::Latency.story();
+        write(&path, latency, 1).unwrap();
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            written,
+            serde_json::from_str::<Value>(latency.experiment).unwrap()
+        );
     }
 
     #[test]

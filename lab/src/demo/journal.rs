@@ -21,8 +21,9 @@ pub struct ActivityRun {
     pub output: Value,
     /// The exception text when the activity failed.
     pub error: Option<String>,
-    /// When it ended (both runners write ISO 8601 UTC; the Python toolkit without an
-    /// offset).
+    /// When it started and ended (both runners write ISO 8601 UTC; the Python toolkit
+    /// without an offset).
+    pub start: Option<SystemTime>,
     pub end: Option<SystemTime>,
 }
 
@@ -35,6 +36,7 @@ pub struct Journal {
     pub before: Option<Vec<ActivityRun>>,
     pub after: Option<Vec<ActivityRun>>,
     pub method: Vec<ActivityRun>,
+    pub rollbacks: Vec<ActivityRun>,
 }
 
 impl Journal {
@@ -52,15 +54,19 @@ impl Journal {
                 .as_array()
                 .map(|runs| runs.iter().map(activity_run).collect())
         };
+        let runs = |key: &str| -> Vec<ActivityRun> {
+            journal[key]
+                .as_array()
+                .map(|runs| runs.iter().map(activity_run).collect())
+                .unwrap_or_default()
+        };
         Journal {
             status: journal["status"].as_str().unwrap_or("unknown").to_string(),
             deviated: journal["deviated"].as_bool().unwrap_or(false),
             before: probes("before"),
             after: probes("after"),
-            method: journal["run"]
-                .as_array()
-                .map(|runs| runs.iter().map(activity_run).collect())
-                .unwrap_or_default(),
+            method: runs("run"),
+            rollbacks: runs("rollbacks"),
         }
     }
 
@@ -92,6 +98,7 @@ fn activity_run(run: &Value) -> ActivityRun {
         output_status: run["output"]["status"].as_i64(),
         output: run["output"].clone(),
         error,
+        start: run["start"].as_str().and_then(timestamp),
         end: run["end"].as_str().and_then(timestamp),
     }
 }

@@ -8,6 +8,7 @@ mod experiment;
 mod journal;
 mod report;
 mod runner;
+pub mod scenario;
 mod summary;
 
 use std::ffi::OsString;
@@ -25,7 +26,8 @@ use crate::targets::{DownOptions, Health, Target, UpOptions};
 use crate::ui;
 use journal::{Journal, header};
 use runner::Runner;
-use summary::{CONSUMER_PROBE, KILL_ACTION, RunFacts};
+use scenario::Story;
+use summary::RunFacts;
 
 /// The simulated users of each run: requests per second, and how long one may take.
 const USERS_RATE: f64 = 50.0;
@@ -76,10 +78,15 @@ pub fn run(
         started: started.clone(),
         dashboard: live.as_ref().map(|l| l.dashboard.clone()),
     };
+    let story = args.scenario.story();
     // Build anything missing now, so cargo's output does not interrupt the story.
-    crate::binaries::require(&[Service::Provider.binary(), Service::Consumer.binary()])?;
+    let mut binaries = vec![Service::Provider.binary(), Service::Consumer.binary()];
+    if story.fault_proxy {
+        binaries.push(Service::FaultProxy.binary());
+    }
+    crate::binaries::require(&binaries)?;
 
-    let result = story(target, states, args, &runner);
+    let result = tell(story, target, states, args, &runner);
     if let (Some(live), Ok(_)) = (&live, &result) {
         linger(live, args.dashboard_linger);
     }
@@ -160,50 +167,71 @@ fn body_line(output: &Value) -> String {
     short
 }
 
-fn story(
+fn tell(
+    story: &Story,
     target: &mut dyn Target,
     states: &StateDir,
     args: &DemoArgs,
     runner: &Runner,
 ) -> Result<Result<(), String>> {
     let ready_timeout = args.ready.timeout_for(crate::targets::TargetKind::Local);
-    let tutorial_pause = experiment::tutorial_pause().unwrap_or(15.0);
-    println!(
-        "{}",
-        ui::heading("Cascade Lab: a cascading failure, and its fix")
-    );
-    say(
-        "Two services run on this machine: a provider, and a consumer whose\n\
-         /invokeConsumedService calls the provider. A chaos experiment states what \"healthy\"\n\
-         means (its steady-state hypothesis), checks it, kills the provider, waits, and\n\
-         checks it again. If the hypothesis no longer holds, the experiment has found a weakness.",
-    );
+    let story_pause = experiment::tutorial_pause(story).unwrap_or(15.0);
+    println!("{}", ui::heading(story.title));
+    say(story.intro);
 
     step(
         1,
         "Bring up the system as the tutorial ships it (the \"before\" system)",
         "The consumer calls the provider with no timeout, no circuit breaker and no fallback.",
     );
-    command("lab up --mode before");
-    let url = target.up(&UpOptions {
-        mode: Some(Mode::Before),
-        provider_port: Some(args.provider_port),
-        consumer_port: Some(args.consumer_port),
+    command(if story.fault_proxy {
+        "lab up --mode before --fault-proxy"
+    } else {
+        "lab up --mode before"
+    });
+    let up = |mode, provider_port, consumer_port| UpOptions {
+        mode: Some(mode),
+        provider_port,
+        consumer_port,
+        // The demo owns its lab: the proxy's ports are whatever is free.
+        fault_proxy: Some(story.fault_proxy),
+        fault_proxy_port: story.fault_proxy.then_some(0),
+        fault_proxy_link_port: story.fault_proxy.then_some(0),
         ready_timeout,
         ..UpOptions::default()
-    })?;
+    };
+    let url = target.up(&up(
+        Mode::Before,
+        Some(args.provider_port),
+        Some(args.consumer_port),
+    ))?;
     say(&format!("The consumer answers at {url}"));
+    let fault_proxy = if story.fault_proxy {
+        let api = target.fault_proxy_url()?;
+        say(&format!(
+            "The fault proxy's API (Toxiproxy's) answers at {api}: `lab address --fault-proxy`,\n\
+             given to the experiment as {}.",
+            crate::fault_proxy::URL_ENV
+        ));
+        Some(api)
+    } else {
+        None
+    };
     show_status(target)?;
 
     let demo_dir = states.demo_dir();
     std::fs::create_dir_all(&demo_dir)
         .with_context(|| format!("cannot create {}", demo_dir.display()))?;
     let experiment_path = demo_dir.join("experiment.json");
-    experiment::write_with_pause(&experiment_path, args.pause)?;
-
-    let pause_note = if (args.pause as f64 - tutorial_pause).abs() < f64::EPSILON {
+    experiment::write(&experiment_path, story, args.pause)?;
+    let copy_note = if !story.pausable || (args.pause as f64 - story_pause).abs() < f64::EPSILON {
+        let shorten = if story.pausable {
+            " (shorten it with --pause)"
+        } else {
+            ""
+        };
         format!(
-            "The demo keeps that wait (shorten it with --pause); it runs a copy at\n{}.",
+            "The demo keeps that wait{shorten}; it runs a copy at\n{}.",
             experiment_path.display()
         )
     } else {
@@ -217,28 +245,36 @@ fn story(
         2,
         "Run the chaos experiment against it",
         &format!(
-            "The experiment is {src}. Its steady-state hypothesis has two probes:\n\
-             \x20 all-services-are-healthy            `lab status --check` exits 0\n\
-             \x20 consumer-service-must-still-respond  the consumer answers HTTP 200\n\
-             Its method kills the provider (`lab kill my-provider-app`) and waits {tutorial_pause} s.\n\
-             {pause_note}\n\
+            "The experiment is {src}. {method}\n\
+             {copy_note}\n\
              While it runs, simulated users call the consumer {USERS_RATE} times a second\n\
              (what `lab traffic --rate {USERS_RATE}` does), so we also see what they got.",
-            src = experiment::SOURCE,
+            src = story.source,
+            method = story.method.replace("{pause}", &story_pause.to_string()),
         ),
     );
-    let before = run_experiment(runner, states, &experiment_path, "before", &url)?;
+    let context = RunContext {
+        runner,
+        states,
+        story,
+        experiment: &experiment_path,
+        fault_proxy: fault_proxy.as_deref(),
+    };
+    let before = run_experiment(&context, "before", &url)?;
 
     step(
         3,
         "What happened: a cascading failure",
-        "The hypothesis held before the method. After the provider was killed, it did not:",
+        &format!(
+            "The hypothesis held before the method. After {}, it did not:",
+            story.since
+        ),
     );
     match before.lines.iter().find(|line| line.contains("CRITICAL")) {
         Some(line) => println!("  {}", ui::bad(line.trim())),
         None => say("(the runner printed no CRITICAL line; see its output above)"),
     }
-    if let Some(probe) = before.facts.journal.probe(CONSUMER_PROBE, true) {
+    if let Some(probe) = before.facts.journal.probe(story.consumer_probe, true) {
         let status = probe
             .output_status
             .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
@@ -254,13 +290,18 @@ fn story(
             say(&format!("  {}", body_line(&probe.output)));
         }
     }
-    say("The provider is gone from the lab (the method killed it):");
-    show_status(target)?;
-    say(
-        "The consumer itself is running and healthy, yet every call to it fails: the\n\
-         provider's failure has cascaded into the consumer, and on to its users.",
-    );
-    say(&summary::users_sentence(before.facts.users.as_ref()));
+    say(story.aftermath);
+    if story.show_status_after {
+        show_status(target)?;
+        say(
+            "The consumer itself is running and healthy, yet every call to it fails: the\n\
+             provider's failure has cascaded into the consumer, and on to its users.",
+        );
+    }
+    say(&summary::users_sentence(
+        before.facts.users.as_ref(),
+        story.since,
+    ));
 
     step(
         4,
@@ -272,42 +313,39 @@ fn story(
     command("lab fix");
     target.switch_mode(Mode::After, ready_timeout)?;
 
-    step(
-        5,
-        "Bring the provider back and run the same experiment again",
-        "Same experiment, same kill. Only the consumer changed.",
-    );
+    step(5, story.rerun_title, story.rerun_text);
     command("lab up --mode after");
-    let url = target.up(&UpOptions {
-        mode: Some(Mode::After),
-        provider_port: None,
-        consumer_port: None,
-        ready_timeout,
-        ..UpOptions::default()
-    })?;
-    let after = run_experiment(runner, states, &experiment_path, "after", &url)?;
-    if let Some(probe) = after.facts.journal.probe(CONSUMER_PROBE, true) {
+    let url = target.up(&up(Mode::After, None, None))?;
+    let after = run_experiment(&context, "after", &url)?;
+    if let Some(probe) = after.facts.journal.probe(story.consumer_probe, true) {
         let status = probe
             .output_status
             .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
         say(&format!(
-            "Without its provider, the consumer now answered {status}: {}",
+            "{}, the consumer now answered {status}: {}",
+            story.under_fault,
             body_line(&probe.output)
         ));
         if let Some(reason) = header(&probe.output, "X-Fallback-Reason") {
             say(&format!("(X-Fallback: true, reason: {reason})"));
         }
     }
-    say(&summary::users_sentence(after.facts.users.as_ref()));
+    say(&summary::users_sentence(
+        after.facts.users.as_ref(),
+        story.since,
+    ));
 
     step(
         6,
         "Before and after",
         "Each probe of the hypothesis, checked (before) and (after) the method, in both runs;\n\
-         latency as the runner measured it; then what the users' requests got from the kill\n\
+         latency as the runner measured it; then what the users' requests got from the fault\n\
          to the end of the run (latency from when each was due):",
     );
-    println!("{}", indent(&summary::table(&before.facts, &after.facts)));
+    println!(
+        "{}",
+        indent(&summary::table(story, &before.facts, &after.facts))
+    );
     let verdict = summary::verdict(&before.facts, &after.facts);
     match &verdict {
         Ok(()) => {
@@ -362,13 +400,24 @@ struct ExperimentRun {
     facts: RunFacts,
 }
 
-fn run_experiment(
-    runner: &Runner,
-    states: &StateDir,
-    experiment: &Path,
-    label: &str,
-    consumer_url: &str,
-) -> Result<ExperimentRun> {
+/// What every run of a story shares.
+struct RunContext<'a> {
+    runner: &'a Runner,
+    states: &'a StateDir,
+    story: &'a Story,
+    experiment: &'a Path,
+    /// The fault proxy's API, when the story has one (`TOXIPROXY_URL` for the run).
+    fault_proxy: Option<&'a str>,
+}
+
+fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Result<ExperimentRun> {
+    let RunContext {
+        runner,
+        states,
+        story,
+        experiment,
+        fault_proxy,
+    } = context;
     let dir = states.demo_dir();
     let journal_path = dir.join(format!("journal-{label}.json"));
     command(&runner.display(experiment, &journal_path));
@@ -380,11 +429,14 @@ fn run_experiment(
         path.push(":");
         path.push(existing);
     }
-    let env = [
+    let mut env = vec![
         ("PATH", path),
         ("LAB_STATE_DIR", states.root().as_os_str().to_owned()),
         ("CONSUMER_URL", OsString::from(consumer_url)),
     ];
+    if let Some(api) = fault_proxy {
+        env.push((crate::fault_proxy::URL_ENV, OsString::from(api)));
+    }
     // The users: from before the first hypothesis check to the end of the run.
     let traffic = crate::traffic::Traffic::start(crate::traffic::Config {
         url: consumer_url.to_string(),
@@ -410,12 +462,20 @@ fn run_experiment(
     let series = traffic.stop()?;
     let output = output?;
     let journal = Journal::load(&journal_path)?;
+    // The users' window: from the fault to the end of the run (a killed provider stays
+    // dead), or, when a rollback removes the fault (a toxic), to the last request whose
+    // whole wait fell before it: one due later is answered once the fault is gone.
+    let rolled_back = journal
+        .rollbacks
+        .first()
+        .and_then(|run| run.start)
+        .map(|start| start - USERS_TIMEOUT);
     let users = journal
         .method
         .iter()
-        .find(|run| run.name == KILL_ACTION)
+        .find(|run| run.name == story.fault_action)
         .and_then(|run| run.end)
-        .map(|killed| series.since(killed));
+        .map(|fault| series.between(fault, rolled_back));
     say(&format!(
         "The runner exited with status {} ({}{}).",
         output

@@ -4,6 +4,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::journal::{ActivityRun, Journal, header};
+use super::scenario::Story;
 use crate::traffic::Summary;
 use crate::traffic::command::{breakdown, millis};
 
@@ -12,19 +13,19 @@ use crate::traffic::command::{breakdown, millis};
 pub struct RunFacts {
     pub exit_code: Option<i32>,
     pub journal: Journal,
-    /// What the users' requests got from the kill to the end of the run (`None` when the
-    /// journal has no kill with an end time).
+    /// What the users' requests got from the fault to its rollback or the end of the run
+    /// (`None` when the journal has no fault with an end time).
     pub users: Option<Summary>,
 }
 
-/// The users' view in plain words.
-pub fn users_sentence(users: Option<&Summary>) -> String {
+/// The users' view in plain words, since `since` ("the provider was killed").
+pub fn users_sentence(users: Option<&Summary>, since: &str) -> String {
     let Some(users) = users else {
-        return "The journal does not say when the provider was killed, so there is no users' view.".into();
+        return format!("The journal does not say when {since}, so there is no users' view.");
     };
     let failed = users.failed + users.timed_out;
     if users.sent == 0 {
-        return "No user request was due between the kill and the end of the run.".into();
+        return format!("No user request was due between when {since} and the end of the run.");
     }
     if failed == 0 {
         let answered = match (users.ok, users.degraded) {
@@ -35,7 +36,7 @@ pub fn users_sentence(users: Option<&Summary>) -> String {
             }
         };
         return format!(
-            "After the provider was killed, none of the {} user requests failed: {answered}.",
+            "After {since}, none of the {} user requests failed: {answered}.",
             users.sent
         );
     }
@@ -49,7 +50,7 @@ pub fn users_sentence(users: Option<&Summary>) -> String {
         format!("{failed} of {}", users.sent)
     };
     format!(
-        "After the provider was killed, {how_many} user requests failed ({}).",
+        "After {since}, {how_many} user requests failed ({}).",
         breakdown(&causes)
     )
 }
@@ -110,8 +111,8 @@ fn latency(seconds: f64) -> String {
     }
 }
 
-fn describe_action(journal: &Journal) -> String {
-    match journal.method.iter().find(|run| run.name == KILL_ACTION) {
+fn describe_action(journal: &Journal, action: &str) -> String {
+    match journal.method.iter().find(|run| run.name == action) {
         Some(run) => match run.output_status {
             Some(code) => format!("{} (exit {code})", run.status),
             None => run.status.clone(),
@@ -132,53 +133,55 @@ fn describe_exit(code: Option<i32>) -> String {
     code.map_or_else(|| "killed by a signal".into(), |c| c.to_string())
 }
 
-/// Renders one cell of a run's column.
-type Describe = fn(&RunFacts) -> String;
-
-/// The table: one row per probe and phase, the method, the outcome and the exit status.
-pub fn table(before: &RunFacts, after: &RunFacts) -> String {
+/// The table: one row per probe and phase, the method, the users' view from the fault
+/// to the end of the run, the outcome and the exit status.
+pub fn table(story: &Story, before: &RunFacts, after: &RunFacts) -> String {
     let mut builder = Builder::new();
     builder.push_record(["", "before the fix", "after the fix"]);
-    let rows: [(String, Describe); 13] = [
-        (format!("{HEALTH_PROBE} (before)"), |r| {
-            describe_probe(r.journal.probe(HEALTH_PROBE, false), false)
-        }),
-        (format!("{CONSUMER_PROBE} (before)"), |r| {
-            describe_probe(r.journal.probe(CONSUMER_PROBE, false), true)
-        }),
-        (format!("method: {KILL_ACTION}"), |r| {
-            describe_action(&r.journal)
-        }),
-        (format!("{HEALTH_PROBE} (after)"), |r| {
-            describe_probe(r.journal.probe(HEALTH_PROBE, true), false)
-        }),
-        (format!("{CONSUMER_PROBE} (after)"), |r| {
-            describe_probe(r.journal.probe(CONSUMER_PROBE, true), true)
-        }),
-        ("users after the kill: sent".into(), |r| {
-            users_cell(r, |u| u.sent.to_string())
-        }),
-        ("users: ok".into(), |r| users_cell(r, |u| u.ok.to_string())),
-        ("users: degraded (fallback)".into(), |r| {
-            users_cell(r, |u| with_breakdown(u.degraded, &u.degraded_reasons))
-        }),
-        ("users: failed".into(), |r| {
-            users_cell(r, |u| with_breakdown(u.failed, &u.failure_causes))
-        }),
-        ("users: timed out".into(), |r| {
-            users_cell(r, |u| u.timed_out.to_string())
-        }),
-        ("users: latency p50 / p99".into(), |r| {
-            users_cell(r, |u| {
-                format!("{} / {}", millis(u.p50_ms), millis(u.p99_ms))
-            })
-        }),
-        ("experiment status".into(), |r| describe_outcome(&r.journal)),
-        ("runner exit status".into(), |r| describe_exit(r.exit_code)),
-    ];
-    for (label, describe) in rows {
+    let mut row = |label: String, describe: &dyn Fn(&RunFacts) -> String| {
         builder.push_record([label, describe(before), describe(after)]);
+    };
+    let probes = |phase_after: bool| {
+        story.probes.iter().map(move |probe| {
+            let phase = if phase_after { "after" } else { "before" };
+            (format!("{} ({phase})", probe.name), probe, phase_after)
+        })
+    };
+    for (label, probe, phase_after) in probes(false) {
+        row(label, &|r| {
+            describe_probe(r.journal.probe(probe.name, phase_after), probe.http)
+        });
     }
+    row(format!("method: {}", story.fault_action), &|r| {
+        describe_action(&r.journal, story.fault_action)
+    });
+    for (label, probe, phase_after) in probes(true) {
+        row(label, &|r| {
+            describe_probe(r.journal.probe(probe.name, phase_after), probe.http)
+        });
+    }
+    row(format!("users after {}: sent", story.fault_noun), &|r| {
+        users_cell(r, |u| u.sent.to_string())
+    });
+    row("users: ok".into(), &|r| users_cell(r, |u| u.ok.to_string()));
+    row("users: degraded (fallback)".into(), &|r| {
+        users_cell(r, |u| with_breakdown(u.degraded, &u.degraded_reasons))
+    });
+    row("users: failed".into(), &|r| {
+        users_cell(r, |u| with_breakdown(u.failed, &u.failure_causes))
+    });
+    row("users: timed out".into(), &|r| {
+        users_cell(r, |u| u.timed_out.to_string())
+    });
+    row("users: latency p50 / p99".into(), &|r| {
+        users_cell(r, |u| {
+            format!("{} / {}", millis(u.p50_ms), millis(u.p99_ms))
+        })
+    });
+    row("experiment status".into(), &|r| {
+        describe_outcome(&r.journal)
+    });
+    row("runner exit status".into(), &|r| describe_exit(r.exit_code));
     let mut table = builder.build();
     table.with(Style::rounded());
     table.to_string()
@@ -190,7 +193,7 @@ pub fn verdict(before: &RunFacts, after: &RunFacts) -> Result<(), String> {
     let mut problems = Vec::new();
     if !(before.exit_code == Some(1) && before.journal.deviated) {
         problems.push(format!(
-            "the run before the fix should deviate and exit 1 (the naive consumer answers 500 without its provider), \
+            "the run before the fix should deviate and exit 1 (the naive consumer passes the provider's failure on), \
              but it ended {} with exit status {}",
             describe_outcome(&before.journal),
             describe_exit(before.exit_code)
@@ -216,7 +219,10 @@ pub fn verdict(before: &RunFacts, after: &RunFacts) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::scenario::Scenario;
     use serde_json::{Value, json};
+
+    const KILLED: &str = "the provider was killed";
 
     fn probe(name: &str, status: i64, met: bool, headers: Value) -> Value {
         json!({"activity": {"name": name}, "status": "succeeded", "duration": 0.0123,
@@ -267,23 +273,23 @@ mod tests {
     #[test]
     fn the_users_view_is_said_in_plain_words_and_tabled() {
         assert_eq!(
-            users_sentence(Some(&users(100, 3, 0, 97, 0))),
+            users_sentence(Some(&users(100, 3, 0, 97, 0)), KILLED),
             "After the provider was killed, 97 of 100 user requests failed (HTTP 500 97)."
         );
         assert_eq!(
-            users_sentence(Some(&users(100, 0, 100, 0, 0))),
+            users_sentence(Some(&users(100, 0, 100, 0, 0)), KILLED),
             "After the provider was killed, none of the 100 user requests failed: all 100 were answered with the fallback."
         );
         assert_eq!(
-            users_sentence(Some(&users(10, 0, 0, 0, 10))),
+            users_sentence(Some(&users(10, 0, 0, 0, 10)), KILLED),
             "After the provider was killed, all 10 user requests failed (timed out 10)."
         );
-        assert!(users_sentence(None).contains("no users' view"));
+        assert!(users_sentence(None, KILLED).contains("no users' view"));
         let mut before = run(true, 500, 1, json!({}));
         before.users = Some(users(100, 3, 0, 97, 0));
         let mut after = run(false, 200, 0, json!({}));
         after.users = Some(users(100, 0, 100, 0, 0));
-        let text = table(&before, &after);
+        let text = table(Scenario::Kill.story(), &before, &after);
         for needle in [
             "users after the kill: sent",
             "97 (HTTP 500 97)",
@@ -303,7 +309,7 @@ mod tests {
             0,
             json!({"x-fallback": "true", "x-fallback-reason": "connect-error"}),
         );
-        let text = table(&before, &after);
+        let text = table(Scenario::Kill.story(), &before, &after);
         for needle in [
             "NOT met (HTTP 500, 12 ms)",
             "met (HTTP 200, 12 ms, fallback)",

@@ -281,18 +281,23 @@ impl Series {
         Summary::of(buckets, covered)
     }
 
-    /// The requests due from wall-clock time `from` on (buckets starting at or after it).
-    pub fn since(&self, from: SystemTime) -> Summary {
-        let offset = from
-            .duration_since(self.started_at)
-            .unwrap_or(Duration::ZERO);
-        let index = offset.as_nanos().div_ceil(self.width.as_nanos()) as usize;
+    /// The requests due from wall-clock time `from` until `to` (buckets starting at or
+    /// after `from` and before `to`; `None`: to the end).
+    pub fn between(&self, from: SystemTime, to: Option<SystemTime>) -> Summary {
+        let index_of = |at: SystemTime| {
+            let offset = at.duration_since(self.started_at).unwrap_or(Duration::ZERO);
+            offset.as_nanos().div_ceil(self.width.as_nanos()) as usize
+        };
+        let index = index_of(from);
         let inner = self.lock();
-        let buckets = inner.buckets.get(index..).unwrap_or_default();
-        let end = if inner.closed {
-            inner.last_send.max(self.width * inner.buckets.len() as u32)
-        } else {
-            self.started.elapsed()
+        let last = to.map_or(inner.buckets.len(), |to| {
+            index_of(to).clamp(index, inner.buckets.len())
+        });
+        let buckets = inner.buckets.get(index..last).unwrap_or_default();
+        let end = match to {
+            Some(_) => self.width * last as u32,
+            None if inner.closed => inner.last_send.max(self.width * inner.buckets.len() as u32),
+            None => self.started.elapsed(),
         };
         Summary::of(buckets, end.saturating_sub(self.width * index as u32))
     }
@@ -441,7 +446,7 @@ mod tests {
     }
 
     #[test]
-    fn since_takes_the_buckets_from_a_wall_clock_time() {
+    fn between_takes_the_buckets_of_a_wall_clock_window() {
         let series = Series::new(Duration::from_millis(100));
         for i in 0..10 {
             series.record_sent(ms(i * 100), Duration::ZERO);
@@ -455,9 +460,23 @@ mod tests {
             series.record(ms(i * 100), &outcome, ms(1));
         }
         series.close();
-        let after = series.since(series.started_at() + ms(450));
+        let after = series.between(series.started_at() + ms(450), None);
         assert_eq!((after.sent, after.ok, after.failed), (5, 0, 5));
-        let all = series.since(series.started_at() - ms(1000));
+        let all = series.between(series.started_at() - ms(1000), None);
         assert_eq!(all.sent, 10);
+        // A window that ends: buckets before `to` only (a fault removed by its rollback).
+        let window = series.between(
+            series.started_at() + ms(250),
+            Some(series.started_at() + ms(750)),
+        );
+        assert_eq!((window.sent, window.ok, window.failed), (5, 2, 3));
+        let empty = series.between(
+            series.started_at() + ms(750),
+            Some(series.started_at() + ms(250)),
+        );
+        assert_eq!(
+            empty.sent, 0,
+            "a window that ends before it starts is empty"
+        );
     }
 }
