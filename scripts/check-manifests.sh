@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks manifests/ and the address script:
 #  - always: both overlays render, differ only in CONSUMER_RESILIENCE, the kind port
-#    mapping matches the consumer's node port, and the Dockerfile passes hadolint;
+#    mapping matches the consumer's node port, the fault-proxy overlays put the proxy
+#    between consumer and provider (and nothing else may reach either), and the
+#    Dockerfile passes hadolint;
 #  - against a live cluster (--kubeconfig PATH, else $CASCADE_KUBECONFIG): for each overlay,
 #    in a fresh namespace that enforces the "restricted" Pod Security Standard: a server-side
 #    dry run, the real apply, the Deployments become Available, the consumer runs in the
@@ -152,6 +154,43 @@ if [ "$rendered_ok" = 1 ]; then
     fail "the provider should read FAULT_API_TOKEN from secretKeyRef provider-fault-token/token, optional: true"
   fi
 fi
+
+# The fault proxy's overlays (components/fault-proxy): each is its base overlay plus the
+# proxy, the consumer calls the proxy, the provider admits the consumer and the proxy, the
+# proxy only the consumer, and the proxy's API stays on the pod's loopback.
+for mode in before after; do
+  overlay="fault-proxy-$mode"
+  if ! out=$(kubectl kustomize "manifests/overlays/$overlay" 2>&1); then
+    fail "overlay '$overlay' does not render (kubectl kustomize manifests/overlays/$overlay)" "$out"
+    continue
+  fi
+  printf '%s\n' "$out" >"$workdir/$overlay.yaml"
+  problems=()
+  grep -Fq 'value: http://fault-proxy:8080/' "$workdir/$overlay.yaml" ||
+    problems+=("the consumer's PROVIDER_URL is not http://fault-proxy:8080/")
+  grep -Fq -- "- -host
+        - 127.0.0.1" "$workdir/$overlay.yaml" ||
+    problems+=("the proxy's API is not bound to 127.0.0.1")
+  grep -Fq 'name: my-provider-app-ingress' "$workdir/$overlay.yaml" ||
+    problems+=("no NetworkPolicy my-provider-app-ingress")
+  want_from='    - podSelector:
+        matchLabels:
+          name: my-consumer-app
+    - podSelector:
+        matchLabels:
+          name: fault-proxy'
+  [[ "$(<"$workdir/$overlay.yaml")" == *"$want_from"* ]] ||
+    problems+=("the provider's NetworkPolicy should admit name=my-consumer-app and name=fault-proxy pods")
+  grep -Fq 'name: fault-proxy-ingress' "$workdir/$overlay.yaml" ||
+    problems+=("no NetworkPolicy fault-proxy-ingress for the proxy")
+  [ "$(grep -c 'readOnlyRootFilesystem: true' "$workdir/$overlay.yaml")" = 3 ] ||
+    problems+=("every container (provider, consumer, proxy) should have a read-only root filesystem")
+  if [ ${#problems[@]} = 0 ]; then
+    pass "overlay '$overlay' puts the fault proxy between consumer and provider"
+  else
+    fail "overlay '$overlay'" "$(printf '%s\n' "${problems[@]}")"
+  fi
+done
 
 # The Dockerfile cannot be built here (no container engine): lint it instead.
 hadolint_bin="${CASCADE_HADOLINT:-$(command -v hadolint || true)}"

@@ -35,8 +35,13 @@ impl Service {
     /// finds what it calls when it starts.
     pub const ALL: [Service; 3] = [Service::Provider, Service::FaultProxy, Service::Consumer];
 
-    /// The services every lab runs (the fault proxy only when asked for).
-    pub const CORE: [Service; 2] = [Service::Provider, Service::Consumer];
+    /// The services a lab runs, in start order: the fault proxy only when it has one.
+    pub fn of_lab(fault_proxy: bool) -> Vec<Service> {
+        Service::ALL
+            .into_iter()
+            .filter(|service| *service != Service::FaultProxy || fault_proxy)
+            .collect()
+    }
 
     /// The name users type and see (the tutorial's Deployment name).
     pub fn name(self) -> &'static str {

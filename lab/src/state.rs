@@ -75,6 +75,9 @@ pub struct KubernetesRecord {
     /// The experiment `lab up --experiment` rewrote; later `lab up`s rewrite it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<PathBuf>,
+    /// The fault proxy runs between consumer and provider (`lab up --fault-proxy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fault_proxy: bool,
 }
 
 impl State {

@@ -4,9 +4,10 @@
 
 use anyhow::Result;
 
-use super::repo::{IMAGE_TAG, IMAGES, Repo};
+use super::repo::{self, IMAGE_TAG, Repo};
 use super::tools::Tool;
 use crate::cli::ImageArgs;
+use crate::service::Service;
 use crate::ui;
 
 /// The `docker build` arguments for one image of the repository's Dockerfile.
@@ -32,11 +33,13 @@ fn build_command(repo: &Repo, images: &ImageArgs, target: &str, tag: &str) -> Ve
     args
 }
 
-/// Builds both images with the local docker from the repository's Dockerfile.
-fn build_images(repo: &Repo, images: &ImageArgs) -> Result<Vec<String>> {
+/// Builds the images of `services` with the local docker from the repository's
+/// Dockerfile.
+fn build_images(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result<Vec<String>> {
     Tool::Docker.locate()?;
     let mut tags = Vec::new();
-    for (target, image) in IMAGES {
+    for &service in services {
+        let (target, image) = repo::image(service);
         let tag = format!("{image}:{IMAGE_TAG}");
         ui::info(format!("building {tag} (docker build --target {target})"));
         Tool::Docker.output(build_command(repo, images, target, &tag))?;
@@ -60,8 +63,9 @@ fn create_command(repo: &Repo, images: &ImageArgs) -> Vec<String> {
     args
 }
 
-/// kind: the cluster of kind/cluster.yaml exists (created if missing) and has the images.
-pub fn prepare_kind(repo: &Repo, images: &ImageArgs) -> Result<()> {
+/// kind: the cluster of kind/cluster.yaml exists (created if missing) and has the images
+/// of `services`.
+pub fn prepare_kind(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result<()> {
     Tool::Kind.locate()?;
     Tool::Docker.locate()?;
     let name = repo.kind_cluster_name()?;
@@ -78,7 +82,7 @@ pub fn prepare_kind(repo: &Repo, images: &ImageArgs) -> Result<()> {
         ));
         Tool::Kind.output(create_command(repo, images))?;
     }
-    for tag in build_images(repo, images)? {
+    for tag in build_images(repo, images, services)? {
         ui::info(format!("loading {tag} into kind cluster `{name}`"));
         Tool::Kind.output(["load", "docker-image", &tag, "--name", &name])?;
     }
@@ -99,11 +103,12 @@ pub fn prepare_kind(repo: &Repo, images: &ImageArgs) -> Result<()> {
     Ok(())
 }
 
-/// minikube: the images are built locally and loaded into the running minikube.
-pub fn prepare_minikube(repo: &Repo, images: &ImageArgs) -> Result<()> {
+/// minikube: the images of `services` are built locally and loaded into the running
+/// minikube.
+pub fn prepare_minikube(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result<()> {
     Tool::Minikube.locate()?;
     Tool::Docker.locate()?;
-    for tag in build_images(repo, images)? {
+    for tag in build_images(repo, images, services)? {
         ui::info(format!("loading {tag} into minikube"));
         Tool::Minikube.output(["image", "load", &tag])?;
     }
@@ -111,7 +116,7 @@ pub fn prepare_minikube(repo: &Repo, images: &ImageArgs) -> Result<()> {
 }
 
 /// kind: deletes the lab's cluster (`lab down --delete-cluster`), then what the lab left
-/// in Docker: its two images (their untagged build layers stay, as the cache of the next
+/// in Docker: its images (their untagged build layers stay, as the cache of the next
 /// `lab up`) and kind's network once no other cluster uses it.
 pub fn delete_kind_cluster(repo: &Repo) -> Result<()> {
     let name = repo.kind_cluster_name()?;
@@ -120,9 +125,9 @@ pub fn delete_kind_cluster(repo: &Repo) -> Result<()> {
     if Tool::Docker.locate().is_err() {
         return Ok(());
     }
-    let tags: Vec<String> = IMAGES
-        .iter()
-        .map(|(_, image)| format!("{image}:{IMAGE_TAG}"))
+    let tags: Vec<String> = Service::ALL
+        .into_iter()
+        .map(|service| format!("{}:{IMAGE_TAG}", repo::image(service).1))
         .filter(|tag| {
             Tool::Docker
                 .output(["image", "inspect", tag.as_str()])

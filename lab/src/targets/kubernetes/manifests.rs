@@ -21,10 +21,10 @@ fn kubectl(context: Option<&str>, args: &[&str]) -> Result<String> {
     Tool::Kubectl.output(all)
 }
 
-/// Applies the overlay for `mode` (through a registry kustomization in `work` when the
-/// images come from `--image-registry`).
+/// Applies the overlay for `mode` (with the fault proxy when the record says so; through
+/// a registry kustomization in `work` when the images come from `--image-registry`).
 pub fn apply(repo: &Repo, work: &Path, record: &KubernetesRecord, mode: Mode) -> Result<()> {
-    let overlay = repo.overlay(mode);
+    let overlay = repo.overlay(mode, record.fault_proxy);
     let dir = match &record.image_registry {
         Some(registry) => {
             let dir = work.join("k8s-kustomize").join(mode.as_str());
@@ -46,10 +46,34 @@ pub fn apply(repo: &Repo, work: &Path, record: &KubernetesRecord, mode: Mode) ->
     Ok(())
 }
 
+/// The fault proxy's own objects (components/fault-proxy), for `lab up --no-fault-proxy`.
+const FAULT_PROXY_OBJECTS: [&str; 4] = [
+    "deployment/fault-proxy",
+    "service/fault-proxy",
+    "configmap/fault-proxy-config",
+    "networkpolicy/fault-proxy-ingress",
+];
+
+/// Deletes the fault proxy's objects from `namespace` (the consumer, re-applied without
+/// the component, already calls the provider again).
+pub fn delete_fault_proxy(context: Option<&str>, namespace: &str) -> Result<()> {
+    ui::info(format!(
+        "deleting the fault proxy from namespace '{namespace}'"
+    ));
+    let mut args = vec!["delete"];
+    args.extend(FAULT_PROXY_OBJECTS);
+    args.extend(["-n", namespace, "--ignore-not-found=true", "--wait=true"]);
+    kubectl(context, &args)?;
+    Ok(())
+}
+
 /// Deletes every object of the lab from `namespace` and waits until they are gone.
 pub fn delete(repo: &Repo, context: Option<&str>, namespace: &str) -> Result<()> {
-    // Both overlays create the same objects; either one names them all.
-    let overlay = repo.overlay(Mode::Before).to_string_lossy().into_owned();
+    // Every overlay's objects are among the fault-proxy overlays' (missing ones ignored).
+    let overlay = repo
+        .overlay(Mode::Before, true)
+        .to_string_lossy()
+        .into_owned();
     ui::info(format!("deleting the lab from namespace '{namespace}'"));
     kubectl(
         context,

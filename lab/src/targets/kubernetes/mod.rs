@@ -118,6 +118,7 @@ impl Kubernetes {
                 context: None,
                 image_registry: None,
                 experiment: None,
+                fault_proxy: false,
             });
         Ok((state, record))
     }
@@ -195,9 +196,12 @@ impl Target for Kubernetes {
         if let Some(registry) = &image_registry {
             repo::check_registry(registry)?;
         }
+        let had_fault_proxy = recorded.is_some_and(|r| r.fault_proxy);
+        let fault_proxy = options.fault_proxy.unwrap_or(had_fault_proxy);
+        let services = Service::of_lab(fault_proxy);
         match self.kind {
-            TargetKind::Kind => images::prepare_kind(&repo, &options.images)?,
-            TargetKind::Minikube => images::prepare_minikube(&repo, &options.images)?,
+            TargetKind::Kind => images::prepare_kind(&repo, &options.images, &services)?,
+            TargetKind::Minikube => images::prepare_minikube(&repo, &options.images, &services)?,
             _ => {}
         }
         let record = KubernetesRecord {
@@ -208,6 +212,7 @@ impl Target for Kubernetes {
                 .experiment
                 .clone()
                 .or_else(|| recorded.and_then(|r| r.experiment.clone())),
+            fault_proxy,
         };
         let session = cluster::session(record.context.as_deref())?;
         cluster::ensure_namespace(&session, &record.namespace)?;
@@ -216,6 +221,9 @@ impl Target for Kubernetes {
             cluster::deployment_exists(&session, &record.namespace, Service::Provider.name())?;
         let secret = cluster::ensure_fault_token(&session, &record.namespace)?;
         manifests::apply(&repo, self.states.root(), &record, mode)?;
+        if had_fault_proxy && !fault_proxy {
+            manifests::delete_fault_proxy(record.context.as_deref(), &record.namespace)?;
+        }
         if provider_ran && secret == cluster::TokenSecret::Created {
             // A provider applied without lab (`kubectl apply -k`) started without the
             // token, and an unchanged template would not roll out: restart it.
@@ -229,7 +237,7 @@ impl Target for Kubernetes {
         let mut new_state = State::new(self.kind, mode);
         new_state.kubernetes = Some(record.clone());
         self.states.save(&new_state)?;
-        let names: Vec<&str> = Service::CORE.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
         session.block_on(rollout::wait(
             &session.client(),
             &record.namespace,
@@ -346,10 +354,21 @@ impl Target for Kubernetes {
     }
 
     fn fault_proxy_url(&self) -> Result<String> {
+        let (_, record) = self.running()?;
+        if !record.fault_proxy {
+            anyhow::bail!(
+                "this lab has no fault proxy; `lab up --target {} --fault-proxy` puts one \
+                 between the consumer and the provider",
+                self.kind
+            );
+        }
+        // On a cluster the API listens on the proxy pod's loopback only: no pod can change
+        // the faults, and the one way in is a port-forward the user starts and stops.
         anyhow::bail!(
-            "the fault proxy runs on the local target only for now (`lab up --fault-proxy`); \
-             on `{}` there is none",
-            self.kind
+            "on Kubernetes the fault proxy's API listens on its pod's loopback only; reach it \
+             with `kubectl port-forward -n {} deployment/fault-proxy 8474:8474` and use \
+             TOXIPROXY_URL=http://127.0.0.1:8474",
+            record.namespace
         )
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::service::Mode;
+use crate::service::{Mode, Service};
 
 /// The repository checkout `lab` runs from.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ impl Repo {
                 root: PathBuf::from(dir),
             };
             if !repo
-                .overlay(Mode::Before)
+                .overlay(Mode::Before, false)
                 .join("kustomization.yaml")
                 .is_file()
             {
@@ -40,7 +40,7 @@ impl Repo {
                 root: dir.to_path_buf(),
             })
             .find(|repo| {
-                repo.overlay(Mode::Before)
+                repo.overlay(Mode::Before, false)
                     .join("kustomization.yaml")
                     .is_file()
             })
@@ -64,8 +64,15 @@ impl Repo {
         &self.root
     }
 
-    pub fn overlay(&self, mode: Mode) -> PathBuf {
-        self.root.join("manifests/overlays").join(mode.as_str())
+    /// The overlay for `mode`, with the fault proxy between consumer and provider when
+    /// `fault_proxy` (`fault-proxy-before`, ...: a superset of the plain one).
+    pub fn overlay(&self, mode: Mode, fault_proxy: bool) -> PathBuf {
+        let name = if fault_proxy {
+            format!("fault-proxy-{mode}")
+        } else {
+            mode.as_str().to_string()
+        };
+        self.root.join("manifests/overlays").join(name)
     }
 
     pub fn kind_config(&self) -> PathBuf {
@@ -97,11 +104,13 @@ impl Repo {
     }
 }
 
-/// The two images the Dockerfile builds: (build target, image name).
-pub const IMAGES: [(&str, &str); 2] = [
-    ("provider-app", "cascade-lab/provider-app"),
-    ("consumer-app", "cascade-lab/consumer-app"),
-];
+/// The image of `service` the Dockerfile builds: (build target, image name without tag).
+pub fn image(service: Service) -> (&'static str, String) {
+    (
+        service.binary(),
+        format!("cascade-lab/{}", service.binary()),
+    )
+}
 /// The tag the manifests use.
 pub const IMAGE_TAG: &str = "dev";
 
@@ -154,11 +163,14 @@ pub fn registry_kustomization(dir: &Path, overlay: &Path, registry: &str) -> Res
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
         resources: vec![relative.to_string_lossy().into_owned()],
-        images: IMAGES
-            .iter()
-            .map(|(target, image)| ImageOverride {
-                name: image.to_string(),
-                new_name: format!("{registry}/{target}"),
+        images: Service::ALL
+            .into_iter()
+            .map(|service| {
+                let (target, image) = image(service);
+                ImageOverride {
+                    name: image,
+                    new_name: format!("{registry}/{target}"),
+                }
             })
             .collect(),
     };
@@ -191,6 +203,10 @@ mod tests {
         );
         assert_eq!(
             doc["images"][1]["newName"],
+            "localhost:5000/lab/fault-proxy"
+        );
+        assert_eq!(
+            doc["images"][2]["newName"],
             "localhost:5000/lab/consumer-app"
         );
         assert!(registry_kustomization(&work, &overlay, " ").is_err());

@@ -54,10 +54,7 @@ impl Local {
             Some(false) => self.remove_fault_proxy(&mut state)?,
             _ => {}
         }
-        let wanted: Vec<Service> = Service::ALL
-            .into_iter()
-            .filter(|service| *service != Service::FaultProxy || state.fault_proxy.is_some())
-            .collect();
+        let wanted = Service::of_lab(state.fault_proxy.is_some());
 
         for &service in &wanted {
             let requested = match service {
