@@ -438,7 +438,7 @@ mod tests {
             Registry::empty(),
             Cancel::new(),
         );
-        let io = crate::provider::Io::default();
+        let io = std::sync::Arc::new(crate::provider::Io::default());
         let ctx = ProviderContext {
             configuration: &c,
             secrets: &s,

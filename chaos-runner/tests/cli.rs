@@ -243,8 +243,19 @@ fn validate_and_discover_commands() {
             Some(chaosk8s::catalog().len())
         );
     }
-    #[cfg(not(feature = "kubernetes"))]
-    assert_eq!(d["drivers"].as_array().map(Vec::len), Some(0));
+    // The toxiproxy driver is built in with or without the feature.
+    let names: Vec<&str> = d["drivers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    let expected: &[&str] = if cfg!(feature = "kubernetes") {
+        &["kubernetes", "toxiproxy"]
+    } else {
+        &["toxiproxy"]
+    };
+    assert_eq!(names, expected);
 }
 
 #[test]

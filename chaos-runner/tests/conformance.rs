@@ -4,7 +4,7 @@ mod common;
 
 use chaos_runner::activity::Dry;
 use chaos_runner::config::Vars;
-use chaos_runner::drivers::{Argument, Driver, DriverError, Function, Registry};
+use chaos_runner::drivers::{Argument, Context, Driver, DriverError, Function, Registry};
 use chaos_runner::hypothesis::Strategy;
 use chaos_runner::journal::Status;
 use chaos_runner::rollback::RollbackStrategy;
@@ -245,12 +245,14 @@ impl Driver for EchoDriver {
         _module: &str,
         func: &str,
         arguments: &Map<String, Value>,
-        configuration: &Map<String, Value>,
-        secrets: &Map<String, Value>,
+        context: &Context,
     ) -> Result<Value, DriverError> {
         match func {
             "echo" => Ok(arguments.get("value").cloned().unwrap_or(Value::Null)),
-            "context" => Ok(json!({"configuration": configuration, "secrets": secrets})),
+            "context" => Ok(json!({
+                "configuration": context.configuration,
+                "secrets": context.secrets,
+            })),
             "panic" => panic!("the test driver panics"),
             "fail" => Err(DriverError::Failed(
                 arguments

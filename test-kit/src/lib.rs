@@ -9,6 +9,7 @@
 //! - [`service`]: provider-app and consumer-app as real processes.
 //! - [`process`]: is a process alive.
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
+//! - [`toxiproxy_api`]: a Toxiproxy-API server (the real Toxiproxy) as a real process.
 
 pub mod browser;
 pub mod kube;
@@ -16,6 +17,7 @@ pub mod process;
 pub mod repo;
 pub mod service;
 pub mod tier;
+pub mod toxiproxy_api;
 
 /// The name of the probe every tutorial experiment uses to ask the consumer for an answer.
 pub const CONSUMER_PROBE: &str = "consumer-service-must-still-respond";

@@ -65,6 +65,9 @@ def _function(module, func):
 
 
 def _call(request):
+    # Variables earlier activities exported (toxiproxy's <proxy>_PORT), as the
+    # reference's process environment has them.
+    os.environ.update(request.get("environment") or {})
     fn = _function(request["module"], request["func"])
     arguments = dict(request.get("arguments") or {})
     sig = inspect.signature(fn)

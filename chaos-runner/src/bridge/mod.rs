@@ -56,6 +56,9 @@ pub struct Call<'a> {
     /// `Some` when the provider lists secret scopes (the union of those scopes); the
     /// function receives them only if it declares a `secrets` parameter.
     pub secrets: Option<&'a Map<String, Value>>,
+    /// Environment variables earlier activities exported (set in the interpreter's
+    /// `os.environ` before the call, as they are in the reference's process).
+    pub environment: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// What the bridge checks of an activity before the run, as chaoslib validates it.
@@ -144,6 +147,7 @@ impl PythonBridge {
             "arguments": call.arguments,
             "configuration": call.configuration,
             "secrets": call.secrets,
+            "environment": call.environment,
         });
         match self.session()?.ask(request)? {
             Answer::Value(v) => Ok(v),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{Argument, Driver, DriverError, Function};
+use super::{Argument, Context, Driver, DriverError, Function};
 use serde_json::{Map, Value};
 
 #[derive(Default)]
@@ -57,12 +57,11 @@ impl Driver for KubernetesDriver {
         module: &str,
         func: &str,
         arguments: &Map<String, Value>,
-        _configuration: &Map<String, Value>,
-        secrets: &Map<String, Value>,
+        context: &Context,
     ) -> Result<Value, DriverError> {
         // Unknown functions and bad arguments fail before any cluster access.
         chaosk8s::check(module, func, arguments).map_err(convert_error)?;
-        self.session(secrets)?
+        self.session(context.secrets)?
             .call(module, func, arguments)
             .map_err(convert_error)
     }

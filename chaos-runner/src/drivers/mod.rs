@@ -5,10 +5,14 @@
 
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
+pub mod toxiproxy;
 
 use crate::bridge::PythonBridge;
+use crate::interrupt::Cancel;
+use crate::provider::Io;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One argument of a driver function, as `discover` lists it.
@@ -47,6 +51,36 @@ pub enum DriverError {
     Unknown { module: String, func: String },
 }
 
+/// What a driver function runs with besides its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The experiment's configuration (a function writing into it writes into its own
+    /// copy, as chaoslib hands each function a copy).
+    pub configuration: &'a Map<String, Value>,
+    /// The union of the secret scopes the provider lists.
+    pub secrets: &'a Map<String, Value>,
+    /// Environment variables from `.env` var files.
+    pub env: &'a BTreeMap<String, String>,
+    /// The run's I/O: its one async runtime and HTTP clients, and the environment
+    /// variables activities exported for the rest of the run.
+    pub io: &'a Io,
+    /// Set on Ctrl-C: a driver waiting on I/O gives up.
+    pub cancel: &'a Cancel,
+}
+
+impl Context<'_> {
+    /// An environment variable as the reference's process would see it at this point
+    /// of the run: set by an earlier activity, else from a `.env` var file, else this
+    /// process's own.
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        self.io
+            .exported
+            .get(name)
+            .or_else(|| self.env.get(name).cloned())
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
 /// A set of native functions callable from `python` providers.
 pub trait Driver: Send + Sync {
     /// Short name shown by `discover` (e.g. `kubernetes`).
@@ -61,8 +95,7 @@ pub trait Driver: Send + Sync {
         module: &str,
         func: &str,
         arguments: &Map<String, Value>,
-        configuration: &Map<String, Value>,
-        secrets: &Map<String, Value>,
+        context: &Context,
     ) -> Result<Value, DriverError>;
 }
 
@@ -109,6 +142,7 @@ impl Registry {
         let mut r = Self::empty();
         #[cfg(feature = "kubernetes")]
         r.register(Arc::new(kubernetes::KubernetesDriver::default()));
+        r.register(Arc::new(toxiproxy::ToxiproxyDriver));
         r.bridge = Some(PythonBridge::default());
         r
     }

@@ -44,6 +44,19 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The client with `requests`' defaults (TLS verified, no timeouts, a new
+    /// connection per request), for native drivers calling an HTTP API. Call it inside
+    /// the run's runtime ([`super::Io::runtime`]).
+    pub fn plain(&self) -> Result<Client, ProviderError> {
+        self.get(ClientKey {
+            verify_tls: true,
+            connect_ms: None,
+            read_ms: None,
+        })
+    }
+}
+
 fn cannot_create(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Failed(format!("cannot create an HTTP client: {e}"))
 }
@@ -605,8 +618,8 @@ mod tests {
     }
 
     /// One run's I/O for the whole test binary, shared by every test thread.
-    fn io() -> &'static crate::provider::Io {
-        static IO: std::sync::OnceLock<crate::provider::Io> = std::sync::OnceLock::new();
+    fn io() -> &'static Arc<crate::provider::Io> {
+        static IO: std::sync::OnceLock<Arc<crate::provider::Io>> = std::sync::OnceLock::new();
         IO.get_or_init(Default::default)
     }
 

@@ -13,13 +13,41 @@ use crate::runtime::AsyncRuntime;
 use crate::validate::{Problems, pointer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-/// What providers share for a whole run: the one async runtime (created on first use)
-/// and the HTTP clients built so far.
+/// What providers share for a whole run: the one async runtime (created on first use),
+/// the HTTP clients built so far, and the environment variables activities exported.
 #[derive(Debug, Default)]
 pub struct Io {
     pub runtime: AsyncRuntime,
     pub http: http::Clients,
+    pub exported: Exported,
+}
+
+/// Environment variables an activity sets for the rest of the run (chaostoolkit-toxiproxy's
+/// `<proxy>_PORT`). The reference sets them in its own process environment, where later
+/// process children and Python functions find them; chaos-runner keeps them here (its
+/// own environment is never changed while threads run) and hands them to both.
+#[derive(Debug, Default)]
+pub struct Exported(Mutex<BTreeMap<String, String>>);
+
+impl Exported {
+    pub fn set(&self, name: impl Into<String>, value: impl Into<String>) {
+        self.lock().insert(name.into(), value.into());
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.lock().get(name).cloned()
+    }
+
+    /// Every variable set so far.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Everything a provider needs besides the activity itself.
@@ -31,7 +59,8 @@ pub struct ProviderContext<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub registry: &'a Registry,
     pub cancel: &'a Cancel,
-    pub io: &'a Io,
+    /// Shared, so a native driver's call on a helper thread can use it.
+    pub io: &'a Arc<Io>,
 }
 
 /// Why a provider produced no output.

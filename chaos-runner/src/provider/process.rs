@@ -120,6 +120,7 @@ pub fn run(
         }
     };
     command.envs(ctx.env);
+    command.envs(ctx.io.exported.snapshot());
     command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     command
         .stdin(Stdio::null())

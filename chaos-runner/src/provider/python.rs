@@ -6,7 +6,7 @@
 
 use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::bridge::{BridgeError, Call, Check, CheckProblem};
-use crate::drivers::{Function, Registry, Route};
+use crate::drivers::{Context, Function, Registry, Route};
 use crate::validate::{Problems, pointer};
 use serde_json::{Map, Value};
 
@@ -225,10 +225,18 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
     let outcome = match route {
         Route::Native(driver, _) => {
             let secrets = scoped_secrets(spec.secrets.as_deref().unwrap_or_default(), ctx.secrets);
+            let (env, io, cancel) = (ctx.env.clone(), ctx.io.clone(), ctx.cancel.clone());
             ctx.cancel.run(move || {
+                let context = Context {
+                    configuration: &configuration,
+                    secrets: &secrets,
+                    env: &env,
+                    io: &io,
+                    cancel: &cancel,
+                };
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     driver
-                        .call(&module, &func, &arguments, &configuration, &secrets)
+                        .call(&module, &func, &arguments, &context)
                         .map_err(|e| ProviderError::Failed(e.to_string()))
                 }))
                 .map_err(|panic| ProviderError::Failed(super::unexpected(&panic)))
@@ -239,6 +247,7 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
                 .secrets
                 .as_deref()
                 .map(|s| scoped_secrets(s, ctx.secrets));
+            let environment = ctx.io.exported.snapshot();
             ctx.cancel.run(move || {
                 let call = Call {
                     module: &module,
@@ -246,6 +255,7 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
                     arguments: &arguments,
                     configuration: &configuration,
                     secrets: secrets.as_ref(),
+                    environment: &environment,
                 };
                 Ok(bridge.call(&call).map_err(|e| match e {
                     BridgeError::Raised { message, traceback } => {
