@@ -203,7 +203,7 @@ async fn guard<B: MessageBody + 'static>(
             && let Err(refusal) = state.access.check(authorization)
         {
             tracing::warn!(method = %req.method(), path = %req.path(), peer = ?req.peer_addr(), "API change refused: no valid token");
-            return Ok(req.into_response(refusal).map_into_right_body());
+            return Ok(req.into_response(refusal.response()).map_into_right_body());
         }
     }
     next.call(req)
