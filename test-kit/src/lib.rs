@@ -7,11 +7,13 @@
 //! - [`repo`]: the checkout's root and the built binaries.
 //! - [`kube`]: the pinned kubectl and the lock on the control plane's node port.
 //! - [`service`]: provider-app and consumer-app as real processes.
+//! - [`fault_proxy`]: the fault proxy as a real process, its API address learnt.
 //! - [`process`]: is a process alive.
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
 //! - [`toxiproxy_api`]: a Toxiproxy-API server (the real Toxiproxy) as a real process.
 
 pub mod browser;
+pub mod fault_proxy;
 pub mod kube;
 pub mod process;
 pub mod repo;
