@@ -1,0 +1,179 @@
+//! `lab up --fault-proxy`: the fault proxy between consumer and provider on the local
+//! target, its toxics in `lab status`, its API for experiments, and the wire-fault
+//! experiments run through it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Lab, get, require_bins};
+
+const PROXY: &str = "fault-proxy";
+
+/// `lab up` with the proxy, every port free.
+fn up_with_proxy(lab: &Lab, extra: &[&str]) {
+    require_bins(&[PROXY]);
+    let mut args = vec![
+        "--fault-proxy",
+        "--fault-proxy-port",
+        "0",
+        "--fault-proxy-link-port",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    lab.up(&args);
+}
+
+fn stdout_of(lab: &Lab, args: &[&str]) -> String {
+    let outcome = lab.run(args);
+    outcome.expect_code(0, &args.join(" "));
+    outcome.stdout.trim().to_string()
+}
+
+/// POSTs a JSON body (the proxy's API takes no token on loopback).
+fn post(url: &str, body: &serde_json::Value) -> u16 {
+    test_kit::service::install_tls_provider();
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .post(url)
+        .json(body)
+        .send()
+        .map(|response| response.status().as_u16())
+        .unwrap_or_else(|err| panic!("POST {url}: {err}"))
+}
+
+#[test]
+fn the_consumer_calls_the_provider_through_the_proxy_and_status_shows_its_toxics() {
+    let lab = Lab::new();
+    up_with_proxy(&lab, &[]);
+    assert_eq!(lab.processes().len(), 3, "provider, proxy and consumer run");
+    let state = lab.state().expect("state");
+    let link = state["fault_proxy"]["link_port"]
+        .as_u64()
+        .expect("link port");
+    assert_ne!(link, 0, "the link's real port is recorded");
+    assert_eq!(
+        state["services"]["my-consumer-app"]["provider_url"],
+        format!("http://127.0.0.1:{link}/"),
+        "the consumer calls the proxy's link"
+    );
+
+    let consumer = stdout_of(&lab, &["address"]);
+    let (status, body, _) = get(&consumer).unwrap();
+    assert_eq!((status, body.contains("Greetings")), (200, true), "{body}");
+
+    let api = stdout_of(&lab, &["address", "--fault-proxy"]);
+    assert!(api.starts_with("http://127.0.0.1:"), "{api}");
+    let status = stdout_of(&lab, &["status"]);
+    assert!(status.contains(PROXY), "{status}");
+    assert!(status.contains("provider 127.0.0.1:"), "{status}");
+    assert!(status.contains("no toxics"), "{status}");
+
+    // A 700 ms latency toxic on the link: the consumer's users wait for it.
+    let created = post(
+        &format!("{api}/proxies/provider/toxics"),
+        &serde_json::json!({"name": "slow", "type": "latency", "attributes": {"latency": 700}}),
+    );
+    assert_eq!(created, 200, "Toxiproxy answers 200 to a created toxic");
+    let status = stdout_of(&lab, &["status"]);
+    assert!(
+        status.contains("slow (latency downstream: latency=700, jitter=0)"),
+        "{status}"
+    );
+    let started = Instant::now();
+    let (code, _, _) = get(&consumer).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(code, 200);
+    assert!(
+        waited >= Duration::from_millis(650),
+        "the latency did not reach the consumer: {waited:?}"
+    );
+
+    // Taken out again: the consumer calls the provider directly, the proxy is gone.
+    lab.run(&["up", "--no-fault-proxy"])
+        .expect_code(0, "lab up --no-fault-proxy");
+    assert_eq!(lab.processes().len(), 2, "the proxy was stopped");
+    let started = Instant::now();
+    assert_eq!(get(&consumer).unwrap().0, 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    lab.run(&["address", "--fault-proxy"])
+        .expect_code(1, "address --fault-proxy without one")
+        .expect_stderr("lab up --fault-proxy");
+
+    lab.run(&["down"]).expect_code(0, "lab down");
+    lab.assert_nothing_left();
+}
+
+/// A proxy that died is started again by `lab up` on the same ports, with its link, so
+/// the consumer finds the provider where it already calls.
+#[test]
+fn a_killed_proxy_comes_back_with_its_link() {
+    let lab = Lab::new();
+    up_with_proxy(&lab, &[]);
+    let link = lab.state().unwrap()["fault_proxy"]["link_port"].clone();
+    let consumer = stdout_of(&lab, &["address"]);
+    lab.run(&["kill", PROXY])
+        .expect_code(0, "lab kill fault-proxy");
+    let (code, _, _) = get(&consumer).unwrap();
+    assert_eq!(code, 500, "the naive consumer fails without its link");
+
+    lab.run(&["up"]).expect_code(0, "lab up repairs");
+    assert_eq!(lab.state().unwrap()["fault_proxy"]["link_port"], link);
+    assert_eq!(get(&consumer).unwrap().0, 200);
+    assert_eq!(lab.processes().len(), 3);
+}
+
+/// chaos-runner runs the wire-fault experiments through the proxy: the naive consumer
+/// deviates (its users wait 3 s, or get the reset as a 500), the fixed one holds, and
+/// the rollback removes the toxic either way.
+#[test]
+fn the_wire_fault_experiments_fail_before_the_fix_and_pass_after() {
+    require_bins(&["chaos-runner"]);
+    let lab = Lab::new();
+    up_with_proxy(&lab, &[]);
+    let consumer = stdout_of(&lab, &["address"]);
+    let api = stdout_of(&lab, &["address", "--fault-proxy"]);
+    let repo = test_kit::repo::root();
+    for (mode, expected) in [("break", 1), ("fix", 0)] {
+        lab.run(&[mode]).expect_code(0, mode);
+        for experiment in ["provider-latency.json", "provider-reset.json"] {
+            let journal = lab.state_dir().join(format!("{mode}-{experiment}"));
+            let run = std::process::Command::new(test_kit::repo::bin_dir().join("chaos-runner"))
+                .arg("run")
+                .arg("--journal-path")
+                .arg(&journal)
+                .arg(repo.join("experiments").join(experiment))
+                .env("CONSUMER_URL", &consumer)
+                .env("TOXIPROXY_URL", &api)
+                .output()
+                .expect("run chaos-runner");
+            let text = std::fs::read_to_string(&journal).expect("journal");
+            let journal: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                run.status.code(),
+                Some(expected),
+                "{mode} {experiment}: {}\n{}",
+                String::from_utf8_lossy(&run.stderr),
+                journal["status"]
+            );
+            assert_eq!(
+                journal["deviated"],
+                expected == 1,
+                "{mode} {experiment}: {}",
+                journal["status"]
+            );
+            assert_eq!(
+                journal["rollbacks"][0]["status"], "succeeded",
+                "{mode} {experiment}"
+            );
+            let status = stdout_of(&lab, &["status"]);
+            assert!(
+                status.contains("no toxics"),
+                "the rollback left a toxic: {status}"
+            );
+        }
+    }
+}
