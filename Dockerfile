@@ -56,8 +56,9 @@ ENTRYPOINT ["/usr/local/bin/consumer-app"]
 FROM ${RUNTIME_IMAGE} AS fault-proxy
 COPY --from=builder /out/fault-proxy /usr/local/bin/fault-proxy
 USER 65532:65532
-# The API (8474, Toxiproxy's port). In a container the API must listen on 0.0.0.0, which
-# needs a token: pass FAULT_PROXY_API_TOKEN and `-host 0.0.0.0`. Proxies listen on the
-# ports their API calls (or -config) give.
+# The API (8474, Toxiproxy's port). Off loopback it needs a token (FAULT_PROXY_API_TOKEN
+# with `-host 0.0.0.0`); manifests/components/fault-proxy keeps it on the pod's loopback
+# and reaches it through `kubectl port-forward` instead. Proxies listen on the ports
+# their API calls (or -config) give.
 EXPOSE 8474
 ENTRYPOINT ["/usr/local/bin/fault-proxy"]
