@@ -12,4 +12,4 @@ lab="${LAB:-${CARGO_TARGET_DIR:-$cache/target}/release/lab}"
 scripts/kind-build.sh >/dev/null
 . scripts/kind-env.sh
 "$lab" up --target kind "$@"
-echo "kind-up: for the commands of docs/tutorial/05-kubernetes.md, in your shell: . scripts/kind-env.sh"
+echo "kind-up: for the commands of docs/tutorial/06-kubernetes.md, in your shell: . scripts/kind-env.sh"

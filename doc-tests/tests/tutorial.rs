@@ -18,8 +18,15 @@ use doc_tests::expect;
 use doc_tests::shell::Shell;
 use nix::fcntl::{Flock, FlockArg};
 
-const BINARIES: [&str; 4] = ["lab", "chaos-runner", "provider-app", "consumer-app"];
-const DEFAULT_PORTS: [u16; 3] = [8080, 8081, 8083];
+const BINARIES: [&str; 5] = [
+    "lab",
+    "chaos-runner",
+    "provider-app",
+    "consumer-app",
+    "fault-proxy",
+];
+// The services, the dashboard, and the fault proxy's API and `provider` link.
+const DEFAULT_PORTS: [u16; 5] = [8080, 8081, 8083, 8474, 8084];
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// target/<profile>, with every binary the tutorial runs.
