@@ -310,7 +310,9 @@ fn browser_tier_a_page_refused_the_stream_while_readers_are_full_updates_once_th
     let url = live.url();
     let addr = url.trim_start_matches("http://").parse().expect("IP:PORT");
     let mut crowd = Crowd::default();
-    let (_, stream_cap) = caps();
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    let (_, stream_cap) = caps(nofile);
     crowd.readers(addr, stream_cap);
     assert!(
         crowd.reader_statuses.iter().all(|s| *s == 200),

@@ -6,6 +6,8 @@
 //!   get 503 with `Retry-After`, the oversized requests get 414/431 (or a close) without
 //!   their bytes echoed, and the lab's threads, descriptors and memory stay bounded and
 //!   come back once the clients leave;
+//! - the same with 300 clients against a dashboard under `ulimit -n 200` (where tiny_http
+//!   lost its listener for good);
 //! - random bytes and random requests: never a 5xx other than the documented 503s, never
 //!   a crash, never an echo of a long token from the URL, and a good request answered
 //!   after each.
@@ -75,17 +77,21 @@ fn assert_normal_client_served(surface: &Surface, when: &str) {
     );
 }
 
-fn hostile_clients_leave_the_surface_serving(surface: &Surface) {
-    let (connection_cap, stream_cap) = caps();
+/// `crowd` hostile connections (readers above the stream cap, half-sent heads, idle)
+/// against a surface whose process has `nofile` descriptors at most.
+fn hostile_clients_leave_the_surface_serving(surface: &Surface, crowd: usize, nofile: u64) {
+    let (connection_cap, stream_cap) = caps(nofile);
     let before = usage(surface.pid);
     assert_normal_client_served(surface, "before");
     let started = Instant::now();
 
+    let size = crowd;
     let mut crowd = Crowd::default();
     let readers = stream_cap + 44;
+    let half_sent = (size - readers) / 2;
     crowd.readers(surface.addr, readers);
-    crowd.half_sent(surface.addr, 350);
-    crowd.idle(surface.addr, 1000 - readers - 350);
+    crowd.half_sent(surface.addr, half_sent);
+    crowd.idle(surface.addr, size - readers - half_sent);
     let big_url = oversized(surface.addr, 10 << 20, true);
     let big_header = oversized(surface.addr, 16 << 20, false);
     eprintln!("{} hostile connections held open", crowd.len());
@@ -170,13 +176,17 @@ fn hostile_clients_leave_the_surface_serving(surface: &Surface) {
 fn the_dashboard_serves_a_normal_client_through_a_thousand_hostile_ones_and_after() {
     let lab = Lab::new();
     let (live, addr) = dashboard(&lab);
-    hostile_clients_leave_the_surface_serving(&Surface {
-        addr,
-        pid: live.pid(),
-        good: "/state.json",
-        is_good: good_state,
-        has_stream: true,
-    });
+    hostile_clients_leave_the_surface_serving(
+        &Surface {
+            addr,
+            pid: live.pid(),
+            good: "/state.json",
+            is_good: good_state,
+            has_stream: true,
+        },
+        1000,
+        nofile(),
+    );
 }
 
 #[test]
@@ -184,13 +194,64 @@ fn the_impact_endpoint_serves_a_normal_client_through_a_thousand_hostile_ones_an
     let lab = Lab::new();
     lab.up(&["--mode", "after"]);
     let (job, addr) = serve_traffic(&lab, "20", "120");
-    hostile_clients_leave_the_surface_serving(&Surface {
-        addr,
-        pid: job.pid(),
-        good: "/users/ok?seconds=5",
-        is_good: good_users,
-        has_stream: false,
-    });
+    hostile_clients_leave_the_surface_serving(
+        &Surface {
+            addr,
+            pid: job.pid(),
+            good: "/users/ok?seconds=5",
+            is_good: good_users,
+            has_stream: false,
+        },
+        1000,
+        nofile(),
+    );
+}
+
+/// The descriptor limit the tests (and the lab processes they start) run with.
+fn nofile() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft)
+}
+
+#[test]
+fn the_dashboard_keeps_serving_under_ulimit_n_200_through_300_hostile_clients() {
+    let lab = Lab::new();
+    lab.up(&["--mode", "after"]);
+    let lab_command = lab.command(&[
+        "dashboard",
+        "--addr",
+        "127.0.0.1:0",
+        "--rate",
+        "5",
+        "--duration",
+        "180",
+    ]);
+    // The same command under `ulimit -n 200` (the shell execs the lab in its place).
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 200 && exec \"$0\" \"$@\""])
+        .arg(lab_command.get_program())
+        .args(lab_command.get_args());
+    for (key, value) in lab_command.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut live = Live::start(command);
+    let url = live.url();
+    let addr = url.trim_start_matches("http://").parse().expect("IP:PORT");
+    hostile_clients_leave_the_surface_serving(
+        &Surface {
+            addr,
+            pid: live.pid(),
+            good: "/state.json",
+            is_good: good_state,
+            has_stream: true,
+        },
+        300,
+        200,
+    );
 }
 
 /// A token no answer may repeat whole (a 400 quotes at most 32 characters).

@@ -9,13 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::Lab;
 
-/// The lab's connection and stream caps with this machine's descriptor limit (the
-/// tests' processes inherit it), as `lab`'s `http_server::{connection_cap, stream_cap}`
-/// compute them.
-pub fn caps() -> (usize, usize) {
-    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map_or(1024, |(soft, _)| soft);
-    let connections = usize::try_from(soft / 4).unwrap_or(512).clamp(16, 512);
+/// The lab's connection and stream caps for a process with `nofile` descriptors at most,
+/// as `lab`'s `http_server::{connection_cap, stream_cap}` compute them.
+pub fn caps(nofile: u64) -> (usize, usize) {
+    let connections = usize::try_from(nofile / 4).unwrap_or(512).clamp(16, 512);
     (connections, (connections / 2).min(256))
 }
 
