@@ -313,6 +313,10 @@ struct Events {
     readers: Subscribers,
 }
 
+/// What a reader refused for lack of a place is told to wait, in seconds (the page asks
+/// again after 5 s too).
+const READERS_RETRY_AFTER_SECS: u32 = 5;
+
 /// Consecutive events to one reader are at least this far apart (a reader's first
 /// event may be made just before the next push).
 const MIN_GAP: Duration = Duration::from_millis(400);
@@ -357,7 +361,7 @@ impl Events {
 async fn events_stream(events: web::Data<Events>) -> HttpResponse {
     let Some(place) = events.readers.subscribe() else {
         return http_server::busy(
-            5,
+            READERS_RETRY_AFTER_SECS,
             "too many readers of /events; retry later or read /state.json\n",
         );
     };
