@@ -18,6 +18,7 @@ mod experiment_file;
 mod fault_proxy;
 mod fault_token;
 mod health;
+mod http_server;
 mod interrupt;
 mod process;
 mod service;
@@ -42,8 +43,11 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LAB_LOG")
                 // kube-rs logs each failed request at error level; lab reports the
-                // failure itself, with what it was doing.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube_client=off")),
+                // failure itself, with what it was doing. actix-http logs each malformed
+                // request to the lab's pages at error level; the client gets its 4xx.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,kube_client=off,actix_http=off")
+                }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(console::Term::stderr().is_term())

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::dashboard::{Live, follow, latest, state};
+use common::hostile::{Crowd, caps};
 use common::{Lab, get, require_bins};
 use test_kit::CONSUMER_PROBE;
 
@@ -297,6 +298,45 @@ fn browser_tier_the_page_loads_updates_and_shows_the_circuit_open_after_the_kill
     );
     browser.screenshot(&artifacts.join("live-after-kill.png"));
     assert!(artifacts.join("live-after-kill.png").is_file());
+}
+
+#[test]
+#[ignore = "browser tier: needs Debian's chromium and chromium-driver (scripts/test.sh sets them up)"]
+fn browser_tier_a_page_refused_the_stream_while_readers_are_full_updates_once_they_leave() {
+    let lab = Lab::new();
+    lab.up(&["--mode", "after"]);
+    let mut live =
+        Live::start(lab.command(&["dashboard", "--addr", "127.0.0.1:0", "--duration", "120"]));
+    let url = live.url();
+    let addr = url.trim_start_matches("http://").parse().expect("IP:PORT");
+    let mut crowd = Crowd::default();
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    let (_, stream_cap) = caps(nofile);
+    crowd.readers(addr, stream_cap);
+    assert!(
+        crowd.reader_statuses.iter().all(|s| *s == 200),
+        "{:?}",
+        crowd.reader_statuses
+    );
+    let browser = test_kit::browser::Browser::start();
+    browser.goto(&format!("{url}/"));
+    std::thread::sleep(Duration::from_secs(2));
+    let refused = browser.eval(PAGE_STATE);
+    assert_eq!(
+        refused["seq"], 0,
+        "the page got a stream above the cap: {refused}"
+    );
+    assert_eq!(refused["charts"], 1, "the page itself is served: {refused}");
+    drop(crowd);
+    let left = Instant::now();
+    let updated = browser.wait_for(PAGE_STATE, Duration::from_secs(15), |v| {
+        v["seq"].as_u64().unwrap_or(0) > 0
+    });
+    eprintln!(
+        "browser: the page's stream came back {:?} after the readers left ({updated})",
+        left.elapsed()
+    );
 }
 
 #[test]

@@ -10,21 +10,31 @@
 //! - `GET /events` -> `text/event-stream`, an `event: state` every [`PUSH`] whose data is
 //!   the JSON of `GET /state.json` (see docs/contracts.md);
 //! - `GET /state.json` -> the same JSON once.
+//!
+//! The server is `http_server`'s (caps, limits, timeouts); readers of `/events` are
+//! capped there too (503 with `Retry-After` above it).
 
 mod chart;
 pub mod command;
 mod page;
 mod sample;
 
-use std::io::Write;
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpResponse, HttpResponseBuilder, Route};
+use anyhow::{Context, Result};
+use futures::{StreamExt, stream};
 use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::http_server::{self, LoopbackServer, Subscribers};
 
 use crate::service::Service;
 use crate::targets::{ServiceStatus, Target};
@@ -180,7 +190,7 @@ impl Sampler {
                     };
                     // Waits in short steps, so a new run gets its first point at once.
                     let mut runs_seen = 0;
-                    let mut last = std::time::Instant::now() - TICK;
+                    let mut last = Instant::now() - TICK;
                     while !stop.load(Ordering::SeqCst) {
                         let runs = dashboard.runs().len();
                         if runs == runs_seen && last.elapsed() < TICK {
@@ -188,7 +198,7 @@ impl Sampler {
                             continue;
                         }
                         runs_seen = runs;
-                        last = std::time::Instant::now();
+                        last = Instant::now();
                         let services = match &target {
                             Some(target) => services_of(target.status()),
                             None => services_of(Err(anyhow::anyhow!("no target"))),
@@ -216,125 +226,166 @@ impl Drop for Sampler {
 
 /// The page's server on a loopback address, serving until dropped.
 pub struct Server {
-    server: Arc<tiny_http::Server>,
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    http: LoopbackServer,
 }
 
 impl Server {
     pub fn start(addr: SocketAddr, dashboard: Dashboard) -> Result<Server> {
-        if !addr.ip().is_loopback() {
-            bail!("the dashboard serves on a loopback address only, not {addr}");
-        }
-        let server = tiny_http::Server::http(addr)
-            .map_err(|err| anyhow::anyhow!("{err}"))
-            .with_context(|| format!("cannot serve the dashboard on {addr}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .context("the dashboard has no IP address")?;
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new()
-            .name("dashboard".into())
-            .spawn({
-                let (server, stop) = (Arc::clone(&server), Arc::clone(&stop));
-                move || {
-                    for request in server.incoming_requests() {
-                        answer(request, &dashboard, &stop);
-                    }
-                }
-            })
-            .context("cannot start the dashboard's thread")?;
-        Ok(Server {
-            server,
-            addr,
-            stop,
-            thread: Some(thread),
-        })
+        let http = LoopbackServer::start("dashboard", addr, move |config| {
+            routes(config, dashboard);
+        })?;
+        Ok(Server { http })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.http.addr())
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+fn routes(config: &mut web::ServiceConfig, dashboard: Dashboard) {
+    let events = Events::start(dashboard.clone());
+    let get = |path: &str, route: Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(method_not_allowed))
+    };
+    config
+        .app_data(web::Data::new(dashboard))
+        .app_data(web::Data::new(events))
+        .service(get("/", web::get().to(page_html)))
+        .service(get("/state.json", web::get().to(state_json)))
+        .service(get("/events", web::get().to(events_stream)))
+        .default_service(web::to(not_found));
 }
 
-fn respond(request: tiny_http::Request, status: u16, content_type: &str, body: String) {
-    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
-    if let Ok(header) = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes())
-    {
-        response.add_header(header);
-    }
-    if let Err(err) = request.respond(response) {
-        tracing::debug!(%err, "a dashboard answer was not delivered");
-    }
+fn text(mut response: HttpResponseBuilder, body: &'static str) -> HttpResponse {
+    response
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
 }
 
-fn answer(request: tiny_http::Request, dashboard: &Dashboard, stop: &Arc<AtomicBool>) {
-    if *request.method() != tiny_http::Method::Get {
-        return respond(request, 405, "text/plain", "only GET is served\n".into());
-    }
-    let path = request.url().split('?').next().unwrap_or("").to_string();
-    match path.as_str() {
-        "/" => respond(request, 200, "text/html; charset=utf-8", dashboard.page()),
-        "/state.json" => respond(
-            request,
-            200,
-            "application/json",
-            dashboard.state().to_string() + "\n",
-        ),
-        "/events" => {
-            let (dashboard, stop) = (dashboard.clone(), Arc::clone(stop));
-            // Each stream writes on its own thread for as long as its reader stays.
-            let spawned = std::thread::Builder::new()
-                .name("dashboard-events".into())
-                .spawn(move || stream(request, &dashboard, &stop));
-            if let Err(err) = spawned {
-                tracing::warn!(%err, "cannot start a dashboard stream");
-            }
-        }
-        _ => respond(
-            request,
-            404,
-            "text/plain",
-            format!("no such page: {path}; try / or /events\n"),
-        ),
-    }
+async fn method_not_allowed() -> HttpResponse {
+    text(HttpResponse::MethodNotAllowed(), "only GET is served\n")
 }
 
-/// The server-sent events: the response head written by hand (tiny_http would buffer a
-/// streamed body), then a `state` event every [`PUSH`] until the reader goes away.
-fn stream(request: tiny_http::Request, dashboard: &Dashboard, stop: &AtomicBool) {
-    let mut writer = request.into_writer();
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nretry: 1000\n\n";
-    if writer
-        .write_all(head.as_bytes())
-        .and_then(|()| writer.flush())
-        .is_err()
-    {
-        return;
-    }
-    while !stop.load(Ordering::SeqCst) {
+/// 404 without quoting the path (a client chooses it, up to the URL limit).
+async fn not_found() -> HttpResponse {
+    text(HttpResponse::NotFound(), "no such page; try / or /events\n")
+}
+
+async fn page_html(dashboard: web::Data<Dashboard>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(dashboard.page())
+}
+
+async fn state_json(dashboard: web::Data<Dashboard>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(dashboard.state().to_string() + "\n")
+}
+
+/// One `state` event, as the stream carries it.
+#[derive(Clone)]
+struct Event {
+    made: Instant,
+    text: Bytes,
+}
+
+impl Event {
+    fn of(dashboard: &Dashboard) -> Event {
         let state = dashboard.state();
-        let event = format!("id: {}\nevent: state\ndata: {state}\n\n", state["seq"]);
-        if writer
-            .write_all(event.as_bytes())
-            .and_then(|()| writer.flush())
-            .is_err()
-        {
-            return;
+        Event {
+            made: Instant::now(),
+            text: Bytes::from(format!(
+                "id: {}\nevent: state\ndata: {state}\n\n",
+                state["seq"]
+            )),
         }
-        std::thread::sleep(PUSH);
     }
+}
+
+/// The event stream's source: one `state` event made every [`PUSH`] while anyone reads,
+/// shared by every reader (a reader costs a socket and a place, not a state each).
+struct Events {
+    dashboard: Dashboard,
+    latest: Rc<watch::Sender<Event>>,
+    readers: Subscribers,
+}
+
+/// What a reader refused for lack of a place is told to wait, in seconds (the page asks
+/// again after 5 s too).
+const READERS_RETRY_AFTER_SECS: u32 = 5;
+
+/// Consecutive events to one reader are at least this far apart (a reader's first
+/// event may be made just before the next push).
+const MIN_GAP: Duration = Duration::from_millis(400);
+
+impl Events {
+    /// Starts the pusher on the server's runtime (it ends with the server).
+    fn start(dashboard: Dashboard) -> Events {
+        let latest = Rc::new(watch::Sender::new(Event::of(&dashboard)));
+        tokio::task::spawn_local({
+            let (dashboard, latest) = (dashboard.clone(), Rc::clone(&latest));
+            async move {
+                let mut ticks = tokio::time::interval(PUSH);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    if latest.receiver_count() > 0 {
+                        latest.send_replace(Event::of(&dashboard));
+                    }
+                }
+            }
+        });
+        Events {
+            dashboard,
+            latest,
+            readers: Subscribers::new(http_server::stream_cap()),
+        }
+    }
+
+    /// A new reader's receiver and first event (made now unless the last is fresh).
+    fn subscribe(&self) -> (watch::Receiver<Event>, Event) {
+        if self.latest.borrow().made.elapsed() >= PUSH {
+            self.latest.send_replace(Event::of(&self.dashboard));
+        }
+        let receiver = self.latest.subscribe();
+        let first = receiver.borrow().clone();
+        (receiver, first)
+    }
+}
+
+/// `retry: 1000`, then a `state` event every [`PUSH`] until the reader leaves; 503 with
+/// `Retry-After` when [`Subscribers`] are all taken.
+async fn events_stream(events: web::Data<Events>) -> HttpResponse {
+    let Some(place) = events.readers.subscribe() else {
+        return http_server::busy(
+            READERS_RETRY_AFTER_SECS,
+            "too many readers of /events; retry later or read /state.json\n",
+        );
+    };
+    let (receiver, first) = events.subscribe();
+    let head = stream::once(async { Bytes::from_static(b"retry: 1000\n\n") });
+    let first_sent = first.made;
+    let rest = stream::unfold(
+        (receiver, first_sent, place),
+        |(mut receiver, last, place)| async move {
+            loop {
+                receiver.changed().await.ok()?;
+                let event = receiver.borrow_and_update().clone();
+                if event.made.saturating_duration_since(last) >= MIN_GAP {
+                    return Some((event.text, (receiver, event.made, place)));
+                }
+            }
+        },
+    );
+    let body = head
+        .chain(stream::once(async move { first.text }))
+        .chain(rest)
+        .map(Ok::<_, Infallible>);
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(body)
 }

@@ -29,12 +29,19 @@ ol { padding-left: 1.6em; font-size: 90%; }
 const TAIL: &str = r#"</div>
 <script>
 // Our own few lines: each `state` event carries the runs' HTML, rendered by the lab.
-const source = new EventSource("/events");
-source.addEventListener("state", (e) => {
-  const state = JSON.parse(e.data);
-  document.getElementById("runs").innerHTML = state.html;
-  document.getElementById("seq").textContent = state.seq;
-});
+function listen() {
+  const source = new EventSource("/events");
+  source.addEventListener("state", (e) => {
+    const state = JSON.parse(e.data);
+    document.getElementById("runs").innerHTML = state.html;
+    document.getElementById("seq").textContent = state.seq;
+  });
+  // Refused (too many readers: 503) the browser gives up on the stream; ask again later.
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
+  };
+}
+listen();
 </script></body></html>
 "#;
 

@@ -7,102 +7,91 @@
 //!   `verdict` (and `reason` for a 503).
 //!
 //! N: 1 to 3600, default 10; P: 0 to 1, default 0.05. Anything else: 400 naming the
-//! parameter. tiny_http (a small blocking server on one thread) is enough for a probe
-//! every few seconds.
+//! parameter (quoting at most [`QUOTE_CHARS`] characters of it). The server is
+//! `http_server`'s: its caps, limits and timeouts hold here too.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::series::{Series, Summary};
+use crate::http_server::LoopbackServer;
 
 const DEFAULT_WINDOW: u64 = 10;
 const MAX_WINDOW: u64 = 3600;
 const DEFAULT_MAX_ERROR_RATE: f64 = 0.05;
+/// A bad parameter's value is quoted up to this many characters.
+const QUOTE_CHARS: usize = 32;
 
 /// The endpoint, serving until dropped.
 pub struct ImpactServer {
-    server: Arc<tiny_http::Server>,
-    addr: SocketAddr,
-    thread: Option<JoinHandle<()>>,
+    http: LoopbackServer,
 }
 
 impl ImpactServer {
     /// Serves `series` on `addr`, which must be a loopback address (port 0 picks one).
     pub fn start(addr: SocketAddr, series: Series) -> Result<ImpactServer> {
-        if !addr.ip().is_loopback() {
-            bail!("the impact endpoint serves on a loopback address only, not {addr}");
-        }
-        let server = tiny_http::Server::http(addr)
-            .map_err(|err| anyhow::anyhow!("{err}"))
-            .with_context(|| format!("cannot serve the users' impact on {addr}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .context("the impact endpoint has no IP address")?;
-        let server = Arc::new(server);
-        let thread = std::thread::Builder::new()
-            .name("impact".into())
-            .spawn({
-                let server = Arc::clone(&server);
-                move || {
-                    for request in server.incoming_requests() {
-                        let (status, body) = answer(request.method(), request.url(), &series);
-                        let header = tiny_http::Header::from_bytes(
-                            &b"Content-Type"[..],
-                            &b"application/json"[..],
-                        );
-                        let mut response =
-                            tiny_http::Response::from_string(body.to_string() + "\n")
-                                .with_status_code(status);
-                        if let Ok(header) = header {
-                            response.add_header(header);
-                        }
-                        if let Err(err) = request.respond(response) {
-                            tracing::debug!(%err, "an impact answer was not delivered");
-                        }
-                    }
-                }
-            })
-            .context("cannot start the impact endpoint's thread")?;
-        Ok(ImpactServer {
-            server,
-            addr,
-            thread: Some(thread),
-        })
+        let http = LoopbackServer::start("impact endpoint", addr, move |config| {
+            let get = |path: &str| {
+                web::resource(path)
+                    .route(web::get().to(handle))
+                    .default_service(web::to(|| async {
+                        respond(405, &json!({"error": "only GET is served"}))
+                    }))
+            };
+            config
+                .app_data(web::Data::new(series))
+                .service(get("/users/impact"))
+                .service(get("/users/ok"))
+                .default_service(web::to(|| async {
+                    respond(
+                        404,
+                        &json!({"error": "no such endpoint; try /users/impact or /users/ok"}),
+                    )
+                }));
+        })?;
+        Ok(ImpactServer { http })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.http.addr()
     }
 }
 
-impl Drop for ImpactServer {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+async fn handle(request: HttpRequest, series: web::Data<Series>) -> HttpResponse {
+    let (status, body) = answer(request.path(), request.query_string(), &series);
+    respond(status, &body)
+}
+
+fn respond(status: u16, body: &Value) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body.to_string() + "\n")
+}
+
+/// At most [`QUOTE_CHARS`] characters of a client's text, marked when cut.
+fn quote(text: &str) -> String {
+    let mut chars = text.chars();
+    let quoted: String = chars.by_ref().take(QUOTE_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{quoted}...")
+    } else {
+        quoted
     }
 }
 
 /// The query's `name=value` pairs (values here are plain numbers: no decoding needed).
-fn query(url: &str) -> (&str, Vec<(&str, &str)>) {
-    match url.split_once('?') {
-        Some((path, query)) => (
-            path,
-            query
-                .split('&')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-                .collect(),
-        ),
-        None => (url, Vec::new()),
-    }
+fn query(query: &str) -> Vec<(&str, &str)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .collect()
 }
 
 fn param<'a>(pairs: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
@@ -120,7 +109,8 @@ fn window(pairs: &[(&str, &str)]) -> Result<Duration, String> {
     match text.parse::<u64>() {
         Ok(n) if (1..=MAX_WINDOW).contains(&n) => Ok(Duration::from_secs(n)),
         _ => Err(format!(
-            "seconds: `{text}` is not a whole number of seconds from 1 to {MAX_WINDOW}"
+            "seconds: `{}` is not a whole number of seconds from 1 to {MAX_WINDOW}",
+            quote(text)
         )),
     }
 }
@@ -132,7 +122,8 @@ fn max_error_rate(pairs: &[(&str, &str)]) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!(
-            "max_error_rate: `{text}` is not a fraction from 0 to 1"
+            "max_error_rate: `{}` is not a fraction from 0 to 1",
+            quote(text)
         )),
     }
 }
@@ -155,12 +146,9 @@ fn judge(summary: &Summary, max: f64) -> Result<(), String> {
     }
 }
 
-/// The status and JSON body for one request.
-fn answer(method: &tiny_http::Method, url: &str, series: &Series) -> (u16, Value) {
-    if *method != tiny_http::Method::Get {
-        return (405, json!({"error": "only GET is served"}));
-    }
-    let (path, pairs) = query(url);
+/// The status and JSON body for a GET of `path?query`.
+fn answer(path: &str, query_string: &str, series: &Series) -> (u16, Value) {
+    let pairs = query(query_string);
     let bad = |message: String| (400, json!({ "error": message }));
     match path {
         "/users/impact" => match window(&pairs) {
@@ -189,7 +177,7 @@ fn answer(method: &tiny_http::Method, url: &str, series: &Series) -> (u16, Value
         }
         _ => (
             404,
-            json!({"error": format!("no such endpoint: {path}; try /users/impact or /users/ok")}),
+            json!({"error": "no such endpoint; try /users/impact or /users/ok"}),
         ),
     }
 }
@@ -217,11 +205,7 @@ mod tests {
 
     #[test]
     fn impact_counts_the_window() {
-        let (status, body) = answer(
-            &tiny_http::Method::Get,
-            "/users/impact?seconds=5",
-            &series_with(9, 1),
-        );
+        let (status, body) = answer("/users/impact", "seconds=5", &series_with(9, 1));
         assert_eq!(status, 200);
         assert_eq!(body["sent"], 10);
         assert_eq!(body["failed"], 1);
@@ -230,11 +214,10 @@ mod tests {
 
     #[test]
     fn ok_answers_200_within_the_error_rate_and_503_beyond_it() {
-        let get = tiny_http::Method::Get;
         let series = series_with(9, 1);
-        let (status, body) = answer(&get, "/users/ok?seconds=5&max_error_rate=0.1", &series);
+        let (status, body) = answer("/users/ok", "seconds=5&max_error_rate=0.1", &series);
         assert_eq!((status, &body["verdict"]), (200, &json!("ok")));
-        let (status, body) = answer(&get, "/users/ok?seconds=5&max_error_rate=0.05", &series);
+        let (status, body) = answer("/users/ok", "seconds=5&max_error_rate=0.05", &series);
         assert_eq!(status, 503);
         assert!(
             body["reason"]
@@ -243,7 +226,7 @@ mod tests {
                 .contains("1 of 10 user requests failed"),
             "{body}"
         );
-        let (status, body) = answer(&get, "/users/ok", &Series::new(Duration::from_secs(1)));
+        let (status, body) = answer("/users/ok", "", &Series::new(Duration::from_secs(1)));
         assert_eq!(status, 503);
         assert!(
             body["reason"]
@@ -255,7 +238,6 @@ mod tests {
 
     #[test]
     fn bad_parameters_and_paths_are_refused_naming_them() {
-        let get = tiny_http::Method::Get;
         let series = series_with(1, 0);
         for (url, needle) in [
             ("/users/impact?seconds=0", "seconds"),
@@ -263,17 +245,19 @@ mod tests {
             ("/users/ok?max_error_rate=2", "max_error_rate"),
             ("/users/ok?max_error_rate=x", "max_error_rate"),
         ] {
-            let (status, body) = answer(&get, url, &series);
+            let (path, query) = url.split_once('?').unwrap();
+            let (status, body) = answer(path, query, &series);
             assert_eq!(status, 400, "{url}");
             assert!(
                 body["error"].as_str().unwrap().contains(needle),
                 "{url}: {body}"
             );
         }
-        assert_eq!(answer(&get, "/other", &series).0, 404);
-        assert_eq!(
-            answer(&tiny_http::Method::Post, "/users/ok", &series).0,
-            405
-        );
+        assert_eq!(answer("/other", "", &series).0, 404);
+        let long = "9".repeat(5000);
+        let (status, body) = answer("/users/ok", &format!("seconds={long}"), &series);
+        let error = body["error"].as_str().unwrap();
+        assert_eq!(status, 400);
+        assert!(error.len() < 120, "the value is quoted whole: {error}");
     }
 }

@@ -57,6 +57,10 @@ impl Live {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The dashboard's URL, the line it prints on stdout.
     pub fn url(&mut self) -> String {
         let line = self.line_with("http://127.0.0.1:", Duration::from_secs(60));

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 pub mod dashboard;
+pub mod hostile;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
