@@ -148,6 +148,26 @@ pub fn link_port(client: &reqwest::blocking::Client, api: &str) -> Result<u16> {
         })
 }
 
+/// The active toxics of `proxies` (and their disabled proxies), one label each
+/// (`provider: latency_downstream (latency downstream: latency=3000, jitter=0)`), for
+/// the dashboard.
+pub fn active_toxics(proxies: &[Proxy]) -> Vec<String> {
+    let toxics = proxies
+        .iter()
+        .filter(|proxy| proxy.enabled)
+        .flat_map(|proxy| {
+            proxy
+                .toxics
+                .iter()
+                .map(move |toxic| format!("{}: {toxic}", proxy.name))
+        });
+    let disabled = proxies
+        .iter()
+        .filter(|proxy| !proxy.enabled)
+        .map(|proxy| format!("{}: disabled", proxy.name));
+    toxics.chain(disabled).collect()
+}
+
 /// `lab status`'s line for the proxy: each proxy with its toxics, or that it has none.
 pub fn describe(proxies: &[Proxy]) -> String {
     proxies
@@ -213,6 +233,14 @@ mod tests {
         assert!(
             parse_proxies("[]").is_err(),
             "a list is not the API's answer"
+        );
+        assert_eq!(
+            active_toxics(&proxies),
+            [
+                "provider: latency_downstream (latency downstream: latency=3000, jitter=0)",
+                "provider: half (http_status downstream: status=503; toxicity 0.5)",
+                "other: disabled"
+            ]
         );
     }
 }

@@ -51,8 +51,12 @@ pub fn show(target: &dyn Target, states: &StateDir, check: bool) -> Result<ExitC
         println!("no service is running (all were killed); `lab up` brings them back");
     } else {
         println!("{}", table(&rows));
-        for faults in rows.iter().filter_map(|row| row.faults.as_deref()) {
-            println!("\nfault proxy: {}", faults.replace('\n', "\n             "));
+        for faults in rows.iter().filter_map(|row| row.faults.as_ref()) {
+            let text = match faults {
+                Ok(proxies) => crate::fault_proxy::describe(proxies),
+                Err(why) => why.clone(),
+            };
+            println!("\nfault proxy: {}", text.replace('\n', "\n             "));
         }
     }
     if check && !all_healthy(&rows) {

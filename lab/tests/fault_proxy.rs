@@ -204,3 +204,73 @@ fn compat_tier_the_python_chaos_gives_the_same_verdicts_through_the_proxy() {
         ],
     );
 }
+
+/// `lab dashboard` shows the faults on the wire: a toxic added through the API appears
+/// as the run's current faults (the band and the latest values) and as an event, and its
+/// removal as another.
+#[test]
+fn the_dashboard_shows_a_toxic_while_it_acts_and_its_changes_as_events() {
+    use common::dashboard::{Live, follow, latest, state};
+    let lab = Lab::new();
+    up_with_proxy(&lab, &["--mode", "after"]);
+    let api = stdout_of(&lab, &["address", "--fault-proxy"]);
+    let mut live = Live::start(lab.command(&[
+        "dashboard",
+        "--addr",
+        "127.0.0.1:0",
+        "--rate",
+        "10",
+        "--duration",
+        "60",
+    ]));
+    let url = live.url();
+    follow(&url, Duration::from_secs(20), |s| {
+        latest(s, "faults") == &serde_json::json!([])
+    });
+
+    let created = post(
+        &format!("{api}/proxies/provider/toxics"),
+        &serde_json::json!({"name": "slow", "type": "latency", "attributes": {"latency": 1200}}),
+    );
+    assert_eq!(created, 200);
+    let label = "provider: slow (latency downstream: latency=1200, jitter=0)";
+    follow(&url, Duration::from_secs(20), |s| {
+        latest(s, "faults") == &serde_json::json!([label])
+    });
+    let html = state(&url)["html"].as_str().unwrap_or("").to_string();
+    assert!(html.contains("faults"), "no faults band");
+    assert!(
+        html.contains(r#"data-k="faults" class="bad">provider: slow"#),
+        "{html}"
+    );
+    // The fixed consumer answers the users with the fallback meanwhile (800 ms timeout).
+    follow(&url, Duration::from_secs(20), |s| {
+        latest(s, "degraded").as_f64().unwrap_or(0.0) > 0.0
+    });
+
+    test_kit::service::install_tls_provider();
+    let deleted = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .delete(format!("{api}/proxies/provider/toxics/slow"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(deleted, 204);
+    follow(&url, Duration::from_secs(20), |s| {
+        latest(s, "faults") == &serde_json::json!([])
+    });
+    let events = state(&url)["runs"][0]["events"].clone();
+    for text in [format!("fault on: {label}"), format!("fault off: {label}")] {
+        assert!(
+            events
+                .as_array()
+                .is_some_and(|all| all.iter().any(|e| e["text"] == text.as_str())),
+            "no `{text}` event: {events}"
+        );
+    }
+    live.interrupt();
+    assert_eq!(live.wait(Duration::from_secs(10)), Some(0));
+}

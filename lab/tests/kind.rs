@@ -6,7 +6,8 @@
 //! provider and the naive consumer answers 500; `lab fix` and the same experiment passes
 //! on fallback answers; `lab dashboard` shows the users' answers and a kill as the
 //! provider down and the circuit open; the Python `chaos` with chaostoolkit-kubernetes
-//! agrees on both runs;
+//! agrees on both runs; with `lab up --fault-proxy` the latency experiment deviates before
+//! the fix and passes after it, through the proxy's own Deployment;
 //! `lab down --delete-cluster` leaves no container, network or image of the lab.
 //!
 //! One test, in order: creating a cluster is the slow part, and every step depends on
@@ -220,6 +221,89 @@ fn has_fallback_header(headers: &[String]) -> bool {
     headers.iter().any(|h| h == "x-fallback: true")
 }
 
+/// Faults on the wire on real pods: `lab up --fault-proxy` puts the proxy's Deployment
+/// between consumer and provider, its API is reached through `kubectl port-forward` (it
+/// listens on the pod's loopback only), and experiments/provider-latency.json deviates
+/// before the fix (the users wait) and passes after it (the fallback within the call
+/// timeout). `--no-fault-proxy` takes the proxy out again.
+fn latency_through_the_fault_proxy(lab: &KindLab) {
+    let minutes = |m: u64| Duration::from_secs(60 * m);
+    lab.lab(&["up", "--fault-proxy", "--mode", "before"], minutes(10))
+        .expect_code(0, "lab up --fault-proxy");
+    assert!(lab.deployment_exists("fault-proxy"));
+    lab.lab(&["address", "--fault-proxy"], Duration::from_secs(60))
+        .expect_code(1, "lab address --fault-proxy on kind")
+        .expect_stderr("kubectl port-forward");
+    wait_for_answer(minutes(1), "the greeting through the proxy", |s, b, h| {
+        s == 200 && b.contains("Greetings from provider") && !has_fallback_header(h)
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let api = format!("http://127.0.0.1:{port}");
+    let mut forward = Running::start(&mut lab.command(
+        "kubectl",
+        &[
+            "port-forward",
+            "deployment/fault-proxy",
+            &format!("{port}:8474"),
+        ],
+    ));
+    let deadline = Instant::now() + minutes(1);
+    while !get(&format!("{api}/version")).is_ok_and(|(s, _, _)| s == 200) {
+        assert!(
+            Instant::now() < deadline,
+            "the fault proxy's API never answered through kubectl port-forward"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let experiment = test_kit::repo::root().join("experiments/provider-latency.json");
+    for (mode, expected) in [("break", 1), ("fix", 0)] {
+        lab.lab(&[mode], minutes(5))
+            .expect_code(0, &format!("lab {mode}"));
+        let journal = lab.path(&format!("latency-{mode}.json"));
+        let mut run = lab.command(
+            "chaos-runner",
+            &[
+                "run",
+                "--journal-path",
+                journal.to_str().expect("utf-8 path"),
+                experiment.to_str().expect("utf-8 path"),
+            ],
+        );
+        run.env("CONSUMER_URL", URL).env("TOXIPROXY_URL", &api);
+        let out = Running::start(&mut run).wait(minutes(2));
+        let text = std::fs::read_to_string(&journal).unwrap_or_else(|_| {
+            panic!(
+                "no journal
+{}
+{}",
+                out.stdout, out.stderr
+            )
+        });
+        let journal: Value = serde_json::from_str(&text).expect("journal is JSON");
+        assert_eq!(
+            (out.code(), &journal["deviated"]),
+            (Some(expected), &Value::from(expected == 1)),
+            "{mode}: {}
+{journal:#}",
+            out.stderr
+        );
+        assert_eq!(journal["rollbacks"][0]["status"], "succeeded", "{mode}");
+    }
+    let _ = forward.child.kill();
+    let _ = forward.wait(Duration::from_secs(10));
+    lab.lab(&["up", "--no-fault-proxy"], minutes(10))
+        .expect_code(0, "lab up --no-fault-proxy");
+    assert!(!lab.deployment_exists("fault-proxy"));
+    wait_for_answer(
+        minutes(1),
+        "the consumer calling the provider again",
+        |s, b, h| s == 200 && b.contains("Greetings from provider") && !has_fallback_header(h),
+    );
+}
+
 #[test]
 #[ignore = "kind tier: needs a real kind cluster; scripts/kind-test.sh runs it (make kind-test)"]
 fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
@@ -299,6 +383,8 @@ fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
     lab.switch_and_restore("fix");
     dashboard_shows_the_kill(&lab);
     lab.experiment_ends(&chaos.to_string_lossy(), "python-after.json", false);
+
+    latency_through_the_fault_proxy(&lab);
 
     // Down: nothing of the lab is left in Docker.
     lab.lab(&["down", "--delete-cluster"], minutes(2))

@@ -1,6 +1,6 @@
 //! A run as one SVG on one time axis: requests per second by outcome, latency p50/p99,
-//! the provider's and the circuit's state as bands, and the experiment's events as
-//! numbered markers. Hand-written (a few dozen elements): a plotting crate would add
+//! the provider's and the circuit's state and the faults on the wire as bands, and the
+//! experiment's events as numbered markers. Hand-written (a few dozen elements): a plotting crate would add
 //! more to `make demo`'s build than this file's size.
 //!
 //! Colours are Okabe–Ito (safe for colour-blind readers); every series also has its own
@@ -19,7 +19,8 @@ const RATE: (f64, f64) = (24.0, 120.0);
 const LATENCY: (f64, f64) = (168.0, 90.0);
 const PROVIDER_BAND: (f64, f64) = (272.0, 16.0);
 const CIRCUIT_BAND: (f64, f64) = (296.0, 16.0);
-const HEIGHT: f64 = 340.0;
+const FAULTS_BAND: (f64, f64) = (320.0, 16.0);
+const HEIGHT: f64 = 364.0;
 
 /// Okabe–Ito.
 pub const GREEN: &str = "#009E73";
@@ -28,6 +29,8 @@ pub const VERMILLION: &str = "#D55E00";
 pub const PURPLE: &str = "#CC79A7";
 pub const BLUE: &str = "#0072B2";
 pub const SKY: &str = "#56B4E9";
+pub const YELLOW: &str = "#F0E442";
+const WHITE: &str = "#FFFFFF";
 const GREY: &str = "#999999";
 
 /// How many seconds the axis shows at most (the latest ones).
@@ -172,6 +175,8 @@ fn band<T: PartialEq + Clone>(
             .get(j)
             .map_or_else(|| axis.x(points[j - 1].t), |p| axis.x(p.t));
         let (colour, text) = look(&current);
+        // Fault labels come from the proxy's API (toxic names are anyone's text).
+        let text = escape(&text);
         let w = (x1 - x0).max(1.0);
         let _ = write!(
             out,
@@ -205,7 +210,7 @@ pub fn svg(run: &Run) -> String {
         .collect();
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{}: the users' requests, latency, provider and circuit over time" font-family="sans-serif">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{}: the users' requests, latency, provider, circuit and faults on the wire over time" font-family="sans-serif">"#,
         escape(&run.label)
     );
     let rate_max = nice(
@@ -289,6 +294,21 @@ pub fn svg(run: &Run) -> String {
             )
         },
     );
+    band(
+        &mut out,
+        &shown,
+        &axis,
+        FAULTS_BAND,
+        "faults",
+        |p| p.faults.clone(),
+        |faults| {
+            if faults.is_empty() {
+                (WHITE, "none".to_string())
+            } else {
+                (YELLOW, faults.join("; "))
+            }
+        },
+    );
     for (n, event) in run.events.iter().enumerate() {
         if event.t < axis.from || event.kind == EventKind::Change {
             continue;
@@ -302,7 +322,7 @@ pub fn svg(run: &Run) -> String {
         let _ = write!(
             out,
             r#"<line x1="{x:.1}" x2="{x:.1}" y1="14" y2="{}" stroke="{colour}" stroke-width="{width}" stroke-dasharray="3 3"><title>{} {}</title></line><text x="{x:.1}" y="12" font-size="10" text-anchor="middle" fill="{colour}">{}</text>"#,
-            CIRCUIT_BAND.0 + CIRCUIT_BAND.1,
+            FAULTS_BAND.0 + FAULTS_BAND.1,
             n + 1,
             escape(&event.text),
             n + 1
@@ -340,11 +360,13 @@ mod tests {
         run.sample(&Services {
             provider: Provider::Up,
             circuit: Some("closed".into()),
+            faults: Vec::new(),
         });
         run.push_event(EventKind::Action, "Action: <kill>".into(), None);
         run.sample(&Services {
             provider: Provider::Down,
             circuit: Some("open".into()),
+            faults: vec!["provider: <slow>".into()],
         });
         let svg = svg(&run);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
@@ -353,12 +375,16 @@ mod tests {
             "requests/s",
             "provider",
             "circuit",
+            "faults",
+            "none",
+            "provider: &lt;slow&gt;",
             "a&lt;b",
             "&lt;kill&gt;",
             VERMILLION,
+            YELLOW,
         ] {
             assert!(svg.contains(needle), "{needle} missing");
         }
-        assert!(!svg.contains("<kill>"));
+        assert!(!svg.contains("<kill>") && !svg.contains("<slow>"));
     }
 }

@@ -148,16 +148,23 @@ pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
                 .iter()
                 .find(|r| r.service == Service::Consumer)
                 .and_then(|r| r.circuit.clone()),
+            faults: rows
+                .iter()
+                .find_map(|r| r.faults.as_ref()?.as_ref().ok())
+                .map(|proxies| crate::fault_proxy::active_toxics(proxies))
+                .unwrap_or_default(),
         },
         Ok(None) => Services {
             provider: Provider::Down,
             circuit: None,
+            faults: Vec::new(),
         },
         Err(err) => {
             tracing::debug!("dashboard: no status: {err:#}");
             Services {
                 provider: Provider::Unknown,
                 circuit: None,
+                faults: Vec::new(),
             }
         }
     }

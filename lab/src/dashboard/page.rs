@@ -73,9 +73,14 @@ pub fn runs_html(runs: &[Run]) -> String {
             let circuit_class = if circuit == "open" { "bad" } else { "" };
             let provider = provider_word(p.provider);
             let provider_class = if provider == "down" { "bad" } else { "" };
+            let (faults, faults_class) = if p.faults.is_empty() {
+                ("none".to_string(), "")
+            } else {
+                (p.faults.join("; "), "bad")
+            };
             let _ = write!(
                 out,
-                r#"<table class="latest"><tr><th>at</th><td>{:.1} s</td></tr><tr><th>ok /s</th><td data-k="ok">{:.1}</td></tr><tr><th>degraded /s</th><td data-k="degraded">{:.1}</td></tr><tr><th>failed /s</th><td data-k="failed">{:.1}</td></tr><tr><th>timed out /s</th><td data-k="timed_out">{:.1}</td></tr><tr><th>p50 ms</th><td>{}</td></tr><tr><th>p99 ms</th><td>{}</td></tr><tr><th>provider</th><td data-k="provider" class="{provider_class}">{provider}</td></tr><tr><th>circuit</th><td data-k="circuit" class="{circuit_class}">{}</td></tr></table>"#,
+                r#"<table class="latest"><tr><th>at</th><td>{:.1} s</td></tr><tr><th>ok /s</th><td data-k="ok">{:.1}</td></tr><tr><th>degraded /s</th><td data-k="degraded">{:.1}</td></tr><tr><th>failed /s</th><td data-k="failed">{:.1}</td></tr><tr><th>timed out /s</th><td data-k="timed_out">{:.1}</td></tr><tr><th>p50 ms</th><td>{}</td></tr><tr><th>p99 ms</th><td>{}</td></tr><tr><th>provider</th><td data-k="provider" class="{provider_class}">{provider}</td></tr><tr><th>circuit</th><td data-k="circuit" class="{circuit_class}">{}</td></tr><tr><th>faults</th><td data-k="faults" class="{faults_class}">{}</td></tr></table>"#,
                 p.t,
                 p.ok,
                 p.degraded,
@@ -84,6 +89,7 @@ pub fn runs_html(runs: &[Run]) -> String {
                 value(p.p50_ms),
                 value(p.p99_ms),
                 escape(circuit),
+                escape(&faults),
             );
         }
         if !run.events.is_empty() {

@@ -30,6 +30,9 @@ pub struct Services {
     /// The consumer's circuit (`closed`, `open`, `half_open`, `disabled`); `None` when
     /// the consumer did not answer.
     pub circuit: Option<String>,
+    /// The fault proxy's active toxics (and disabled proxies), one label each; empty
+    /// without a proxy.
+    pub faults: Vec<String>,
 }
 
 /// One sample of a run.
@@ -46,6 +49,8 @@ pub struct Point {
     pub p99_ms: Option<f64>,
     pub circuit: Option<String>,
     pub provider: Provider,
+    /// Faults on the wire at this moment (the fault proxy's active toxics).
+    pub faults: Vec<String>,
 }
 
 /// The kinds of marker on the time axis.
@@ -59,7 +64,7 @@ pub enum EventKind {
     Rollback,
     /// The experiment's end, with its status as the verdict.
     End,
-    /// Seen by the sampler: the circuit or the provider changed.
+    /// Seen by the sampler: the circuit, the provider or a fault on the wire changed.
     Change,
 }
 
@@ -156,6 +161,7 @@ impl Run {
             p99_ms: None,
             circuit: services.circuit.clone(),
             provider: services.provider,
+            faults: services.faults.clone(),
         };
         if let Some(series) = &self.series {
             let s = series.last(WINDOW);
@@ -183,6 +189,12 @@ impl Run {
                     format!("circuit {}", point.circuit.as_deref().unwrap_or("unknown")),
                     None,
                 );
+            }
+            for fault in point.faults.iter().filter(|f| !last.faults.contains(f)) {
+                self.push_event(EventKind::Change, format!("fault on: {fault}"), None);
+            }
+            for fault in last.faults.iter().filter(|f| !point.faults.contains(f)) {
+                self.push_event(EventKind::Change, format!("fault off: {fault}"), None);
             }
         }
         if self.points.len() >= MAX_POINTS {
@@ -241,6 +253,7 @@ mod tests {
         let up = Services {
             provider: Provider::Up,
             circuit: Some("closed".into()),
+            faults: Vec::new(),
         };
         run.sample(&up);
         run.sample(&up);
@@ -248,8 +261,26 @@ mod tests {
         run.sample(&Services {
             provider: Provider::Down,
             circuit: Some("open".into()),
+            faults: Vec::new(),
         });
         let texts: Vec<&str> = run.events.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(texts, ["provider down", "circuit open"]);
+        let slow = || Services {
+            faults: vec!["provider: slow".into()],
+            ..up.clone()
+        };
+        run.sample(&slow());
+        run.sample(&slow());
+        run.sample(&up);
+        let texts: Vec<&str> = run.events.iter().skip(2).map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "provider up",
+                "circuit closed",
+                "fault on: provider: slow",
+                "fault off: provider: slow"
+            ]
+        );
     }
 }

@@ -109,7 +109,7 @@ impl fmt::Display for Health {
 }
 
 /// One row of `lab status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceStatus {
     pub service: Service,
     pub pid: Option<u32>,
@@ -119,9 +119,9 @@ pub struct ServiceStatus {
     pub mode: Option<Mode>,
     /// Consumer only: the circuit breaker state its readiness endpoint reports.
     pub circuit: Option<String>,
-    /// Fault proxy only: its proxies and their active toxics, one line each (what its
-    /// API lists), or why they could not be read.
-    pub faults: Option<String>,
+    /// Fault proxy only: its proxies with their active toxics (what its API lists), or
+    /// why they could not be read.
+    pub faults: Option<Result<Vec<crate::fault_proxy::Proxy>, String>>,
 }
 
 /// A place the lab runs on. Methods print their own progress for the user.

@@ -167,10 +167,8 @@ impl Target for Local {
                 }
                 if *service == Service::FaultProxy && row.health.is_ready() {
                     let api = fault_proxy::api_url(record.port);
-                    row.faults = Some(match fault_proxy::proxies(&client, &api) {
-                        Ok(proxies) => fault_proxy::describe(&proxies),
-                        Err(err) => format!("{err:#}"),
-                    });
+                    row.faults =
+                        Some(fault_proxy::proxies(&client, &api).map_err(|err| format!("{err:#}")));
                 }
                 row
             })
