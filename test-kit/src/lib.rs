@@ -8,9 +8,11 @@
 //! - [`kube`]: the pinned kubectl and the lock on the control plane's node port.
 //! - [`service`]: provider-app and consumer-app as real processes.
 //! - [`process`]: is a process alive.
+//! - [`files`]: a small tmpfs that fills up, FIFOs and device nodes (root).
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
 
 pub mod browser;
+pub mod files;
 pub mod kube;
 pub mod process;
 pub mod repo;
