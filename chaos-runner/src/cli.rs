@@ -12,7 +12,7 @@ use crate::run::{Run, RunOptions, run_experiment};
 use crate::runtime::AsyncRuntime;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -255,10 +255,16 @@ fn run(
     let mut outputs = vec![("--journal-path", args.journal_path.as_path())];
     outputs.extend(args.junit.as_deref().map(|p| ("--junit", p)));
     outputs.extend(args.summary.as_deref().map(|p| ("--summary", p)));
-    check_distinct(&outputs)?;
     for (flag, path) in &outputs {
         check_writable(flag, path)?;
     }
+    // No output may replace another, nor the experiment it comes from.
+    let source = Path::new(&args.source);
+    let mut files = outputs.clone();
+    if source.exists() {
+        files.push(("the experiment", source));
+    }
+    check_distinct(&files)?;
     let vars = load_vars(&args.vars, &args.var_files)?;
     let run = Run::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
@@ -292,13 +298,16 @@ fn run(
     }
 
     let outcome = run_experiment(experiment, &options, &run)?;
-    outcome.journal.write(&args.journal_path).with_context(|| {
-        format!(
-            "cannot write the journal to {}",
-            args.journal_path.display()
-        )
-    })?;
     let mut code = outcome.exit_code();
+    // A journal that cannot be written leaves the previous one in place, and does not
+    // keep the run's other outputs from being written.
+    if let Err(e) = outcome.journal.write(&args.journal_path) {
+        tracing::error!(
+            "cannot write the journal to {}: {e}",
+            args.journal_path.display()
+        );
+        code = 1;
+    }
     if let Err(e) = reports.write(&outcome.journal) {
         tracing::error!("{:#}", e);
         code = 1;

@@ -136,7 +136,13 @@ fn load_var_file(path: &Path, out: &mut Vars) -> Result<(), ConfigError> {
         path: shown.clone(),
         reason,
     };
-    let content = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let content = crate::experiment::read_document(path).map_err(&err)?;
+    let content = String::from_utf8(content).map_err(|e| {
+        err(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
     // A byte-order mark is no part of the document.
     let content = content
         .strip_prefix('\u{feff}')

@@ -138,9 +138,9 @@ impl Experiment {
 pub fn load(source: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, LoadError> {
     let path = Path::new(source);
     if path.exists() {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
+        let bytes = read_document(path).map_err(|reason| LoadError::Read {
             origin: source.to_string(),
-            reason: e.to_string(),
+            reason,
         })?;
         let text = decode(source, bytes)?;
         let format = match path.extension().and_then(|e| e.to_str()) {
@@ -182,8 +182,45 @@ fn fetch(url: &str, verify_tls: bool, runtime: &AsyncRuntime) -> Result<Value, L
     parse(url, &text, format)
 }
 
-/// The largest experiment document fetched from a URL.
-const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+/// The largest experiment document (a file, or fetched from a URL) and var file.
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// A local document (experiment, var file): a regular file (not `/dev/zero`, a FIFO, a
+/// directory) of at most [`MAX_DOCUMENT_BYTES`]; the error says which rule it broke.
+pub fn read_document(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    // Checked before opening too: opening a FIFO would wait for a writer.
+    let is_file = |m: std::io::Result<std::fs::Metadata>| {
+        m.map_err(|e| format!("cannot read: {e}"))
+            .map(|m| m.is_file())
+    };
+    if !is_file(std::fs::metadata(path))? {
+        return Err("not a regular file".into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let metadata = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    let too_large = |size: u64| {
+        format!(
+            "is larger than {} MiB ({size} bytes)",
+            MAX_DOCUMENT_BYTES >> 20
+        )
+    };
+    if metadata.len() > MAX_DOCUMENT_BYTES as u64 {
+        return Err(too_large(metadata.len()));
+    }
+    // Read no further than the cap, should the file grow meanwhile.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
 
 /// What went wrong with a request, cause by cause ("error sending request" alone does not
 /// say whether the port was closed, the server silent or the certificate refused).

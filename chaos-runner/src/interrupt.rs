@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// How often blocked waits look at the flag.
 pub const POLL: Duration = Duration::from_millis(25);
 
+/// Work given up on at its time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
 /// A cancellation flag shared between the signal handler, the engine and providers.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<AtomicBool>);
@@ -56,16 +60,32 @@ impl Cancel {
     /// Runs `work` on a helper thread and waits for it; `None` when cancelled first
     /// (the helper is left to finish on its own: its result is dropped).
     pub fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        self.run_within(None, work).unwrap_or(None)
+    }
+
+    /// [`run`](Self::run), abandoning `work` after `limit` too: `Err(TimedOut)` then
+    /// (the helper is left to finish on its own).
+    pub fn run_within<T: Send + 'static>(
+        &self,
+        limit: Option<Duration>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Option<T>, TimedOut> {
+        let deadline = limit.and_then(|l| Instant::now().checked_add(l));
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(work());
         });
         loop {
             match rx.recv_timeout(POLL) {
-                Ok(v) => return Some(v),
-                Err(mpsc::RecvTimeoutError::Timeout) if self.is_cancelled() => return None,
+                Ok(v) => return Ok(Some(v)),
+                Err(mpsc::RecvTimeoutError::Timeout) if self.is_cancelled() => return Ok(None),
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if deadline.is_some_and(|d| Instant::now() >= d) =>
+                {
+                    return Err(TimedOut);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
             }
         }
     }

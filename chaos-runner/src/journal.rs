@@ -106,11 +106,23 @@ impl Journal {
         }
     }
 
-    /// Writes the journal as indented JSON (UTF-8, not ASCII-escaped).
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, text)
+    /// Writes the journal as indented JSON (UTF-8, not ASCII-escaped), whole or not at
+    /// all: the journal already at `path` survives a crash, a kill or a full disk
+    /// ([`atomic_file`]; a FIFO or a device is written in place, `-` is stdout).
+    pub fn write(&self, path: &Path) -> Result<(), WriteError> {
+        let text = serde_json::to_string_pretty(self)?;
+        atomic_file::write(path, text.as_bytes())?;
+        Ok(())
     }
+}
+
+/// Why a journal could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot encode the journal: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    File(#[from] atomic_file::Error),
 }
 
 /// Where a run records what happens as it happens: the journal being written, and the
@@ -163,7 +175,7 @@ impl JournalWriter {
 
     /// Writes the journal as it stands to the writer's path (nothing without a path or
     /// before the run started).
-    pub fn write(&self) -> std::io::Result<()> {
+    pub fn write(&self) -> Result<(), WriteError> {
         match (self.path(), self.snapshot()) {
             (Some(path), Some(journal)) => journal.write(path),
             _ => Ok(()),

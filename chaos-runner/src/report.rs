@@ -36,7 +36,7 @@ pub enum Destination {
 }
 
 impl Destination {
-    /// `-o PATH` (`-` is stdout); without it `report.html` for HTML, stdout for
+    /// `-o PATH` (`-` is stdout, as is `/dev/stdout`, written in place); without it `report.html` for HTML, stdout for
     /// Markdown (a terminal or a pipe into `$GITHUB_STEP_SUMMARY`).
     pub fn pick(output: Option<&Path>, format: Format) -> Destination {
         match output {
@@ -89,62 +89,30 @@ pub fn report(
     }
 }
 
-/// Writes `text` to a temporary file beside `path`, then renames it into place: a
-/// reader never sees half a file, and a failure leaves none behind. (std only: the
-/// tempfile crate would add rustix to the demo build for these few lines.)
-pub fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("not a file name"))?;
-    let mut temporary = std::ffi::OsString::from(".");
-    temporary.push(name);
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary);
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
+/// Writes `text` whole or not at all ([`atomic_file`]: a temporary file beside `path`,
+/// then a rename; a FIFO, a device or `/dev/stdout` is written in place, never
+/// replaced; `-` is stdout).
+pub fn write_whole(path: &Path, text: &str) -> Result<(), atomic_file::Error> {
+    atomic_file::write(path, text.as_bytes()).map(drop)
 }
 
 /// Fails before anything runs when `path` cannot be written (it would otherwise be
-/// found only after the whole run). `flag` names the option in the error.
+/// found only after the whole run): a directory, a block device, a folder where no file
+/// can be made. `flag` names the option in the error.
 pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .with_context(|| format!("{flag} {}: cannot be written", path.display()))?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
+    atomic_file::check_writable(path)
+        .with_context(|| format!("{flag} {}: cannot be written", path.display()))
 }
 
-/// Fails when two of the outputs (flag, path) name the same file: one would overwrite
-/// the other.
-pub fn check_distinct(outputs: &[(&str, &Path)]) -> Result<()> {
-    let absolute: Vec<(&str, PathBuf)> = outputs
-        .iter()
-        .map(|(flag, p)| {
-            (
-                *flag,
-                std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
-            )
-        })
-        .collect();
-    for (i, (a, pa)) in absolute.iter().enumerate() {
-        if let Some((b, _)) = absolute[i + 1..].iter().find(|(_, pb)| pb == pa) {
-            bail!("{a} and {b} name the same file ({})", pa.display());
+/// Fails when two of the files (flag, path) are the same regular file however named
+/// (or the same path not made yet): writing one would overwrite the other.
+pub fn check_distinct(files: &[(&str, &Path)]) -> Result<()> {
+    for (i, (a, pa)) in files.iter().enumerate() {
+        if let Some((b, pb)) = files[i + 1..]
+            .iter()
+            .find(|(_, pb)| atomic_file::same_file(pa, pb))
+        {
+            bail!("{a} and {b} name the same file ({})", pb.display());
         }
     }
     Ok(())
@@ -195,13 +163,9 @@ fn keep_first_error(result: &mut Result<()>, next: Result<()>) {
     }
 }
 
-/// One write of the whole text at the end of the file (made if missing).
-fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?;
-    file.write_all(text.as_bytes())
+/// The whole text added at the end of the file (made if missing), whole or not at all.
+fn append(path: &Path, text: &str) -> Result<(), atomic_file::Error> {
+    atomic_file::append(path, text.as_bytes()).map(drop)
 }
 
 #[cfg(test)]

@@ -356,3 +356,18 @@ fn vault_secrets_are_refused_only_where_used() {
         r.stderr
     );
 }
+
+/// A `python` provider's `timeout` is checked as a process's is (issue 20 §11).
+#[test]
+fn a_python_timeout_that_is_not_a_number_is_a_validation_problem() {
+    for (timeout, message) in [
+        (json!("banana"), "a Python timeout must be a number"),
+        (json!(-1), "a Python timeout must not be negative"),
+        (json!(1e19), "a Python timeout must be at most"),
+    ] {
+        let activity = json!({"type": "action", "name": "a",
+            "provider": {"type": "python", "module": "os", "func": "getcwd", "timeout": timeout}});
+        let e = experiment(json!([]), json!([activity]), json!([]));
+        assert_refused_by_validation(&e, &[], &["/method/0/provider/timeout", message]);
+    }
+}

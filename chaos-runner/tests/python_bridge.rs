@@ -42,6 +42,33 @@ fn run_bridged(experiment: &Value, extra: &[&str]) -> CliRun {
     )
 }
 
+/// [`run_bridged`], killed after `limit` (a call that never returns): the result and
+/// how long it took.
+fn run_bridged_within(experiment: &Value, limit: Duration) -> (CliRun, Duration) {
+    use wait_timeout::ChildExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("experiment.json");
+    std::fs::write(&file, experiment.to_string()).expect("write");
+    let journal = dir.path().join("journal.json");
+    let started = Instant::now();
+    let mut child = Command::new(bin())
+        .arg("run")
+        .arg("--journal-path")
+        .arg(&journal)
+        .arg(&file)
+        .env("PYTHONPATH", fixture_modules())
+        .env(chaos_runner::bridge::PYTHON_ENV, venv_python())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run chaos-runner");
+    if child.wait_timeout(limit).expect("wait").is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    (cli_result(out, &journal), started.elapsed())
+}
+
 fn outputs(journal: &Value) -> Vec<(String, Value)> {
     journal["run"]
         .as_array()
@@ -321,4 +348,140 @@ fn no_interpreter_is_looked_for_without_python_activities() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("python9"), "{}", r.stderr);
     assert_eq!(r.journal.expect("journal")["status"], "completed");
+}
+
+/// Issue 20 §6: a value deeper than the bridge's answers may be is that call's failure,
+/// at once, with a message saying so; a value within the limit is kept whole.
+#[test]
+#[ignore = "compatibility tier: needs the Python virtualenv; scripts/test.sh runs it"]
+fn compat_tier_a_value_nested_too_deep_fails_its_call_at_once() {
+    let e = experiment(
+        json!([]),
+        json!([
+            python("deep-enough", "nested", json!({"depth": 50})),
+            python("too-deep", "nested", json!({"depth": 200})),
+            python("after", "echo", json!({"message": "still here"})),
+        ]),
+        json!([]),
+    );
+    let (r, took) = run_bridged_within(&e, Duration::from_secs(60));
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}: {}",
+        r.stderr
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.journal.expect("journal");
+    let runs = j["run"].as_array().expect("runs");
+    let mut depth = 0;
+    let mut v = &runs[0]["output"];
+    while let Some(inner) = v.get(0) {
+        depth += 1;
+        v = inner;
+    }
+    assert_eq!((depth, v), (50, &json!("bottom")), "{j}");
+    assert_eq!(runs[1]["status"], "failed", "{j}");
+    let exception = runs[1]["exception"].to_string();
+    assert!(
+        exception.contains("nested deeper than 100 levels"),
+        "{exception}"
+    );
+    assert_eq!(
+        runs[2]["output"],
+        json!({"message": "still here", "times": 1})
+    );
+}
+
+/// Issue 20 §11: a `python` provider's `timeout` is honoured: the call is abandoned,
+/// the interpreter it was stuck in is replaced (the next call gets a new one), and the
+/// journal says so.
+#[test]
+#[ignore = "compatibility tier: needs the Python virtualenv; scripts/test.sh runs it"]
+fn compat_tier_a_python_timeout_abandons_the_call_and_replaces_the_interpreter() {
+    let mut stuck = python("stuck", "sleeps", json!({"seconds": 60}));
+    stuck["provider"]["timeout"] = json!(1);
+    let e = experiment(
+        json!([]),
+        json!([
+            python("pid-before", "pid", json!({})),
+            stuck,
+            python("pid-after", "pid", json!({})),
+        ]),
+        json!([]),
+    );
+    let (r, took) = run_bridged_within(&e, Duration::from_secs(90));
+    assert!(
+        took < Duration::from_secs(20),
+        "took {took:?}: {}",
+        r.stderr
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.journal.expect("journal");
+    let runs = j["run"].as_array().expect("runs");
+    assert_eq!(runs[1]["status"], "failed", "{j}");
+    let exception = runs[1]["exception"].to_string();
+    assert!(
+        exception.contains("did not return within 1 s")
+            && exception.contains("interpreter was replaced"),
+        "{exception}"
+    );
+    assert!(runs[1]["duration"].as_f64().is_some_and(|d| d < 5.0), "{j}");
+    let (before, after) = (&runs[0]["output"], &runs[2]["output"]);
+    assert!(before.is_u64() && after.is_u64(), "{j}");
+    assert_ne!(before, after, "the stuck interpreter still serves calls");
+    let old = before.as_u64().unwrap() as u32;
+    assert!(
+        !test_kit::process::alive(old),
+        "the interpreter stuck in the call is still running"
+    );
+}
+
+/// Issue 20 §6, chaos-runner's side: whatever the interpreter sends, an answer that
+/// cannot be read fails its call at once (an interpreter standing in for Python answers
+/// every call with a value nested deeper than serde_json reads).
+#[test]
+fn an_unreadable_answer_fails_its_call_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("python");
+    std::fs::write(
+        &fake,
+        r#"#!/bin/sh
+echo '{"ready": "3.99", "executable": "a stand-in"}'
+deep=$(printf '%0.s[' $(seq 200))
+read -r line
+id=$(echo "$line" | sed 's/.*"id":\([0-9]*\).*/\1/')
+echo "{\"id\": $id, \"value\": $deep\"bottom\""
+# Without an answer it can read, the call would wait this long.
+sleep 30
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = experiment(
+        json!([]),
+        json!([json!({"type": "action", "name": "deep",
+                      "provider": {"type": "python", "module": "anything", "func": "deep"}})]),
+        json!([]),
+    );
+    let started = Instant::now();
+    let r = run_cli(
+        dir.path(),
+        &e,
+        &["--no-validation", "--python", fake.to_str().unwrap()],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.journal.expect("journal");
+    assert_eq!(j["run"][0]["status"], "failed", "{j}");
+    let exception = j["run"][0]["exception"].to_string();
+    assert!(
+        exception
+            .contains("the Python bridge's answer could not be read: recursion limit exceeded"),
+        "{exception}"
+    );
 }

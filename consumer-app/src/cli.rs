@@ -39,8 +39,27 @@ pub struct Cli {
     #[arg(long, env = "CONSUMER_RESILIENCE", value_enum, default_value_t = Resilience::Off)]
     pub resilience: Resilience,
 
+    /// Read at most this many bytes of the provider's body (both modes); a longer body
+    /// is a failed call (naive: 500 naming the cause; resilient: fallback,
+    /// `provider-error`).
+    #[arg(long, env = "MAX_BODY_BYTES", value_name = "BYTES", default_value = "1048576",
+          allow_negative_numbers = true, value_parser = parse_body_bytes)]
+    pub max_body_bytes: usize,
+
     #[command(flatten)]
     pub tuning: Tuning,
+}
+
+/// The largest `--max-body-bytes`: 256 MiB.
+pub const MAX_BODY_BYTES: usize = 256 << 20;
+
+fn parse_body_bytes(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n > 0 && n <= MAX_BODY_BYTES as i128 => Ok(n as usize),
+        _ => Err(format!(
+            "must be a number of bytes from 1 to {MAX_BODY_BYTES} (256 MiB)"
+        )),
+    }
 }
 
 /// Resilience tuning; used only with `--resilience on`. The defaults keep a user's wait
@@ -99,6 +118,15 @@ mod tests {
         assert!(parse_provider_url("htp:/x").is_err());
         assert!(parse_provider_url("ftp://host/").is_err());
         assert!(parse_provider_url("not a url").is_err());
+    }
+
+    #[test]
+    fn body_limits_are_bytes_within_range() {
+        assert_eq!(parse_body_bytes("1"), Ok(1));
+        assert_eq!(parse_body_bytes("268435456"), Ok(MAX_BODY_BYTES));
+        for bad in ["0", "-1", "268435457", "1e6", "lots"] {
+            assert!(parse_body_bytes(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

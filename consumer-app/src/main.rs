@@ -36,7 +36,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.provider_url.clone();
     let invoker = match cli.resilience {
         Resilience::Off => Invoker::naive(
-            ProviderClient::naive(url).context("cannot build the HTTP client")?,
+            ProviderClient::naive(url, cli.max_body_bytes)
+                .context("cannot build the HTTP client")?,
             metrics,
         ),
         Resilience::On => {
@@ -44,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 url,
                 Duration::from_millis(cli.tuning.connect_timeout_ms),
                 Duration::from_millis(cli.tuning.call_timeout_ms),
+                cli.max_body_bytes,
             )
             .context("cannot build the HTTP client")?;
             Invoker::resilient(client, &cli.tuning, metrics)

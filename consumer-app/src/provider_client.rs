@@ -25,6 +25,9 @@ pub enum CallError {
     /// The provider answered with a non-2xx status.
     #[error("provider answered {0}")]
     Status(reqwest::StatusCode),
+    /// The body went on past the limit (`--max-body-bytes`).
+    #[error("the provider's body is larger than {0} bytes (--max-body-bytes)")]
+    TooLarge(usize),
     /// Anything else on the wire (reset, truncated answer, protocol error).
     #[error("{0}")]
     Other(String),
@@ -36,7 +39,7 @@ impl CallError {
         match self {
             CallError::Connect(_) => "connect-error",
             CallError::Timeout => "timeout",
-            CallError::Status(_) | CallError::Other(_) => "provider-error",
+            CallError::Status(_) | CallError::TooLarge(_) | CallError::Other(_) => "provider-error",
         }
     }
 
@@ -91,6 +94,8 @@ fn innermost(err: &reqwest::Error) -> String {
 pub struct ProviderClient {
     http: reqwest::Client,
     url: Url,
+    /// The most bytes of a body read.
+    max_body: usize,
 }
 
 /// A reqwest client builder with the process's TLS provider in place. The workspace
@@ -102,11 +107,13 @@ fn builder() -> reqwest::ClientBuilder {
 }
 
 impl ProviderClient {
-    /// The naive client: no timeouts at all (the "before" system).
-    pub fn naive(url: Url) -> reqwest::Result<Self> {
+    /// The naive client: no timeouts at all (the "before" system); bodies of at most
+    /// `max_body` bytes.
+    pub fn naive(url: Url, max_body: usize) -> reqwest::Result<Self> {
         Ok(Self {
             http: builder().build()?,
             url,
+            max_body,
         })
     }
 
@@ -116,19 +123,26 @@ impl ProviderClient {
         url: Url,
         connect_timeout: Duration,
         call_timeout: Duration,
+        max_body: usize,
     ) -> reqwest::Result<Self> {
         let http = builder()
             .connect_timeout(connect_timeout)
             .timeout(call_timeout)
             .build()?;
-        Ok(Self { http, url })
+        Ok(Self {
+            http,
+            url,
+            max_body,
+        })
     }
 
     pub fn url(&self) -> &Url {
         &self.url
     }
 
-    /// `GET` the provider's URL and read the whole body; non-2xx is an error.
+    /// `GET` the provider's URL and read the whole body (at most `max_body` bytes: a
+    /// provider streaming without end must not take the consumer's memory); non-2xx is
+    /// an error.
     pub async fn fetch(&self) -> Result<ProviderReply, CallError> {
         let response = self
             .http
@@ -145,10 +159,27 @@ impl ProviderClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_body as u64)
+        {
+            return Err(CallError::TooLarge(self.max_body));
+        }
+        let mut response = response;
+        let mut body = actix_web::web::BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| CallError::from_reqwest(&e))?;
-        Ok(ProviderReply { content_type, body })
+            .map_err(|e| CallError::from_reqwest(&e))?
+        {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(CallError::TooLarge(self.max_body));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(ProviderReply {
+            content_type,
+            body: body.freeze(),
+        })
     }
 }

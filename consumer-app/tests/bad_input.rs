@@ -49,6 +49,9 @@ const BAD_FLAGS: &[(&str, &str, &str)] = &[
     ("--circuit-failure-threshold", "five", "greater than zero"),
     ("--max-concurrent-calls", "0", "greater than zero"),
     ("--max-concurrent-calls", "99999999999", "greater than zero"),
+    ("--max-body-bytes", "0", "from 1 to 268435456"),
+    ("--max-body-bytes", "268435457", "from 1 to 268435456"),
+    ("--max-body-bytes", "1e9", "bytes"),
 ];
 
 /// The same through the environment: `(variable, value, flag)`.
@@ -64,6 +67,7 @@ const BAD_ENV: &[(&str, &str, &str)] = &[
         "--circuit-failure-threshold",
     ),
     ("MAX_CONCURRENT_CALLS", "none", "--max-concurrent-calls"),
+    ("MAX_BODY_BYTES", "-5", "--max-body-bytes"),
     ("PORT", "port", "--port"),
     (
         "SHUTDOWN_TIMEOUT_SECS",

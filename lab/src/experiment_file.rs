@@ -148,7 +148,8 @@ pub fn write_consumer_url(path: &Path, url: &str) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
     let new_text = rewrite(Format::of(path), &text, url, &name)?;
     if new_text != text {
-        std::fs::write(path, new_text).with_context(|| format!("cannot write {name}"))?;
+        // The user's file: replaced whole, its permissions kept.
+        atomic_file::write(path, new_text.as_bytes())?;
     }
     Ok(())
 }

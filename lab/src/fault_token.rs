@@ -4,8 +4,7 @@
 //! the user only (mode 0600). `lab fault-token` prints it.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -57,17 +56,11 @@ pub fn read_or_create(path: &Path) -> Result<String> {
         return Ok(token);
     }
     let token = generate();
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    writeln!(file, "{token}").with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(file);
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    atomic_file::write_with(
+        path,
+        format!("{token}\n").as_bytes(),
+        atomic_file::Mode::Private,
+    )?;
     Ok(token)
 }
 

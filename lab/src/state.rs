@@ -273,15 +273,13 @@ impl StateDir {
         Ok(to)
     }
 
-    /// Writes the state atomically (temp file + rename): a crash mid-write never leaves
-    /// a half-written file behind.
+    /// Writes the state atomically ([`atomic_file`]: temp file, fsync, rename): a crash
+    /// mid-write never leaves a half-written file behind.
     pub fn save(&self, state: &State) -> Result<()> {
         self.create()?;
         let path = self.state_file();
-        let tmp = self.root.join("state.json.tmp");
         let text = serde_json::to_string_pretty(state).context("cannot encode the lab state")?;
-        fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        atomic_file::write(&path, (text + "\n").as_bytes())?;
         tracing::debug!(path = %path.display(), services = state.services.len(), "state saved");
         Ok(())
     }

@@ -48,7 +48,10 @@ pub fn show(target: &dyn Target, states: &StateDir, check: bool) -> Result<ExitC
         });
     };
     if rows.is_empty() {
-        println!("no service is running (all were killed); `lab up` brings them back");
+        // Also after a first `lab up` that failed: nothing was killed then.
+        println!(
+            "no service is running (none started, or `lab kill` stopped them); `lab up` starts them"
+        );
     } else {
         println!("{}", table(&rows));
         for faults in rows.iter().filter_map(|row| row.faults.as_ref()) {

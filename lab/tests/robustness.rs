@@ -145,6 +145,17 @@ fn a_port_in_use_is_named_with_the_flag_to_choose_another() {
     lab.assert_nothing_left();
     let state = lab.state().expect("state file");
     assert_eq!(state["services"], serde_json::json!({}), "{state}");
+    // Nothing was killed: `lab status` must not say so (issue 20 §12).
+    let status = lab.run(&["status"]);
+    status.expect_code(0, "lab status after a failed first lab up");
+    assert!(!status.stdout.contains("killed"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("no service is running (none started, or `lab kill` stopped them)"),
+        "{}",
+        status.stdout
+    );
     drop(holder);
 }
 

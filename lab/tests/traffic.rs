@@ -397,6 +397,20 @@ fn bad_flags_are_refused_naming_the_flag() {
         outcome.expect_code(2, &format!("lab {args:?}"));
         outcome.expect_stderr(needle);
     }
+    // Tiny values have sensible minimums, said in the error, as the value was written
+    // (not as 300 digits).
+    for (flag, minimum) in [
+        ("--rate", "at least 0.01 requests per second"),
+        ("--timeout", "at least 0.01 s"),
+        ("--duration", "at least 0.1 s"),
+    ] {
+        let outcome = lab.run(&["traffic", flag, "1e-300"]);
+        outcome.expect_code(2, &format!("lab traffic {flag} 1e-300"));
+        outcome.expect_stderr(flag);
+        outcome.expect_stderr(minimum);
+        outcome.expect_stderr("`1e-300`");
+        assert!(outcome.stderr.len() < 400, "{}", outcome.stderr);
+    }
     // No lab: say how to get one.
     let outcome = lab.run(&["traffic", "--duration", "1"]);
     outcome.expect_code(1, "lab traffic without a lab");

@@ -15,7 +15,8 @@ use crate::faults::FaultState;
 use crate::routes::Instance;
 
 fn main() {
-    let cli: Cli = service_common::parse_or_exit();
+    // docs/contracts.md: an empty FAULT_API_TOKEN counts as unset.
+    let cli: Cli = service_common::cli::parse_or_exit_empty_unset(&["FAULT_API_TOKEN"]);
     logging::init(cli.serve.log_format);
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");

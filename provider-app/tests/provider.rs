@@ -87,6 +87,25 @@ async fn unknown_routes_get_a_json_404() {
     assert_eq!((status, &body["error"]), (404, &json!("not found")));
 }
 
+/// `FAULT_API_TOKEN=` (empty) counts as unset, as docs/contracts.md says (issue 20 §9):
+/// the provider starts with a read-only fault API. `--fault-token ""` stays an error.
+#[tokio::test]
+async fn an_empty_token_variable_counts_as_unset() {
+    let provider = Service::start(BIN, &[], &[("FAULT_API_TOKEN", "")]).await;
+    let (status, answer) = fault_request(
+        &provider.url(""),
+        Method::PUT,
+        Some(""),
+        Some(r#"{"hang": true}"#),
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(get_json(&provider.url("/faults")).await, (200, no_faults()));
+    let out = run_to_exit(BIN, &["--fault-token", ""], &[], Duration::from_secs(10));
+    assert_one_line_error(&out, &["--fault-token", "visible ASCII"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// Without `--fault-token` nobody may change the faults: 403 saying how to allow it.
 /// Reading them stays open.
 #[tokio::test]

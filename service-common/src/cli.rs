@@ -96,6 +96,16 @@ pub fn parse_or_exit<C: Parser>() -> C {
     parse_from_or_exit(std::env::args_os())
 }
 
+/// [`parse_or_exit`], where each variable of `empty_is_unset` counts as unset when it
+/// is set but empty (`FAULT_API_TOKEN=`: a Compose file or a manifest that leaves a
+/// secret blank means "none", not a bad value). The flag itself given empty is still an
+/// error.
+pub fn parse_or_exit_empty_unset<C: Parser>(empty_is_unset: &[&str]) -> C {
+    parse_from_or_exit_with(std::env::args_os(), |name| {
+        empty_is_unset.contains(&name) && std::env::var_os(name).is_some_and(|v| v.is_empty())
+    })
+}
+
 /// [`parse_or_exit`] over explicit arguments.
 pub fn parse_from_or_exit<C, I, T>(args: I) -> C
 where
@@ -103,7 +113,31 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    match C::try_parse_from(args) {
+    parse_from_or_exit_with(args, |_| false)
+}
+
+/// The flags whose variable `ignored` names are read as if it were not set.
+fn parse_from_or_exit_with<C, I, T>(args: I, ignored: impl Fn(&str) -> bool) -> C
+where
+    C: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = C::command().mut_args(|arg| {
+        let skip = arg
+            .get_env()
+            .and_then(|name| name.to_str())
+            .is_some_and(&ignored);
+        if skip {
+            arg.env(None::<&'static str>)
+        } else {
+            arg
+        }
+    });
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|matches| C::from_arg_matches(&matches));
+    match parsed {
         Ok(parsed) => parsed,
         Err(err) => match err.kind() {
             ErrorKind::DisplayHelp

@@ -1,7 +1,6 @@
 //! Binding the listening socket before the server starts, so that "port in use" is a
 //! one-line config error, and publishing the real address for callers that bound port 0.
 
-use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
@@ -13,19 +12,18 @@ pub fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("--bind/--port (BIND/PORT): cannot listen on '{addr}'"))
 }
 
-/// Writes `IP:PORT\n` to `path`, atomically (temp file + rename) so a reader polling for
-/// the file never sees a half-written address.
+/// Writes `IP:PORT\n` to `path`, atomically ([`atomic_file`]: temp file + rename) so a
+/// reader polling for the file never sees a half-written address.
 pub fn write_addr_file(path: &Path, addr: SocketAddr) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, format!("{addr}\n"))
-        .with_context(|| format!("--addr-file (ADDR_FILE): cannot write '{}'", tmp.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("--addr-file (ADDR_FILE): cannot write '{}'", path.display()))
+    atomic_file::write(path, format!("{addr}\n").as_bytes())
+        .context("--addr-file (ADDR_FILE): cannot be written")?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn port_in_use_names_the_flag_and_address() {

@@ -9,11 +9,13 @@
 //! - [`service`]: provider-app and consumer-app as real processes.
 //! - [`fault_proxy`]: the fault proxy as a real process, its API address learnt.
 //! - [`process`]: is a process alive.
+//! - [`files`]: a small tmpfs that fills up, FIFOs and device nodes (root).
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
 //! - [`toxiproxy_api`]: a Toxiproxy-API server (the real Toxiproxy) as a real process.
 
 pub mod browser;
 pub mod fault_proxy;
+pub mod files;
 pub mod kube;
 pub mod process;
 pub mod repo;

@@ -18,6 +18,9 @@ os.dup2(2, 1)
 sys.stdin = open(os.devnull)
 _requests = os.fdopen(0, "r", encoding="utf-8", closefd=False)
 _lock = threading.Lock()
+# chaos-runner reads at most 128 levels of JSON (serde_json's limit); an answer and the
+# journal around a value take a few, so a value may be nested 100 deep at most.
+_MAX_DEPTH = 100
 
 
 def _send(message):
@@ -44,6 +47,17 @@ class _Forward(logging.Handler):
                            "message": record.getMessage()}})
         except Exception:  # noqa: BLE001 - a log record must never break a call
             pass
+
+
+def _depth(value):
+    """How deep `value` (decoded JSON) is nested, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def _exception_text(x):
@@ -164,11 +178,15 @@ def _serve(request):
                 answer = {"id": rid, "interrupt": str(x) or type(x).__name__}
         else:
             value = _call(request)
-            # Encode here, so a value that cannot be written is this call's failure.
-            # Encoded here, so a value that cannot be written (NaN, say) is this call's
-            # failure rather than an answer chaos-runner cannot read.
+            # Encoded here, so a value that cannot be written (NaN, too deep) is this
+            # call's failure rather than an answer chaos-runner cannot read.
             text = json.dumps(value, default=_encode, allow_nan=False, ensure_ascii=False)
-            answer = {"id": rid, "value": json.loads(text)}
+            value = json.loads(text)
+            if _depth(value) > _MAX_DEPTH:
+                raise ValueError(
+                    f"the value returned is nested deeper than {_MAX_DEPTH} levels, "
+                    "more than chaos-runner's journal can hold")
+            answer = {"id": rid, "value": value}
     except BaseException as x:  # noqa: BLE001 - every failure is the activity's
         answer = {"id": rid, "raised": _exception_text(x), "traceback": _user_traceback(x)}
     try:

@@ -44,6 +44,15 @@ pub enum BridgeError {
     /// The interpreter went away during the call.
     #[error("the Python bridge's interpreter exited during the call ({0})")]
     Exited(String),
+    /// The answer to this call could not be read.
+    #[error("the Python bridge's answer could not be read: {0}")]
+    Unreadable(String),
+    /// No answer within the call's time limit: the call was abandoned and the
+    /// interpreter it was stuck in replaced (the next call starts a new one).
+    #[error(
+        "the Python function did not return within {0} s: its call was abandoned and the Python bridge's interpreter was replaced"
+    )]
+    TimedOut(f64),
 }
 
 /// One call of `module.func`, with what chaoslib would pass it.
@@ -140,6 +149,13 @@ impl PythonBridge {
 
     /// Calls `module.func` and returns what it returned, as JSON.
     pub fn call(&self, call: &Call) -> Result<Value, BridgeError> {
+        self.call_within(call, None)
+    }
+
+    /// [`call`](Self::call), given up after `limit` seconds: the interpreter, busy
+    /// with the abandoned call, is then retired (it ends once the calls still running in
+    /// it are answered, or at once when there are none) and the next call starts a new one.
+    pub fn call_within(&self, call: &Call, limit: Option<f64>) -> Result<Value, BridgeError> {
         let request = serde_json::json!({
             "op": "call",
             "module": call.module,
@@ -149,7 +165,16 @@ impl PythonBridge {
             "secrets": call.secrets,
             "environment": call.environment,
         });
-        match self.session()?.ask(request)? {
+        let session = self.session()?;
+        let wait = limit.map(Duration::from_secs_f64);
+        let answer = match session.ask_within(request, wait) {
+            Err(BridgeError::TimedOut(_)) => {
+                self.retire(&session);
+                return Err(BridgeError::TimedOut(limit.unwrap_or_default()));
+            }
+            other => other?,
+        };
+        match answer {
             Answer::Value(v) => Ok(v),
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
@@ -199,7 +224,9 @@ impl PythonBridge {
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
-            Answer::Problems(_) => Err(BridgeError::Exited("unexpected answer".into())),
+            Answer::Problems(_) | Answer::Unreadable(_) => {
+                Err(BridgeError::Exited("unexpected answer".into()))
+            }
         }
     }
 
@@ -208,6 +235,14 @@ impl PythonBridge {
         match &*self.state() {
             State::Running(s) => Some(s.interpreter.clone()),
             _ => None,
+        }
+    }
+
+    /// No new call goes to `session`; it ends when the last call holding it returns.
+    fn retire(&self, session: &Arc<Session>) {
+        let mut state = self.state();
+        if matches!(&*state, State::Running(s) if Arc::ptr_eq(s, session)) {
+            *state = State::NotStarted;
         }
     }
 
@@ -251,6 +286,8 @@ enum Answer {
     },
     Problems(Vec<CheckProblem>),
     Interrupt(String),
+    /// A line for this call that could not be read (the reason).
+    Unreadable(String),
 }
 
 /// A line from the interpreter.
@@ -340,7 +377,17 @@ impl Session {
         lock(&self.pending).is_none()
     }
 
-    fn ask(&self, mut request: Value) -> Result<Answer, BridgeError> {
+    fn ask(&self, request: Value) -> Result<Answer, BridgeError> {
+        self.ask_within(request, None)
+    }
+
+    /// Sends `request` and waits for its answer, at most `limit`
+    /// (`BridgeError::TimedOut` then, its waiter removed).
+    fn ask_within(
+        &self,
+        mut request: Value,
+        limit: Option<Duration>,
+    ) -> Result<Answer, BridgeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         request["id"] = id.into();
         let (tx, rx): (Sender<Answer>, Receiver<Answer>) = channel();
@@ -359,8 +406,27 @@ impl Session {
             }
             return Err(BridgeError::Exited(format!("cannot write to it: {e}")));
         }
-        rx.recv()
-            .map_err(|_| BridgeError::Exited("its output ended".into()))
+        let answer = match limit {
+            None => rx
+                .recv()
+                .map_err(|_| BridgeError::Exited("its output ended".into())),
+            Some(limit) => match rx.recv_timeout(limit) {
+                Ok(answer) => Ok(answer),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(waiting) = lock(&self.pending).as_mut() {
+                        waiting.remove(&id);
+                    }
+                    Err(BridgeError::TimedOut(limit.as_secs_f64()))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    Err(BridgeError::Exited("its output ended".into()))
+                }
+            },
+        }?;
+        match answer {
+            Answer::Unreadable(why) => Err(BridgeError::Unreadable(why)),
+            answer => Ok(answer),
+        }
     }
 }
 
@@ -390,9 +456,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, String)>) {
     for line in stdout.lines() {
         let Ok(line) = line else { break };
-        let Ok(line) = serde_json::from_str::<Line>(&line) else {
-            tracing::warn!("Python bridge: unreadable line: {line}");
-            continue;
+        let line = match serde_json::from_str::<Line>(&line) {
+            Ok(line) => line,
+            Err(e) => {
+                // An answer we cannot read still names its call (the bridge writes the
+                // id first): that call fails now instead of waiting for ever.
+                match answer_id(&line) {
+                    Some(id) => {
+                        if let Some(tx) = lock(pending).as_mut().and_then(|w| w.remove(&id)) {
+                            let _ = tx.send(Answer::Unreadable(e.to_string()));
+                        }
+                    }
+                    None => tracing::warn!("Python bridge: unreadable line: {}", cut(&line)),
+                }
+                continue;
+            }
         };
         if let Some(version) = line.ready {
             let _ = ready.send((version, line.executable.unwrap_or_default()));
@@ -420,6 +498,24 @@ fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, 
     lock(pending).take();
 }
 
+/// The id of an answer line, read from its start (`{"id": 12, ...`) without parsing
+/// the rest.
+fn answer_id(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("{\"id\":")?.trim_start();
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..digits].parse().ok()
+}
+
+/// At most the first 200 characters of a line, for the log.
+fn cut(line: &str) -> &str {
+    match line.char_indices().nth(200) {
+        Some((i, _)) => &line[..i],
+        None => line,
+    }
+}
+
 fn log(record: &LogRecord) {
     let LogRecord {
         level,
@@ -431,5 +527,18 @@ fn log(record: &LogRecord) {
         "INFO" => tracing::info!("{message}"),
         "WARNING" => tracing::warn!("{message}"),
         _ => tracing::error!("{message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_names_its_call_at_its_start() {
+        assert_eq!(answer_id(r#"{"id": 12, "value": [[[["#), Some(12));
+        assert_eq!(answer_id(r#"{"id":7,"value":1}"#), Some(7));
+        assert_eq!(answer_id(r#"{"log": {}}"#), None);
+        assert_eq!(answer_id(r#"{"id": null}"#), None);
     }
 }

@@ -21,6 +21,9 @@ pub struct PythonSpec {
     /// The secret scopes the function receives; `None` when the provider has no
     /// `secrets` key (a bridged function then gets no `secrets` argument, as in chaoslib).
     pub secrets: Option<Vec<String>>,
+    /// Seconds the call may take (checked at validation, as a process's): past it the
+    /// call is abandoned (and a bridged call's interpreter replaced).
+    pub timeout: Option<f64>,
 }
 
 /// `arguments` is a mapping, or absent / `null` (no arguments); `None` otherwise.
@@ -46,6 +49,13 @@ impl PythonSpec {
         registry: &Registry,
         problems: &mut Problems,
     ) {
+        if let Some(why) = p
+            .get("timeout")
+            .filter(|t| !t.is_null())
+            .and_then(|t| crate::duration::problem(t, "a Python timeout"))
+        {
+            problems.add(pointer(at, "timeout"), why);
+        }
         let module = p.get("module").and_then(Value::as_str).unwrap_or("");
         let func = p.get("func").and_then(Value::as_str).unwrap_or("");
         if module.is_empty() {
@@ -130,6 +140,7 @@ impl PythonSpec {
                     .collect(),
                 _ => Vec::new(),
             }),
+            timeout: p.get("timeout").and_then(Value::as_f64),
         }
     }
 }
@@ -220,13 +231,25 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
     };
     let configuration = ctx.configuration.clone();
     let (module, func) = (module.to_string(), func.to_string());
+    // Unchecked with --no-validation: a timeout out of range fails the activity.
+    let timeout = spec
+        .timeout
+        .map(|t| {
+            crate::duration::check(t)
+                .map(|()| t)
+                .map_err(|why| ProviderError::Failed(format!("the Python timeout {why}")))
+        })
+        .transpose()?;
+    let limit = timeout.map(std::time::Duration::from_secs_f64);
     // The call runs on a thread of its own (so Ctrl-C need not wait for it); a panic
     // there is caught on that thread, or it would read as an interruption.
     let outcome = match route {
         Route::Native(driver, _) => {
             let secrets = scoped_secrets(spec.secrets.as_deref().unwrap_or_default(), ctx.secrets);
             let (env, io, cancel) = (ctx.env.clone(), ctx.io.clone(), ctx.cancel.clone());
-            ctx.cancel.run(move || {
+            // A native call cannot be stopped: past its timeout it is left to finish
+            // on its own thread, its result dropped.
+            let ended = ctx.cancel.run_within(limit, move || {
                 let context = Context {
                     configuration: &configuration,
                     secrets: &secrets,
@@ -240,7 +263,13 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
                         .map_err(|e| ProviderError::Failed(e.to_string()))
                 }))
                 .map_err(|panic| ProviderError::Failed(super::unexpected(&panic)))
-            })
+            });
+            ended.map_err(|_| {
+                ProviderError::Failed(format!(
+                    "the function did not return within {} s: its call was abandoned",
+                    timeout.unwrap_or_default()
+                ))
+            })?
         }
         Route::Bridge(bridge) => {
             let secrets = spec
@@ -257,7 +286,7 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
                     secrets: secrets.as_ref(),
                     environment: &environment,
                 };
-                Ok(bridge.call(&call).map_err(|e| match e {
+                Ok(bridge.call_within(&call, timeout).map_err(|e| match e {
                     BridgeError::Raised { message, traceback } => {
                         ProviderError::Raised { message, traceback }
                     }

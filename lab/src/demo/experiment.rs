@@ -59,7 +59,8 @@ pub fn write(path: &Path, story: &Story, seconds: u64) -> Result<()> {
     serde::Serialize::serialize(&experiment, &mut serializer)
         .context("cannot encode the experiment")?;
     text.push(b'\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    atomic_file::write(path, &text)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,17 +21,18 @@ pub const DEFAULT_SERVE: &str = "127.0.0.1:8082";
 
 #[derive(Debug, Args)]
 pub struct TrafficArgs {
-    /// Requests per second (more than 0, at most 10000)
+    /// Requests per second (at least 0.01, at most 10000)
     #[arg(long, value_name = "N", default_value = "50", value_parser = limits::rate)]
     pub rate: f64,
-    /// Seconds of traffic (at most 3600)
+    /// Seconds of traffic (at least 0.1, at most 3600)
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = limits::duration)]
     pub duration: Duration,
     /// Requests in flight at most (1 to 10000); one due while that many are in flight
     /// is not sent and counts as failed ("concurrency cap")
     #[arg(long, value_name = "N", default_value = "1000", value_parser = limits::concurrency)]
     pub concurrency: u32,
-    /// Seconds one request may take before it counts as timed out (at most 60)
+    /// Seconds one request may take before it counts as timed out (at least 0.01, at
+    /// most 60)
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = limits::timeout)]
     pub timeout: Duration,
     /// While the traffic runs, serve the users' impact (`/users/impact`, `/users/ok`) on
@@ -69,8 +70,7 @@ pub fn run(target: &dyn Target, states: &StateDir, args: &TrafficArgs) -> Result
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            std::fs::write(&addr_file, format!("{}\n", server.addr()))
-                .with_context(|| format!("cannot write {}", addr_file.display()))?;
+            atomic_file::write(&addr_file, format!("{}\n", server.addr()).as_bytes())?;
             ui::info(format!(
                 "the users' impact: http://{}/users/impact (and /users/ok)",
                 server.addr()
@@ -244,6 +244,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--timeout"), "{err}");
-        assert!(err.contains("more than 0"), "{err}");
+        assert!(err.contains("at least 0.01 s"), "{err}");
     }
 }

@@ -13,8 +13,6 @@ mod schedule;
 mod series;
 mod serve;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +32,15 @@ pub mod limits {
     use std::time::Duration;
 
     pub const MAX_RATE: f64 = 10_000.0;
+    /// One request every 100 s: below that a run of at most an hour sends hardly any.
+    pub const MIN_RATE: f64 = 0.01;
     pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+    /// A tenth of a second: the shortest run that holds a request at any useful rate.
+    pub const MIN_DURATION: Duration = Duration::from_millis(100);
     pub const MAX_CONCURRENCY: u32 = 10_000;
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+    /// 10 ms: a loopback request takes a few; anything shorter times every one out.
+    pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
     fn number(text: &str) -> Result<f64, String> {
         let value: f64 = text
@@ -50,38 +54,42 @@ pub mod limits {
         }
     }
 
-    /// Requests per second: more than 0, at most 10,000.
+    /// Requests per second: at least 0.01, at most 10,000.
     pub fn rate(text: &str) -> Result<f64, String> {
         let value = number(text)?;
-        if value > 0.0 && value <= MAX_RATE {
+        if (MIN_RATE..=MAX_RATE).contains(&value) {
             Ok(value)
         } else {
+            // The value as written: `{value}` of 1e-300 is 300 digits.
             Err(format!(
-                "{value} requests per second is out of range (more than 0, at most {MAX_RATE})"
+                "`{}` requests per second is out of range (at least {MIN_RATE} requests per second, at most {MAX_RATE})",
+                text.trim()
             ))
         }
     }
 
-    fn seconds(text: &str, max: Duration) -> Result<Duration, String> {
+    fn seconds(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
         let value = number(text)?;
-        if value > 0.0 && value <= max.as_secs_f64() {
+        if (min.as_secs_f64()..=max.as_secs_f64()).contains(&value) {
             Ok(Duration::from_secs_f64(value))
         } else {
             Err(format!(
-                "{value} s is out of range (more than 0, at most {} s)",
+                "`{}` s is out of range (at least {} s, at most {} s)",
+                text.trim(),
+                min.as_secs_f64(),
                 max.as_secs()
             ))
         }
     }
 
-    /// Seconds of traffic: more than 0, at most an hour.
+    /// Seconds of traffic: at least 0.1, at most an hour.
     pub fn duration(text: &str) -> Result<Duration, String> {
-        seconds(text, MAX_DURATION)
+        seconds(text, MIN_DURATION, MAX_DURATION)
     }
 
-    /// Seconds one request may take: more than 0, at most 60.
+    /// Seconds one request may take: at least 0.01, at most 60.
     pub fn timeout(text: &str) -> Result<Duration, String> {
-        seconds(text, MAX_TIMEOUT)
+        seconds(text, MIN_TIMEOUT, MAX_TIMEOUT)
     }
 
     /// An address to serve on: loopback only (the lab's endpoints are for this machine).
@@ -245,21 +253,48 @@ impl Drop for Traffic {
     }
 }
 
-fn open_sink(path: &Path) -> Result<BufWriter<File>> {
+/// Where the JSON lines go. A regular file is replaced whole each time lines settle (a
+/// reader, or a crash, never finds half a line); a FIFO or stdout gets each new line
+/// once, in place.
+struct Sink {
+    path: PathBuf,
+    /// Every line so far, when the file is replaced whole.
+    whole: Option<Vec<u8>>,
+}
+
+fn open_sink(path: &Path) -> Result<Sink> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let file = File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(BufWriter::new(file))
+    let place = atomic_file::place(path)?;
+    let whole = matches!(place, atomic_file::Place::Replace(_)).then(Vec::new);
+    if let Some(empty) = &whole {
+        // A new series replaces the last one's file at once.
+        atomic_file::write(path, empty)?;
+    }
+    Ok(Sink {
+        path: path.to_path_buf(),
+        whole,
+    })
 }
 
-fn write_settled(series: &Series, sink: &mut BufWriter<File>) -> Result<()> {
+fn write_settled(series: &Series, sink: &mut Sink) -> Result<()> {
+    let mut new = Vec::new();
     for line in series.settled_lines() {
-        serde_json::to_writer(&mut *sink, &line).context("cannot encode a traffic bucket")?;
-        sink.write_all(b"\n")
-            .and_then(|()| sink.flush())
-            .context("cannot write the traffic's JSON lines")?;
+        serde_json::to_writer(&mut new, &line).context("cannot encode a traffic bucket")?;
+        new.push(b'\n');
     }
+    if new.is_empty() {
+        return Ok(());
+    }
+    let written = match &mut sink.whole {
+        Some(all) => {
+            all.extend_from_slice(&new);
+            atomic_file::write(&sink.path, all)
+        }
+        None => atomic_file::append(&sink.path, &new),
+    };
+    written.context("cannot write the traffic's JSON lines")?;
     Ok(())
 }
 
@@ -268,7 +303,7 @@ async fn generate(
     client: reqwest::Client,
     series: Series,
     stop: Arc<Stop>,
-    sink: Option<BufWriter<File>>,
+    sink: Option<Sink>,
 ) -> Result<()> {
     let permits = Arc::new(Semaphore::new(config.concurrency as usize));
     let url: Arc<str> = config.url.as_str().into();
@@ -368,7 +403,23 @@ mod tests {
         for bad in ["0", "-1", "10001", "nan", "inf", "x"] {
             assert!(limits::rate(bad).is_err(), "{bad}");
         }
-        assert!(limits::rate("0").unwrap_err().contains("more than 0"));
+        assert!(limits::rate("0").unwrap_err().contains("at least 0.01"));
+        assert!(
+            limits::rate("1e-300")
+                .unwrap_err()
+                .starts_with("`1e-300` requests")
+        );
+        assert!(
+            limits::timeout("0.001")
+                .unwrap_err()
+                .contains("at least 0.01 s")
+        );
+        assert!(
+            limits::duration("0.05")
+                .unwrap_err()
+                .contains("at least 0.1 s")
+        );
+        assert_eq!(limits::rate("0.01"), Ok(0.01));
         assert_eq!(
             limits::duration("2.5"),
             Ok(std::time::Duration::from_millis(2500))

@@ -177,7 +177,8 @@ pub fn registry_kustomization(dir: &Path, overlay: &Path, registry: &str) -> Res
     let text =
         serde_saphyr::to_string(&kustomization).context("cannot encode the kustomization")?;
     let path = dir.join("kustomization.yaml");
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    atomic_file::write(&path, text.as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]
