@@ -101,9 +101,9 @@ pub fn provider_link(link_port: u16, provider_port: u16) -> Proxy {
 /// Writes the `-config` file (a JSON array of proxies) atomically.
 pub fn write_config(path: &Path, proxies: &[Proxy]) -> Result<()> {
     let text = serde_json::to_string_pretty(proxies).context("cannot encode the proxy list")?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    atomic_file::write(path, (text + "\n").as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// The API's base URL on 127.0.0.1.

@@ -176,15 +176,15 @@ impl StateDir {
             .join(format!("{}.pid", service.name()))
     }
 
-    /// Records that the lab spawned `process` for `service` (atomically: temp file, then
-    /// rename). Written right after the spawn, before anything else can fail.
+    /// Records that the lab spawned `process` for `service` (atomically). Written right
+    /// after the spawn, before anything else can fail.
     pub fn record_spawned(&self, service: Service, process: ProcessId) -> Result<()> {
         self.create()?;
         let path = self.process_file(service);
-        let tmp = path.with_extension("pid.tmp");
         let text = serde_json::to_string(&process).context("cannot encode a process record")?;
-        fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+        atomic_file::write(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
     }
 
     /// The processes this lab spawned, as recorded by [`StateDir::record_spawned`], that
