@@ -18,12 +18,15 @@ use tokio::time::sleep_until;
 use super::chain::{Chain, Chunk, Item, Step};
 use crate::model::{Direction, ToxicList};
 
-/// Bytes read at once.
-pub const READ_BUFFER: usize = 16 * 1024;
-/// Chunks queued per direction while toxics hold data back (at most
-/// `QUEUE_CHUNKS * READ_BUFFER` bytes; the reader then stops reading, and TCP's own
-/// flow control slows the sender).
+/// Bytes read at once, at most. A direction's buffer starts at [`FIRST_READ_BUFFER`] and
+/// doubles up to this when reads fill it: request/response traffic keeps small buffers,
+/// bulk transfers get large ones.
+pub const READ_BUFFER: usize = 64 * 1024;
+const FIRST_READ_BUFFER: usize = 4 * 1024;
+/// Chunks queued per direction while toxics hold data back (at most 64 reads of 16 KiB,
+/// 1 MiB; the reader then stops reading, and TCP's own flow control slows the sender).
 pub const QUEUE_CHUNKS: usize = 64;
+const SLOW_READ: usize = 16 * 1024;
 
 /// How a direction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,45 +88,107 @@ async fn write(dst: &mut OwnedWriteHalf, data: &[u8], sent: &IntCounter) -> Resu
     Ok(())
 }
 
+/// Resolves (giving the receiver back) when the toxic list changes; never, once its
+/// sender is gone. Owned, so the fast path keeps one alive across reads instead of
+/// registering with the channel for every chunk.
+async fn next_change(mut rx: watch::Receiver<Arc<ToxicList>>) -> watch::Receiver<Arc<ToxicList>> {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    rx
+}
+
+/// Byte counts kept locally and added to the shared counters every MiB and when the
+/// direction ends however it ends (drop): the fast path touches no shared cache line
+/// per chunk.
+struct Tally {
+    received: u64,
+    sent: u64,
+    received_total: IntCounter,
+    sent_total: IntCounter,
+}
+
+impl Tally {
+    const FLUSH_AT: u64 = 1 << 20;
+
+    fn new(ctx: &LinkCtx) -> Self {
+        Self {
+            received: 0,
+            sent: 0,
+            received_total: ctx.received.clone(),
+            sent_total: ctx.sent.clone(),
+        }
+    }
+
+    fn flush(&mut self) {
+        self.received_total
+            .inc_by(std::mem::take(&mut self.received));
+        self.sent_total.inc_by(std::mem::take(&mut self.sent));
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// Runs the direction until it ends.
 pub async fn run(src: &mut OwnedReadHalf, dst: &mut OwnedWriteHalf, mut ctx: LinkCtx) -> Ending {
-    let mut alive = true;
-    let mut buf = vec![0u8; READ_BUFFER];
+    let mut buf = vec![0u8; FIRST_READ_BUFFER];
+    let mut tally = Tally::new(&ctx);
+    let mut change = Box::pin(next_change(ctx.toxics.clone()));
     // Fast path: no toxic on this direction.
-    loop {
+    let ending = loop {
         if !ctx
             .toxics
             .borrow_and_update()
             .chain(ctx.direction)
             .is_empty()
         {
-            break;
+            break None;
         }
         tokio::select! {
             biased;
-            () = toxics_changed(&mut ctx.toxics, &mut alive) => {}
+            rx = &mut change => change = Box::pin(next_change(rx)),
             answer = next_answer(&mut ctx.answers_in) => {
-                if write(dst, &answer, &ctx.sent).await.is_err() {
-                    return Ending::Error;
+                if dst.write_all(&answer).await.is_err() {
+                    break Some(Ending::Error);
                 }
+                tally.sent += answer.len() as u64;
             }
             read = src.read(&mut buf) => match read {
                 Ok(0) => {
+                    tally.flush();
                     let _ = dst.shutdown().await;
-                    return Ending::Eof;
+                    break Some(Ending::Eof);
                 }
                 Ok(n) => {
-                    ctx.received.inc_by(n as u64);
-                    if write(dst, &buf[..n], &ctx.sent).await.is_err() {
-                        return Ending::Error;
+                    tally.received += n as u64;
+                    if dst.write_all(&buf[..n]).await.is_err() {
+                        break Some(Ending::Error);
+                    }
+                    tally.sent += n as u64;
+                    if n == buf.len() && buf.len() < READ_BUFFER {
+                        buf.resize(buf.len() * 2, 0);
+                    }
+                    if tally.sent >= Tally::FLUSH_AT {
+                        tally.flush();
                     }
                 }
-                Err(_) => return Ending::Error,
+                Err(_) => break Some(Ending::Error),
             },
         }
+    };
+    tally.flush();
+    drop(change);
+    match ending {
+        Some(ending) => ending,
+        None => {
+            drop(buf);
+            slow(src, dst, ctx, true).await
+        }
     }
-    drop(buf);
-    slow(src, dst, ctx, alive).await
 }
 
 async fn slow(
@@ -135,9 +200,9 @@ async fn slow(
     let (tx, rx) = mpsc::channel::<Event>(QUEUE_CHUNKS);
     let received = ctx.received.clone();
     let reader = async move {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        let mut buf = BytesMut::with_capacity(SLOW_READ);
         loop {
-            buf.reserve(READ_BUFFER);
+            buf.reserve(SLOW_READ);
             let event = match src.read_buf(&mut buf).await {
                 Ok(0) => Event::Eof,
                 Ok(n) => {
@@ -236,7 +301,7 @@ impl Processor<'_> {
             return;
         }
         tokio::select! {
-            () = sleep_until(due.into()) => {}
+            () = super::timer::sleep_until(due) => {}
             () = toxics_changed(&mut self.ctx.toxics, &mut self.alive) => {
                 self.dirty = true;
                 self.interrupted = true;
