@@ -9,6 +9,8 @@
 //! - [`service`]: provider-app and consumer-app as real processes.
 //! - [`process`]: is a process alive.
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
+//! - [`toxiproxy`]: servers of Toxiproxy's HTTP API (the real one and ours) as real
+//!   processes, and the echo and HTTP upstreams proxy tests point them at.
 
 pub mod browser;
 pub mod kube;
@@ -16,6 +18,7 @@ pub mod process;
 pub mod repo;
 pub mod service;
 pub mod tier;
+pub mod toxiproxy;
 
 /// The name of the probe every tutorial experiment uses to ask the consumer for an answer.
 pub const CONSUMER_PROBE: &str = "consumer-service-must-still-respond";

@@ -1,0 +1,852 @@
+//! Compatibility tier: fault-proxy against the real Toxiproxy server v2.5.0
+//! (`CASCADE_TOXIPROXY_BIN`), both started the same way (`-host 127.0.0.1 -port 0
+//! -config FILE`) and sent the same long sequence of API calls, valid and invalid
+//! (`toxiproxy_compat.json` beside this file), with data-plane checks between them.
+//! Status codes, the answers' content type, the request-id header and the JSON are
+//! compared field by field. Ports are normalised: each proxy's bound port becomes a
+//! symbol (`NAME#N`, the Nth port answered for proxy NAME), so "0 requested, a real port
+//! answered" compares equal while the numbers differ. Every difference fails the test
+//! unless the allow-list below names it, with its reason; the same differences are
+//! listed in fault-proxy/README.md ("Differences from Toxiproxy").
+//!
+//! The Python side: the reference `chaos` (`CASCADE_CHAOS_BIN`) with
+//! chaostoolkit-toxiproxy 0.3.1 runs `toxiproxy_compat_experiment.json` against each
+//! server; journals must agree.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use test_kit::toxiproxy::{Answer, Flavour, ProxyServer, Upstream, http_request};
+
+/// A difference between the two servers' answers to one step.
+#[derive(Debug)]
+struct Diff {
+    step: String,
+    /// JSON pointer into the normalised answer (`/status`, `/body/error`, ...).
+    path: String,
+    toxiproxy: Value,
+    ours: Value,
+}
+
+/// A documented difference: which diffs it covers and why they are accepted.
+struct Allowed {
+    id: &'static str,
+    reason: &'static str,
+    covers: fn(&Diff) -> bool,
+}
+
+/// Every accepted difference, each with its reason; fault-proxy/README.md
+/// ("Differences from Toxiproxy") lists the same ids.
+const ALLOWED: &[Allowed] = &[];
+
+// ---------------------------------------------------------------------------------
+// The sequence, read once from its data file into typed steps.
+
+enum Body {
+    /// `json`: a JSON value, sent as its text after placeholder substitution.
+    Json(Value),
+    /// `body`: text sent verbatim after placeholder substitution.
+    Raw(String),
+}
+
+enum Action {
+    Call {
+        method: String,
+        path: String,
+        headers: Vec<(String, String)>,
+        body: Option<Body>,
+    },
+    /// Send 16 bytes on a new connection to `proxy` or on the open connection `conn`,
+    /// read the echo.
+    Roundtrip {
+        target: Target,
+        delay_ms: Option<u64>,
+        wait_ms: u64,
+        reset_matters: bool,
+    },
+    Open {
+        proxy: String,
+        conn: String,
+    },
+    Close {
+        conn: String,
+    },
+}
+
+enum Target {
+    Proxy(String),
+    Conn(String),
+}
+
+struct Step {
+    id: String,
+    action: Action,
+}
+
+struct Sequence {
+    config: Value,
+    steps: Vec<Step>,
+}
+
+fn load_sequence() -> Sequence {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/toxiproxy_compat.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let doc: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let steps = doc["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no steps", path.display()))
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            parse_step(raw).unwrap_or_else(|e| panic!("{}: step {i}: {e}", path.display()))
+        })
+        .collect::<Vec<_>>();
+    let mut ids = std::collections::HashSet::new();
+    for step in &steps {
+        assert!(
+            ids.insert(step.id.clone()),
+            "step id {} is not unique",
+            step.id
+        );
+    }
+    Sequence {
+        config: doc["config"].clone(),
+        steps,
+    }
+}
+
+fn parse_step(raw: &Value) -> Result<Step, String> {
+    let obj = raw.as_object().ok_or("not an object")?;
+    let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
+    let id = text("id").ok_or("no id")?;
+    for key in obj.keys() {
+        let known = [
+            "id",
+            "why",
+            "call",
+            "json",
+            "body",
+            "headers",
+            "wire",
+            "proxy",
+            "conn",
+            "delay_ms",
+            "wait_ms",
+            "reset_matters",
+        ];
+        if !known.contains(&key.as_str()) {
+            return Err(format!("{id}: unknown key {key}"));
+        }
+    }
+    let action = if let Some(call) = text("call") {
+        let (method, path) = call
+            .split_once(' ')
+            .ok_or(format!("{id}: call is METHOD PATH"))?;
+        let headers = match obj.get("headers") {
+            None => Vec::new(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        v.as_str().ok_or(format!("{id}: header {k}"))?.to_string(),
+                    ))
+                })
+                .collect::<Result<_, String>>()?,
+            Some(_) => return Err(format!("{id}: headers must be an object")),
+        };
+        let body = match (obj.get("json"), obj.get("body")) {
+            (Some(_), Some(_)) => return Err(format!("{id}: json or body, not both")),
+            (Some(value), None) => Some(Body::Json(value.clone())),
+            (None, Some(Value::String(raw))) => Some(Body::Raw(raw.clone())),
+            (None, Some(_)) => return Err(format!("{id}: body must be a string")),
+            (None, None) => None,
+        };
+        Action::Call {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers,
+            body,
+        }
+    } else {
+        match text("wire").as_deref() {
+            Some("roundtrip") => Action::Roundtrip {
+                target: match (text("proxy"), text("conn")) {
+                    (Some(proxy), None) => Target::Proxy(proxy),
+                    (None, Some(conn)) => Target::Conn(conn),
+                    _ => return Err(format!("{id}: roundtrip needs proxy or conn")),
+                },
+                delay_ms: obj.get("delay_ms").and_then(Value::as_u64),
+                wait_ms: obj.get("wait_ms").and_then(Value::as_u64).unwrap_or(2000),
+                reset_matters: obj
+                    .get("reset_matters")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            },
+            Some("open") => Action::Open {
+                proxy: text("proxy").ok_or(format!("{id}: open needs proxy"))?,
+                conn: text("conn").ok_or(format!("{id}: open needs conn"))?,
+            },
+            Some("close") => Action::Close {
+                conn: text("conn").ok_or(format!("{id}: close needs conn"))?,
+            },
+            other => {
+                return Err(format!(
+                    "{id}: neither call nor a known wire step: {other:?}"
+                ));
+            }
+        }
+    };
+    Ok(Step { id, action })
+}
+
+// ---------------------------------------------------------------------------------
+// One server's side of the run: its ports, its open connections.
+
+/// What the placeholders stand for, the same for both servers.
+struct Places {
+    upstream: String,
+    dead: String,
+}
+
+struct Session<'a> {
+    server: &'a ProxyServer,
+    /// Proxy name -> the port this server last answered for it.
+    ports: HashMap<String, u16>,
+    /// Real port -> its symbol (`NAME#N`).
+    symbols: HashMap<u16, String>,
+    /// Proxy name -> how many symbols it has had.
+    issued: HashMap<String, usize>,
+    conns: HashMap<String, TcpStream>,
+}
+
+impl<'a> Session<'a> {
+    fn new(server: &'a ProxyServer) -> Self {
+        Session {
+            server,
+            ports: HashMap::new(),
+            symbols: HashMap::new(),
+            issued: HashMap::new(),
+            conns: HashMap::new(),
+        }
+    }
+
+    fn substitute(&self, text: &str, places: &Places) -> String {
+        let mut out = text
+            .replace("{upstream}", &places.upstream)
+            .replace("{dead}", &places.dead);
+        while let Some(start) = out.find("{port:") {
+            let end = start + out[start..].find('}').expect("placeholder closed");
+            let name = &out[start + 6..end];
+            let port = self.ports.get(name).copied().unwrap_or(0);
+            out.replace_range(start..=end, &port.to_string());
+        }
+        out
+    }
+
+    fn substitute_json(&self, value: &Value, places: &Places) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.substitute(s, places)),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.substitute_json(v, places))
+                    .collect(),
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.substitute_json(v, places)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Runs one step; returns its normalised outcome and, for calls, the request sent.
+    fn run(&mut self, action: &Action, places: &Places) -> (Value, String) {
+        match action {
+            Action::Call {
+                method,
+                path,
+                headers,
+                body,
+            } => {
+                let path = self.substitute(path, places);
+                let body = body.as_ref().map(|b| match b {
+                    Body::Json(v) => self.substitute_json(v, places).to_string(),
+                    Body::Raw(s) => self.substitute(s, places),
+                });
+                let mut sent_headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                if body.is_some() {
+                    sent_headers.push(("Content-Type", "application/json"));
+                }
+                let request = format!(
+                    "{method} {path}{}{}",
+                    headers
+                        .iter()
+                        .map(|(k, v)| format!(" [{k}: {v}]"))
+                        .collect::<String>(),
+                    body.as_deref().map(|b| format!(" {b}")).unwrap_or_default()
+                );
+                let answer = http_request(
+                    &self.server.addr,
+                    method,
+                    &path,
+                    &sent_headers,
+                    body.as_deref().map(str::as_bytes),
+                    Duration::from_secs(10),
+                );
+                let outcome = match answer {
+                    Ok(answer) => self.normalise(&answer),
+                    Err(e) => json!({ "transport-error": e }),
+                };
+                (outcome, request)
+            }
+            Action::Roundtrip {
+                target,
+                delay_ms,
+                wait_ms,
+                reset_matters,
+            } => {
+                let started = Instant::now();
+                let mut fresh;
+                let stream = match target {
+                    Target::Proxy(proxy) => match self.connect(proxy) {
+                        Ok(s) => {
+                            fresh = s;
+                            &mut fresh
+                        }
+                        Err(outcome) => return (outcome, String::new()),
+                    },
+                    Target::Conn(conn) => match self.conns.get_mut(conn) {
+                        Some(s) => s,
+                        None => return (json!({"outcome": "no-connection"}), String::new()),
+                    },
+                };
+                let mut outcome =
+                    roundtrip(stream, Duration::from_millis(*wait_ms), *reset_matters);
+                if let Some(delay) = delay_ms {
+                    let elapsed = started.elapsed().as_millis() as u64;
+                    outcome["delayed"] = json!(elapsed * 10 >= delay * 9);
+                }
+                (outcome, String::new())
+            }
+            Action::Open { proxy, conn } => match self.connect(proxy) {
+                Ok(stream) => {
+                    self.conns.insert(conn.clone(), stream);
+                    (json!({"outcome": "connected"}), String::new())
+                }
+                Err(outcome) => (outcome, String::new()),
+            },
+            Action::Close { conn } => {
+                let had = self.conns.remove(conn).is_some();
+                (
+                    json!({ "outcome": if had { "closed" } else { "no-connection" } }),
+                    String::new(),
+                )
+            }
+        }
+    }
+
+    fn connect(&self, proxy: &str) -> Result<TcpStream, Value> {
+        let Some(port) = self.ports.get(proxy).copied().filter(|p| *p != 0) else {
+            return Err(json!({"outcome": "no-port"}));
+        };
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).map_err(|e| {
+            json!({ "outcome": if e.kind() == ErrorKind::ConnectionRefused { "refused".to_string() } else { format!("connect: {:?}", e.kind()) } })
+        })
+    }
+
+    /// `{status, content_type, request_id, body}` with the ports replaced by symbols.
+    fn normalise(&mut self, answer: &Answer) -> Value {
+        let content_type = answer
+            .header("content-type")
+            .map(|ct| ct.to_ascii_lowercase().replace(' ', ""));
+        let text = answer.text();
+        let mut body = if answer.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text }))
+        };
+        self.learn_ports(&body);
+        self.replace_ports(&mut body);
+        json!({
+            "status": answer.status,
+            "content_type": content_type,
+            "request_id": answer.header("x-toxiproxy-request-id").is_some(),
+            "body": body,
+        })
+    }
+
+    /// Records the port of every proxy object (`name` and `listen` strings) in the
+    /// answer, in document order with object keys sorted, so both servers issue the
+    /// same symbols whatever order their maps are written in.
+    fn learn_ports(&mut self, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                if let (Some(Value::String(name)), Some(Value::String(listen))) =
+                    (map.get("name"), map.get("listen"))
+                    && let Some(port) = listen
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                    && port != 0
+                {
+                    self.ports.insert(name.clone(), port);
+                    if !self.symbols.contains_key(&port) {
+                        let n = self.issued.entry(name.clone()).or_insert(0);
+                        *n += 1;
+                        self.symbols.insert(port, format!("{name}#{n}"));
+                    }
+                }
+                let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+                for v in sorted.values() {
+                    self.learn_ports(v);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.learn_ports(v)),
+            _ => {}
+        }
+    }
+
+    fn replace_ports(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = replace_ports_in(s, &self.symbols),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.replace_ports(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.replace_ports(v)),
+            _ => {}
+        }
+    }
+}
+
+/// `host:PORT` -> `host:{symbol}` for every known port after a colon.
+fn replace_ports_in(text: &str, symbols: &HashMap<u16, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(colon) = rest.find(':') {
+        out.push_str(&rest[..=colon]);
+        rest = &rest[colon + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits]
+            .parse::<u16>()
+            .ok()
+            .and_then(|p| symbols.get(&p))
+        {
+            Some(symbol) if digits > 0 => {
+                out.push_str(&format!("{{{symbol}}}"));
+                rest = &rest[digits..];
+            }
+            _ => {}
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Sends 16 bytes, reads up to 16 back within `wait`: the outcome as both servers must
+/// agree on it. A reset counts as a close unless `reset_matters` (when a proxy closes
+/// a connection with our bytes unread, the kernel may answer either way).
+fn roundtrip(stream: &mut TcpStream, wait: Duration, reset_matters: bool) -> Value {
+    const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
+    let _ = stream.set_read_timeout(Some(wait));
+    let reset =
+        |n: usize| json!({"outcome": if reset_matters { "reset" } else { "closed" }, "bytes": n});
+    if let Err(e) = stream.write_all(PAYLOAD) {
+        return match e.kind() {
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => reset(0),
+            other => json!({ "outcome": format!("write: {other:?}") }),
+        };
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 64];
+    while got.len() < PAYLOAD.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return json!({"outcome": "timeout", "bytes": got.len()});
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf) {
+            Ok(0) => return json!({"outcome": "closed", "bytes": got.len()}),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return json!({"outcome": "timeout", "bytes": got.len()});
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return reset(got.len()),
+            Err(e) => {
+                return json!({ "outcome": format!("read: {:?}", e.kind()), "bytes": got.len() });
+            }
+        }
+    }
+    if got == PAYLOAD {
+        json!({"outcome": "echoed"})
+    } else {
+        json!({"outcome": "garbled", "bytes": got.len()})
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Comparison.
+
+fn compare(step: &str, path: &str, a: &Value, b: &Value, diffs: &mut Vec<Diff>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (key, value) in x {
+                let sub = format!("{path}/{key}");
+                match y.get(key) {
+                    Some(other) => compare(step, &sub, value, other, diffs),
+                    None => diffs.push(Diff {
+                        step: step.to_string(),
+                        path: sub,
+                        toxiproxy: value.clone(),
+                        ours: json!("<absent>"),
+                    }),
+                }
+            }
+            for (key, value) in y {
+                if !x.contains_key(key) {
+                    diffs.push(Diff {
+                        step: step.to_string(),
+                        path: format!("{path}/{key}"),
+                        toxiproxy: json!("<absent>"),
+                        ours: value.clone(),
+                    });
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                compare(step, &format!("{path}/{i}"), p, q, diffs);
+            }
+        }
+        // 1 and 1.0 are the same JSON number.
+        (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => {}
+        _ if a == b => {}
+        _ => diffs.push(Diff {
+            step: step.to_string(),
+            path: path.to_string(),
+            toxiproxy: a.clone(),
+            ours: b.clone(),
+        }),
+    }
+}
+
+/// The outcome of running the sequence against two servers.
+struct Run {
+    diffs: Vec<Diff>,
+    /// Step id -> (request, first server's outcome, second server's outcome).
+    transcript: Vec<(String, String, Value, Value)>,
+}
+
+fn run_sequence(first: (Flavour, &Path), second: (Flavour, &Path)) -> Run {
+    let sequence = load_sequence();
+    let upstream = Upstream::echo();
+    let places = Places {
+        upstream: upstream.addr.clone(),
+        dead: format!("127.0.0.1:{}", test_kit::service::free_port()),
+    };
+    let dir = test_kit::service::scratch_dir("toxiproxy-compat");
+    let config = dir.join("config.json");
+    let config_text = serde_json::to_string_pretty(&sequence.config)
+        .expect("config")
+        .replace("{upstream}", &places.upstream);
+    std::fs::write(&config, config_text).expect("write the -config file");
+    let config_arg = config.to_str().expect("UTF-8 path");
+    let a = ProxyServer::start(first.0, first.1, &["-config", config_arg]);
+    let b = ProxyServer::start(second.0, second.1, &["-config", config_arg]);
+    let mut sa = Session::new(&a);
+    let mut sb = Session::new(&b);
+    let mut run = Run {
+        diffs: Vec::new(),
+        transcript: Vec::new(),
+    };
+    // The -config proxies: learn their ports as a listing shows them.
+    for session in [&mut sa, &mut sb] {
+        let answer = http_request(
+            &session.server.addr,
+            "GET",
+            "/proxies",
+            &[],
+            None,
+            Duration::from_secs(10),
+        )
+        .expect("GET /proxies");
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        session.learn_ports(&body);
+    }
+    for step in &sequence.steps {
+        let (oa, request) = sa.run(&step.action, &places);
+        let (ob, _) = sb.run(&step.action, &places);
+        compare(&step.id, "", &oa, &ob, &mut run.diffs);
+        run.transcript.push((step.id.clone(), request, oa, ob));
+    }
+    drop(sa);
+    drop(sb);
+    let _ = std::fs::remove_dir_all(&dir);
+    run
+}
+
+/// Markdown: every difference with its step's request and both full answers.
+fn report(run: &Run, names: (&str, &str), allowed: &[Option<&Allowed>]) -> String {
+    let mut out = String::new();
+    let mut last_step = "";
+    for (diff, allow) in run.diffs.iter().zip(allowed) {
+        if diff.step != last_step {
+            last_step = &diff.step;
+            let (_, request, a, b) = run
+                .transcript
+                .iter()
+                .find(|(id, ..)| *id == diff.step)
+                .expect("step in transcript");
+            let _ = writeln!(out, "\n### {}\n", diff.step);
+            if !request.is_empty() {
+                let _ = writeln!(out, "request: `{request}`\n");
+            }
+            let _ = writeln!(out, "- {}: `{a}`\n- {}: `{b}`", names.0, names.1);
+        }
+        let mark = match allow {
+            Some(entry) => format!("documented ({})", entry.id),
+            None => "NOT DOCUMENTED".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  - `{}`: {} `{}` vs {} `{}` -- {mark}",
+            if diff.path.is_empty() {
+                "/"
+            } else {
+                &diff.path
+            },
+            names.0,
+            diff.toxiproxy,
+            names.1,
+            diff.ours
+        );
+    }
+    out
+}
+
+fn save_report(name: &str, text: &str) -> PathBuf {
+    let path = test_kit::tier::artifacts_dir("toxiproxy-compat").join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+#[test]
+#[ignore = "compatibility tier: needs the real toxiproxy-server v2.5.0 (CASCADE_TOXIPROXY_BIN)"]
+fn compat_tier_harness_toxiproxy_agrees_with_itself() {
+    // Two real servers through the same harness: any difference is the harness's own
+    // (port normalisation, timing of the wire checks), never a server's.
+    let toxiproxy = test_kit::tier::toxiproxy_bin();
+    let run = run_sequence(
+        (Flavour::Toxiproxy, &toxiproxy),
+        (Flavour::Toxiproxy, &toxiproxy),
+    );
+    let none: Vec<Option<&Allowed>> = run.diffs.iter().map(|_| None).collect();
+    let text = report(&run, ("toxiproxy #1", "toxiproxy #2"), &none);
+    // What Toxiproxy answered to every step, for whoever reads or extends the sequence.
+    let mut transcript = String::new();
+    for (id, request, answer, _) in &run.transcript {
+        let _ = writeln!(transcript, "{id}\t{request}\n\t{answer}");
+    }
+    save_report("toxiproxy-transcript.txt", &transcript);
+    assert!(run.transcript.len() > 250, "the sequence lost steps");
+    assert!(
+        run.diffs.is_empty(),
+        "Toxiproxy differs from itself:\n{text}"
+    );
+}
+
+#[test]
+#[ignore = "compatibility tier: needs the real toxiproxy-server v2.5.0 (CASCADE_TOXIPROXY_BIN)"]
+fn compat_tier_same_api_answers_as_toxiproxy() {
+    let toxiproxy = test_kit::tier::toxiproxy_bin();
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_fault-proxy"));
+    let run = run_sequence((Flavour::Toxiproxy, &toxiproxy), (Flavour::Ours, &ours));
+    let allowed: Vec<Option<&Allowed>> = run
+        .diffs
+        .iter()
+        .map(|d| ALLOWED.iter().find(|a| (a.covers)(d)))
+        .collect();
+    let text = report(&run, ("toxiproxy", "fault-proxy"), &allowed);
+    let path = save_report("api-differences.md", &text);
+    let undocumented = allowed.iter().filter(|a| a.is_none()).count();
+    let unused: Vec<&str> = ALLOWED
+        .iter()
+        .filter(|entry| !allowed.iter().flatten().any(|a| a.id == entry.id))
+        .map(|entry| entry.id)
+        .collect();
+    for entry in ALLOWED {
+        assert!(!entry.reason.is_empty(), "{} has no reason", entry.id);
+    }
+    assert!(
+        undocumented == 0 && unused.is_empty(),
+        "{undocumented} undocumented difference(s); allow-list entries that matched nothing: {unused:?} \
+         (report in {}):\n{text}",
+        path.display()
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// The Python chaos with chaostoolkit-toxiproxy against each server.
+
+/// Runs the fixture experiment with the reference `chaos` against `server`, the proxy
+/// in front of `upstream`; returns the journal.
+fn run_chaos(server: &ProxyServer, upstream: &Upstream) -> Value {
+    let chaos = test_kit::tier::chaos_bin();
+    let experiment =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/toxiproxy_compat_experiment.json");
+    let dir = test_kit::service::scratch_dir("toxiproxy-compat-chaos");
+    let journal = dir.join("journal.json");
+    let log = dir.join("chaos.log");
+    let port = upstream.port().to_string();
+    let proxy_port = test_kit::service::free_port().to_string();
+    let url = server.url("");
+    let output = test_kit::service::run_to_exit(
+        &chaos,
+        &[
+            "--no-version-check",
+            "--log-file",
+            log.to_str().expect("UTF-8 path"),
+            "run",
+            "--journal-path",
+            journal.to_str().expect("UTF-8 path"),
+            experiment.to_str().expect("UTF-8 path"),
+        ],
+        &[
+            ("TOXIPROXY_URL", url.as_str()),
+            ("UPSTREAM_PORT", port.as_str()),
+            ("PROXY_PORT", proxy_port.as_str()),
+        ],
+        Duration::from_secs(120),
+    );
+    let text = std::fs::read_to_string(&journal).unwrap_or_else(|e| {
+        panic!(
+            "chaos against {:?} wrote no journal ({e}); exit {:?}; stderr:\n{}\nlog:\n{}",
+            server.flavour,
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    // The proxy's port differs per run: the same symbol in both.
+    serde_json::from_str(&text.replace(&proxy_port, "PROXY_PORT")).expect("the journal is JSON")
+}
+
+/// What both runs must agree on: the verdicts, and each activity's status, output
+/// (an HTTP probe's status and body; the headers carry dates) and whether it raised.
+fn journal_summary(journal: &Value) -> Value {
+    let activities = |runs: &Value| -> Vec<Value> {
+        runs.as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let output = match r["activity"]["provider"]["type"].as_str() {
+                    Some("http") if r["output"].is_object() => {
+                        json!({"status": r["output"]["status"], "body": r["output"]["body"]})
+                    }
+                    _ => r["output"].clone(),
+                };
+                json!({
+                    "name": r["activity"]["name"],
+                    "status": r["status"],
+                    "output": output,
+                    "raised": r.get("exception").is_some_and(|e| !e.is_null()),
+                })
+            })
+            .collect()
+    };
+    json!({
+        "status": journal["status"],
+        "deviated": journal["deviated"],
+        "before": journal["steady_states"]["before"]["steady_state_met"],
+        "after": journal["steady_states"]["after"]["steady_state_met"],
+        "run": activities(&journal["run"]),
+        "rollbacks": activities(&journal["rollbacks"]),
+    })
+}
+
+#[test]
+#[ignore = "compatibility tier: needs the Python chaos with chaostoolkit-toxiproxy (CASCADE_CHAOS_BIN) and the real toxiproxy-server (CASCADE_TOXIPROXY_BIN)"]
+fn compat_tier_chaostoolkit_toxiproxy_same_outcome() {
+    let toxiproxy = test_kit::tier::toxiproxy_bin();
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_fault-proxy"));
+    let upstream = Upstream::http_ok();
+    let mut summaries = Vec::new();
+    for (flavour, bin) in [(Flavour::Toxiproxy, &toxiproxy), (Flavour::Ours, &ours)] {
+        let server = ProxyServer::start(flavour, bin, &[]);
+        let journal = run_chaos(&server, &upstream);
+        // The rollback removed the proxy.
+        let left = http_request(
+            &server.addr,
+            "GET",
+            "/proxies",
+            &[],
+            None,
+            Duration::from_secs(10),
+        )
+        .expect("GET /proxies");
+        assert_eq!(
+            (left.status, left.text()),
+            (200, "{}".to_string()),
+            "{flavour:?}: proxies left after the rollback"
+        );
+        summaries.push((flavour, journal_summary(&journal)));
+    }
+    let (_, reference) = &summaries[0];
+    let (_, ours) = &summaries[1];
+    // The experiment's own expectations, so that two equally broken runs cannot pass.
+    let statuses: Vec<(&str, &str)> = reference["run"]
+        .as_array()
+        .expect("run activities")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or(""),
+                a["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("create-proxy", "succeeded"),
+            ("proxy-exists", "succeeded"),
+            ("proxy-enabled", "succeeded"),
+            ("proxy-listen", "succeeded"),
+            ("through-the-proxy", "succeeded"),
+            ("add-latency", "succeeded"),
+            ("through-the-slow-proxy-times-out", "failed"),
+            ("remove-latency", "succeeded"),
+            ("through-the-proxy-again", "succeeded"),
+            ("disable-proxy", "succeeded"),
+            ("through-the-disabled-proxy-fails", "failed"),
+            ("enable-proxy", "succeeded"),
+            ("through-the-enabled-proxy", "succeeded"),
+            ("toxic-on-a-missing-proxy", "failed"),
+            ("reset", "succeeded"),
+        ],
+        "the reference run: {reference:#}"
+    );
+    let mut diffs = Vec::new();
+    compare("chaos journal", "", reference, ours, &mut diffs);
+    assert!(
+        diffs.is_empty(),
+        "the journals differ:\n{}\nToxiproxy: {reference:#}\nours: {ours:#}",
+        diffs
+            .iter()
+            .map(|d| format!("{}: {} vs {}", d.path, d.toxiproxy, d.ours))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
