@@ -218,12 +218,7 @@ struct Places {
 
 struct Session<'a> {
     server: &'a ProxyServer,
-    /// Proxy name -> the port this server last answered for it.
-    ports: HashMap<String, u16>,
-    /// Real port -> its symbol (`NAME#N`).
-    symbols: HashMap<u16, String>,
-    /// Proxy name -> how many symbols it has had.
-    issued: HashMap<String, usize>,
+    ports: PortSymbols,
     conns: HashMap<String, TcpStream>,
 }
 
@@ -231,9 +226,7 @@ impl<'a> Session<'a> {
     fn new(server: &'a ProxyServer) -> Self {
         Session {
             server,
-            ports: HashMap::new(),
-            symbols: HashMap::new(),
-            issued: HashMap::new(),
+            ports: PortSymbols::default(),
             conns: HashMap::new(),
         }
     }
@@ -245,7 +238,7 @@ impl<'a> Session<'a> {
         while let Some(start) = out.find("{port:") {
             let end = start + out[start..].find('}').expect("placeholder closed");
             let name = &out[start + 6..end];
-            let port = self.ports.get(name).copied().unwrap_or(0);
+            let port = self.ports.port_of(name);
             out.replace_range(start..=end, &port.to_string());
         }
         out
@@ -307,7 +300,17 @@ impl<'a> Session<'a> {
                     Duration::from_secs(10),
                 );
                 let outcome = match answer {
-                    Ok(answer) => self.normalise(&answer),
+                    Ok(answer) => {
+                        // A deleted proxy's port is free for the OS to give again.
+                        if method == "DELETE"
+                            && answer.status == 204
+                            && let Some(name) = path.strip_prefix("/proxies/")
+                            && !name.contains('/')
+                        {
+                            self.ports.forget(&percent_decode(name));
+                        }
+                        self.normalise(&answer)
+                    }
                     Err(e) => json!({ "transport-error": e }),
                 };
                 (outcome, request)
@@ -359,7 +362,8 @@ impl<'a> Session<'a> {
     }
 
     fn connect(&self, proxy: &str) -> Result<TcpStream, Value> {
-        let Some(port) = self.ports.get(proxy).copied().filter(|p| *p != 0) else {
+        let port = self.ports.port_of(proxy);
+        if port == 0 {
             return Err(json!({"outcome": "no-port"}));
         };
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).map_err(|e| {
@@ -378,8 +382,8 @@ impl<'a> Session<'a> {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text }))
         };
-        self.learn_ports(&body);
-        self.replace_ports(&mut body);
+        self.ports.learn(&body);
+        self.ports.replace(&mut body);
         json!({
             "status": answer.status,
             "content_type": content_type,
@@ -387,11 +391,42 @@ impl<'a> Session<'a> {
             "body": body,
         })
     }
+}
+
+/// Each server's proxy ports as symbols: `NAME#N` is the Nth port answered for proxy NAME.
+#[derive(Default)]
+struct PortSymbols {
+    /// Proxy name -> the port last answered for it (0: not listening).
+    ports: HashMap<String, u16>,
+    /// Real port -> the proxy it was issued for and its symbol.
+    symbols: HashMap<u16, (String, String)>,
+    /// Proxy name -> how many symbols it has had.
+    issued: HashMap<String, usize>,
+    /// Deleted proxies' last ports: a wire step may still try them (and be refused).
+    gone: HashMap<String, u16>,
+}
+
+impl PortSymbols {
+    /// The port last answered for `proxy` (even if deleted since), 0 when none.
+    fn port_of(&self, proxy: &str) -> u16 {
+        self.ports
+            .get(proxy)
+            .or_else(|| self.gone.get(proxy))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// `proxy` was deleted: its port is free for the OS to give again.
+    fn forget(&mut self, proxy: &str) {
+        if let Some(port) = self.ports.remove(proxy) {
+            self.gone.insert(proxy.to_string(), port);
+        }
+    }
 
     /// Records the port of every proxy object (`name` and `listen` strings) in the
     /// answer, in document order with object keys sorted, so both servers issue the
     /// same symbols whatever order their maps are written in.
-    fn learn_ports(&mut self, value: &Value) {
+    fn learn(&mut self, value: &Value) {
         match value {
             Value::Object(map) => {
                 if let (Some(Value::String(name)), Some(Value::String(listen))) =
@@ -400,37 +435,80 @@ impl<'a> Session<'a> {
                         .rsplit(':')
                         .next()
                         .and_then(|p| p.parse::<u16>().ok())
-                    && port != 0
                 {
-                    self.ports.insert(name.clone(), port);
-                    if !self.symbols.contains_key(&port) {
-                        let n = self.issued.entry(name.clone()).or_insert(0);
-                        *n += 1;
-                        self.symbols.insert(port, format!("{name}#{n}"));
-                    }
+                    self.learn_port(name, port);
                 }
                 let sorted: BTreeMap<&String, &Value> = map.iter().collect();
                 for v in sorted.values() {
-                    self.learn_ports(v);
+                    self.learn(v);
                 }
             }
-            Value::Array(items) => items.iter().for_each(|v| self.learn_ports(v)),
+            Value::Array(items) => items.iter().for_each(|v| self.learn(v)),
             _ => {}
         }
     }
 
-    fn replace_ports(&self, value: &mut Value) {
+    /// Proxy `name` is answered with `port`. A new port gets a new symbol, unless it is
+    /// another live proxy's (a disabled proxy configured on a taken port); a port the
+    /// OS gives again after its proxy went away gets a new one, so that reuse on one
+    /// server only cannot make the two disagree.
+    fn learn_port(&mut self, name: &str, port: u16) {
+        self.gone.remove(name);
+        if self.ports.get(name) == Some(&port) {
+            return;
+        }
+        self.ports.insert(name.to_string(), port);
+        if port == 0 {
+            return;
+        }
+        let shared = self.symbols.get(&port).is_some_and(|(owner, _)| {
+            owner.as_str() != name && self.ports.get(owner) == Some(&port)
+        });
+        if shared {
+            return;
+        }
+        let n = self.issued.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        self.symbols
+            .insert(port, (name.to_string(), format!("{name}#{n}")));
+    }
+
+    fn replace(&self, value: &mut Value) {
         match value {
             Value::String(s) => *s = replace_ports_in(s, &self.symbols),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.replace_ports(v)),
-            Value::Object(map) => map.values_mut().for_each(|v| self.replace_ports(v)),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.replace(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.replace(v)),
             _ => {}
         }
     }
 }
 
+/// `%XX` escapes of a path segment decoded (as the servers' routers do).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `host:PORT` -> `host:{symbol}` for every known port after a colon.
-fn replace_ports_in(text: &str, symbols: &HashMap<u16, String>) -> String {
+fn replace_ports_in(text: &str, symbols: &HashMap<u16, (String, String)>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(colon) = rest.find(':') {
@@ -442,7 +520,7 @@ fn replace_ports_in(text: &str, symbols: &HashMap<u16, String>) -> String {
             .ok()
             .and_then(|p| symbols.get(&p))
         {
-            Some(symbol) if digits > 0 => {
+            Some((_, symbol)) if digits > 0 => {
                 out.push_str(&format!("{{{symbol}}}"));
                 rest = &rest[digits..];
             }
@@ -582,7 +660,19 @@ fn run_sequence(first: (Flavour, &Path), second: (Flavour, &Path)) -> Run {
         )
         .expect("GET /proxies");
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-        session.learn_ports(&body);
+        session.ports.learn(&body);
+    }
+    for (id, content) in bad_configs(&places) {
+        let path = dir.join(format!("{id}.json"));
+        if let Some(content) = &content {
+            std::fs::write(&path, content).expect("write a -config file");
+        }
+        let path = path.to_str().expect("UTF-8 path");
+        let oa = config_outcome(first, path);
+        let ob = config_outcome(second, path);
+        compare(id, "", &oa, &ob, &mut run.diffs);
+        let request = format!("-config {}", content.as_deref().unwrap_or("<no such file>"));
+        run.transcript.push((id.to_string(), request, oa, ob));
     }
     for step in &sequence.steps {
         let (oa, request) = sa.run(&step.action, &places);
@@ -594,6 +684,47 @@ fn run_sequence(first: (Flavour, &Path), second: (Flavour, &Path)) -> Run {
     drop(sb);
     let _ = std::fs::remove_dir_all(&dir);
     run
+}
+
+/// `-config` files that are not right, by step id (`None`: no such file).
+fn bad_configs(places: &Places) -> Vec<(&'static str, Option<String>)> {
+    let upstream = &places.upstream;
+    vec![
+        ("config-missing-file", None),
+        ("config-bad-json", Some(r#"[{"name": "x""#.to_string())),
+        (
+            "config-missing-upstream",
+            Some(r#"[{"name": "x", "listen": "127.0.0.1:0"}]"#.to_string()),
+        ),
+        (
+            "config-second-proxy-bad-port",
+            Some(format!(
+                r#"[{{"name": "ok", "listen": "127.0.0.1:0", "upstream": "{upstream}"}},
+                    {{"name": "bad", "listen": "127.0.0.1:99999", "upstream": "{upstream}"}}]"#
+            )),
+        ),
+    ]
+}
+
+/// How a server started with `-config PATH` behaves: it serves (and which proxies it
+/// has), or it exits (and whether with success).
+fn config_outcome(server: (Flavour, &Path), path: &str) -> Value {
+    match ProxyServer::try_start(server.0, server.1, &["-config", path]) {
+        Ok(running) => {
+            let answer = http_request(
+                &running.addr,
+                "GET",
+                "/proxies",
+                &[],
+                None,
+                Duration::from_secs(10),
+            )
+            .expect("GET /proxies");
+            let mut session = Session::new(&running);
+            json!({"serves": true, "proxies": session.normalise(&answer)["body"]})
+        }
+        Err(exit) => json!({"serves": false, "exit_success": exit.status.success()}),
+    }
 }
 
 /// Markdown: every difference with its step's request and both full answers.
@@ -642,6 +773,53 @@ fn save_report(name: &str, text: &str) -> PathBuf {
 }
 
 #[test]
+fn port_symbols_follow_proxies_not_port_numbers() {
+    let answer =
+        |name: &str, port: u16| json!({"name": name, "listen": format!("127.0.0.1:{port}")});
+    let shown = |ports: &PortSymbols, port: u16| {
+        let mut text = json!(format!("listen tcp 127.0.0.1:{port}: bind"));
+        ports.replace(&mut text);
+        text
+    };
+    let mut ports = PortSymbols::default();
+    ports.learn(&json!([answer("a", 4001), answer("b", 4002)]));
+    assert_eq!(
+        shown(&ports, 4001),
+        json!("listen tcp 127.0.0.1:{a#1}: bind")
+    );
+    // Unchanged port: same symbol. A disabled proxy configured on a's port: a's symbol.
+    ports.learn(&answer("a", 4001));
+    ports.learn(&answer("c", 4001));
+    assert_eq!(
+        shown(&ports, 4001),
+        json!("listen tcp 127.0.0.1:{a#1}: bind")
+    );
+    assert_eq!(ports.port_of("c"), 4001);
+    // b is deleted and the OS gives its port to a new proxy d: a new symbol, and b's
+    // old port is still what a wire step tries for b.
+    ports.forget("b");
+    assert_eq!(ports.port_of("b"), 4002);
+    ports.learn(&answer("d", 4002));
+    assert_eq!(
+        shown(&ports, 4002),
+        json!("listen tcp 127.0.0.1:{d#1}: bind")
+    );
+    // Not listening (port 0), then listening again on the same number: a new symbol.
+    ports.learn(&answer("d", 0));
+    assert_eq!(ports.port_of("d"), 0);
+    ports.learn(&answer("d", 4002));
+    assert_eq!(
+        shown(&ports, 4002),
+        json!("listen tcp 127.0.0.1:{d#2}: bind")
+    );
+    // Unknown numbers and non-ports stay as they are.
+    assert_eq!(
+        shown(&ports, 4999),
+        json!("listen tcp 127.0.0.1:4999: bind")
+    );
+}
+
+#[test]
 #[ignore = "compatibility tier: needs the real toxiproxy-server v2.5.0 (CASCADE_TOXIPROXY_BIN)"]
 fn compat_tier_harness_toxiproxy_agrees_with_itself() {
     // Two real servers through the same harness: any difference is the harness's own
@@ -659,7 +837,7 @@ fn compat_tier_harness_toxiproxy_agrees_with_itself() {
         let _ = writeln!(transcript, "{id}\t{request}\n\t{answer}");
     }
     save_report("toxiproxy-transcript.txt", &transcript);
-    assert!(run.transcript.len() > 250, "the sequence lost steps");
+    assert!(run.transcript.len() > 270, "the sequence lost steps");
     assert!(
         run.diffs.is_empty(),
         "Toxiproxy differs from itself:\n{text}"

@@ -33,6 +33,15 @@ pub enum Flavour {
     Ours,
 }
 
+/// A server that ended before it served: its exit status and what it logged.
+#[derive(Debug)]
+pub struct EarlyExit {
+    /// How it ended.
+    pub status: std::process::ExitStatus,
+    /// Its stdout and stderr.
+    pub log: String,
+}
+
 /// A running Toxiproxy-API server; killed and reaped on drop.
 pub struct ProxyServer {
     child: Child,
@@ -47,6 +56,21 @@ impl ProxyServer {
     /// Starts `bin` (of `flavour`) with `-host 127.0.0.1 -port 0` plus `args` (e.g.
     /// `-config FILE`), and waits until `GET /version` answers.
     pub fn start(flavour: Flavour, bin: impl AsRef<Path>, args: &[&str]) -> ProxyServer {
+        ProxyServer::try_start(flavour, bin, args).unwrap_or_else(|exit| {
+            panic!(
+                "{flavour:?} exited early with {}; log:\n{}",
+                exit.status, exit.log
+            )
+        })
+    }
+
+    /// [`ProxyServer::start`], for a start that may be refused: the exit, when the
+    /// process ends before serving.
+    pub fn try_start(
+        flavour: Flavour,
+        bin: impl AsRef<Path>,
+        args: &[&str],
+    ) -> Result<ProxyServer, EarlyExit> {
         let bin = bin.as_ref();
         let label = match flavour {
             Flavour::Toxiproxy => "toxiproxy",
@@ -74,12 +98,12 @@ impl ProxyServer {
             flavour,
             dir,
         };
-        server.addr = server.wait_for_addr(&addr_file);
+        server.addr = server.wait_for_addr(&addr_file)?;
         server.wait_until_serving();
-        server
+        Ok(server)
     }
 
-    fn wait_for_addr(&mut self, addr_file: &Path) -> String {
+    fn wait_for_addr(&mut self, addr_file: &Path) -> Result<String, EarlyExit> {
         let deadline = Instant::now() + START_BUDGET;
         while Instant::now() < deadline {
             let found = match self.flavour {
@@ -95,14 +119,13 @@ impl ProxyServer {
                     .find(|addr| answers_version(addr)),
             };
             if let Some(addr) = found {
-                return addr;
+                return Ok(addr);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "{:?} exited early with {status}; log:\n{}",
-                    self.flavour,
-                    self.log()
-                );
+                return Err(EarlyExit {
+                    status,
+                    log: self.log(),
+                });
             }
             thread::sleep(Duration::from_millis(10));
         }
