@@ -51,27 +51,38 @@ impl Access {
         Self { token }
     }
 
-    /// Whether a change with this `Authorization` header may go ahead; the refusal (401
-    /// with `WWW-Authenticate`) otherwise.
-    pub fn check(&self, authorization: Option<&[u8]>) -> Result<(), HttpResponse> {
+    /// Whether a change with this `Authorization` header may go ahead.
+    pub fn check(&self, authorization: Option<&[u8]>) -> Result<(), Denied> {
         let Some(Token(expected)) = &self.token else {
             return Ok(());
         };
         let presented = authorization.and_then(bearer).unwrap_or_default();
         if bool::from(presented.ct_eq(expected.as_bytes())) {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(Denied)
         }
+    }
+}
+
+/// A change refused for want of the token.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Denied;
+
+impl Denied {
+    /// 401 with `WWW-Authenticate`, in Toxiproxy's error shape.
+    pub fn response(&self) -> HttpResponse {
         let e = ApiError::new(
             "changing proxies needs Authorization: Bearer <the --api-token given to fault-proxy>",
             401,
         );
-        Err(HttpResponse::Unauthorized()
+        HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="fault-proxy""#))
             .content_type("text/plain; charset=utf-8")
             .body(format!(
                 "{}\n",
                 serde_json::to_string(&e).unwrap_or_default()
-            )))
+            ))
     }
 }
 
@@ -96,7 +107,7 @@ mod tests {
             b"s3cret",
             b"",
         ] {
-            let refused = access.check(Some(wrong)).unwrap_err();
+            let refused = access.check(Some(wrong)).unwrap_err().response();
             assert_eq!(refused.status(), 401);
             assert!(refused.headers().contains_key(header::WWW_AUTHENTICATE));
         }

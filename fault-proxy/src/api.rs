@@ -175,12 +175,72 @@ async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed().finish()
 }
 
-/// Toxiproxy refuses browsers (a web page must not drive the proxy from a user's
-/// machine), by the `Mozilla/` prefix every browser sends; then the token, if any.
+/// Whether `method path` is one of Toxiproxy's routes. Its middleware (request id,
+/// browser check) runs only on those: the router's own 404 and 405 come without them.
+fn routed(method: &Method, path: &str) -> bool {
+    let parts: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let is = |m: Method| *method == m;
+    let name = |s: &str| !s.is_empty();
+    match parts.as_slice() {
+        ["reset"] | ["populate"] => is(Method::POST),
+        ["proxies"] => is(Method::GET) || is(Method::POST),
+        ["proxies", p] if name(p) => is(Method::GET) || is(Method::POST) || is(Method::DELETE),
+        ["proxies", p, "toxics"] if name(p) => is(Method::GET) || is(Method::POST),
+        ["proxies", p, "toxics", t] if name(p) && name(t) => {
+            is(Method::GET) || is(Method::POST) || is(Method::DELETE)
+        }
+        ["version"] => is(Method::GET),
+        ["metrics"] => true,
+        _ => false,
+    }
+}
+
+/// A request id in the shape of Toxiproxy's (an xid: 20 characters of base32hex), from
+/// the time, this process and a counter: unique per request.
+fn request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PROCESS: OnceLock<[u8; 5]> = OnceLock::new();
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let process = PROCESS.get_or_init(rand::random);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut raw = [0u8; 12];
+    raw[..4].copy_from_slice(&secs.to_be_bytes());
+    raw[4..9].copy_from_slice(process);
+    raw[9..].copy_from_slice(&n.to_be_bytes()[1..]);
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let bits = raw.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b)) << 4;
+    (0..20)
+        .map(|i| ALPHABET[((bits >> (95 - 5 * i)) & 31) as usize] as char)
+        .collect()
+}
+
+/// On Toxiproxy's routes: a request id, the browser refusal (a web page must not drive
+/// the proxy from a user's machine; every browser's User-Agent starts `Mozilla/`), and
+/// the token for changes, if one is set.
 async fn guard<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<impl MessageBody + use<B>>, actix_web::Error> {
+    if !routed(req.method(), req.path()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let id = request_id();
+    let with_id = |mut response: ServiceResponse<_>| {
+        if let Ok(value) = header::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(
+                header::HeaderName::from_static("x-toxiproxy-request-id"),
+                value,
+            );
+        }
+        response
+    };
     let browser = req
         .headers()
         .get(header::USER_AGENT)
@@ -190,7 +250,7 @@ async fn guard<B: MessageBody + 'static>(
             .content_type("text/plain; charset=utf-8")
             .insert_header(("X-Content-Type-Options", "nosniff"))
             .body("User agent not allowed\n");
-        return Ok(req.into_response(response).map_into_right_body());
+        return Ok(with_id(req.into_response(response).map_into_right_body()));
     }
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if !reads {
@@ -203,12 +263,14 @@ async fn guard<B: MessageBody + 'static>(
             && let Err(refusal) = state.access.check(authorization)
         {
             tracing::warn!(method = %req.method(), path = %req.path(), peer = ?req.peer_addr(), "API change refused: no valid token");
-            return Ok(req.into_response(refusal).map_into_right_body());
+            return Ok(with_id(
+                req.into_response(refusal.response()).map_into_right_body(),
+            ));
         }
     }
     next.call(req)
         .await
-        .map(ServiceResponse::map_into_left_body)
+        .map(|r| with_id(r.map_into_left_body()))
 }
 
 /// The request body, at most [`MAX_BODY_BYTES`] (413 beyond).
@@ -269,4 +331,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/metrics").to(metrics))
             .default_service(web::to(not_found)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_toxiproxys_routes_are_routed() {
+        assert!(routed(&Method::GET, "/proxies"));
+        assert!(routed(&Method::DELETE, "/proxies/a/toxics/b"));
+        assert!(!routed(&Method::PUT, "/proxies"));
+        assert!(!routed(&Method::GET, "/nothing"));
+        assert!(!routed(&Method::GET, "/proxies/a/b"));
+        assert!(!routed(&Method::DELETE, "/proxies/a/toxics"));
+    }
+
+    #[test]
+    fn request_ids_look_like_xids_and_differ() {
+        let (a, b) = (request_id(), request_id());
+        assert_eq!(a.len(), 20);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'v').contains(&c))
+        );
+        assert_ne!(a, b);
+    }
 }

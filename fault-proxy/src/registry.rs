@@ -201,14 +201,23 @@ impl Registry {
             };
             plans.push(plan);
         }
-        let mut views = Vec::with_capacity(specs.len());
+        let mut views: Vec<Value> = Vec::with_capacity(specs.len());
+        let mut names: Vec<String> = Vec::with_capacity(specs.len());
         for (spec, plan) in specs.into_iter().zip(plans) {
             let Plan::Replace { bound, reuse } = plan else {
                 if let Some(e) = proxies.get(&spec.name) {
                     views.push(e.view());
+                    names.push(spec.name.clone());
                 }
                 continue;
             };
+            // An earlier entry of this populate replaced now: it shows as stopped.
+            for (view, name) in views.iter_mut().zip(&names) {
+                if *name == spec.name {
+                    view["enabled"] = Value::Bool(false);
+                }
+            }
+            names.push(spec.name.clone());
             let mut old_socket = None;
             if let Some(mut old) = proxies.remove(&spec.name) {
                 old_socket = old.stop().await;

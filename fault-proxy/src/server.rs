@@ -26,8 +26,8 @@ pub enum Failure {
     Runtime(anyhow::Error),
 }
 
-/// Largest request head the API reads.
-const MAX_API_CONNECTIONS: usize = 256;
+/// Open API connections at most (an idle one is closed after 5 s without a request).
+const MAX_API_CONNECTIONS: usize = 1024;
 
 fn api_addr(cli: &Cli) -> Result<SocketAddr, Failure> {
     let port: u16 = cli.port.parse().map_err(|_| {
@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         let server = HttpServer::new(move || App::new().app_data(served.clone()).configure(routes))
             .workers(1)
             .max_connections(MAX_API_CONNECTIONS)
-            .client_request_timeout(std::time::Duration::from_secs(10))
+            .client_request_timeout(std::time::Duration::from_secs(5))
             .shutdown_timeout(5)
             .disable_signals()
             .listen(socket)?

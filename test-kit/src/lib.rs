@@ -7,12 +7,14 @@
 //! - [`repo`]: the checkout's root and the built binaries.
 //! - [`kube`]: the pinned kubectl and the lock on the control plane's node port.
 //! - [`service`]: provider-app and consumer-app as real processes.
+//! - [`fault_proxy`]: the fault proxy as a real process, its API address learnt.
 //! - [`process`]: is a process alive.
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
 //! - [`toxiproxy`]: servers of Toxiproxy's HTTP API (the real one and ours) as real
 //!   processes, and the echo and HTTP upstreams proxy tests point them at.
 
 pub mod browser;
+pub mod fault_proxy;
 pub mod kube;
 pub mod process;
 pub mod repo;

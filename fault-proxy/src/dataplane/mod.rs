@@ -45,25 +45,36 @@ pub struct Bound {
     pub addr: SocketAddr,
 }
 
-/// Go's reading of a listen address: `""` and `":port"` mean every interface.
+/// Go's reading of a listen address (`net.Listen("tcp", listen)`): `""` and `":port"`
+/// mean every interface; errors worded as Go words them.
 fn resolve_listen(listen: &str) -> Result<SocketAddr, ApiError> {
-    let text = if listen.is_empty() {
-        "[::]:0".to_string()
-    } else if let Some(port) = listen.strip_prefix(':') {
-        format!("[::]:{port}")
-    } else {
-        listen.to_string()
+    let go = |what: &str, detail: &str| {
+        ApiError::new(format!("listen tcp: address {what}: {detail}"), 500)
     };
-    let addrs: Vec<SocketAddr> = text
+    let (host, port) = if listen.is_empty() {
+        ("", "0")
+    } else {
+        let Some((host, port)) = listen.rsplit_once(':') else {
+            return Err(go(listen, "missing port in address"));
+        };
+        (host.trim_start_matches('[').trim_end_matches(']'), port)
+    };
+    let port: u16 = match port.parse::<u32>() {
+        Ok(p) if p <= 65535 => p as u16,
+        _ if port.is_empty() => 0,
+        _ => return Err(go(port, "invalid port")),
+    };
+    let host = if host.is_empty() { "::" } else { host };
+    let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| ApiError::new(format!("listen tcp {listen}: {e}"), 500))?
+        .map_err(|e| ApiError::new(format!("listen tcp: lookup {host}: {e}"), 500))?
         .collect();
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or(addrs.first())
         .copied()
-        .ok_or_else(|| ApiError::new(format!("listen tcp {listen}: no address"), 500))
+        .ok_or_else(|| ApiError::new(format!("listen tcp: lookup {host}: no such host"), 500))
 }
 
 impl DataPlane {
@@ -234,5 +245,31 @@ async fn accept_loop(
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_listen;
+
+    #[test]
+    fn listen_addresses_read_and_fail_as_in_go() {
+        assert_eq!(resolve_listen("").unwrap().to_string(), "[::]:0");
+        assert_eq!(resolve_listen(":8080").unwrap().to_string(), "[::]:8080");
+        assert_eq!(
+            resolve_listen("127.0.0.1:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert_eq!(resolve_listen("[::1]:5").unwrap().to_string(), "[::1]:5");
+        let err = |l: &str| resolve_listen(l).unwrap_err().message;
+        assert_eq!(
+            err("nonsense"),
+            "listen tcp: address nonsense: missing port in address"
+        );
+        assert_eq!(
+            err("127.0.0.1:99999"),
+            "listen tcp: address 99999: invalid port"
+        );
+        assert_eq!(err("127.0.0.1:-1"), "listen tcp: address -1: invalid port");
     }
 }

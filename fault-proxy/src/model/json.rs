@@ -17,7 +17,7 @@ pub fn first_value(body: &[u8]) -> Result<Value, ApiError> {
     match values.next() {
         None => Err(ApiError::bad_body("EOF")),
         Some(Ok(value)) => Ok(value),
-        Some(Err(e)) if e.is_eof() => Err(ApiError::bad_body(format!("unexpected EOF ({e})"))),
+        Some(Err(e)) if e.is_eof() => Err(ApiError::bad_body("unexpected EOF")),
         Some(Err(e)) => Err(ApiError::bad_body(e)),
     }
 }
@@ -61,8 +61,18 @@ impl<'a> Fields<'a> {
         Self { map, owner }
     }
 
+    /// The field `key`: an exact match first, else (as Go matches) one whose key equals
+    /// it ignoring ASCII case.
     fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
+        let map = self.map?;
+        map.get(key)
+            .or_else(|| {
+                map.iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v)
+                    .next_back()
+            })
+            .filter(|v| !v.is_null())
     }
 
     fn mismatch(&self, key: &str, value: &Value, go_type: &str) -> ApiError {
@@ -174,5 +184,9 @@ mod tests {
                 .contains("Proxy.b of type bool")
         );
         assert_eq!(f.string("absent").unwrap(), None);
+        let v: Value = serde_json::json!({"NAME": "upper", "Listen": "l"});
+        let f = Fields::new(v.as_object(), "Proxy");
+        assert_eq!(f.string("name").unwrap().as_deref(), Some("upper"));
+        assert_eq!(f.string("listen").unwrap().as_deref(), Some("l"));
     }
 }

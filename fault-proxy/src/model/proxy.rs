@@ -36,8 +36,9 @@ impl ProxySpec {
     fn read(
         map: Option<&serde_json::Map<String, Value>>,
         defaults: ProxySpec,
+        go_struct: &str,
     ) -> Result<ProxySpec, ApiError> {
-        let f = Fields::new(map, "Proxy");
+        let f = Fields::new(map, go_struct);
         let mut spec = defaults;
         if let Some(name) = f.string("name")? {
             spec.name = name;
@@ -61,7 +62,7 @@ impl ProxySpec {
     pub fn from_create_body(body: &[u8]) -> Result<ProxySpec, ApiError> {
         let value = first_value(body)?;
         let map = object(&value, "toxiproxy.Proxy")?;
-        let spec = Self::read(map, Self::blank())?;
+        let spec = Self::read(map, Self::blank(), "Proxy")?;
         if spec.name.is_empty() {
             return Err(ApiError::missing("name"));
         }
@@ -75,7 +76,7 @@ impl ProxySpec {
     pub fn updated(&self, body: &[u8]) -> Result<ProxySpec, ApiError> {
         let value = first_value(body)?;
         let map = object(&value, "toxiproxy.Proxy")?;
-        let mut spec = Self::read(map, self.clone())?;
+        let mut spec = Self::read(map, self.clone(), "Proxy")?;
         spec.name.clone_from(&self.name);
         Ok(spec)
     }
@@ -95,13 +96,18 @@ impl ProxySpec {
                     _ => "bool",
                 };
                 return Err(ApiError::bad_body(format!(
-                    "json: cannot unmarshal {kind} into Go value of type []toxiproxy.Proxy"
+                    "json: cannot unmarshal {kind} into Go value of type []struct {{ toxiproxy.Proxy; Enabled *bool \"json:\\\"enabled\\\"\" }}"
                 )));
             }
         };
         let mut specs = Vec::with_capacity(items.len());
         for item in items {
-            specs.push(Self::read(object(item, "toxiproxy.Proxy")?, Self::blank())?);
+            // Populate's entries are an anonymous Go struct: no type name in errors.
+            let map = object(
+                item,
+                "struct { toxiproxy.Proxy; Enabled *bool \"json:\\\"enabled\\\"\" }",
+            )?;
+            specs.push(Self::read(map, Self::blank(), "")?);
         }
         for (i, spec) in specs.iter().enumerate() {
             if spec.name.is_empty() {
@@ -193,7 +199,7 @@ mod tests {
             ProxySpec::list_from_body(b"{}")
                 .unwrap_err()
                 .message
-                .contains("[]toxiproxy.Proxy")
+                .contains("[]struct { toxiproxy.Proxy; Enabled *bool")
         );
         assert!(ProxySpec::list_from_body(b"[]").unwrap().is_empty());
     }

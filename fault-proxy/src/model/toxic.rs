@@ -339,8 +339,12 @@ impl Toxic {
     /// `attributes` (merged) and `toxicity` change, as in Toxiproxy.
     pub fn updated(&self, body: &[u8]) -> Result<Toxic, ApiError> {
         let value = first_value(body)?;
-        let map = object(&value, "toxics.ToxicWrapper")?;
-        let f = Fields::new(map, "ToxicWrapper");
+        let map = object(
+            &value,
+            "struct { Attributes interface {} \"json:\\\"attributes\\\"\"; Toxicity float32 \"json:\\\"toxicity\\\"\" }",
+        )?;
+        // Toxiproxy decodes an update into an anonymous struct: Go names no type.
+        let f = Fields::new(map, "");
         let mut next = self.clone();
         if let Some(t) = f.float32("toxicity")? {
             next.toxicity = check_toxicity(t)?;
@@ -358,7 +362,10 @@ fn serialize_toxicity<S: SerializeMap>(map: &mut S, t: f32) -> Result<(), S::Err
     if t.fract() == 0.0 && t.abs() < 1e9 {
         map.serialize_entry("toxicity", &(t as i64))
     } else {
-        map.serialize_entry("toxicity", &t)
+        // The f32's shortest decimal (0.1, not 0.10000000149011612), which survives
+        // conversion to a JSON value as f64.
+        let shortest: f64 = t.to_string().parse().unwrap_or(f64::from(t));
+        map.serialize_entry("toxicity", &shortest)
     }
 }
 
