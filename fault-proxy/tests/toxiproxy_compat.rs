@@ -120,6 +120,25 @@ const ALLOWED: &[Allowed] = &[
         },
     },
     Allowed {
+        id: "http-toxics",
+        reason: "http_status and http_latency are fault-proxy's own toxic types (issue 19's \
+                 HTTP-level faults); Toxiproxy answers 400 invalid toxic type",
+        covers: |d| ["ext-http-status", "ext-http-latency"].contains(&d.step.as_str()),
+    },
+    Allowed {
+        id: "field-length-cap",
+        reason: "a name, listen or upstream longer than 1024 bytes is refused (400), so a \
+                 hostile client cannot fill the memory; Toxiproxy takes any length. The \
+                 delete that follows finds nothing",
+        covers: |d| ["limit-long-name", "limit-long-name-delete"].contains(&d.step.as_str()),
+    },
+    Allowed {
+        id: "body-size-cap",
+        reason: "a request body over 1 MiB is refused (413) before it is read whole; \
+                 Toxiproxy reads any size. The delete that follows finds nothing",
+        covers: |d| ["limit-body-over-1mib", "limit-body-delete"].contains(&d.step.as_str()),
+    },
+    Allowed {
         id: "config-errors-stop",
         reason: "a -config file that cannot be read or has a bad proxy stops the server with \
                  one line on stderr and exit 2; Toxiproxy logs it and serves what it could",
@@ -326,6 +345,11 @@ impl<'a> Session<'a> {
         let mut out = text
             .replace("{upstream}", &places.upstream)
             .replace("{dead}", &places.dead);
+        while let Some(start) = out.find("{pad:") {
+            let end = start + out[start..].find('}').expect("placeholder closed");
+            let n: usize = out[start + 5..end].parse().expect("{pad:N}");
+            out.replace_range(start..=end, &"x".repeat(n));
+        }
         while let Some(start) = out.find("{port:") {
             let end = start + out[start..].find('}').expect("placeholder closed");
             let name = &out[start + 6..end];
@@ -382,6 +406,7 @@ impl<'a> Session<'a> {
                         .collect::<String>(),
                     body.as_deref().map(|b| format!(" {b}")).unwrap_or_default()
                 );
+                let request = shorten(request);
                 let answer = http_request(
                     &self.server.addr,
                     method,
@@ -571,6 +596,14 @@ impl PortSymbols {
             Value::Object(map) => map.values_mut().for_each(|v| self.replace(v)),
             _ => {}
         }
+    }
+}
+
+/// `text` cut to 300 characters for the reports (a step may send a megabyte).
+fn shorten(text: String) -> String {
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+        None => text,
     }
 }
 

@@ -410,14 +410,15 @@ pub fn http_request(
     head.push_str("\r\n");
     let mut request = head.into_bytes();
     request.extend_from_slice(body.unwrap_or_default());
-    stream
-        .write_all(&request)
-        .map_err(|e| format!("send {method} {path}: {e}"))?;
+    // A server may answer (413) and close before it has read a large body: the write
+    // then fails, and the answer is still there to read.
+    let sent = stream.write_all(&request);
     let mut raw = Vec::new();
-    stream
-        .take(16 << 20)
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("read the answer to {method} {path}: {e}"))?;
+    let read = (&stream).take(16 << 20).read_to_end(&mut raw);
+    if raw.is_empty() {
+        sent.map_err(|e| format!("send {method} {path}: {e}"))?;
+        read.map_err(|e| format!("read the answer to {method} {path}: {e}"))?;
+    }
     parse_answer(&raw).map_err(|e| format!("answer to {method} {path}: {e}"))
 }
 
