@@ -1,8 +1,9 @@
-# One Dockerfile, two images: pick one with --target (run from the repository root):
+# One Dockerfile, three images: pick one with --target (run from the repository root):
 #   docker build --target provider-app -t cascade-lab/provider-app:dev .
 #   docker build --target consumer-app -t cascade-lab/consumer-app:dev .
-# Both targets share the builder stages, so the second build reuses the first's layers
-# (one dependency build, one compile of both binaries).
+#   docker build --target fault-proxy -t cascade-lab/fault-proxy:dev .
+# The targets share the builder stages, so later builds reuse the first's layers
+# (one dependency build, one compile of every binary).
 
 # Match the toolchain the workspace is developed with (rust-version in Cargo.toml is the floor).
 ARG RUST_VERSION=1.95
@@ -30,11 +31,13 @@ FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
 # Dependency layer: rebuilt only when recipe.json changes.
 RUN cargo chef cook --release --locked --recipe-path recipe.json \
-      --package provider-app --package consumer-app
+      --package provider-app --package consumer-app --package fault-proxy
 COPY . .
-RUN cargo build --release --locked --package provider-app --package consumer-app --bins \
+RUN cargo build --release --locked --package provider-app --package consumer-app \
+      --package fault-proxy --bins \
     && mkdir -p /out \
-    && cp target/release/provider-app target/release/consumer-app /out/
+    && cp target/release/provider-app target/release/consumer-app \
+      target/release/fault-proxy /out/
 
 # --- runtime images: glibc and CA certificates only, no shell, user 65532 (nonroot) ---
 FROM ${RUNTIME_IMAGE} AS provider-app
@@ -49,3 +52,12 @@ COPY --from=builder /out/consumer-app /usr/local/bin/consumer-app
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/consumer-app"]
+
+FROM ${RUNTIME_IMAGE} AS fault-proxy
+COPY --from=builder /out/fault-proxy /usr/local/bin/fault-proxy
+USER 65532:65532
+# The API (8474, Toxiproxy's port). In a container the API must listen on 0.0.0.0, which
+# needs a token: pass FAULT_PROXY_API_TOKEN and `-host 0.0.0.0`. Proxies listen on the
+# ports their API calls (or -config) give.
+EXPOSE 8474
+ENTRYPOINT ["/usr/local/bin/fault-proxy"]
