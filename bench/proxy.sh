@@ -104,6 +104,8 @@ wait_http "http://$VIA_TOXIPROXY/"
 wait_http "http://$VIA_OURS/"
 
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# rss_split PID: "anonymous kB / file-backed kB" of the resident set now.
+rss_split() { awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {print a " / " f}' "/proc/$1/status"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 TOXIPROXY_IDLE=$(rss_kb "$TOXIPROXY_PID")
 OURS_IDLE=$(rss_kb "$OURS_PID")
@@ -166,6 +168,8 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 TOXIPROXY_HWM=$(hwm_kb "$TOXIPROXY_PID")
 OURS_HWM=$(hwm_kb "$OURS_PID")
+TOXIPROXY_SPLIT=$(rss_split "$TOXIPROXY_PID")
+OURS_SPLIT=$(rss_split "$OURS_PID")
 
 # The latency toxic, on both proxies at once; then the toxic runs, interleaved.
 for api in "$TOXIPROXY_API" "$OURS_API"; do
@@ -185,16 +189,20 @@ done
 echo
 echo "## Summary (medians over the rounds)"
 echo
-echo "| path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | proxy CPU µs/request | peak RSS (VmHWM) | RSS idle |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | proxy CPU µs/request | peak RSS (VmHWM) | RSS idle | RSS after the load: anon / file kB |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 D_RPS=$(median direct 1); D_P50=$(median direct 2); D_P99=$(median direct 3)
-echo "| direct | $D_RPS | $D_P50 | $D_P99 | - | - | - | - | - |"
+echo "| direct | $D_RPS | $D_P50 | $D_P99 | - | - | - | - | - | - |"
 for name in toxiproxy fault-proxy; do
-  if [ "$name" = toxiproxy ]; then hwm=$TOXIPROXY_HWM; idle=$TOXIPROXY_IDLE; else hwm=$OURS_HWM; idle=$OURS_IDLE; fi
+  if [ "$name" = toxiproxy ]; then
+    hwm=$TOXIPROXY_HWM; idle=$TOXIPROXY_IDLE; split=$TOXIPROXY_SPLIT
+  else
+    hwm=$OURS_HWM; idle=$OURS_IDLE; split=$OURS_SPLIT
+  fi
   rps=$(median "$name" 1); p50=$(median "$name" 2); p99=$(median "$name" 3); cpu=$(median "$name" 4)
   added50=$(awk -v a="$p50" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
   added99=$(awk -v a="$p99" -v b="$D_P99" 'BEGIN {printf "%.3f", a - b}')
-  echo "| $name | $rps | $p50 | $p99 | $added50 | $added99 | $cpu | $hwm kB | $idle kB |"
+  echo "| $name | $rps | $p50 | $p99 | $added50 | $added99 | $cpu | $hwm kB | $idle kB | $split |"
 done
 echo
 echo "| latency toxic (${LATENCY_MS} ms) | p50 ms | p99 ms | p50 - requested | p99 - requested |"
