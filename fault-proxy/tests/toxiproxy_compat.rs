@@ -198,6 +198,14 @@ enum Action {
     Close {
         conn: String,
     },
+    /// Two roundtrips on each of `connections` new connections at once: which were
+    /// delayed by `delay_ms` (none, some, all) and whether each connection's two
+    /// roundtrips agreed (toxicity is decided per connection, not per chunk).
+    ToxicityMix {
+        proxy: String,
+        connections: usize,
+        delay_ms: u64,
+    },
 }
 
 enum Target {
@@ -262,6 +270,7 @@ fn parse_step(raw: &Value) -> Result<Step, String> {
             "delay_ms",
             "wait_ms",
             "reset_matters",
+            "connections",
         ];
         if !known.contains(&key.as_str()) {
             return Err(format!("{id}: unknown key {key}"));
@@ -318,6 +327,19 @@ fn parse_step(raw: &Value) -> Result<Step, String> {
             },
             Some("close") => Action::Close {
                 conn: text("conn").ok_or(format!("{id}: close needs conn"))?,
+            },
+            Some("toxicity_mix") => Action::ToxicityMix {
+                proxy: text("proxy").ok_or(format!("{id}: toxicity_mix needs proxy"))?,
+                connections: obj
+                    .get("connections")
+                    .and_then(Value::as_u64)
+                    .filter(|n| (1..=40).contains(n))
+                    .ok_or(format!("{id}: connections must be 1 to 40"))?
+                    as usize,
+                delay_ms: obj
+                    .get("delay_ms")
+                    .and_then(Value::as_u64)
+                    .ok_or(format!("{id}: toxicity_mix needs delay_ms"))?,
             },
             other => {
                 return Err(format!(
@@ -485,6 +507,56 @@ impl<'a> Session<'a> {
                     json!({ "outcome": if had { "closed" } else { "no-connection" } }),
                     String::new(),
                 )
+            }
+            Action::ToxicityMix {
+                proxy,
+                connections,
+                delay_ms,
+            } => {
+                let streams: Result<Vec<TcpStream>, Value> =
+                    (0..*connections).map(|_| self.connect(proxy)).collect();
+                let streams = match streams {
+                    Ok(streams) => streams,
+                    Err(outcome) => return (outcome, String::new()),
+                };
+                let delay = *delay_ms;
+                let delayed_twice: Vec<Option<(bool, bool)>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = streams
+                        .into_iter()
+                        .map(|mut stream| {
+                            scope.spawn(move || {
+                                let mut once = || {
+                                    let started = Instant::now();
+                                    let outcome = roundtrip(
+                                        &mut stream,
+                                        Duration::from_millis(delay * 3),
+                                        false,
+                                    );
+                                    (outcome["outcome"] == "echoed").then(|| {
+                                        started.elapsed().as_millis() as u64 * 10 >= delay * 9
+                                    })
+                                };
+                                Some((once()?, once()?))
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().ok().flatten())
+                        .collect()
+                });
+                let echoed: Vec<(bool, bool)> = delayed_twice.iter().flatten().copied().collect();
+                let delayed = echoed.iter().filter(|(first, _)| *first).count();
+                let outcome = json!({
+                    "all_echoed": echoed.len() == *connections,
+                    "delayed": match delayed {
+                        0 => "none",
+                        n if n == echoed.len() => "all",
+                        _ => "some",
+                    },
+                    "same_on_each_connection": echoed.iter().all(|(a, b)| a == b),
+                });
+                (outcome, String::new())
             }
         }
     }
