@@ -5,6 +5,7 @@ mod chain;
 mod connection;
 mod http;
 mod link;
+mod timer;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicUsize;
