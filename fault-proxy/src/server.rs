@@ -76,9 +76,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
     };
 
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Worker threads: one per core, or TOKIO_WORKER_THREADS.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
         .thread_name("fault-proxy-data")
         .enable_all()
         .build()
