@@ -424,18 +424,7 @@ pub fn http_request(
 
 fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
     let end = find(raw, b"\r\n\r\n").ok_or("no end of headers")?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "headers are not UTF-8")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
+    let (status, headers) = parse_head(&raw[..end])?;
     let rest = &raw[end + 4..];
     let chunked = headers
         .iter()
@@ -460,6 +449,23 @@ fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
     })
 }
 
+/// The status code and the headers (names lower-cased) of an answer's head.
+fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), String> {
+    let head = std::str::from_utf8(head).map_err(|_| "headers are not UTF-8")?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((status, headers))
+}
+
 fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     loop {
@@ -473,5 +479,142 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
         }
         body.extend_from_slice(rest.get(..size).ok_or("chunk shorter than its size")?);
         rest = rest.get(size + 2..).ok_or("chunk unterminated")?;
+    }
+}
+
+/// One request of [`http_keepalive`].
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Option<&'a [u8]>,
+}
+
+/// Sends `requests` one after another on one kept-alive connection to `addr` (each as
+/// [`http_request`] sends it, without `Connection: close`), reading each answer before the
+/// next request: what a client with a connection pool does. One result per request;
+/// after the first failure (the server closed the connection, say) the rest are not sent.
+pub fn http_keepalive(
+    addr: &str,
+    requests: &[Request<'_>],
+    timeout: Duration,
+) -> Vec<Result<Answer, String>> {
+    let mut results = Vec::new();
+    let mut stream = match TcpStream::connect(addr) {
+        Ok(stream) => stream,
+        Err(e) => return vec![Err(format!("connect {addr}: {e}"))],
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    let mut pending: Vec<u8> = Vec::new();
+    for request in requests {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {addr}\r\n",
+            request.method, request.path
+        );
+        for (name, value) in request.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = request.body {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(request.body.unwrap_or_default());
+        let answer = stream
+            .write_all(&bytes)
+            .map_err(|e| format!("send {} {}: {e}", request.method, request.path))
+            .and_then(|()| read_one_answer(&mut stream, &mut pending, request.method == "HEAD"));
+        let failed = answer.is_err();
+        results.push(answer);
+        if failed {
+            break;
+        }
+    }
+    results
+}
+
+/// Reads one whole answer from `stream`, keeping what follows it in `pending`.
+fn read_one_answer(
+    stream: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    head_only: bool,
+) -> Result<Answer, String> {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = find(pending, b"\r\n\r\n") {
+            let (status, headers) = parse_head(&pending[..end])?;
+            let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+            let rest = &pending[end + 4..];
+            let no_body = head_only || status == 204 || status == 304;
+            let body_len = if no_body {
+                Some(0)
+            } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+            {
+                chunked_len(rest)
+            } else {
+                match header("content-length") {
+                    Some(len) => {
+                        let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
+                        (rest.len() >= len).then_some(len)
+                    }
+                    None => None, // until the server closes
+                }
+            };
+            if let Some(len) = body_len {
+                let whole = end + 4 + len;
+                let answer = if no_body {
+                    Answer {
+                        status,
+                        headers,
+                        body: Vec::new(),
+                    }
+                } else {
+                    parse_answer(&pending[..whole])?
+                };
+                pending.drain(..whole);
+                return Ok(answer);
+            }
+        }
+        if pending.len() > 16 << 20 {
+            return Err("answer over 16 MiB".into());
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                // Closed: an answer without a length ends here; anything else is cut.
+                return match find(pending, b"\r\n\r\n") {
+                    Some(_) => {
+                        let answer = parse_answer(pending)?;
+                        pending.clear();
+                        Ok(answer)
+                    }
+                    None if pending.is_empty() => Err("the server closed the connection".into()),
+                    None => Err("the server closed the connection mid-answer".into()),
+                };
+            }
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+/// The length of a complete chunked body at the start of `rest` (up to and including
+/// its last chunk and final CRLF), or `None` while it is incomplete.
+fn chunked_len(rest: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line_end = at + find(&rest[at..], b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[at..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        at = line_end + 2;
+        if size == 0 {
+            // No trailers expected: the final CRLF.
+            return (rest.len() >= at + 2).then_some(at + 2);
+        }
+        at += size + 2;
+        if rest.len() < at {
+            return None;
+        }
     }
 }
