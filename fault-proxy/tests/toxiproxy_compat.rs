@@ -137,16 +137,17 @@ const ALLOWED: &[Allowed] = &[
     Allowed {
         id: "bounded",
         reason: "README 13: a request body over 1 MiB is refused (413) before it is read \
-                 whole (the kept-alive connection still serves the next request); \
-                 Toxiproxy reads any size. The delete that follows finds nothing",
+                 whole, after which the kept-alive connection may be closed (the rest of the \
+                 body is not read); Toxiproxy reads any size. The delete that follows finds \
+                 nothing",
         covers: |d| {
             [
                 "limit-body-over-1mib",
                 "limit-body-delete",
+                "keepalive-after-413",
                 "keepalive-after-413-delete",
             ]
             .contains(&d.step.as_str())
-                || (d.step == "keepalive-after-413" && d.path.starts_with("/0/"))
         },
     },
     Allowed {
@@ -205,6 +206,8 @@ enum Action {
     /// read the echo.
     Roundtrip {
         target: Target,
+        /// Bytes sent (16 unless given).
+        bytes: usize,
         delay_ms: Option<u64>,
         wait_ms: u64,
         reset_matters: bool,
@@ -327,6 +330,7 @@ fn parse_step(raw: &Value) -> Result<Step, String> {
             "reset_matters",
             "connections",
             "keepalive",
+            "bytes",
         ];
         if !known.contains(&key.as_str()) {
             return Err(format!("{id}: unknown key {key}"));
@@ -357,6 +361,14 @@ fn parse_step(raw: &Value) -> Result<Step, String> {
                     (Some(proxy), None) => Target::Proxy(proxy),
                     (None, Some(conn)) => Target::Conn(conn),
                     _ => return Err(format!("{id}: roundtrip needs proxy or conn")),
+                },
+                bytes: match obj.get("bytes") {
+                    None => 16,
+                    Some(n) => n
+                        .as_u64()
+                        .filter(|n| (1..=1 << 20).contains(n))
+                        .ok_or(format!("{id}: bytes must be 1 to 1 MiB"))?
+                        as usize,
                 },
                 delay_ms: obj.get("delay_ms").and_then(Value::as_u64),
                 wait_ms: obj.get("wait_ms").and_then(Value::as_u64).unwrap_or(2000),
@@ -568,6 +580,7 @@ impl<'a> Session<'a> {
             }
             Action::Roundtrip {
                 target,
+                bytes,
                 delay_ms,
                 wait_ms,
                 reset_matters,
@@ -587,8 +600,12 @@ impl<'a> Session<'a> {
                         None => return (json!({"outcome": "no-connection"}), String::new()),
                     },
                 };
-                let mut outcome =
-                    roundtrip(stream, Duration::from_millis(*wait_ms), *reset_matters);
+                let mut outcome = roundtrip(
+                    stream,
+                    *bytes,
+                    Duration::from_millis(*wait_ms),
+                    *reset_matters,
+                );
                 if let Some(delay) = delay_ms {
                     let elapsed = started.elapsed().as_millis() as u64;
                     outcome["delayed"] = json!(elapsed * 10 >= delay * 9);
@@ -630,6 +647,7 @@ impl<'a> Session<'a> {
                                     let started = Instant::now();
                                     let outcome = roundtrip(
                                         &mut stream,
+                                        16,
                                         Duration::from_millis(delay * 3),
                                         false,
                                     );
@@ -840,15 +858,15 @@ fn replace_ports_in(text: &str, symbols: &HashMap<u16, (String, String)>) -> Str
     out
 }
 
-/// Sends 16 bytes, reads up to 16 back within `wait`: the outcome as both servers must
+/// Sends `size` bytes, reads up to as many back within `wait`: the outcome as both servers must
 /// agree on it. A reset counts as a close unless `reset_matters` (when a proxy closes
 /// a connection with our bytes unread, the kernel may answer either way).
-fn roundtrip(stream: &mut TcpStream, wait: Duration, reset_matters: bool) -> Value {
-    const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
+fn roundtrip(stream: &mut TcpStream, size: usize, wait: Duration, reset_matters: bool) -> Value {
+    let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
     let _ = stream.set_read_timeout(Some(wait));
     let reset =
         |n: usize| json!({"outcome": if reset_matters { "reset" } else { "closed" }, "bytes": n});
-    if let Err(e) = stream.write_all(PAYLOAD) {
+    if let Err(e) = stream.write_all(&payload) {
         return match e.kind() {
             ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => reset(0),
             other => json!({ "outcome": format!("write: {other:?}") }),
@@ -856,8 +874,8 @@ fn roundtrip(stream: &mut TcpStream, wait: Duration, reset_matters: bool) -> Val
     }
     let mut got = Vec::new();
     let deadline = Instant::now() + wait;
-    let mut buf = [0u8; 64];
-    while got.len() < PAYLOAD.len() {
+    let mut buf = [0u8; 16 * 1024];
+    while got.len() < payload.len() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return json!({"outcome": "timeout", "bytes": got.len()});
@@ -875,7 +893,7 @@ fn roundtrip(stream: &mut TcpStream, wait: Duration, reset_matters: bool) -> Val
             }
         }
     }
-    if got == PAYLOAD {
+    if got == payload {
         json!({"outcome": "echoed"})
     } else {
         json!({"outcome": "garbled", "bytes": got.len()})
