@@ -7,7 +7,14 @@
 //! symbol (`NAME#N`, the Nth port answered for proxy NAME), so "0 requested, a real port
 //! answered" compares equal while the numbers differ. Every difference fails the test
 //! unless the allow-list below names it, with its reason; the same differences are
-//! listed in fault-proxy/README.md ("Differences from Toxiproxy").
+//! listed in fault-proxy/README.md ("Differences from Toxiproxy"), which the test checks.
+//!
+//! Kinds of step: an HTTP request on a fresh connection (sent byte for byte as written,
+//! no header added but Host, Connection and Content-Length); requests one after another
+//! on a kept-alive connection; wire steps through a proxy's listener (bytes echoed or
+//! not, delayed or not, refused, closed, reset; toxicity over many connections); and,
+//! before the sequence, each server started with a `-config` file that is wrong.
+//! The harness proves itself by running two real Toxiproxy servers through it.
 //!
 //! The Python side: the reference `chaos` (`CASCADE_CHAOS_BIN`) with
 //! chaostoolkit-toxiproxy 0.3.1 runs `toxiproxy_compat_experiment.json` against each
