@@ -38,7 +38,13 @@ fn json_ok(status: StatusCode, value: &Value) -> HttpResponse {
 fn error_response(e: &ApiError) -> HttpResponse {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_string(e).unwrap_or_default();
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is left unread: the connection cannot carry another
+        // request, and `Connection: close` tells the client so.
+        response.force_close();
+    }
+    response
         .content_type("text/plain; charset=utf-8")
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(format!("{body}\n"))

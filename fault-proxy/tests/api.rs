@@ -451,6 +451,27 @@ fn hostile_clients_leave_the_api_answering() {
     );
     let a = api.post("/proxies", &huge);
     assert_eq!(a.status, 413, "{}", &a.text[..a.text.len().min(200)]);
+    assert_eq!(a.json()["status"], 413);
+    // The connection is closed after it (the rest of the body was never read).
+    let mut s = connect(&fp.api, Duration::from_secs(5));
+    let _ = write!(
+        s,
+        "POST /proxies HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        2 * 1024 * 1024
+    );
+    let _ = s.write_all(&vec![b' '; 1024 * 1024 + 10]);
+    let mut answer = Vec::new();
+    let closed = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        closed.is_ok(),
+        "not closed after the 413: {closed:?} {answer:?}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer:?}"
+    );
     // Deeply nested JSON: refused, no crash.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert_eq!(api.post("/populate", &deep).status, 400);

@@ -254,7 +254,7 @@ impl Chain {
             }
             (ToxicKind::LimitData { bytes }, State::LimitData { sent }, item) => match item {
                 Item::Data(c) => {
-                    let remaining = (*bytes - *sent).max(0);
+                    let remaining = bytes.saturating_sub(*sent).max(0);
                     let n = usize::try_from(remaining)
                         .unwrap_or(usize::MAX)
                         .min(c.data.len());
@@ -265,7 +265,7 @@ impl Chain {
                             at: c.at,
                         })));
                     }
-                    if *bytes - *sent <= 0 {
+                    if bytes.saturating_sub(*sent) <= 0 {
                         steps.push(Step::Close(now));
                     }
                 }
@@ -335,7 +335,8 @@ impl Chain {
 fn jittered(rng: &mut SmallRng, latency: i64, jitter: i64) -> Duration {
     let mut ms = latency;
     if jitter > 0 {
-        ms += rng.random_range(-jitter..jitter);
+        // Saturating: a hugely negative latency (accepted, acting as 0) must not wrap.
+        ms = ms.saturating_add(rng.random_range(-jitter..jitter));
     }
     millis(ms)
 }
@@ -446,6 +447,31 @@ mod tests {
         chain.apply(0, data(b"defg"), &mut steps);
         assert!(matches!(&steps[0], Step::Pass(Item::Data(c)) if &c.data[..] == b"de"));
         assert!(matches!(steps[1], Step::Close(_)));
+    }
+
+    #[test]
+    fn extreme_accepted_numbers_never_overflow() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        assert_eq!(jittered(&mut rng, i64::MIN, 5), Duration::ZERO);
+        let mut chain = Chain::new(SmallRng::seed_from_u64(1));
+        chain.rebuild(&[
+            toxic("l", 1.0, ToxicKind::LimitData { bytes: i64::MIN }),
+            toxic(
+                "s",
+                1.0,
+                ToxicKind::Slicer {
+                    average_size: i64::MIN,
+                    size_variation: i64::MAX,
+                    delay: -1,
+                },
+            ),
+            toxic("b", 1.0, ToxicKind::Bandwidth { rate: i64::MAX }),
+        ]);
+        for i in 0..3 {
+            let mut steps = Vec::new();
+            chain.apply(i, data(b"abcdef"), &mut steps);
+            assert!(!steps.is_empty());
+        }
     }
 
     #[test]

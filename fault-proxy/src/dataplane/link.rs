@@ -18,12 +18,15 @@ use tokio::time::sleep_until;
 use super::chain::{Chain, Chunk, Item, Step};
 use crate::model::{Direction, ToxicList};
 
-/// Bytes read at once.
-pub const READ_BUFFER: usize = 16 * 1024;
-/// Chunks queued per direction while toxics hold data back (at most
-/// `QUEUE_CHUNKS * READ_BUFFER` bytes; the reader then stops reading, and TCP's own
-/// flow control slows the sender).
+/// Bytes read at once, at most. A direction's buffer starts at [`FIRST_READ_BUFFER`] and
+/// doubles up to this when reads fill it: request/response traffic keeps small buffers,
+/// bulk transfers get large ones.
+pub const READ_BUFFER: usize = 64 * 1024;
+const FIRST_READ_BUFFER: usize = 4 * 1024;
+/// Chunks queued per direction while toxics hold data back (at most 64 reads of 16 KiB,
+/// 1 MiB; the reader then stops reading, and TCP's own flow control slows the sender).
 pub const QUEUE_CHUNKS: usize = 64;
+const SLOW_READ: usize = 16 * 1024;
 
 /// How a direction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +135,7 @@ impl Drop for Tally {
 
 /// Runs the direction until it ends.
 pub async fn run(src: &mut OwnedReadHalf, dst: &mut OwnedWriteHalf, mut ctx: LinkCtx) -> Ending {
-    let mut buf = vec![0u8; READ_BUFFER];
+    let mut buf = vec![0u8; FIRST_READ_BUFFER];
     let mut tally = Tally::new(&ctx);
     let mut change = Box::pin(next_change(ctx.toxics.clone()));
     // Fast path: no toxic on this direction.
@@ -166,6 +169,9 @@ pub async fn run(src: &mut OwnedReadHalf, dst: &mut OwnedWriteHalf, mut ctx: Lin
                         break Some(Ending::Error);
                     }
                     tally.sent += n as u64;
+                    if n == buf.len() && buf.len() < READ_BUFFER {
+                        buf.resize(buf.len() * 2, 0);
+                    }
                     if tally.sent >= Tally::FLUSH_AT {
                         tally.flush();
                     }
@@ -194,9 +200,9 @@ async fn slow(
     let (tx, rx) = mpsc::channel::<Event>(QUEUE_CHUNKS);
     let received = ctx.received.clone();
     let reader = async move {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        let mut buf = BytesMut::with_capacity(SLOW_READ);
         loop {
-            buf.reserve(READ_BUFFER);
+            buf.reserve(SLOW_READ);
             let event = match src.read_buf(&mut buf).await {
                 Ok(0) => Event::Eof,
                 Ok(n) => {
