@@ -127,6 +127,33 @@ fn toxicity_zero_never_applies_and_upstream_latency_counts_too() {
 }
 
 #[test]
+fn toxicity_is_decided_once_per_connection() {
+    let fp = start(&["-seed", "11"]);
+    let api = Api::new(&fp);
+    let listen = api.proxy("echo", &echo_server());
+    api.toxic(
+        "echo",
+        r#"{"type":"latency","toxicity":0.5,"attributes":{"latency":120}}"#,
+    );
+    let mut delayed = 0;
+    for _ in 0..30 {
+        let mut s = connect(&listen, Duration::from_secs(5));
+        let slow: Vec<bool> = (0..2)
+            .map(|_| round_trip(&mut s, b"t") >= Duration::from_millis(110))
+            .collect();
+        assert_eq!(
+            slow[0], slow[1],
+            "a connection was delayed on one round trip only"
+        );
+        delayed += usize::from(slow[0]);
+    }
+    assert!(
+        (6..=24).contains(&delayed),
+        "{delayed} of 30 connections delayed at toxicity 0.5"
+    );
+}
+
+#[test]
 fn bandwidth_limits_the_rate() {
     let fp = start(&[]);
     let api = Api::new(&fp);
