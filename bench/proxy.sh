@@ -13,7 +13,8 @@
 # Bounded: (2 + profiles) x ROUNDS runs of DURATION seconds, then (1 + profiles) x ROUNDS
 # toxic runs.
 # Usage: bench/proxy.sh [DURATION_SECS] [ROUNDS]   (defaults 6 and 3). Prints a Markdown
-# report. Env: BENCH_CONNECTIONS (wrk -c without a toxic, default 16), BENCH_PROFILES
+# report. Env: BENCH_CONNECTIONS (wrk -c without a toxic, default 16), BENCH_TOXIC_SECS
+# (seconds per toxic run, default DURATION_SECS), BENCH_PROFILES
 # (fault-proxy's cargo build profiles, default "release"; e.g. "release fault-proxy" adds
 # the LTO build), CARGO_TARGET_DIR (where the binaries go), CASCADE_TOXIPROXY_BIN (the real
 # server; otherwise scripts/setup-toxiproxy.sh builds it).
@@ -22,6 +23,9 @@ set -euo pipefail
 DURATION="${1:-6}"
 ROUNDS="${2:-3}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
+# The toxic runs see ~39 requests/s at -c4: longer runs give the p99 more than a handful
+# of requests to stand on.
+TOXIC_DURATION="${BENCH_TOXIC_SECS:-$DURATION}"
 read -r -a PROFILES <<<"${BENCH_PROFILES:-release}"
 LATENCY_MS=100
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,9 +40,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-case "$DURATION$ROUNDS" in *[!0-9]*) echo "usage: bench/proxy.sh [DURATION_SECS] [ROUNDS]" >&2; exit 2 ;; esac
-if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 60 ] || [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ]; then
-  echo "error: DURATION_SECS must be 1-60 and ROUNDS 1-10" >&2
+case "$DURATION$ROUNDS$TOXIC_DURATION" in *[!0-9]*) echo "usage: bench/proxy.sh [DURATION_SECS] [ROUNDS]" >&2; exit 2 ;; esac
+if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 60 ] || [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ] ||
+  [ "$TOXIC_DURATION" -lt 1 ] || [ "$TOXIC_DURATION" -gt 60 ]; then
+  echo "error: DURATION_SECS and BENCH_TOXIC_SECS must be 1-60, ROUNDS 1-10" >&2
   exit 2
 fi
 if [ "${#PROFILES[@]}" -lt 1 ] || [ "${#PROFILES[@]}" -gt 3 ]; then
@@ -155,13 +160,13 @@ to_ms() {
   }'
 }
 
-# load ROWS CONNECTIONS ADDR [PID]: one wrk run; appends "rps p50_ms p99_ms
-# cpu_us_per_request" to $WORK/ROWS.rows (the CPU of PID, the proxy, during the run; "-"
-# without one) and prints the table row.
+# load ROWS CONNECTIONS ADDR [PID]: one wrk run of SECONDS_PER_RUN seconds; appends
+# "rps p50_ms p99_ms cpu_us_per_request" to $WORK/ROWS.rows (the CPU of PID, the proxy,
+# during the run; "-" without one) and prints the table row.
 load() {
   local rows="$1" connections="$2" addr="$3" pid="${4:-}" out rps p50 p99 non2xx errors total before cpu="-"
   [ -n "$pid" ] && before=$(cpu_ticks "$pid")
-  out=$(wrk -t1 -c"$connections" -d"${DURATION}s" --latency "http://$addr/")
+  out=$(wrk -t1 -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "http://$addr/")
   if [ -n "$pid" ]; then
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     # A clock tick is 10 ms: below 1,000 requests the figure would be mostly rounding.
@@ -189,7 +194,7 @@ echo "## Machine"
 echo
 echo "- nproc: $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r)"
 echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (load generator, proxies and provider share the same cores)"
-echo "- $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds interleaved; toxic runs -c4"
+echo "- $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds interleaved; toxic runs -c4 -d${TOXIC_DURATION}s"
 echo "- Toxiproxy: $("$TOXIPROXY" -version) ($TOXIPROXY, built by scripts/setup-toxiproxy.sh from v2.5.0)"
 echo "- fault-proxy: $(cd "$ROOT" && git rev-parse --short HEAD), cargo profiles: ${PROFILES[*]}; binary sizes:$(for p in "${PROFILES[@]}"; do printf ' %s %s bytes;' "$p" "$(stat -c %s "$(profile_dir "$p")/fault-proxy")"; done)"
 echo
@@ -197,6 +202,7 @@ echo "## No toxic: GET / on provider-app"
 echo
 echo "| round | path | connections | req/s | p50 ms | p99 ms | proxy CPU µs/request | non-2xx | socket errors |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+SECONDS_PER_RUN=$DURATION
 for round in $(seq 1 "$ROUNDS"); do
   load direct "$CONNECTIONS" "$PROVIDER"
   for name in "${NAMES[@]}"; do
@@ -214,10 +220,11 @@ for name in "${NAMES[@]}"; do
     -d "{\"type\": \"latency\", \"attributes\": {\"latency\": $LATENCY_MS, \"jitter\": 0}}"
 done
 echo
-echo "## Latency toxic: ${LATENCY_MS} ms requested (downstream, toxicity 1), 4 connections"
+echo "## Latency toxic: ${LATENCY_MS} ms requested (downstream, toxicity 1), 4 connections, ${TOXIC_DURATION} s per run"
 echo
 echo "| round | path | connections | req/s | p50 ms | p99 ms | proxy CPU µs/request | non-2xx | socket errors |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+SECONDS_PER_RUN=$TOXIC_DURATION
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
     load "$name+latency" 4 "${VIA[$name]}" "${PID[$name]}"
