@@ -12,6 +12,8 @@
 //! - [`files`]: a small tmpfs that fills up, FIFOs and device nodes (root).
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
 //! - [`toxiproxy_api`]: a Toxiproxy-API server (the real Toxiproxy) as a real process.
+//! - [`toxiproxy`]: servers of Toxiproxy's HTTP API (the real one and ours) as real
+//!   processes, and the echo and HTTP upstreams proxy tests point them at.
 
 pub mod browser;
 pub mod fault_proxy;
@@ -21,6 +23,7 @@ pub mod process;
 pub mod repo;
 pub mod service;
 pub mod tier;
+pub mod toxiproxy;
 pub mod toxiproxy_api;
 
 /// The name of the probe every tutorial experiment uses to ask the consumer for an answer.
