@@ -16,7 +16,7 @@ use std::hash::RandomState;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use test_kit::toxiproxy_api::ToxiproxyServer;
+use test_kit::toxiproxy::{Flavour, ProxyServer};
 
 const PROXY_ACTIONS: &str = "chaostoxi.proxy.actions";
 const PROXY_PROBES: &str = "chaostoxi.proxy.probes";
@@ -627,11 +627,10 @@ enum Runner {
 fn run_fixture(runner: Runner, name: &str, setup: &Setup, work: &Path) -> (i32, Value, Value) {
     std::fs::create_dir_all(work).expect("work dir");
     let server = (name != "unreachable").then(|| {
-        ToxiproxyServer::start(
-            &test_kit::tier::toxiproxy_bin(),
-            setup.api,
-            &work.join("toxiproxy.log"),
-        )
+        ProxyServer::launch(Flavour::Toxiproxy, test_kit::tier::toxiproxy_bin())
+            .port(setup.api)
+            .log_file(&work.join("toxiproxy.log"))
+            .start()
     });
     let (program, global): (PathBuf, &[&str]) = match runner {
         Runner::Reference => (
@@ -641,9 +640,7 @@ fn run_fixture(runner: Runner, name: &str, setup: &Setup, work: &Path) -> (i32, 
         Runner::Ours => (bin(), &[]),
     };
     let (code, journal) = run_one(&program, global, &fixture(name), work, &setup.vars());
-    let state = server
-        .as_ref()
-        .map_or(Value::Null, ToxiproxyServer::proxies);
+    let state = server.as_ref().map_or(Value::Null, ProxyServer::proxies);
     (code, journal, state)
 }
 

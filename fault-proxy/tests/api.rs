@@ -386,11 +386,9 @@ fn browsers_unknown_routes_and_wrong_methods_are_refused_as_toxiproxy_does() {
 
 #[test]
 fn with_a_token_changes_need_it_and_reads_do_not() {
-    let fp = common::FaultProxy::start(
-        env!("CARGO_BIN_EXE_fault-proxy"),
-        &[],
-        &[("FAULT_PROXY_API_TOKEN", "t0ken")],
-    );
+    let fp = common::ProxyServer::launch(common::Flavour::Ours, common::BIN)
+        .env("FAULT_PROXY_API_TOKEN", "t0ken")
+        .start();
     let anonymous = Api::new(&fp);
     let refused = anonymous.post("/proxies", r#"{"name":"a","upstream":"127.0.0.1:9"}"#);
     assert_eq!(refused.status, 401);
@@ -430,7 +428,7 @@ fn hostile_clients_leave_the_api_answering() {
     let fp = start(&[]);
     let api = Api::new(&fp);
     // A huge header: refused, the server stays up.
-    let mut s = connect(&fp.api, Duration::from_secs(5));
+    let mut s = connect(&fp.addr, Duration::from_secs(5));
     let big = "x".repeat(256 * 1024);
     let _ = write!(
         s,
@@ -453,7 +451,7 @@ fn hostile_clients_leave_the_api_answering() {
     assert_eq!(a.status, 413, "{}", &a.text[..a.text.len().min(200)]);
     assert_eq!(a.json()["status"], 413);
     // The connection is closed after it (the rest of the body was never read).
-    let mut s = connect(&fp.api, Duration::from_secs(5));
+    let mut s = connect(&fp.addr, Duration::from_secs(5));
     let _ = write!(
         s,
         "POST /proxies HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
@@ -477,7 +475,7 @@ fn hostile_clients_leave_the_api_answering() {
     assert_eq!(api.post("/populate", &deep).status, 400);
     // Many idle connections to the API, held while it is asked.
     let idle: Vec<TcpStream> = (0..200)
-        .filter_map(|_| TcpStream::connect(&fp.api).ok())
+        .filter_map(|_| TcpStream::connect(&fp.addr).ok())
         .collect();
     assert_eq!(idle.len(), 200);
     let started = std::time::Instant::now();

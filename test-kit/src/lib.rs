@@ -7,16 +7,15 @@
 //! - [`repo`]: the checkout's root and the built binaries.
 //! - [`kube`]: the pinned kubectl and the lock on the control plane's node port.
 //! - [`service`]: provider-app and consumer-app as real processes.
-//! - [`fault_proxy`]: the fault proxy as a real process, its API address learnt.
 //! - [`process`]: is a process alive.
 //! - [`files`]: a small tmpfs that fills up, FIFOs and device nodes (root).
 //! - [`browser`]: headless Chromium driven over WebDriver (browser tier).
-//! - [`toxiproxy_api`]: a Toxiproxy-API server (the real Toxiproxy) as a real process.
-//! - [`toxiproxy`]: servers of Toxiproxy's HTTP API (the real one and ours) as real
-//!   processes, and the echo and HTTP upstreams proxy tests point them at.
+//! - [`toxiproxy`]: servers of Toxiproxy's HTTP API, the real `toxiproxy-server` and
+//!   our fault proxy, as real processes (ephemeral or chosen port, environment, log
+//!   file, SIGTERM with the exit status, JSON reads of the API); the echo and HTTP
+//!   upstreams proxy tests point them at; raw HTTP/1.1 clients.
 
 pub mod browser;
-pub mod fault_proxy;
 pub mod files;
 pub mod kube;
 pub mod process;
@@ -24,7 +23,6 @@ pub mod repo;
 pub mod service;
 pub mod tier;
 pub mod toxiproxy;
-pub mod toxiproxy_api;
 
 /// The name of the probe every tutorial experiment uses to ask the consumer for an answer.
 pub const CONSUMER_PROBE: &str = "consumer-service-must-still-respond";

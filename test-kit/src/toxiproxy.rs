@@ -1,35 +1,46 @@
-//! Servers of Toxiproxy's HTTP API as real processes, and the upstreams a proxy test
-//! points them at (compatibility tier: the real `toxiproxy-server` v2.5.0 and our
-//! fault proxy are started the same way and sent the same requests).
+//! Servers of Toxiproxy's HTTP API as real processes, and the upstreams and raw HTTP
+//! clients a proxy test uses. The one place every test starts such a server: fault-proxy's
+//! own tests, the compatibility tier that sends the real `toxiproxy-server` v2.5.0 and
+//! our fault proxy the same requests, and chaos-runner's Toxiproxy driver tests.
 //!
-//! Both listen on an ephemeral port of 127.0.0.1 (`-host 127.0.0.1 -port 0`). Ours
-//! writes the address it bound to `--addr-file`; the real server only logs the port it
-//! was asked for (`0`), so its bound port is read from `/proc`: the one listening TCP
-//! socket the process owns right after it starts. Every wait is bounded; the process is
-//! killed and reaped on drop.
+//! A server listens on 127.0.0.1, on an ephemeral port by default (`-port 0`) or on one
+//! the test chose ([`Launch::port`]). Ours writes the address it bound to
+//! `--addr-file`; the real server only logs the port it was asked for, so on port 0 its
+//! bound port is read from `/proc`: the listening TCP socket of the process that answers
+//! `GET /version`. Every wait is bounded; the process is killed and reaped on drop
+//! unless [`ProxyServer::terminate`] saw it exit.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::service::scratch_dir;
 
 /// How long a server may take to bind its API and answer `GET /version`.
 const START_BUDGET: Duration = Duration::from_secs(15);
 
+/// How long [`ProxyServer::get`] waits for an answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The variable holding our server's API token: never inherited from the environment
+/// running the tests, only set by [`Launch::env`].
+const TOKEN_ENV: &str = "FAULT_PROXY_API_TOKEN";
+
 /// Which implementation of the API a [`ProxyServer`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
-    /// The real `toxiproxy-server` (learns its port from `/proc`).
+    /// The real `toxiproxy-server` (on port 0, its port is learnt from `/proc`).
     Toxiproxy,
-    /// Our fault proxy (`--addr-file`).
+    /// Our fault proxy (its address is learnt from `--addr-file`).
     Ours,
 }
 
@@ -37,9 +48,100 @@ pub enum Flavour {
 #[derive(Debug)]
 pub struct EarlyExit {
     /// How it ended.
-    pub status: std::process::ExitStatus,
+    pub status: ExitStatus,
     /// Its stdout and stderr.
     pub log: String,
+}
+
+/// How to start a [`ProxyServer`]: [`ProxyServer::launch`], then any of the options,
+/// then [`Launch::start`] or [`Launch::try_start`].
+#[derive(Clone, Debug)]
+pub struct Launch {
+    flavour: Flavour,
+    bin: PathBuf,
+    port: u16,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    log: Option<PathBuf>,
+}
+
+impl Launch {
+    /// Arguments after `-host 127.0.0.1 -port N` (e.g. `-config FILE`).
+    pub fn args(mut self, args: &[&str]) -> Launch {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// An environment variable for the server (e.g. `FAULT_PROXY_API_TOKEN`).
+    pub fn env(mut self, name: &str, value: &str) -> Launch {
+        self.envs.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The API's port (default 0: an ephemeral one).
+    pub fn port(mut self, port: u16) -> Launch {
+        self.port = port;
+        self
+    }
+
+    /// Where the server's stdout and stderr go (default: a scratch file removed on
+    /// drop); a file given here stays, for a test to show after a failure.
+    pub fn log_file(mut self, path: &Path) -> Launch {
+        self.log = Some(path.to_path_buf());
+        self
+    }
+
+    /// Starts the server and waits until `GET /version` answers; panics, with the log,
+    /// when it ends first.
+    pub fn start(self) -> ProxyServer {
+        let flavour = self.flavour;
+        self.try_start().unwrap_or_else(|exit| {
+            panic!(
+                "{flavour:?} exited early with {}; log:\n{}",
+                exit.status, exit.log
+            )
+        })
+    }
+
+    /// [`Launch::start`], for a start that may be refused: the exit, when the process
+    /// ends before serving.
+    pub fn try_start(self) -> Result<ProxyServer, EarlyExit> {
+        let label = match self.flavour {
+            Flavour::Toxiproxy => "toxiproxy",
+            Flavour::Ours => "fault-proxy",
+        };
+        let dir = scratch_dir(label);
+        let addr_file = dir.join("addr");
+        let log = self.log.unwrap_or_else(|| dir.join("log"));
+        let out = fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let err = out.try_clone().expect("clone the log file");
+        let mut command = Command::new(&self.bin);
+        command.args(["-host", "127.0.0.1", "-port", &self.port.to_string()]);
+        if self.flavour == Flavour::Ours {
+            command.arg("--addr-file").arg(&addr_file);
+        }
+        let child = command
+            .args(&self.args)
+            .env_remove(TOKEN_ENV)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        let mut server = ProxyServer {
+            child,
+            addr: String::new(),
+            flavour: self.flavour,
+            dir,
+            log,
+            exited: None,
+        };
+        server.addr = server.wait_for_addr(&addr_file, self.port)?;
+        server.wait_until_serving();
+        Ok(server)
+    }
 }
 
 /// A running Toxiproxy-API server; killed and reaped on drop.
@@ -50,18 +152,27 @@ pub struct ProxyServer {
     /// Which implementation this is.
     pub flavour: Flavour,
     dir: PathBuf,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
 }
 
 impl ProxyServer {
-    /// Starts `bin` (of `flavour`) with `-host 127.0.0.1 -port 0` plus `args` (e.g.
-    /// `-config FILE`), and waits until `GET /version` answers.
+    /// How to start `bin` (of `flavour`), with options.
+    pub fn launch(flavour: Flavour, bin: impl AsRef<Path>) -> Launch {
+        Launch {
+            flavour,
+            bin: bin.as_ref().to_path_buf(),
+            port: 0,
+            args: Vec::new(),
+            envs: Vec::new(),
+            log: None,
+        }
+    }
+
+    /// Starts `bin` (of `flavour`) with `-host 127.0.0.1 -port 0` plus `args`, and
+    /// waits until `GET /version` answers.
     pub fn start(flavour: Flavour, bin: impl AsRef<Path>, args: &[&str]) -> ProxyServer {
-        ProxyServer::try_start(flavour, bin, args).unwrap_or_else(|exit| {
-            panic!(
-                "{flavour:?} exited early with {}; log:\n{}",
-                exit.status, exit.log
-            )
-        })
+        ProxyServer::launch(flavour, bin).args(args).start()
     }
 
     /// [`ProxyServer::start`], for a start that may be refused: the exit, when the
@@ -71,39 +182,10 @@ impl ProxyServer {
         bin: impl AsRef<Path>,
         args: &[&str],
     ) -> Result<ProxyServer, EarlyExit> {
-        let bin = bin.as_ref();
-        let label = match flavour {
-            Flavour::Toxiproxy => "toxiproxy",
-            Flavour::Ours => "fault-proxy",
-        };
-        let dir = scratch_dir(label);
-        let addr_file = dir.join("addr");
-        let log = fs::File::create(dir.join("log")).expect("create log file");
-        let log_err = log.try_clone().expect("clone log file");
-        let mut command = Command::new(bin);
-        command.args(["-host", "127.0.0.1", "-port", "0"]);
-        if flavour == Flavour::Ours {
-            command.arg("--addr-file").arg(&addr_file);
-        }
-        let child = command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut server = ProxyServer {
-            child,
-            addr: String::new(),
-            flavour,
-            dir,
-        };
-        server.addr = server.wait_for_addr(&addr_file)?;
-        server.wait_until_serving();
-        Ok(server)
+        ProxyServer::launch(flavour, bin).args(args).try_start()
     }
 
-    fn wait_for_addr(&mut self, addr_file: &Path) -> Result<String, EarlyExit> {
+    fn wait_for_addr(&mut self, addr_file: &Path, port: u16) -> Result<String, EarlyExit> {
         let deadline = Instant::now() + START_BUDGET;
         while Instant::now() < deadline {
             let found = match self.flavour {
@@ -111,6 +193,10 @@ impl ProxyServer {
                     .ok()
                     .filter(|text| text.ends_with('\n'))
                     .map(|text| text.trim().to_string()),
+                Flavour::Toxiproxy if port != 0 => {
+                    let addr = format!("127.0.0.1:{port}");
+                    answers_version(&addr).then_some(addr)
+                }
                 // With `-config`, the proxies listen before the API does: the API is
                 // the port that answers `GET /version`.
                 Flavour::Toxiproxy => listening_ports(self.child.id())
@@ -122,6 +208,7 @@ impl ProxyServer {
                 return Ok(addr);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = Some(status);
                 return Err(EarlyExit {
                     status,
                     log: self.log(),
@@ -145,8 +232,9 @@ impl ProxyServer {
             thread::sleep(Duration::from_millis(10));
         }
         panic!(
-            "{:?} never answered GET /version; log:\n{}",
+            "{:?} never answered GET /version on {}; log:\n{}",
             self.flavour,
+            self.addr,
             self.log()
         );
     }
@@ -163,14 +251,49 @@ impl ProxyServer {
 
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET {path}` of the API, its body as JSON; panics when it is not a 200 with JSON.
+    pub fn get(&self, path: &str) -> Value {
+        let answer = http_request(&self.addr, "GET", path, &[], None, READ_TIMEOUT)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(answer.status, 200, "GET {path}: {}", answer.text());
+        serde_json::from_slice(&answer.body)
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", answer.text()))
+    }
+
+    /// Every proxy, with its toxics (`GET /proxies`).
+    pub fn proxies(&self) -> Value {
+        self.get("/proxies")
+    }
+
+    /// Sends SIGTERM and waits up to `budget` for the exit: its status, or `None` when
+    /// the server is still running (it is then killed on drop).
+    pub fn terminate(&mut self, budget: Duration) -> Option<ExitStatus> {
+        if let Some(status) = self.exited {
+            return Some(status);
+        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + budget;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = Some(status);
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 }
 
 impl Drop for ProxyServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-pub use test_kit::fault_proxy::FaultProxy;
+pub use test_kit::toxiproxy::{Flavour, ProxyServer};
+
+/// This crate's binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_fault-proxy");
 
 /// Starts this crate's binary with `args`.
-pub fn start(args: &[&str]) -> FaultProxy {
-    FaultProxy::start(env!("CARGO_BIN_EXE_fault-proxy"), args, &[])
+pub fn start(args: &[&str]) -> ProxyServer {
+    ProxyServer::start(Flavour::Ours, BIN, args)
 }
 
 /// A blocking client for the API.
@@ -40,7 +43,7 @@ impl Answer {
 }
 
 impl Api {
-    pub fn new(proxy: &FaultProxy) -> Self {
+    pub fn new(proxy: &ProxyServer) -> Self {
         test_kit::service::install_tls_provider();
         Self {
             base: proxy.url(""),
