@@ -46,6 +46,9 @@ impl ClusterLab {
             "manifests/base",
             "manifests/overlays/before",
             "manifests/overlays/after",
+            "manifests/overlays/fault-proxy-before",
+            "manifests/overlays/fault-proxy-after",
+            "manifests/components/fault-proxy",
             "kind",
         ] {
             std::fs::create_dir_all(repo.path().join(dir)).expect("mkdir");
