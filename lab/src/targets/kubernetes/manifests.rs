@@ -69,11 +69,15 @@ pub fn delete_fault_proxy(context: Option<&str>, namespace: &str) -> Result<()> 
 
 /// Deletes every object of the lab from `namespace` and waits until they are gone.
 pub fn delete(repo: &Repo, context: Option<&str>, namespace: &str) -> Result<()> {
-    // Every overlay's objects are among the fault-proxy overlays' (missing ones ignored).
-    let overlay = repo
-        .overlay(Mode::Before, true)
-        .to_string_lossy()
-        .into_owned();
+    // Every overlay's objects are among the fault-proxy overlays' (missing ones ignored);
+    // a checkout from before the fault proxy has only the plain ones.
+    let superset = repo.overlay(Mode::Before, true);
+    let overlay = if superset.join("kustomization.yaml").is_file() {
+        superset
+    } else {
+        repo.overlay(Mode::Before, false)
+    };
+    let overlay = overlay.to_string_lossy().into_owned();
     ui::info(format!("deleting the lab from namespace '{namespace}'"));
     kubectl(
         context,
