@@ -2,6 +2,7 @@
 //! the serve flags and their one-line config errors, logging, binding and the address
 //! file, per-route HTTP metrics, and JSON answers for bad requests.
 
+pub mod bearer;
 pub mod cli;
 pub mod http_errors;
 pub mod http_metrics;
