@@ -291,3 +291,67 @@ printf '%s' '{"status": "completed", "deviated": false, "steady_states": {}, "ru
     lab.assert_nothing_left();
     assert!(lab.state().is_none(), "the demo left a state file");
 }
+
+/// `lab demo --scenario latency`: the same story told with 3 s of latency on the wire
+/// through the fault proxy. Before the fix the users' requests time out and the run
+/// deviates; after it they all get the fallback within the consumer's call timeout; the
+/// rollback removed the toxic each time; nothing is left running.
+#[test]
+fn the_latency_scenario_shows_timeouts_before_the_fix_and_fallbacks_after() {
+    require_bins(&["fault-proxy"]);
+    let lab = Lab::new();
+    let mut command = lab.command(&[
+        "demo",
+        "--scenario",
+        "latency",
+        "--provider-port",
+        "0",
+        "--consumer-port",
+        "0",
+    ]);
+    let outcome = common::Running::start(&mut command).wait(Duration::from_secs(180));
+    outcome.expect_code(0, "lab demo --scenario latency");
+
+    let before = journal(&lab, "before");
+    assert_eq!(before["deviated"], true, "before run did not deviate");
+    assert_eq!(
+        before["run"][0]["activity"]["name"],
+        "slow-down-the-provider-link-by-3s"
+    );
+    assert_eq!(before["rollbacks"][0]["status"], "succeeded");
+    let after = journal(&lab, "after");
+    assert_eq!(
+        (&after["status"], &after["deviated"]),
+        (&Value::from("completed"), &Value::from(false))
+    );
+    assert_eq!(after["rollbacks"][0]["status"], "succeeded");
+
+    let count = |cell: &str| -> u64 {
+        cell.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {cell:?}"))
+    };
+    let (sent_before, sent_after) = summary_row(&outcome.stdout, "users after the latency: sent");
+    let (sent_before, sent_after) = (count(&sent_before), count(&sent_after));
+    assert!(
+        sent_before >= 10 && sent_after >= 10,
+        "{sent_before}, {sent_after}"
+    );
+    let (timed_out_before, timed_out_after) = summary_row(&outcome.stdout, "users: timed out");
+    assert!(
+        count(&timed_out_before) * 10 >= sent_before * 9,
+        "before the fix: {timed_out_before} of {sent_before} timed out"
+    );
+    assert_eq!(timed_out_after, "0");
+    let (_, degraded_after) = summary_row(&outcome.stdout, "users: degraded (fallback)");
+    assert_eq!(count(&degraded_after), sent_after, "{degraded_after}");
+    assert!(
+        outcome
+            .stdout
+            .contains("The experiment found the weakness before the fix, and passes after it."),
+        "{}",
+        outcome.stdout
+    );
+    lab.assert_nothing_left();
+}
