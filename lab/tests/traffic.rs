@@ -187,24 +187,8 @@ fn a_full_concurrency_cap_counts_the_due_requests_as_failed() {
 
 /// `lab traffic --serve 127.0.0.1:0` in the background, and the address it serves on.
 fn serve(lab: &Lab, seconds: &str) -> (Running, String) {
-    let job = lab.start_as_job(&[
-        "traffic",
-        "--rate",
-        "20",
-        "--duration",
-        seconds,
-        "--serve",
-        "127.0.0.1:0",
-    ]);
-    let addr_file = lab.state_dir().join("run/traffic.addr");
-    lab.wait_for("the impact endpoint", Duration::from_secs(10), |_| {
-        std::fs::read_to_string(&addr_file).is_ok_and(|a| a.ends_with('\n'))
-    });
-    let addr = std::fs::read_to_string(&addr_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    (job, addr)
+    let (job, addr) = common::hostile::serve_traffic(lab, "20", seconds);
+    (job, addr.to_string())
 }
 
 fn json(body: &str) -> Value {
