@@ -106,6 +106,9 @@ impl Launch {
     /// [`Launch::start`], for a start that may be refused: the exit, when the process
     /// ends before serving.
     pub fn try_start(self) -> Result<ProxyServer, EarlyExit> {
+        // Tests talk to the server with reqwest, which is built without a TLS provider
+        // of its own: building a client before one is installed panics.
+        crate::service::install_tls_provider();
         let label = match self.flavour {
             Flavour::Toxiproxy => "toxiproxy",
             Flavour::Ours => "fault-proxy",
