@@ -86,8 +86,11 @@ node_port=$(k -n "$ns" get service web -o 'jsonpath={.spec.ports[0].nodePort}')
 ((node_port >= 30000 && node_port <= 32767)) || fail "service web got nodePort '$node_port'"
 endpoints=""
 for _ in $(seq 1 30); do
+  # A new EndpointSlice has `endpoints: null` for a moment, which a jsonpath filter refuses
+  # ("is not array or slice"); ranging over it yields nothing instead, so poll again.
   endpoints=$(k -n "$ns" get endpointslices -l kubernetes.io/service-name=web \
-    -o 'jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[*]}')
+    -o 'jsonpath={range .items[*]}{range .endpoints[*]}{.conditions.ready} {.addresses[0]}{"\n"}{end}{end}' \
+    | awk '$1 == "true" { print $2 }' | xargs) || endpoints=""
   [ "$(wc -w <<<"$endpoints")" = 2 ] && break
   sleep 1
 done
