@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::service::{Mode, Service};
-use crate::targets::TargetKind;
+use crate::target_kind::TargetKind;
+use crate::targets::ImageOptions;
 
 /// Cascade Lab: run the cascading-failure lab, break it, fix it, and watch the story.
 #[derive(Debug, Parser)]
@@ -164,6 +165,16 @@ pub struct ImageArgs {
     /// kind, minikube: the network `docker build` runs its steps in (`--network`)
     #[arg(long, value_name = "NETWORK", env = "LAB_BUILD_NETWORK")]
     pub build_network: Option<String>,
+}
+
+impl From<ImageArgs> for ImageOptions {
+    fn from(args: ImageArgs) -> ImageOptions {
+        ImageOptions {
+            kind_image: args.kind_image,
+            build_args: args.build_args,
+            build_network: args.build_network,
+        }
+    }
 }
 
 /// `NAME=VALUE`, NAME as Docker takes it (letters, digits, `_`; not starting with a digit).

@@ -1,9 +1,10 @@
 //! `lab`: brings the Cascade Lab up and down, breaks and fixes the consumer, and tells the
 //! cascading-failure story end to end (`lab demo`).
 //!
-//! Map: `cli` (arguments) -> `target` (one module per place the lab runs: `local`, the
-//! supervised processes, and `kubernetes`, the kind/minikube/cluster targets) built on
-//! `state` (what runs, on disk), `process` (pids that survive reuse, detached spawning),
+//! Map: `cli` (arguments, converted into the targets' plain option types) -> `targets`
+//! (one module per place the lab runs: `local`, the supervised processes, and
+//! `kubernetes`, the kind/minikube/cluster targets) built on `state` (what runs, on disk;
+//! changed only through the lock's guard), `target_kind` (a leaf both share), `process` (pids that survive reuse, detached spawning),
 //! `health` (readiness), `binaries` (finding/building the services) and `interrupt`
 //! (Ctrl-C). `experiment_file` rewrites the consumer probe's URL in place
 //! (`lab address --write`). `demo` drives the story through a `Target` and an
@@ -24,6 +25,7 @@ mod process;
 mod service;
 mod state;
 mod status;
+mod target_kind;
 mod targets;
 mod traffic;
 mod ui;
@@ -121,7 +123,7 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
                     .transpose()
                     .context("cannot resolve --experiment")?,
                 image_registry: args.image_registry,
-                images: args.images,
+                images: args.images.into(),
             })?;
             ui::info("the lab is up; the consumer answers at:");
             println!("{url}");

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::process::ProcessId;
 use crate::service::{Mode, Service};
-use crate::targets::TargetKind;
+use crate::target_kind::TargetKind;
 
 /// One running service as the lab started it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,9 +99,12 @@ pub struct StateDir {
     root: PathBuf,
 }
 
-/// An exclusive lock on the state directory, released on drop.
+/// An exclusive lock on the state directory, released on drop. Every change to the
+/// lab's records (`state.json`, `run/`) is a method of this guard, so the compiler
+/// enforces that state changes only under its lock.
 pub struct StateLock {
     _file: File,
+    dir: StateDir,
 }
 
 /// The state file exists but is not a lab state (edited by hand, truncated by a full
@@ -176,18 +179,7 @@ impl StateDir {
             .join(format!("{}.pid", service.name()))
     }
 
-    /// Records that the lab spawned `process` for `service` (atomically). Written right
-    /// after the spawn, before anything else can fail.
-    pub fn record_spawned(&self, service: Service, process: ProcessId) -> Result<()> {
-        self.create()?;
-        let path = self.process_file(service);
-        let text = serde_json::to_string(&process).context("cannot encode a process record")?;
-        atomic_file::write(&path, text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
-    }
-
-    /// The processes this lab spawned, as recorded by [`StateDir::record_spawned`], that
+    /// The processes this lab spawned, as recorded by [`StateLock::record_spawned`], that
     /// still run: the same pid *and* start time, so a reused pid is never taken for one.
     /// Nothing else is ever the lab's: not even a process that carries `LAB_STATE_DIR`,
     /// which any shell may export.
@@ -243,7 +235,10 @@ impl StateDir {
             .with_context(|| format!("cannot open lock file {}", path.display()))?;
         file.lock()
             .with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(StateLock { _file: file })
+        Ok(StateLock {
+            _file: file,
+            dir: self.clone(),
+        })
     }
 
     /// The recorded state, or `None` when no lab was brought up here.
@@ -262,32 +257,45 @@ impl StateDir {
         })?;
         Ok(Some(state))
     }
+}
 
-    /// Moves a state file that cannot be read aside (`state.json.corrupt`), keeping it
-    /// for a look, and returns where it went.
-    pub fn set_aside(&self) -> Result<PathBuf> {
-        let from = self.state_file();
-        let to = self.root.join("state.json.corrupt");
-        fs::rename(&from, &to)
-            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
-        Ok(to)
+impl StateLock {
+    /// Records that the lab spawned `process` for `service` (atomically). Written right
+    /// after the spawn, before anything else can fail.
+    pub fn record_spawned(&self, service: Service, process: ProcessId) -> Result<()> {
+        self.dir.create()?;
+        let path = self.dir.process_file(service);
+        let text = serde_json::to_string(&process).context("cannot encode a process record")?;
+        atomic_file::write(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
     }
 
     /// Writes the state atomically ([`atomic_file`]: temp file, fsync, rename): a crash
     /// mid-write never leaves a half-written file behind.
     pub fn save(&self, state: &State) -> Result<()> {
-        self.create()?;
-        let path = self.state_file();
+        self.dir.create()?;
+        let path = self.dir.state_file();
         let text = serde_json::to_string_pretty(state).context("cannot encode the lab state")?;
         atomic_file::write(&path, (text + "\n").as_bytes())?;
         tracing::debug!(path = %path.display(), services = state.services.len(), "state saved");
         Ok(())
     }
 
+    /// Moves a state file that cannot be read aside (`state.json.corrupt`), keeping it
+    /// for a look, and returns where it went.
+    pub fn set_aside(&self) -> Result<PathBuf> {
+        let from = self.dir.state_file();
+        let to = self.dir.root.join("state.json.corrupt");
+        fs::rename(&from, &to)
+            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+        Ok(to)
+    }
+
     /// Removes `state.json`, the address and process files; logs and demo journals stay
     /// for reading afterwards.
     pub fn clear(&self) -> Result<()> {
-        let path = self.state_file();
+        let path = self.dir.state_file();
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -295,7 +303,7 @@ impl StateDir {
                 return Err(err).with_context(|| format!("cannot remove {}", path.display()));
             }
         }
-        let run = self.root.join("run");
+        let run = self.dir.root.join("run");
         if run.exists() {
             fs::remove_dir_all(&run).with_context(|| format!("cannot remove {}", run.display()))?;
         }
@@ -331,14 +339,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let states = StateDir::at(dir.path());
         assert_eq!(states.load().unwrap(), None);
-        states.save(&sample()).unwrap();
+        let lock = states.lock().unwrap();
+        lock.save(&sample()).unwrap();
         assert_eq!(states.load().unwrap(), Some(sample()));
         let text = fs::read_to_string(states.state_file()).unwrap();
         assert!(text.contains("\"my-consumer-app\""), "{text}");
         assert!(text.contains("\"start_time\": 7"), "{text}");
-        states.clear().unwrap();
+        lock.clear().unwrap();
         assert_eq!(states.load().unwrap(), None);
-        states.clear().unwrap();
+        lock.clear().unwrap();
     }
 
     #[test]
@@ -347,20 +356,21 @@ mod tests {
         let states = StateDir::at(dir.path());
         assert!(states.spawned().is_empty());
         let me = ProcessId::of(std::process::id()).unwrap();
-        states.record_spawned(Service::Consumer, me).unwrap();
+        let lock = states.lock().unwrap();
+        lock.record_spawned(Service::Consumer, me).unwrap();
         // A record whose start time does not match (its pid reused) is not the lab's.
         let reused = ProcessId {
             start_time: me.start_time + 1,
             ..me
         };
-        states.record_spawned(Service::Provider, reused).unwrap();
+        lock.record_spawned(Service::Provider, reused).unwrap();
         assert_eq!(states.spawned(), vec![(Service::Consumer, me)]);
         fs::write(states.process_file(Service::Consumer), "{garbage").unwrap();
         assert!(
             states.spawned().is_empty(),
             "an unreadable record is nobody"
         );
-        states.clear().unwrap();
+        lock.clear().unwrap();
         assert!(!states.process_file(Service::Provider).exists());
     }
 

@@ -8,42 +8,9 @@ pub mod local;
 use std::fmt;
 
 use anyhow::Result;
-use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
 
 use crate::service::{Mode, Service};
-
-/// The kinds of target `--target` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    /// The two services as supervised processes on this machine (no containers).
-    #[default]
-    Local,
-    /// A kind cluster.
-    Kind,
-    /// A minikube cluster.
-    Minikube,
-    /// Whatever cluster the current kube context points at.
-    Cluster,
-}
-
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Local => "local",
-            TargetKind::Kind => "kind",
-            TargetKind::Minikube => "minikube",
-            TargetKind::Cluster => "cluster",
-        }
-    }
-}
-
-impl fmt::Display for TargetKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::target_kind::TargetKind;
 
 /// What `lab up` asks for.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +37,19 @@ pub struct UpOptions {
     /// `cluster` target: where the images come from (`REG/provider-app:dev`, ...).
     pub image_registry: Option<String>,
     /// kind, minikube: image builds and kind's node image.
-    pub images: crate::cli::ImageArgs,
+    pub images: ImageOptions,
+}
+
+/// kind and minikube: how the images are built, and kind's node image.
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
+pub struct ImageOptions {
+    /// kind: the node image of a new cluster (`None`: kind's own).
+    pub kind_image: Option<String>,
+    /// `docker build --build-arg NAME=VALUE` for both images.
+    pub build_args: Vec<(String, String)>,
+    /// The network `docker build` runs its steps in (`--network`).
+    pub build_network: Option<String>,
 }
 
 /// What `lab down` asks for.
@@ -176,6 +155,7 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
 
     #[test]
     fn every_target_opens() {

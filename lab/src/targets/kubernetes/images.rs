@@ -6,12 +6,12 @@ use anyhow::Result;
 
 use super::repo::{self, IMAGE_TAG, Repo};
 use super::tools::Tool;
-use crate::cli::ImageArgs;
 use crate::service::Service;
+use crate::targets::ImageOptions;
 use crate::ui;
 
 /// The `docker build` arguments for one image of the repository's Dockerfile.
-fn build_command(repo: &Repo, images: &ImageArgs, target: &str, tag: &str) -> Vec<String> {
+fn build_command(repo: &Repo, images: &ImageOptions, target: &str, tag: &str) -> Vec<String> {
     // --force-rm: a failed build leaves no stopped container behind.
     let mut args = vec![
         "build".to_string(),
@@ -35,7 +35,7 @@ fn build_command(repo: &Repo, images: &ImageArgs, target: &str, tag: &str) -> Ve
 
 /// Builds the images of `services` with the local docker from the repository's
 /// Dockerfile.
-fn build_images(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result<Vec<String>> {
+fn build_images(repo: &Repo, images: &ImageOptions, services: &[Service]) -> Result<Vec<String>> {
     Tool::Docker.locate()?;
     let mut tags = Vec::new();
     for &service in services {
@@ -49,7 +49,7 @@ fn build_images(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result
 }
 
 /// The `kind create cluster` arguments for the repository's cluster.
-fn create_command(repo: &Repo, images: &ImageArgs) -> Vec<String> {
+fn create_command(repo: &Repo, images: &ImageOptions) -> Vec<String> {
     let mut args = vec![
         "create".to_string(),
         "cluster".into(),
@@ -65,7 +65,7 @@ fn create_command(repo: &Repo, images: &ImageArgs) -> Vec<String> {
 
 /// kind: the cluster of kind/cluster.yaml exists (created if missing) and has the images
 /// of `services`.
-pub fn prepare_kind(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result<()> {
+pub fn prepare_kind(repo: &Repo, images: &ImageOptions, services: &[Service]) -> Result<()> {
     Tool::Kind.locate()?;
     Tool::Docker.locate()?;
     let name = repo.kind_cluster_name()?;
@@ -105,7 +105,7 @@ pub fn prepare_kind(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Re
 
 /// minikube: the images of `services` are built locally and loaded into the running
 /// minikube.
-pub fn prepare_minikube(repo: &Repo, images: &ImageArgs, services: &[Service]) -> Result<()> {
+pub fn prepare_minikube(repo: &Repo, images: &ImageOptions, services: &[Service]) -> Result<()> {
     Tool::Minikube.locate()?;
     Tool::Docker.locate()?;
     for tag in build_images(repo, images, services)? {
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn docker_build_gets_the_build_args_and_network_before_the_context() {
-        let images = ImageArgs {
+        let images = ImageOptions {
             kind_image: None,
             build_args: vec![("RUST_IMAGE".into(), "local/rust:1".into())],
             build_network: Some("host".into()),
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn kind_create_names_the_node_image_only_when_given() {
-        let mut images = ImageArgs::default();
+        let mut images = ImageOptions::default();
         assert!(!create_command(&repo(), &images).contains(&"--image".to_string()));
         images.kind_image = Some("local/node:v1".into());
         let args = create_command(&repo(), &images);

@@ -180,7 +180,7 @@ fn wait_for_consumer(url: &str, timeout: Duration) -> Result<()> {
 
 impl Target for Kubernetes {
     fn up(&mut self, options: &UpOptions) -> Result<String> {
-        let _lock = self.states.lock()?;
+        let lock = self.states.lock()?;
         let state = self.own_state()?;
         Tool::Kubectl.locate()?;
         let repo = Repo::locate()?;
@@ -236,7 +236,7 @@ impl Target for Kubernetes {
         // Recorded before waiting, so `lab down` finds a lab whose rollout failed.
         let mut new_state = State::new(self.kind, mode);
         new_state.kubernetes = Some(record.clone());
-        self.states.save(&new_state)?;
+        lock.save(&new_state)?;
         let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
         session.block_on(rollout::wait(
             &session.client(),
@@ -306,12 +306,12 @@ impl Target for Kubernetes {
     }
 
     fn switch_mode(&mut self, mode: Mode, ready_timeout: Duration) -> Result<()> {
-        let _lock = self.states.lock()?;
+        let lock = self.states.lock()?;
         let (mut state, record) = self.running()?;
         let repo = Repo::locate()?;
         manifests::apply(&repo, self.states.root(), &record, mode)?;
         state.mode = mode;
-        self.states.save(&state)?;
+        lock.save(&state)?;
         let session = cluster::session(record.context.as_deref())?;
         session.block_on(rollout::wait(
             &session.client(),
@@ -387,7 +387,7 @@ impl Target for Kubernetes {
     }
 
     fn down(&mut self, options: &DownOptions) -> Result<()> {
-        let _lock = self.states.lock()?;
+        let lock = self.states.lock()?;
         let state = self.own_state()?;
         Tool::Kubectl.locate()?;
         let repo = Repo::locate()?;
@@ -409,7 +409,7 @@ impl Target for Kubernetes {
                 images::delete_kind_cluster(&repo)?;
             }
         }
-        self.states.clear()?;
+        lock.clear()?;
         Ok(())
     }
 }

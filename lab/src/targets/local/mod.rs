@@ -1,7 +1,11 @@
 //! The `local` target: provider and consumer as supervised processes on 127.0.0.1.
-//! `start` starts one service and waits for it, `up` brings the lab up or switches the
-//! consumer's mode, `logs` prints and follows a log; this file holds the rest of the
-//! [`Target`] commands and the rules below.
+//!
+//! `impl Local` is split by concern, one file each: this file holds the value, the
+//! locking ([`Local::changing`]: the state lock's guard is what every state change
+//! needs), the [`Target`] commands that change little (`status`, `kill`, `down`, the
+//! reads) and the rules below; `up` the commands that reconcile the lab with what was
+//! asked (`lab up`, `lab fix`/`lab break`); `start` one service's start and readiness.
+//! `logs` prints and follows a log (no `Local` needed).
 //!
 //! Invariants:
 //! - A process is recorded in the state right after it is spawned, before waiting for
@@ -24,7 +28,7 @@ use crate::fault_proxy;
 use crate::health::{self, Probe};
 use crate::interrupt::Started;
 use crate::service::{Mode, Service};
-use crate::state::{State, StateDir};
+use crate::state::{State, StateDir, StateLock};
 use crate::targets::{DownOptions, Health, ServiceStatus, Target, TargetKind, UpOptions};
 use crate::ui;
 
@@ -57,7 +61,7 @@ impl Local {
     }
 
     /// Stops what this invocation started (after a failure or Ctrl-C) and forgets it.
-    fn undo_started(&self) {
+    fn undo_started(&self, lock: &StateLock) {
         let started = self.started.tracked();
         if started.is_empty() {
             return;
@@ -70,7 +74,7 @@ impl Local {
             state
                 .services
                 .retain(|_, record| !started.contains(&record.process));
-            let _ = self.states.save(&state);
+            let _ = lock.save(&state);
         }
         ui::warn("stopped the services this command had started");
     }
@@ -78,23 +82,21 @@ impl Local {
     /// Runs `body` with the state locked. On failure it stops everything it started (a
     /// half-started lab is worse than none); on success the new services are handed over
     /// to run in the background.
-    fn changing<T>(&self, body: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+    fn changing<T>(&self, body: impl FnOnce(&Self, &StateLock) -> Result<T>) -> Result<T> {
         let lock = self.states.lock()?;
-        let result = body(self);
+        let result = body(self, &lock);
         match &result {
             Ok(_) => self.started.hand_over(),
-            Err(_) => self.undo_started(),
+            Err(_) => self.undo_started(&lock),
         }
         drop(lock);
         result
     }
-}
 
-impl Local {
     /// `lab down` when the state file cannot be read: the processes this lab spawned are
     /// still known by their own records (`run/<service>.pid`: pid and start time) and
     /// stopped; nothing else is touched. The file is set aside.
-    fn down_without_state(&self, why: &anyhow::Error) -> Result<()> {
+    fn down_without_state(&self, lock: &StateLock, why: &anyhow::Error) -> Result<()> {
         ui::warn(format!("{why:#}"));
         for (service, process) in self.states.spawned() {
             process.stop(STOP_GRACE)?;
@@ -103,8 +105,8 @@ impl Local {
                 process.pid
             ));
         }
-        let kept = self.states.set_aside()?;
-        self.states.clear()?;
+        let kept = lock.set_aside()?;
+        lock.clear()?;
         ui::info(format!(
             "the lab is down; the unreadable state file is kept as {}",
             kept.display()
@@ -127,7 +129,7 @@ fn check_target(state: &State) -> Result<()> {
 
 impl Target for Local {
     fn up(&mut self, options: &UpOptions) -> Result<String> {
-        self.changing(|local| local.up_locked(options))
+        self.changing(|local, lock| local.up_locked(lock, options))
     }
 
     fn status(&self) -> Result<Option<Vec<ServiceStatus>>> {
@@ -177,14 +179,14 @@ impl Target for Local {
     }
 
     fn kill(&mut self, service: Service) -> Result<()> {
-        let _lock = self.states.lock()?;
+        let lock = self.states.lock()?;
         let mut state = self.existing_state()?;
         let Some(record) = state.services.remove(&service) else {
             bail!("{service} is not running in this lab, so there is nothing to kill");
         };
         if !record.process.is_running() {
             // Its pid may belong to another process by now: that one is left alone.
-            self.states.save(&state)?;
+            lock.save(&state)?;
             ui::warn(format!(
                 "{service} (pid {}) was no longer running (it exited, or its pid now belongs \
                  to another process, which was left alone); removed it from the lab",
@@ -193,7 +195,7 @@ impl Target for Local {
             return Ok(());
         }
         record.process.kill_now()?;
-        self.states.save(&state)?;
+        lock.save(&state)?;
         ui::info(format!(
             "killed {service} (pid {}) with SIGKILL; it stays down until `lab up`",
             record.process.pid
@@ -202,7 +204,7 @@ impl Target for Local {
     }
 
     fn switch_mode(&mut self, mode: Mode, ready_timeout: Duration) -> Result<()> {
-        self.changing(|local| local.switch_mode_locked(mode, ready_timeout))
+        self.changing(|local, lock| local.switch_mode_locked(lock, mode, ready_timeout))
     }
 
     fn logs(&self, service: Service, follow: bool) -> Result<()> {
@@ -241,9 +243,9 @@ impl Target for Local {
     }
 
     fn down(&mut self, _options: &DownOptions) -> Result<()> {
-        let _lock = self.states.lock()?;
+        let lock = self.states.lock()?;
         let loaded = match self.states.load() {
-            Err(err) if StateDir::is_corrupt(&err) => return self.down_without_state(&err),
+            Err(err) if StateDir::is_corrupt(&err) => return self.down_without_state(&lock, &err),
             loaded => loaded?,
         };
         let Some(state) = loaded else {
@@ -262,7 +264,7 @@ impl Target for Local {
                 ));
             }
         }
-        self.states.clear()?;
+        lock.clear()?;
         ui::info(format!(
             "the lab is down (logs kept in {})",
             self.states.root().join("logs").display()

@@ -16,7 +16,7 @@ use crate::health::{self, WaitError};
 use crate::interrupt::{self, Interrupted};
 use crate::process::{self, ProcessId};
 use crate::service::{Mode, Service};
-use crate::state::{FaultProxyRecord, ServiceRecord, State};
+use crate::state::{FaultProxyRecord, ServiceRecord, State, StateLock};
 use crate::ui;
 
 /// The URL the consumer calls the provider at.
@@ -122,6 +122,7 @@ impl Local {
     /// Starts one service, records it, and waits until it is ready.
     pub(super) fn start(
         &self,
+        lock: &StateLock,
         state: &mut State,
         service: Service,
         port: u16,
@@ -205,7 +206,7 @@ impl Local {
             );
         };
         self.started.track(process);
-        self.states.record_spawned(service, process)?;
+        lock.record_spawned(service, process)?;
         let mut record = ServiceRecord {
             process,
             port,
@@ -214,11 +215,11 @@ impl Local {
             mode: (service == Service::Consumer).then_some(mode),
         };
         state.services.insert(service, record.clone());
-        self.states.save(state)?;
+        lock.save(state)?;
 
         let started = Instant::now();
         let spinner = ui::spinner(format!("waiting for {service} to be ready"));
-        let waited = self.await_ready(state, service, &mut record, &mut child, ready_timeout);
+        let waited = self.await_ready(lock, state, service, &mut record, &mut child, ready_timeout);
         if let Some(bar) = spinner {
             bar.finish_and_clear();
         }
@@ -232,7 +233,7 @@ impl Local {
                 let api = fault_proxy::api_url(record.port);
                 let link_port = fault_proxy::link_port(&health::client()?, &api)?;
                 state.fault_proxy = Some(FaultProxyRecord { link_port });
-                self.states.save(state)?;
+                lock.save(state)?;
                 format!(
                     "; its `{}` proxy listens on 127.0.0.1:{link_port}, to the provider",
                     fault_proxy::PROVIDER_PROXY
@@ -252,6 +253,7 @@ impl Local {
     /// Waits for the bound port (recording it) and then for readiness.
     fn await_ready(
         &self,
+        lock: &StateLock,
         state: &mut State,
         service: Service,
         record: &mut ServiceRecord,
@@ -282,7 +284,7 @@ impl Local {
         record.port = bound;
         state.ports.insert(service, bound);
         state.services.insert(service, record.clone());
-        self.states.save(state)?;
+        lock.save(state)?;
         let client = health::client()?;
         let left = ready_timeout.saturating_sub(started.elapsed());
         health::wait_ready(&client, &service.ready_url(bound), left, || exit_of(child))

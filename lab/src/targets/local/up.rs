@@ -7,14 +7,14 @@ use super::start::upstream_of;
 use super::{Local, STOP_GRACE, check_target, consumer_url};
 use crate::fault_proxy;
 use crate::service::{Mode, Service};
-use crate::state::{FaultProxyRecord, State};
+use crate::state::{FaultProxyRecord, State, StateLock};
 use crate::targets::{TargetKind, UpOptions};
 use crate::ui;
 use std::time::Duration;
 
 impl Local {
     /// Drops records whose process is gone (crashed, killed from outside, pid reused).
-    fn repair(&self, state: &mut State) -> Result<()> {
+    fn repair(&self, lock: &StateLock, state: &mut State) -> Result<()> {
         let gone: Vec<Service> = state
             .services
             .iter()
@@ -29,10 +29,10 @@ impl Local {
                 ));
             }
         }
-        self.states.save(state)
+        lock.save(state)
     }
 
-    pub(super) fn up_locked(&self, options: &UpOptions) -> Result<String> {
+    pub(super) fn up_locked(&self, lock: &StateLock, options: &UpOptions) -> Result<String> {
         let mut state = match self.states.load()? {
             Some(state) => {
                 check_target(&state)?;
@@ -40,7 +40,7 @@ impl Local {
             }
             None => State::new(TargetKind::Local, options.mode.unwrap_or_default()),
         };
-        self.repair(&mut state)?;
+        self.repair(lock, &mut state)?;
         let mode = options.mode.unwrap_or(state.mode);
         state.mode = mode;
         match options.fault_proxy {
@@ -51,7 +51,7 @@ impl Local {
                         .unwrap_or(fault_proxy::DEFAULT_LINK_PORT),
                 });
             }
-            Some(false) => self.remove_fault_proxy(&mut state)?,
+            Some(false) => self.remove_fault_proxy(lock, &mut state)?,
             _ => {}
         }
         let wanted = Service::of_lab(state.fault_proxy.is_some());
@@ -107,8 +107,9 @@ impl Local {
                     ui::info(format!("restarting {service} {why}"));
                     record.process.stop(STOP_GRACE)?;
                     state.services.remove(&service);
-                    self.states.save(&state)?;
+                    lock.save(&state)?;
                     self.start(
+                        lock,
                         &mut state,
                         service,
                         record.port,
@@ -125,17 +126,17 @@ impl Local {
                         _ => String::new(),
                     };
                     ui::info(format!("starting {service} on 127.0.0.1:{port}{detail}"));
-                    self.start(&mut state, service, port, mode, options.ready_timeout)?;
+                    self.start(lock, &mut state, service, port, mode, options.ready_timeout)?;
                 }
             }
         }
-        self.states.save(&state)?;
+        lock.save(&state)?;
         Ok(consumer_url(state.ports[&Service::Consumer]))
     }
 
     /// `lab up --no-fault-proxy`: stops the proxy and forgets its link (the consumer is
     /// then restarted to call the provider directly).
-    fn remove_fault_proxy(&self, state: &mut State) -> Result<()> {
+    fn remove_fault_proxy(&self, lock: &StateLock, state: &mut State) -> Result<()> {
         if let Some(record) = state.services.remove(&Service::FaultProxy) {
             ui::info(format!(
                 "stopping {} (pid {})",
@@ -146,12 +147,17 @@ impl Local {
         }
         state.fault_proxy = None;
         state.ports.remove(&Service::FaultProxy);
-        self.states.save(state)
+        lock.save(state)
     }
 
-    pub(super) fn switch_mode_locked(&self, mode: Mode, ready_timeout: Duration) -> Result<()> {
+    pub(super) fn switch_mode_locked(
+        &self,
+        lock: &StateLock,
+        mode: Mode,
+        ready_timeout: Duration,
+    ) -> Result<()> {
         let mut state = self.existing_state()?;
-        self.repair(&mut state)?;
+        self.repair(lock, &mut state)?;
         state.mode = mode;
         let port = match state.services.remove(&Service::Consumer) {
             Some(record) => {
@@ -171,13 +177,20 @@ impl Local {
                 .unwrap_or_else(|| Service::Consumer.default_port()),
         };
         state.ports.insert(Service::Consumer, port);
-        self.states.save(&state)?;
+        lock.save(&state)?;
         ui::info(format!(
             "starting {} with resilience {} (the {mode} system)",
             Service::Consumer,
             mode.resilience()
         ));
-        self.start(&mut state, Service::Consumer, port, mode, ready_timeout)?;
+        self.start(
+            lock,
+            &mut state,
+            Service::Consumer,
+            port,
+            mode,
+            ready_timeout,
+        )?;
         if !state.services.contains_key(&Service::Provider) {
             ui::info(format!(
                 "{} is not running; bring it back with `lab up`",
