@@ -119,6 +119,8 @@ pub enum Output {
     Http {
         status: Value,
         body: Value,
+        /// The response headers, names as written (values that are not text left out).
+        headers: Vec<(String, String)>,
     },
     Process {
         status: Value,
@@ -574,6 +576,7 @@ mod raw {
                 Output::Http {
                     status: o.remove("status").unwrap_or_default(),
                     body: o.remove("body").unwrap_or_default(),
+                    headers: headers(o.remove("headers")),
                 }
             }
             Value::Object(mut o)
@@ -590,6 +593,50 @@ mod raw {
                 }
             }
             other => Output::Value(other),
+        }
+    }
+
+    fn headers(value: Option<Value>) -> Vec<(String, String)> {
+        let Some(Value::Object(map)) = value else {
+            return Vec::new();
+        };
+        map.into_iter()
+            .filter_map(|(name, value)| match value {
+                Value::String(value) => Some((name, value)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+// What a reader other than the renderers asks of a run (the lab's demo narrates it).
+impl Output {
+    /// The HTTP status, or the process's exit code, when it is an integer.
+    pub fn status_code(&self) -> Option<i64> {
+        match self {
+            Output::Http { status, .. } | Output::Process { status, .. } => status.as_i64(),
+            Output::None | Output::Value(_) => None,
+        }
+    }
+
+    /// An HTTP response header, its name matched without regard to case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let Output::Http { headers, .. } = self else {
+            return None;
+        };
+        headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Other(s) => s,
         }
     }
 }
@@ -650,7 +697,8 @@ mod tests {
             j.method[0].output,
             Output::Http {
                 status: json!(404),
-                body: json!("gone")
+                body: json!("gone"),
+                headers: Vec::new()
             }
         );
         assert!(j.method[0].start.is_some());
@@ -660,5 +708,39 @@ mod tests {
         assert_eq!(j.method[2].name, "(unnamed)");
         assert_eq!(j.method[2].output, Output::Value(json!([1, 2])));
         assert!(j.method[2].failed(), "no status: not a success");
+    }
+
+    #[test]
+    fn http_headers_and_exit_codes_are_kept_for_other_readers() {
+        let j = Journal::from_value(json!({
+            "experiment": {},
+            "run": [
+                {"activity": {"name": "h"}, "status": "succeeded",
+                 "output": {"status": 200, "headers": {"X-Fallback": "true", "n": 1}, "body": ""}},
+                {"activity": {"name": "p"}, "status": "failed",
+                 "output": {"status": 3, "stdout": "", "stderr": ""}},
+                {"activity": {"name": "v"}, "output": {"status": 1}}
+            ]
+        }))
+        .expect("reads");
+        let http = &j.method[0].output;
+        assert_eq!(http.status_code(), Some(200));
+        assert_eq!(http.header("x-fallback"), Some("true"));
+        assert_eq!(http.header("n"), None, "not text");
+        assert_eq!(j.method[1].output.status_code(), Some(3));
+        assert_eq!(j.method[1].output.header("x-fallback"), None);
+        assert_eq!(
+            j.method[2].output.status_code(),
+            None,
+            "not an http or process output"
+        );
+        assert_eq!(
+            j.method[0].status.as_ref().map(RunStatus::as_str),
+            Some("succeeded")
+        );
+        assert_eq!(
+            j.method[1].status.as_ref().map(RunStatus::as_str),
+            Some("failed")
+        );
     }
 }

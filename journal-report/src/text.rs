@@ -38,7 +38,7 @@ pub fn expected(run: &ActivityRun) -> String {
 /// streams, a value; or the error when the activity failed to run.
 pub fn got(run: &ActivityRun, max: usize) -> String {
     let text = match &run.output {
-        Output::Http { status, body } => {
+        Output::Http { status, body, .. } => {
             let body = one_line(&plain(body));
             if body.is_empty() {
                 format!("HTTP {}", plain(status))

@@ -282,7 +282,7 @@ fn demo_fails_with_the_reason_when_the_story_goes_differently() {
     common::write_script(
         &runner,
         r#"journal="$3"
-printf '%s' '{"status": "completed", "deviated": false, "steady_states": {}, "run": []}' > "$journal""#,
+printf '%s' '{"experiment": {}, "status": "completed", "deviated": false, "steady_states": {}, "run": []}' > "$journal""#,
     );
     let outcome = run_demo(&lab, Some(&runner));
     outcome.expect_code(1, "demo with a runner that never deviates");

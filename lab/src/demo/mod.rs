@@ -24,7 +24,6 @@ use crate::service::{Mode, Service};
 use crate::state::StateDir;
 use crate::targets::{DownOptions, Health, Target, UpOptions};
 use crate::ui;
-use journal::{Journal, header};
 use runner::Runner;
 use scenario::Story;
 use summary::RunFacts;
@@ -154,8 +153,8 @@ fn command(text: &str) {
 }
 
 /// The body of an http output, short enough for one line.
-fn body_line(output: &Value) -> String {
-    let text = match &output["body"] {
+fn body_line(run: &journal::ActivityRun) -> String {
+    let text = match journal::body(run) {
         Value::String(text) => text.trim().to_string(),
         Value::Null => String::new(),
         other => other.to_string(),
@@ -274,20 +273,22 @@ fn tell(
         Some(line) => println!("  {}", ui::bad(line.trim())),
         None => say("(the runner printed no CRITICAL line; see its output above)"),
     }
-    if let Some(probe) = before.facts.journal.probe(story.consumer_probe, true) {
+    if let Some(probe) = journal::probe(&before.facts.journal, story.consumer_probe, true) {
         let status = probe
-            .output_status
+            .output
+            .status_code()
             .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
         say(&format!(
             "The journal shows the consumer's answer: {status}"
         ));
-        if let Some(cause) = probe.output["body"]["cause"].as_str() {
-            let error = probe.output["body"]["error"].as_str().unwrap_or("error");
+        let body = journal::body(probe);
+        if let Some(cause) = body["cause"].as_str() {
+            let error = body["error"].as_str().unwrap_or("error");
             say(&format!("  {error}, cause: {cause}"));
-        } else if let Some(error) = &probe.error {
-            say(&format!("  {}", error.lines().last().unwrap_or(error)));
+        } else if let Some(error) = journal::error(probe) {
+            say(&format!("  {}", error.lines().last().unwrap_or(&error)));
         } else {
-            say(&format!("  {}", body_line(&probe.output)));
+            say(&format!("  {}", body_line(probe)));
         }
     }
     say(story.aftermath);
@@ -317,16 +318,17 @@ fn tell(
     command("lab up --mode after");
     let url = target.up(&up(Mode::After, None, None))?;
     let after = run_experiment(&context, "after", &url)?;
-    if let Some(probe) = after.facts.journal.probe(story.consumer_probe, true) {
+    if let Some(probe) = journal::probe(&after.facts.journal, story.consumer_probe, true) {
         let status = probe
-            .output_status
+            .output
+            .status_code()
             .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
         say(&format!(
             "{}, the consumer now answered {status}: {}",
             story.under_fault,
-            body_line(&probe.output)
+            body_line(probe)
         ));
-        if let Some(reason) = header(&probe.output, "X-Fallback-Reason") {
+        if let Some(reason) = probe.output.header("X-Fallback-Reason") {
             say(&format!("(X-Fallback: true, reason: {reason})"));
         }
     }
@@ -461,27 +463,27 @@ fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Resu
     }
     let series = traffic.stop()?;
     let output = output?;
-    let journal = Journal::load(&journal_path)?;
+    let journal = journal::load(&journal_path)?;
     // The users' window: from the fault to the end of the run (a killed provider stays
     // dead), or, when a rollback removes the fault (a toxic), to the last request whose
     // whole wait fell before it: one due later is answered once the fault is gone.
     let rolled_back = journal
         .rollbacks
         .first()
-        .and_then(|run| run.start)
+        .and_then(|run| journal::time(run.start))
         .map(|start| start - USERS_TIMEOUT);
     let users = journal
         .method
         .iter()
         .find(|run| run.name == story.fault_action)
-        .and_then(|run| run.end)
+        .and_then(|run| journal::time(run.end))
         .map(|fault| series.between(fault, rolled_back));
     say(&format!(
         "The runner exited with status {} ({}{}).",
         output
             .exit_code
             .map_or_else(|| "none (signal)".into(), |c| c.to_string()),
-        journal.status,
+        journal.status.as_str(),
         if journal.deviated { ", deviated" } else { "" }
     ));
     Ok(ExperimentRun {

@@ -3,7 +3,9 @@
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::journal::{ActivityRun, Journal, header};
+use journal_report::model::Status;
+
+use super::journal::{self, ActivityRun, Journal};
 use super::scenario::Story;
 use crate::traffic::Summary;
 use crate::traffic::command::{breakdown, millis};
@@ -82,20 +84,20 @@ fn describe_probe(run: Option<&ActivityRun>, http: bool) -> String {
         Some(false) => "NOT met",
         None => "no verdict",
     };
-    if let Some(error) = &run.error {
-        let last = error.lines().last().unwrap_or(error);
+    if let Some(error) = journal::error(run) {
+        let last = error.lines().last().unwrap_or(&error);
         return format!("{verdict} (failed: {last})");
     }
-    match (http, run.output_status) {
+    match (http, run.output.status_code()) {
         (true, Some(code)) => {
-            let fallback = if header(&run.output, "X-Fallback").is_some_and(|v| v == "true") {
+            let fallback = if run.output.header("X-Fallback").is_some_and(|v| v == "true") {
                 ", fallback"
             } else {
                 ""
             };
             format!(
                 "{verdict} (HTTP {code}, {}{fallback})",
-                latency(run.duration)
+                latency(run.duration.unwrap_or(0.0))
             )
         }
         (false, Some(code)) => format!("{verdict} (exit {code})"),
@@ -113,9 +115,9 @@ fn latency(seconds: f64) -> String {
 
 fn describe_action(journal: &Journal, action: &str) -> String {
     match journal.method.iter().find(|run| run.name == action) {
-        Some(run) => match run.output_status {
-            Some(code) => format!("{} (exit {code})", run.status),
-            None => run.status.clone(),
+        Some(run) => match run.output.status_code() {
+            Some(code) => format!("{} (exit {code})", journal::status(run)),
+            None => journal::status(run).to_string(),
         },
         None => "not run".into(),
     }
@@ -123,9 +125,9 @@ fn describe_action(journal: &Journal, action: &str) -> String {
 
 fn describe_outcome(journal: &Journal) -> String {
     if journal.deviated {
-        format!("{}, deviated", journal.status)
+        format!("{}, deviated", journal.status.as_str())
     } else {
-        journal.status.clone()
+        journal.status.as_str().to_string()
     }
 }
 
@@ -149,7 +151,10 @@ pub fn table(story: &Story, before: &RunFacts, after: &RunFacts) -> String {
     };
     for (label, probe, phase_after) in probes(false) {
         row(label, &|r| {
-            describe_probe(r.journal.probe(probe.name, phase_after), probe.http)
+            describe_probe(
+                journal::probe(&r.journal, probe.name, phase_after),
+                probe.http,
+            )
         });
     }
     row(format!("method: {}", story.fault_action), &|r| {
@@ -157,7 +162,10 @@ pub fn table(story: &Story, before: &RunFacts, after: &RunFacts) -> String {
     });
     for (label, probe, phase_after) in probes(true) {
         row(label, &|r| {
-            describe_probe(r.journal.probe(probe.name, phase_after), probe.http)
+            describe_probe(
+                journal::probe(&r.journal, probe.name, phase_after),
+                probe.http,
+            )
         });
     }
     row(format!("users after {}: sent", story.fault_noun), &|r| {
@@ -200,7 +208,7 @@ pub fn verdict(before: &RunFacts, after: &RunFacts) -> Result<(), String> {
         ));
     }
     if !(after.exit_code == Some(0)
-        && after.journal.status == "completed"
+        && after.journal.status == Status::Completed
         && !after.journal.deviated)
     {
         problems.push(format!(
@@ -226,11 +234,12 @@ mod tests {
 
     fn probe(name: &str, status: i64, met: bool, headers: Value) -> Value {
         json!({"activity": {"name": name}, "status": "succeeded", "duration": 0.0123,
-               "tolerance_met": met, "output": {"status": status, "headers": headers}})
+               "tolerance_met": met, "output": {"status": status, "headers": headers, "body": ""}})
     }
 
     fn run(deviated: bool, after_status: i64, exit: i32, headers: Value) -> RunFacts {
         let journal = json!({
+            "experiment": {},
             "status": if deviated { "failed" } else { "completed" },
             "deviated": deviated,
             "steady_states": {
@@ -239,11 +248,12 @@ mod tests {
                 "after": {"probes": [probe(HEALTH_PROBE, 0, true, json!({})),
                                      probe(CONSUMER_PROBE, after_status, !deviated, headers)]}
             },
-            "run": [{"activity": {"name": KILL_ACTION}, "status": "succeeded", "output": {"status": 0}}]
+            "run": [{"activity": {"name": KILL_ACTION}, "status": "succeeded",
+                     "output": {"status": 0, "stdout": "", "stderr": ""}}]
         });
         RunFacts {
             exit_code: Some(exit),
-            journal: Journal::from_value(&journal),
+            journal: Journal::from_value(journal).unwrap(),
             users: None,
         }
     }
