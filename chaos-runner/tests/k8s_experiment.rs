@@ -394,7 +394,7 @@ fn kubernetes_tier_the_seed_experiment_tells_the_story_with_both_runners() {
             "{mode}: the runners disagree"
         );
         let result = reference;
-        // The documented difference (chaosk8s/src/legacy.rs): chaostoolkit-kubernetes 0.39
+        // The documented difference (chaosk8s/src/deprecated.rs): chaostoolkit-kubernetes 0.39
         // deletes the Deployment, then lists pods with the unformatted selector
         // `name in ({name})`, which the API server rejects, so its action fails.
         let action = kill_action(&result.journal);

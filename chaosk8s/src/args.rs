@@ -9,6 +9,8 @@ use crate::error::{Error, invalid};
 
 #[derive(Debug)]
 pub(crate) struct Args {
+    /// The function they are for: module and name.
+    function: (&'static str, &'static str),
     values: Map<String, Value>,
 }
 
@@ -43,7 +45,20 @@ impl Args {
             };
             values.insert(arg.name.to_string(), value);
         }
-        Ok(Self { values })
+        Ok(Self {
+            function: (spec.module, spec.name),
+            values,
+        })
+    }
+
+    /// The function these arguments are for: module and name.
+    pub(crate) fn function(&self) -> (&'static str, &'static str) {
+        self.function
+    }
+
+    /// Every argument, defaults filled in.
+    pub(crate) fn values(&self) -> &Map<String, Value> {
+        &self.values
     }
 
     fn get(&self, name: &str) -> &Value {

@@ -1,18 +1,20 @@
 //! Every function this crate implements, with its arguments, types and defaults as
 //! chaostoolkit-kubernetes 0.39 declares them, and its handler: what calling it does,
 //! reading those arguments and calling the typed functions of `pod`, `deployment`,
-//! `service`, `replicaset` and `legacy`. `Args` fills defaults from here, so this is the
-//! only place a default is written down, and the only place a function is named.
+//! `service`, `replicaset` and `deprecated`. `Args` fills defaults from here, so this is
+//! the only place a default is written down. The aliases of the deprecated
+//! `chaosk8s.probes`/`chaosk8s.actions` are derived from the entries they alias
+//! (`deprecated::ALIASES`).
 //!
 //! The injected `secrets` parameter of the Python functions is not listed: experiments never
 //! pass it as an argument (chaostoolkit fills it from the experiment's `secrets`).
 
 use serde_json::{Value, json};
 
-use crate::args::format_selector;
 use crate::deployment::{self, Readiness};
+use crate::deprecated::ALIASES;
 use crate::pod::{self, Selection};
-use crate::{ArgSpec, FunctionSpec, Run, legacy, replicaset, service};
+use crate::{ArgSpec, FunctionSpec, Run, deprecated, replicaset, service};
 
 pub(crate) const PROBES: &str = "chaosk8s.probes";
 pub(crate) const ACTIONS: &str = "chaosk8s.actions";
@@ -108,187 +110,30 @@ fn phase_arguments(raise_flag: &'static str) -> Vec<ArgSpec> {
     ]
 }
 
-fn legacy() -> Vec<FunctionSpec> {
-    vec![
-        spec(
-            PROBES,
-            "all_microservices_healthy",
-            "Deprecated alias of chaosk8s.pod.probes.all_pods_healthy: true when every pod of `ns` is Running or Succeeded, fails otherwise.",
-            vec![ns()],
-            |args, cluster| {
-                Box::pin(
-                    async move { pod::all_pods_healthy(cluster, &args.string("ns")?, true).await },
+/// `chaosk8s.actions.kill_microservice`, the one deprecated function with a body of its
+/// own (in `deprecated`); the others are aliases derived there from their targets.
+fn kill_microservice() -> FunctionSpec {
+    spec(
+        ACTIONS,
+        "kill_microservice",
+        "Deletes the deployment `name`, then the replica sets and pods matching `label_selector` (formatted with `name`), pods without grace period.",
+        vec![
+            required("name", STRING),
+            ns(),
+            optional("label_selector", STRING, json!(NAME_SELECTOR)),
+        ],
+        |args, cluster| {
+            Box::pin(async move {
+                deprecated::kill_microservice(
+                    cluster,
+                    &args.string("name")?,
+                    &args.string("ns")?,
+                    &args.string("label_selector")?,
                 )
-            },
-        ),
-        spec(
-            PROBES,
-            "microservice_available_and_healthy",
-            "Deprecated alias of chaosk8s.deployment.probes.deployment_available_and_healthy; answers null when healthy, fails otherwise.",
-            vec![
-                required("name", STRING),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::available_and_healthy(
-                        cluster,
-                        &args.string("name")?,
-                        &args.string("ns")?,
-                        args.non_empty("label_selector")?.as_deref(),
-                        true,
-                    )
-                    .await?;
-                    Ok(Value::Null)
-                })
-            },
-        ),
-        spec(
-            PROBES,
-            "microservice_is_not_available",
-            "Deprecated alias of chaosk8s.pod.probes.pod_is_not_available: fails when a pod selected by `label_selector` (formatted with `name`) is Running.",
-            vec![
-                required("name", STRING),
-                ns(),
-                optional("label_selector", STRING, json!(NAME_SELECTOR)),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    pod::pod_is_not_available(
-                        cluster,
-                        &args.string("name")?,
-                        &args.string("ns")?,
-                        &args.string("label_selector")?,
-                        true,
-                    )
-                    .await
-                })
-            },
-        ),
-        spec(
-            PROBES,
-            "service_endpoint_is_initialized",
-            "Deprecated alias of chaosk8s.service.probes.service_is_initialized: fails when no service named `name` matching `label_selector` (formatted with `name`) exists.",
-            vec![
-                required("name", STRING),
-                ns(),
-                optional("label_selector", STRING, json!(NAME_SELECTOR)),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    let name = args.string("name")?;
-                    let selector = args
-                        .non_empty("label_selector")?
-                        .map(|s| format_selector(&s, Some(&name)))
-                        .transpose()?;
-                    service::is_initialized(
-                        cluster,
-                        Some(&name),
-                        &args.string("ns")?,
-                        selector.as_deref(),
-                        true,
-                    )
-                    .await
-                })
-            },
-        ),
-        spec(
-            PROBES,
-            "deployment_is_fully_available",
-            "Deprecated alias of chaosk8s.deployment.probes.deployment_fully_available: waits up to `timeout` seconds for all replicas to be ready.",
-            readiness_arguments(None),
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::fully_available(cluster, &Readiness::from_args(args)?, true).await
-                })
-            },
-        ),
-        spec(
-            PROBES,
-            "deployment_is_not_fully_available",
-            "Deprecated alias of chaosk8s.deployment.probes.deployment_not_fully_available: waits up to `timeout` seconds for some replica not to be ready.",
-            readiness_arguments(None),
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::not_fully_available(cluster, &Readiness::from_args(args)?, true)
-                        .await
-                })
-            },
-        ),
-        spec(
-            PROBES,
-            "read_microservices_logs",
-            "Deprecated alias of chaosk8s.pod.probes.read_pod_logs: the logs of each selected pod, keyed by pod name.",
-            log_arguments(),
-            |args, cluster| Box::pin(async move { pod::read_pod_logs(cluster, args).await }),
-        ),
-        spec(
-            ACTIONS,
-            "kill_microservice",
-            "Deletes the deployment `name`, then the replica sets and pods matching `label_selector` (formatted with `name`), pods without grace period.",
-            vec![
-                required("name", STRING),
-                ns(),
-                optional("label_selector", STRING, json!(NAME_SELECTOR)),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    legacy::kill_microservice(
-                        cluster,
-                        &args.string("name")?,
-                        &args.string("ns")?,
-                        &args.string("label_selector")?,
-                    )
-                    .await
-                })
-            },
-        ),
-        spec(
-            ACTIONS,
-            "scale_microservice",
-            "Deprecated alias of chaosk8s.deployment.actions.scale_deployment: sets the deployment's replicas.",
-            vec![
-                required("name", STRING),
-                required("replicas", INTEGER),
-                ns(),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::scale(
-                        cluster,
-                        &args.string("name")?,
-                        args.integer("replicas")?,
-                        &args.string("ns")?,
-                    )
-                    .await
-                })
-            },
-        ),
-        spec(
-            ACTIONS,
-            "start_microservice",
-            "Deprecated alias of chaosk8s.deployment.actions.create_deployment: creates the deployment described in the JSON or YAML file `spec_path`.",
-            vec![required("spec_path", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::create(cluster, &args.string("spec_path")?, &args.string("ns")?)
-                        .await
-                })
-            },
-        ),
-        spec(
-            ACTIONS,
-            "remove_service_endpoint",
-            "Deprecated alias of chaosk8s.service.actions.delete_service: deletes the service `name`.",
-            vec![required("name", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    service::delete(cluster, &args.string("name")?, &args.string("ns")?).await
-                })
-            },
-        ),
-    ]
+                .await
+            })
+        },
+    )
 }
 
 fn pods() -> Vec<FunctionSpec> {
@@ -634,11 +479,28 @@ fn services_and_replica_sets() -> Vec<FunctionSpec> {
     ]
 }
 
+/// The functions with a body, those of the deprecated modules (aliases of these) first,
+/// in chaosk8s's order.
 pub(crate) fn all() -> Vec<FunctionSpec> {
-    let mut all = legacy();
-    all.extend(pods());
-    all.extend(deployments());
-    all.extend(services_and_replica_sets());
+    let mut bodies = vec![kill_microservice()];
+    bodies.extend(pods());
+    bodies.extend(deployments());
+    bodies.extend(services_and_replica_sets());
+    let mut all: Vec<FunctionSpec> = ALIASES
+        .iter()
+        .filter_map(|alias| {
+            let (module, name) = alias.target;
+            let target = bodies.iter().find(|f| f.module == module && f.name == name);
+            target.map(|target| alias.entry(target))
+        })
+        .collect();
+    // chaosk8s.actions lists kill_microservice before its aliases.
+    let first_action = all
+        .iter()
+        .position(|f| f.module == ACTIONS)
+        .unwrap_or(all.len());
+    all.insert(first_action, bodies.remove(0));
+    all.extend(bodies);
     all
 }
 

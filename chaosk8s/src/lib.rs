@@ -7,26 +7,28 @@
 //! ([`Session::kill_microservice`]) on the same kind of session.
 //!
 //! Map of the crate (one chaosk8s module per Rust module):
-//! - `catalog`: every function with its arguments, defaults and handler (the single source of
-//!   names and defaults: a function's entry is all there is to add one);
+//! - `catalog`: every function with a body, with its arguments, defaults and handler (the
+//!   single source of names and defaults: a function's entry is all there is to add one),
+//!   and the whole list, the deprecated aliases derived in `deprecated` included;
 //! - `args`: typed access to an activity's arguments, and `str.format`-style selectors;
 //! - `client`: cluster access the way chaosk8s's `create_k8s_api_client` does it;
 //! - `session`: a runtime and a client made once, running the catalog entry's handler;
 //! - `pod`, `deployment`, `service`, `replicaset`: `chaosk8s.<kind>.probes` / `.actions`
 //!   (typed functions the handlers call);
-//! - `legacy`: the deprecated `chaosk8s.probes` / `chaosk8s.actions`, which delegate;
+//! - `deprecated`: the deprecated `chaosk8s.probes` / `chaosk8s.actions`: one table of
+//!   aliases, each derived from the function it calls, and `kill_microservice`;
 //! - `error`: [`Error`] and how kube-rs errors map onto it.
 //!
 //! Behaviour follows chaostoolkit-kubernetes 0.39 (names, defaults, return values,
-//! `ActivityFailed` messages); the few deliberate differences are listed in `legacy`.
+//! `ActivityFailed` messages); the few deliberate differences are listed in `deprecated`.
 
 mod args;
 mod catalog;
 mod client;
 mod delete;
 mod deployment;
+mod deprecated;
 mod error;
-mod legacy;
 mod pod;
 mod replicaset;
 mod service;
