@@ -4,7 +4,8 @@
 //! [`Session::call`]: the runner looks a function up by its Python module and name,
 //! passes the experiment's arguments (on a session made from its secrets, reused for the
 //! run), and records the JSON value or the error. The lab calls typed entry points
-//! ([`Session::kill_microservice`]) on the same kind of session.
+//! ([`Session::kill_microservice`]) on the same kind of session, and reads and writes its
+//! own objects through the session's typed requests ([`Session::deployment`], ...).
 //!
 //! Map of the crate (one chaosk8s module per Rust module):
 //! - `catalog`: every function with a body, with its arguments, defaults and handler (the
@@ -12,7 +13,8 @@
 //!   and the whole list, the deprecated aliases derived in `deprecated` included;
 //! - `args`: typed access to an activity's arguments, and `str.format`-style selectors;
 //! - `client`: cluster access the way chaosk8s's `create_k8s_api_client` does it;
-//! - `session`: a runtime and a client made once, running the catalog entry's handler;
+//! - `session`: a runtime and a client made once, running the catalog entry's handler,
+//!   and the embedder's typed, blocking requests (so the lab needs no kube-rs client);
 //! - `pod`, `deployment`, `service`, `replicaset`: `chaosk8s.<kind>.probes` / `.actions`
 //!   (typed functions the handlers call);
 //! - `deprecated`: the deprecated `chaosk8s.probes` / `chaosk8s.actions`: one table of
@@ -37,7 +39,7 @@ mod session;
 use serde_json::{Map, Value};
 
 pub use error::Error;
-pub use session::Session;
+pub use session::{Ensured, Session};
 
 /// One argument of a driver function, as `chaos-runner discover` lists it.
 #[derive(Debug, Clone, serde::Serialize)]

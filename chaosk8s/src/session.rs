@@ -1,9 +1,18 @@
 //! A session with one cluster: the async runtime and the kube-rs client, made once and
 //! reused by every call (a run's activities, or the lab's commands), instead of a new
 //! runtime and client per call. A call runs its catalog entry's handler.
+//!
+//! An embedder (the lab) also reads and writes a few objects of its own through the
+//! session: typed, blocking, one request each, errors as [`Error`]. So an embedder needs
+//! no async code and no kube-rs client of its own.
 
 use std::future::Future;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Api;
+use kube::api::{ListParams, PostParams};
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
@@ -46,16 +55,6 @@ impl Session {
         Session::connect(&secrets, &|key: &str| std::env::var(key).ok())
     }
 
-    /// A client for the embedder's own requests (the lab's status and address reads).
-    pub fn client(&self) -> kube::Client {
-        self.cluster.client()
-    }
-
-    /// Runs the embedder's own async code (which uses [`Session::client`]) to completion.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-
     /// Calls `module.func` with an activity's arguments (defaults filled from the catalog).
     pub fn call(
         &self,
@@ -77,6 +76,93 @@ impl Session {
         arguments.insert("ns".into(), Value::String(ns.into()));
         self.call(catalog::ACTIONS, "kill_microservice", &arguments)
             .map(drop)
+    }
+}
+
+/// Whether [`Session::ensure_namespace`] found the namespace or made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    Existed,
+    Created,
+}
+
+// The embedder's own objects (the lab's: its namespace, its Secret, what `lab status`,
+// the rollout wait and the consumer's address read).
+impl Session {
+    /// Runs one request of the embedder's on the session's runtime.
+    fn run<T: Send>(
+        &self,
+        request: impl Future<Output = Result<T, kube::Error>> + Send,
+    ) -> Result<T, Error> {
+        match off_runtime(|| self.runtime.block_on(request)) {
+            Some(answer) => answer.map_err(|e| self.cluster.error(e)),
+            None => Err(Error::Client("a request panicked".into())),
+        }
+    }
+
+    /// Creates the namespace `name` unless it exists (one made meanwhile counts as existing).
+    pub fn ensure_namespace(&self, name: &str) -> Result<Ensured, Error> {
+        let api: Api<Namespace> = Api::all(self.cluster.client());
+        if self.run(api.get_opt(name))?.is_some() {
+            return Ok(Ensured::Existed);
+        }
+        let object = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        match self.run(api.create(&PostParams::default(), &object)) {
+            Ok(_) => Ok(Ensured::Created),
+            Err(Error::Api { code: 409, .. }) => Ok(Ensured::Existed),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The Secret `name` in `namespace`, if there is one.
+    pub fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, Error> {
+        let api: Api<Secret> = Api::namespaced(self.cluster.client(), namespace);
+        self.run(api.get_opt(name))
+    }
+
+    /// Creates `secret` in `namespace`.
+    pub fn create_secret(&self, namespace: &str, secret: &Secret) -> Result<(), Error> {
+        let api: Api<Secret> = Api::namespaced(self.cluster.client(), namespace);
+        self.run(api.create(&PostParams::default(), secret))
+            .map(drop)
+    }
+
+    /// The Deployment `name` in `namespace`, if there is one.
+    pub fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Deployment>, Error> {
+        let api: Api<Deployment> = Api::namespaced(self.cluster.client(), namespace);
+        self.run(api.get_opt(name))
+    }
+
+    /// The Service `name` in `namespace`, if there is one.
+    pub fn service(&self, namespace: &str, name: &str) -> Result<Option<Service>, Error> {
+        let api: Api<Service> = Api::namespaced(self.cluster.client(), namespace);
+        self.run(api.get_opt(name))
+    }
+
+    /// The pods of `namespace` that `label_selector` selects, in the API's order.
+    pub fn pods(&self, namespace: &str, label_selector: &str) -> Result<Vec<Pod>, Error> {
+        let api: Api<Pod> = Api::namespaced(self.cluster.client(), namespace);
+        let params = ListParams::default().labels(label_selector);
+        self.run(api.list(&params)).map(|list| list.items)
+    }
+
+    /// The node `name`, if there is one.
+    pub fn node(&self, name: &str) -> Result<Option<Node>, Error> {
+        let api: Api<Node> = Api::all(self.cluster.client());
+        self.run(api.get_opt(name))
+    }
+
+    /// Every node, in the API's order (as kubectl lists them).
+    pub fn nodes(&self) -> Result<Vec<Node>, Error> {
+        let api: Api<Node> = Api::all(self.cluster.client());
+        self.run(api.list(&ListParams::default()))
+            .map(|list| list.items)
     }
 }
 

@@ -653,3 +653,60 @@ fn kubernetes_tier_context_from_secrets_selects_the_cluster() {
     assert!(matches!(err, Error::Config(_)), "{err}");
     assert!(err.to_string().contains("no-such-context"), "{err}");
 }
+
+/// The embedder's typed requests on a session (what the lab reads and writes): a
+/// namespace made once, a Secret created and read back, a Deployment, Service, pods and
+/// nodes read; what is missing reads `None`; a conflict is the API's error.
+#[test]
+#[ignore = "kubernetes tier: needs the local control plane; scripts/test.sh runs it"]
+fn kubernetes_tier_session_reads_and_writes_the_embedders_objects() {
+    use chaosk8s::{Ensured, Session};
+    use k8s_openapi::api::core::v1::Secret;
+
+    let lab = lab("session");
+    let env = lab.env();
+    let session = Session::connect(&serde_json::Map::new(), &|k| env.get(k).cloned()).unwrap();
+
+    assert_eq!(session.ensure_namespace(&lab.ns).unwrap(), Ensured::Existed);
+    let extra = format!("{}-x", lab.ns);
+    assert_eq!(session.ensure_namespace(&extra).unwrap(), Ensured::Created);
+    assert_eq!(session.ensure_namespace(&extra).unwrap(), Ensured::Existed);
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(lab.client.clone());
+    lab.rt
+        .block_on(namespaces.delete(&extra, &Default::default()))
+        .expect("delete the extra namespace");
+
+    assert!(session.secret(&lab.ns, "token").unwrap().is_none());
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "token"}, "stringData": {"key": "v1"}
+    }))
+    .unwrap();
+    session.create_secret(&lab.ns, &secret).unwrap();
+    let read = session.secret(&lab.ns, "token").unwrap().expect("created");
+    assert_eq!(read.data.unwrap()["key"].0, b"v1");
+    let again = session.create_secret(&lab.ns, &secret).unwrap_err();
+    assert!(matches!(again, Error::Api { code: 409, .. }), "{again}");
+
+    assert!(session.deployment(&lab.ns, "web").unwrap().is_none());
+    lab.create_deployment("web", 2, false);
+    lab.wait_running("name=web", 2);
+    let web = session
+        .deployment(&lab.ns, "web")
+        .unwrap()
+        .expect("created");
+    assert_eq!(web.spec.replicas, Some(2));
+    assert_eq!(session.pods(&lab.ns, "name=web").unwrap().len(), 2);
+    assert!(session.pods(&lab.ns, "name=none").unwrap().is_empty());
+
+    assert!(session.service(&lab.ns, "front").unwrap().is_none());
+    lab.create_service("front", json!({"name": "front"}));
+    let front = session.service(&lab.ns, "front").unwrap().expect("created");
+    assert_eq!(front.metadata.name.as_deref(), Some("front"));
+
+    let nodes = session.nodes().unwrap();
+    assert!(!nodes.is_empty(), "the control plane has a (kwok) node");
+    let first = nodes[0].metadata.name.clone().unwrap();
+    assert!(session.node(&first).unwrap().is_some());
+    assert!(session.node("no-such-node").unwrap().is_none());
+}

@@ -8,9 +8,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use k8s_openapi::api::core::v1::{Node, Service};
-use kube::Api;
-use kube::api::ListParams;
+use chaosk8s::Session;
+use k8s_openapi::api::core::v1::Node;
 use serde::Deserialize;
 
 use crate::targets::TargetKind;
@@ -97,11 +96,9 @@ fn url_host(host: &str) -> String {
 }
 
 /// The consumer Service's node port in `namespace`.
-pub async fn node_port(client: &kube::Client, namespace: &str) -> Result<u16> {
-    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let service = services
-        .get_opt(CONSUMER_SERVICE)
-        .await
+pub fn node_port(session: &Session, namespace: &str) -> Result<u16> {
+    let service = session
+        .service(namespace, CONSUMER_SERVICE)
         .with_context(|| format!("cannot read service '{CONSUMER_SERVICE}' in namespace '{namespace}'"))?
         .with_context(|| {
             format!(
@@ -126,14 +123,13 @@ pub async fn node_port(client: &kube::Client, namespace: &str) -> Result<u16> {
 }
 
 /// The consumer's URL on a Kubernetes target.
-pub async fn consumer_url(
-    client: &kube::Client,
+pub fn consumer_url(
+    session: &Session,
     kind: TargetKind,
     namespace: &str,
     kind_config: &Path,
 ) -> Result<String> {
-    let port = node_port(client, namespace).await?;
-    let nodes: Api<Node> = Api::all(client.clone());
+    let port = node_port(session, namespace)?;
     let host = match kind {
         TargetKind::Kind => {
             let name = kind_config.display().to_string();
@@ -143,39 +139,34 @@ pub async fn consumer_url(
             return Ok(format!("http://localhost:{host_port}{PATH}"));
         }
         TargetKind::Minikube => {
-            let node = nodes
-                .get_opt("minikube")
-                .await
+            let node = session
+                .node("minikube")
                 .context("cannot read node 'minikube'")?;
             match node.as_ref().and_then(internal_ip) {
                 Some(ip) => ip,
-                None => any_node_ip(&nodes).await?,
+                None => any_node_ip(session)?,
             }
         }
-        _ => any_node_ip(&nodes).await?,
+        _ => any_node_ip(session)?,
     };
     Ok(format!("http://{}:{port}{PATH}", url_host(&host)))
 }
 
-async fn any_node_ip(nodes: &Api<Node>) -> Result<String> {
-    let list = nodes
-        .list(&ListParams::default())
-        .await
-        .context("cannot list nodes")?;
-    if list.items.is_empty() {
+fn any_node_ip(session: &Session) -> Result<String> {
+    let nodes = session.nodes().context("cannot list nodes")?;
+    if nodes.is_empty() {
         bail!(
             "the cluster has no nodes, so the node port of '{CONSUMER_SERVICE}' is not reachable"
         );
     }
-    pick_node_ip(&list.items)
-        .context("no node has an InternalIP address (kubectl get nodes -o wide)")
+    pick_node_ip(&nodes).context("no node has an InternalIP address (kubectl get nodes -o wide)")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{NodeAddress, NodeStatus};
-    use kube::api::ObjectMeta;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn node(name: &str, ip: Option<&str>, control_plane: bool) -> Node {
         Node {

@@ -1,13 +1,12 @@
 //! What the lab reads and writes through the Kubernetes API, on one `chaosk8s::Session`
-//! per command (the same client the experiment's chaosk8s functions use).
+//! per command (the same client the experiment's chaosk8s functions use): the session's
+//! typed, blocking requests, so the lab has no kube-rs client or async code of its own.
 
 use anyhow::{Context, Result};
-use chaosk8s::Session;
+use chaosk8s::{Ensured, Session};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service as KubeService};
-use kube::Api;
-use kube::api::PostParams;
+use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;
 
 use super::{address, rollout};
@@ -32,29 +31,13 @@ fn kube_service_name(service: Service) -> &'static str {
 
 /// Creates the namespace when it does not exist yet (`lab up --namespace NEW`).
 pub fn ensure_namespace(session: &Session, namespace: &str) -> Result<()> {
-    let namespaces: Api<Namespace> = Api::all(session.client());
-    session.block_on(async {
-        if namespaces
-            .get_opt(namespace)
-            .await
-            .with_context(|| format!("cannot read namespace '{namespace}'"))?
-            .is_some()
-        {
-            return Ok(());
-        }
-        let object: Namespace = serde_json::from_value(json!({
-            "metadata": {"name": namespace}
-        }))
-        .context("cannot build the namespace object")?;
-        match namespaces.create(&PostParams::default(), &object).await {
-            Ok(_) => {
-                ui::info(format!("created namespace '{namespace}'"));
-                Ok(())
-            }
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-            Err(err) => Err(err).with_context(|| format!("cannot create namespace '{namespace}'")),
-        }
-    })
+    let ensured = session
+        .ensure_namespace(namespace)
+        .with_context(|| format!("cannot read or create namespace '{namespace}'"))?;
+    if ensured == Ensured::Created {
+        ui::info(format!("created namespace '{namespace}'"));
+    }
+    Ok(())
 }
 
 /// Whether [`ensure_fault_token`] found the Secret or had to make it.
@@ -71,7 +54,6 @@ pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<TokenSec
     if fault_token(session, namespace)?.is_some() {
         return Ok(TokenSecret::Kept);
     }
-    let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
     let token = fault_token::generate();
     let mut object: Secret = serde_json::from_value(json!({
         "metadata": {
@@ -89,30 +71,23 @@ pub fn ensure_fault_token(session: &Session, namespace: &str) -> Result<TokenSec
         )]
         .into(),
     );
-    session.block_on(async {
-        match secrets.create(&PostParams::default(), &object).await {
-            Ok(_) => {
-                ui::info(format!(
-                    "created Secret {} (the provider's fault token; `lab fault-token` prints it)",
-                    fault_token::SECRET_NAME
-                ));
-                Ok(TokenSecret::Created)
-            }
-            Err(err) => Err(err).with_context(|| {
-                format!(
-                    "cannot create Secret {} in namespace '{namespace}'",
-                    fault_token::SECRET_NAME
-                )
-            }),
-        }
-    })
+    session.create_secret(namespace, &object).with_context(|| {
+        format!(
+            "cannot create Secret {} in namespace '{namespace}'",
+            fault_token::SECRET_NAME
+        )
+    })?;
+    ui::info(format!(
+        "created Secret {} (the provider's fault token; `lab fault-token` prints it)",
+        fault_token::SECRET_NAME
+    ));
+    Ok(TokenSecret::Created)
 }
 
 /// The fault token the namespace's Secret holds, if there is a usable one.
 pub fn fault_token(session: &Session, namespace: &str) -> Result<Option<String>> {
-    let secrets: Api<Secret> = Api::namespaced(session.client(), namespace);
     let secret = session
-        .block_on(secrets.get_opt(fault_token::SECRET_NAME))
+        .secret(namespace, fault_token::SECRET_NAME)
         .with_context(|| {
             format!(
                 "cannot read Secret {} in namespace '{namespace}'",
@@ -128,60 +103,53 @@ pub fn fault_token(session: &Session, namespace: &str) -> Result<Option<String>>
 
 /// Whether the Deployment `name` exists in `namespace`.
 pub fn deployment_exists(session: &Session, namespace: &str, name: &str) -> Result<bool> {
-    let deployments: Api<Deployment> = Api::namespaced(session.client(), namespace);
     let found = session
-        .block_on(deployments.get_opt(name))
+        .deployment(namespace, name)
         .with_context(|| format!("cannot read deployment {name} in namespace '{namespace}'"))?;
     Ok(found.is_some())
 }
 
 /// One `lab status` row per lab Deployment that exists in `namespace`.
 pub fn status_rows(session: &Session, namespace: &str) -> Result<Vec<ServiceStatus>> {
-    let deployments: Api<Deployment> = Api::namespaced(session.client(), namespace);
-    let services: Api<KubeService> = Api::namespaced(session.client(), namespace);
-    session.block_on(async {
-        let mut rows = Vec::new();
-        for service in Service::ALL {
-            let Some(deployment) = deployments
-                .get_opt(service.name())
-                .await
-                .with_context(|| format!("cannot read deployment {service}"))?
-            else {
-                continue; // deleted (killed): not part of the lab until `lab up`
-            };
-            let port = services
-                .get_opt(kube_service_name(service))
-                .await
-                .ok()
-                .flatten()
-                .and_then(|s| s.spec)
-                .and_then(|spec| spec.ports)
-                .and_then(|ports| ports.into_iter().next())
-                .map(|p| match service {
-                    Service::Consumer => p.node_port.unwrap_or(p.port),
-                    Service::Provider | Service::FaultProxy => p.port,
-                })
-                .and_then(|p| u16::try_from(p).ok())
-                .unwrap_or(0);
-            let health = match rollout::pending_reason(&deployment) {
-                None => Health::Ready,
-                Some(reason) => Health::Unhealthy(reason),
-            };
-            let mode = (service == Service::Consumer)
-                .then(|| resilience_mode(&deployment))
-                .flatten();
-            rows.push(ServiceStatus {
-                service,
-                pid: None,
-                port,
-                health,
-                mode,
-                circuit: None,
-                faults: None,
-            });
-        }
-        Ok(rows)
-    })
+    let mut rows = Vec::new();
+    for service in Service::ALL {
+        let Some(deployment) = session
+            .deployment(namespace, service.name())
+            .with_context(|| format!("cannot read deployment {service}"))?
+        else {
+            continue; // deleted (killed): not part of the lab until `lab up`
+        };
+        let port = session
+            .service(namespace, kube_service_name(service))
+            .ok()
+            .flatten()
+            .and_then(|s| s.spec)
+            .and_then(|spec| spec.ports)
+            .and_then(|ports| ports.into_iter().next())
+            .map(|p| match service {
+                Service::Consumer => p.node_port.unwrap_or(p.port),
+                Service::Provider | Service::FaultProxy => p.port,
+            })
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0);
+        let health = match rollout::pending_reason(&deployment) {
+            None => Health::Ready,
+            Some(reason) => Health::Unhealthy(reason),
+        };
+        let mode = (service == Service::Consumer)
+            .then(|| resilience_mode(&deployment))
+            .flatten();
+        rows.push(ServiceStatus {
+            service,
+            pid: None,
+            port,
+            health,
+            mode,
+            circuit: None,
+            faults: None,
+        });
+    }
+    Ok(rows)
 }
 
 /// The consumer Deployment's mode, from its `CONSUMER_RESILIENCE` variable.

@@ -238,18 +238,9 @@ impl Target for Kubernetes {
         new_state.kubernetes = Some(record.clone());
         lock.save(&new_state)?;
         let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
-        session.block_on(rollout::wait(
-            &session.client(),
-            &record.namespace,
-            &names,
-            options.ready_timeout,
-        ))?;
-        let url = session.block_on(address::consumer_url(
-            &session.client(),
-            self.kind,
-            &record.namespace,
-            &repo.kind_config(),
-        ))?;
+        rollout::wait(&session, &record.namespace, &names, options.ready_timeout)?;
+        let url =
+            address::consumer_url(&session, self.kind, &record.namespace, &repo.kind_config())?;
         if self.kind == TargetKind::Kind {
             wait_for_node_port(&url, options.ready_timeout)?;
         }
@@ -313,12 +304,12 @@ impl Target for Kubernetes {
         state.mode = mode;
         lock.save(&state)?;
         let session = cluster::session(record.context.as_deref())?;
-        session.block_on(rollout::wait(
-            &session.client(),
+        rollout::wait(
+            &session,
             &record.namespace,
             &[Service::Consumer.name()],
             ready_timeout,
-        ))?;
+        )?;
         ui::info(format!(
             "the consumer runs with resilience {} (`{mode}`)",
             mode.resilience()
@@ -345,12 +336,7 @@ impl Target for Kubernetes {
         let kind_config = repo
             .map(|r| r.kind_config())
             .unwrap_or_else(|| "kind/cluster.yaml".into());
-        session.block_on(address::consumer_url(
-            &session.client(),
-            self.kind,
-            &namespace,
-            &kind_config,
-        ))
+        address::consumer_url(&session, self.kind, &namespace, &kind_config)
     }
 
     fn fault_proxy_url(&self) -> Result<String> {

@@ -1,13 +1,12 @@
-//! Waiting for Deployments to finish rolling out, by polling their status through kube-rs
-//! (what `kubectl rollout status` checks), with a spinner and a bounded wait.
+//! Waiting for Deployments to finish rolling out, by polling their status through the
+//! command's `chaosk8s::Session` (what `kubectl rollout status` checks), with a spinner
+//! and a bounded wait.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use chaosk8s::Session;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
-use kube::api::ListParams;
 
 use crate::interrupt;
 use crate::ui;
@@ -46,17 +45,16 @@ pub fn pending_reason(deployment: &Deployment) -> Option<String> {
 
 /// One line per pod of `deployment`: phase, and the conditions and container states that
 /// explain why it is not ready.
-async fn pod_report(pods: &Api<Pod>, deployment: &str) -> String {
-    let params = ListParams::default().labels(&format!("name={deployment}"));
-    let list = match pods.list(&params).await {
-        Ok(list) => list,
+fn pod_report(session: &Session, namespace: &str, deployment: &str) -> String {
+    let pods = match session.pods(namespace, &format!("name={deployment}")) {
+        Ok(pods) => pods,
         Err(err) => return format!("    (cannot list its pods: {err})"),
     };
-    if list.items.is_empty() {
+    if pods.is_empty() {
         return "    no pods (check `kubectl get replicasets,events`)".into();
     }
     let mut lines = Vec::new();
-    for pod in list.items {
+    for pod in pods {
         let name = pod.metadata.name.unwrap_or_default();
         let status = pod.status.unwrap_or_default();
         let mut parts = vec![format!("phase {}", status.phase.unwrap_or_default())];
@@ -86,13 +84,7 @@ async fn pod_report(pods: &Api<Pod>, deployment: &str) -> String {
 }
 
 /// Waits until every Deployment in `names` is rolled out, at most `timeout`.
-pub async fn wait(
-    client: &kube::Client,
-    namespace: &str,
-    names: &[&str],
-    timeout: Duration,
-) -> Result<()> {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+pub fn wait(session: &Session, namespace: &str, names: &[&str], timeout: Duration) -> Result<()> {
     let message = format!("waiting for the rollout of {}", names.join(" and "));
     let spinner = ui::spinner(message.clone());
     if spinner.is_none() {
@@ -104,7 +96,7 @@ pub async fn wait(
         interrupt::check()?;
         last = Vec::new();
         for name in names {
-            let reason = match deployments.get_opt(name).await {
+            let reason = match session.deployment(namespace, name) {
                 Ok(Some(deployment)) => pending_reason(&deployment),
                 Ok(None) => Some("the Deployment does not exist".into()),
                 Err(err) => Some(format!("cannot read it: {err}")),
@@ -126,17 +118,16 @@ pub async fn wait(
         if Instant::now() >= deadline {
             break;
         }
-        tokio::time::sleep(POLL).await;
+        std::thread::sleep(POLL);
     }
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut report = Vec::new();
     for (name, reason) in &last {
         report.push(format!(
             "deployment {name} in namespace '{namespace}': {reason}\n{}",
-            pod_report(&pods, name).await
+            pod_report(session, namespace, name)
         ));
     }
     bail!(
@@ -150,7 +141,7 @@ pub async fn wait(
 mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
-    use kube::api::ObjectMeta;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn deployment(generation: i64, status: Option<DeploymentStatus>) -> Deployment {
         Deployment {
