@@ -85,6 +85,11 @@ enum Command {
         /// Default: markdown when PATH ends in .md, else html.
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// The users' traffic during the run(s): the series file the lab writes (JSON
+        /// lines: `lab traffic --jsonl`, the dashboard's and the demo's users); the HTML
+        /// report then shows what the users got
+        #[arg(long, value_name = "FILE")]
+        traffic: Option<PathBuf>,
     },
 }
 
@@ -205,8 +210,11 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
             journals,
             output,
             format,
+            traffic,
         } => {
-            if let Some(path) = crate::report::report(&journals, output.as_deref(), format)? {
+            if let Some(path) =
+                crate::report::report(&journals, output.as_deref(), format, traffic.as_deref())?
+            {
                 tracing::info!("Report written to {}", path.display());
             }
             Ok(0)
