@@ -361,12 +361,18 @@ mod tests {
             provider: Provider::Up,
             circuit: Some("closed".into()),
             faults: Vec::new(),
+            consumer: Provider::Up,
+            mode: None,
+            proxy: None,
         });
         run.push_event(EventKind::Action, "Action: <kill>".into(), None);
         run.sample(&Services {
             provider: Provider::Down,
             circuit: Some("open".into()),
             faults: vec!["provider: <slow>".into()],
+            consumer: Provider::Up,
+            mode: None,
+            proxy: None,
         });
         let svg = svg(&run);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
