@@ -95,6 +95,16 @@ impl Traffic {
         })
     }
 
+    /// Several series files as one (the runs of a report, each in its own time).
+    pub fn read_all(paths: &[PathBuf]) -> Result<Traffic, TrafficError> {
+        let mut buckets = Vec::new();
+        for path in paths {
+            buckets.extend(Traffic::read(path)?.buckets);
+        }
+        buckets.sort_by_key(|b| b.start);
+        Ok(Traffic { buckets })
+    }
+
     /// The series from its JSON lines; an error is (line number, what was wrong).
     pub fn from_jsonl(text: &str) -> Result<Traffic, (usize, String)> {
         let mut buckets = Vec::new();

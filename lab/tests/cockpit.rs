@@ -374,7 +374,7 @@ fn a_control_without_the_secret_or_from_elsewhere_is_refused_and_changes_nothing
 }
 
 #[test]
-fn the_demo_page_has_no_controls() {
+fn the_demo_page_has_no_controls_and_its_report_has_the_users_of_both_runs() {
     require_bins(&["chaos-runner"]);
     let lab = Lab::new();
     let mut live = Live::start(lab.command(&[
@@ -405,6 +405,19 @@ fn the_demo_page_has_no_controls() {
     );
     assert_eq!(status, 403, "{answer}");
     assert!(answer.contains("no controls"), "{answer}");
+
+    // The demo's report has the users of both runs, each on its own run's axis.
+    live.line_with("both runs side by side", Duration::from_secs(180));
+    let report = std::fs::read_to_string(lab.state_dir().join("demo/report.html"))
+        .expect("the demo's report");
+    assert_eq!(report.matches("<h3>The users</h3>").count(), 2);
+    assert_eq!(report.matches(r#"class="users-chart""#).count(), 2);
+    assert_eq!(
+        report
+            .matches(r#"<tr data-window="from the method to the end">"#)
+            .count(),
+        2
+    );
     live.interrupt();
     live.wait(Duration::from_secs(30));
 }
