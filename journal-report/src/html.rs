@@ -588,7 +588,7 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
         h.close("polyline");
     }
     for (y, text) in [
-        (12.0, format!("{rate_max} requests/s")),
+        (12.0, format!("{rate_max}/s")),
         (RATE_H, "0".to_string()),
         (LAT_TOP + 10.0, format!("{latency_max} ms")),
         (LAT_TOP + LAT_H, "0 ms".to_string()),

@@ -175,6 +175,7 @@ fn each_control_changes_the_lab_and_shows_on_the_timeline_and_in_the_picture() {
         r#"data-box="provider" data-health="UP""#,
         "provider UP",
         "mode: before (naive)",
+        "pid ",
         r#"<form id="control-form" method="post" action="/control">"#,
         r#"value="kill-provider""#,
         r#"<option>local.json</option>"#,
@@ -200,7 +201,7 @@ fn each_control_changes_the_lab_and_shows_on_the_timeline_and_in_the_picture() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(system(&url).contains(" req/s · "), "{}", system(&url));
+    assert!(system(&url).contains(" req/s<"), "{}", system(&url));
 
     // Kill: the provider's process is gone, the picture says DOWN; the page showed it
     // this long after the click (a stream opened before: bench/RESULTS.md).
@@ -230,10 +231,12 @@ fn each_control_changes_the_lab_and_shows_on_the_timeline_and_in_the_picture() {
     eprintln!("cockpit: kill clicked -> provider DOWN in the page's stream after {shown:?}");
     assert!(!alive(provider), "the provider still runs");
     assert!(lab.pid("my-provider-app").is_none());
+    let picture = system(&url);
     assert!(
-        system(&url).contains(r#"data-box="provider" data-health="DOWN""#),
-        "{}",
-        system(&url)
+        picture.contains(r#"data-box="provider" data-health="DOWN""#)
+            && picture.contains("provider DOWN")
+            && picture.contains("killed: not in the lab"),
+        "{picture}"
     );
 
     // Restore: a provider process again, ready.
@@ -536,4 +539,153 @@ fn an_experiment_started_from_the_page_streams_its_log_then_its_verdict_and_repo
     assert_eq!(get(&format!("{url}/runs/9/log")).expect("GET").0, 404);
     live.interrupt();
     assert_eq!(live.wait(Duration::from_secs(20)), Some(0));
+}
+
+/// What the page shows of the system and the presenter's answer line.
+const COCKPIT_STATE: &str = r##"const box = (k) => { const g = document.querySelector(`#system g[data-box="${k}"]`); return g ? g.dataset.health : null; };
+const words = [...document.querySelectorAll("#system .system-words li")].map((li) => li.textContent);
+return { seq: Number(document.getElementById("seq").textContent), provider: box("provider"), consumer: box("consumer"), users: box("users"),
+  circuit_open: words.some((w) => w.includes("circuit: open")), answer: document.getElementById("answer").textContent,
+  controls: document.querySelectorAll("#control-form button").length,
+  events: [...document.querySelectorAll('li[data-kind="control"]')].map((li) => li.textContent),
+  report: (document.querySelector('#panel a[data-k="report"]') || {}).href || null,
+  verdict: (document.querySelector('#panel [data-k="verdict"]') || {}).textContent || null };"##;
+
+/// Clicks the page's button for `action` (the page's script sends the form).
+fn click(browser: &test_kit::browser::Browser, action: &str) {
+    let clicked = browser.eval(&format!(
+        r##"const b = document.querySelector('#control-form button[value="{action}"]'); if (!b) return false; b.click(); return true;"##
+    ));
+    assert_eq!(clicked, true, "no button for {action}");
+}
+
+#[test]
+#[ignore = "browser tier: needs Debian's chromium and chromium-driver (scripts/test.sh sets them up)"]
+fn browser_tier_the_presenter_clicks_kill_and_sees_the_provider_down_and_the_circuit_open() {
+    require_bins(&["fault-proxy"]);
+    let artifacts = test_kit::tier::artifacts_dir("cockpit");
+    let lab = Lab::new();
+    up_with_proxy(&lab, "after");
+    let (live, url) = dashboard(&lab, &["--rate", "20"]);
+    let browser = test_kit::browser::Browser::start();
+    browser.goto(&format!("{url}/"));
+    let before = browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["seq"].as_u64().unwrap_or(0) > 2 && v["provider"] == "UP" && v["users"] == "OK"
+    });
+    assert_eq!(before["controls"], 11, "{before}");
+    assert_eq!(before["circuit_open"], false, "{before}");
+
+    // A latency fault first, to see it drawn where it acts; then off again.
+    click(&browser, "add-latency");
+    browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["events"].as_array().is_some_and(|e| {
+            e.iter().any(|t| {
+                t.as_str()
+                    .unwrap_or("")
+                    .contains("latency on the provider: done")
+            })
+        })
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    browser.screenshot(&artifacts.join("cockpit-latency.png"));
+    click(&browser, "remove-latency");
+    browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["events"].as_array().is_some_and(|e| {
+            e.iter().any(|t| {
+                t.as_str()
+                    .unwrap_or("")
+                    .contains("remove the latency: done")
+            })
+        })
+    });
+
+    let clicked = Instant::now();
+    click(&browser, "kill-provider");
+    let down = browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["provider"] == "DOWN"
+    });
+    let shown = clicked.elapsed();
+    let open = browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["circuit_open"] == true
+    });
+    eprintln!(
+        "browser: click kill -> provider DOWN on the page {shown:?}; circuit open {:?} ({down})",
+        clicked.elapsed()
+    );
+    assert!(
+        open["answer"]
+            .as_str()
+            .unwrap_or("")
+            .contains("accepted: kill the provider"),
+        "{open}"
+    );
+    assert_eq!(
+        open["consumer"], "UP",
+        "the consumer itself stays up: {open}"
+    );
+    let events = open["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.as_str().unwrap_or("").contains("kill the provider: done")),
+        "{open}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    browser.screenshot(&artifacts.join("cockpit-provider-down.png"));
+
+    click(&browser, "restore-provider");
+    browser.wait_for(COCKPIT_STATE, Duration::from_secs(30), |v| {
+        v["provider"] == "UP"
+    });
+    browser.goto(&format!("{url}/?view=projector"));
+    browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["seq"].as_u64().unwrap_or(0) > 0
+    });
+    let large = browser.eval("return parseFloat(getComputedStyle(document.body).fontSize);");
+    assert!(large.as_f64().unwrap_or(0.0) >= 24.0, "{large}");
+    browser.screenshot(&artifacts.join("cockpit-projector.png"));
+    drop(browser);
+    drop(live);
+}
+
+#[test]
+#[ignore = "browser tier: needs Debian's chromium and chromium-driver (scripts/test.sh sets them up)"]
+fn browser_tier_an_experiment_run_from_the_page_opens_a_report_with_the_users() {
+    require_bins(&["chaos-runner"]);
+    let artifacts = test_kit::tier::artifacts_dir("cockpit");
+    let lab = Lab::new();
+    lab.up(&["--mode", "before"]);
+    let experiments = tempfile::tempdir().expect("dir");
+    quick_experiments(experiments.path());
+    let folder = experiments.path().to_str().expect("utf-8").to_string();
+    let (live, url) = dashboard(&lab, &["--rate", "20", "--experiments", &folder]);
+    let browser = test_kit::browser::Browser::start();
+    browser.goto(&format!("{url}/"));
+    browser.wait_for(COCKPIT_STATE, Duration::from_secs(15), |v| {
+        v["seq"].as_u64().unwrap_or(0) > 4 && v["users"] == "OK"
+    });
+    click(&browser, "run-experiment");
+    let ended = browser.wait_for(COCKPIT_STATE, Duration::from_secs(90), |v| {
+        v["report"].is_string()
+    });
+    assert_eq!(ended["verdict"], "ended: completed, deviated", "{ended}");
+    browser.screenshot(&artifacts.join("cockpit-experiment.png"));
+    browser.goto(ended["report"].as_str().expect("report link"));
+    let report = browser.eval(
+        "return { users: document.querySelectorAll('section.users').length, \
+                  bars: document.querySelectorAll('svg.users-chart rect.users-bar').length, \
+                  rows: [...document.querySelectorAll('table.users-table tr[data-window]')].map((tr) => tr.dataset.window), \
+                  after: (document.querySelector('tr[data-window=\"from the method to the end\"]') || {}).textContent };",
+    );
+    assert_eq!(report["users"], 1, "{report}");
+    assert!(report["bars"].as_u64().unwrap_or(0) > 10, "{report}");
+    assert_eq!(
+        report["rows"],
+        serde_json::json!(["before the method", "from the method to the end"]),
+        "{report}"
+    );
+    browser.eval("document.querySelector('section.users').scrollIntoView(); return true;");
+    browser.screenshot(&artifacts.join("report-users.png"));
+    drop(browser);
+    drop(live);
 }

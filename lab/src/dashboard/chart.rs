@@ -364,6 +364,8 @@ mod tests {
             consumer: Provider::Up,
             mode: None,
             proxy: None,
+            provider_note: None,
+            consumer_note: None,
         });
         run.push_event(EventKind::Action, "Action: <kill>".into(), None);
         run.sample(&Services {
@@ -373,6 +375,8 @@ mod tests {
             consumer: Provider::Up,
             mode: None,
             proxy: None,
+            provider_note: None,
+            consumer_note: None,
         });
         let svg = svg(&run);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

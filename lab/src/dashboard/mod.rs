@@ -250,6 +250,23 @@ impl Dashboard {
     }
 }
 
+/// What runs a service, in a few words: its process (local) or its Deployment
+/// (Kubernetes, which has no pid here), and why it is not ready; a service the status
+/// does not list was killed (removed from the lab until `lab up`).
+fn note(row: Option<&ServiceStatus>) -> String {
+    let Some(row) = row else {
+        return "killed: not in the lab".into();
+    };
+    let runs = match row.pid {
+        Some(pid) => format!("pid {pid} · :{}", row.port),
+        None => format!("Deployment · :{}", row.port),
+    };
+    match &row.health {
+        crate::targets::Health::Ready => runs,
+        other => format!("{other}"),
+    }
+}
+
 /// What the target's status says about the services, the circuit and the faults.
 pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
     let health = |row: Option<&ServiceStatus>| match row {
@@ -272,6 +289,8 @@ pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
                 consumer: health(consumer),
                 mode: consumer.and_then(|r| r.mode).map(|m| m.to_string()),
                 proxy: find(Service::FaultProxy).map(|r| health(Some(r))),
+                provider_note: Some(note(find(Service::Provider))),
+                consumer_note: consumer.map(|r| note(Some(r))),
             }
         }
         Ok(None) => Services {
@@ -281,6 +300,8 @@ pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
             consumer: Provider::Down,
             mode: None,
             proxy: None,
+            provider_note: None,
+            consumer_note: None,
         },
         Err(err) => {
             tracing::debug!("dashboard: no status: {err:#}");
@@ -291,6 +312,8 @@ pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
                 consumer: Provider::Unknown,
                 mode: None,
                 proxy: None,
+                provider_note: None,
+                consumer_note: None,
             }
         }
     }

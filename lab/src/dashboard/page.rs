@@ -44,6 +44,7 @@ pre.log { max-height: 18em; overflow: auto; background: #f4f4f4; padding: .5em; 
 body.projector { font-size: 24px; }
 body.projector #runs { grid-template-columns: 1fr; }
 body.projector section svg { max-width: 100%; height: auto; }
+body.projector #system svg { width: 100%; }
 body.projector #controls button { font-size: 110%; padding: .5em 1em; }
 body.projector .system-words { columns: 1; }
 </style></head>

@@ -12,9 +12,9 @@ use super::chart::{GREEN, ORANGE, VERMILLION, escape};
 use super::sample::{Point, Provider};
 
 const GREY: &str = "#999999";
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 190.0;
-const BOX_W: f64 = 150.0;
+const BOX_W: f64 = 145.0;
 const BOX_H: f64 = 96.0;
 const BOX_Y: f64 = 40.0;
 
@@ -32,6 +32,17 @@ fn health(provider: Provider) -> (&'static str, &'static str) {
         Provider::Up => ("UP", GREEN),
         Provider::Down => ("DOWN", VERMILLION),
         Provider::Unknown => ("UNKNOWN", GREY),
+    }
+}
+
+/// A note short enough for a box.
+fn cut(note: &str) -> String {
+    const MAX: usize = 22;
+    if note.chars().count() <= MAX {
+        note.to_string()
+    } else {
+        let short: String = note.chars().take(MAX - 1).collect();
+        format!("{short}…")
     }
 }
 
@@ -82,7 +93,10 @@ pub fn system_html(point: Option<&Point>) -> String {
         title: "consumer",
         health: consumer_word,
         colour: consumer_colour,
-        lines: vec![format!("mode: {mode}"), format!("circuit: {circuit}")],
+        lines: [format!("mode: {mode}"), format!("circuit: {circuit}")]
+            .into_iter()
+            .chain(p.consumer_note.iter().map(|n| cut(n)))
+            .collect(),
     });
     if let Some(proxy) = p.proxy {
         let (word, colour) = health(proxy);
@@ -104,7 +118,7 @@ pub fn system_html(point: Option<&Point>) -> String {
         title: "provider",
         health: provider_word,
         colour: provider_colour,
-        lines: Vec::new(),
+        lines: p.provider_note.iter().map(|n| cut(n)).collect(),
     });
 
     let gap = (WIDTH - 20.0 - BOX_W * nodes.len() as f64) / (nodes.len() - 1) as f64;
@@ -127,25 +141,32 @@ pub fn system_html(point: Option<&Point>) -> String {
             r##"<line x1="{x1:.1}" y1="{y}" x2="{:.1}" y2="{y}" stroke="#000" stroke-width="2" marker-end="url(#arrow)"/>"##,
             x2 - 2.0
         );
-        let label = if i == 0 {
-            if total > 0.0 {
-                format!("{total:.0} req/s · {} errors", percent(errors, total))
-            } else {
-                "no requests".into()
-            }
+        // Two short lines above the arrow: the users' rate and errors, then what came
+        // back from further on (the share of the users' requests that did not get the
+        // provider's answer: fallback, error or timeout).
+        let lines = if total <= 0.0 {
+            ["no".to_string(), "requests".to_string()]
+        } else if i == 0 {
+            [
+                format!("{total:.0} req/s"),
+                format!("{} errors", percent(errors, total)),
+            ]
         } else {
-            // What came back from this side: the share of the users' requests that
-            // did not get the provider's answer (fallback, error or timeout).
-            format!("{} not ok", percent(total - p.ok, total))
+            [
+                format!("{} not ok", percent(total - p.ok, total)),
+                String::new(),
+            ]
         };
-        let _ = write!(
-            svg,
-            r#"<text class="arrow" data-arrow="{}" x="{:.1}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
-            from.key,
-            (x1 + x2) / 2.0,
-            y - 8.0,
-            escape(&label)
-        );
+        for (n, line) in lines.iter().enumerate() {
+            let _ = write!(
+                svg,
+                r#"<text class="arrow" data-arrow="{}" x="{:.1}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
+                from.key,
+                (x1 + x2) / 2.0,
+                y - 24.0 + 14.0 * n as f64,
+                escape(line)
+            );
+        }
     }
     for (i, node) in nodes.iter().enumerate() {
         let x = x_of(i);
@@ -181,11 +202,13 @@ pub fn system_html(point: Option<&Point>) -> String {
         let x = (x_of(n - 2) + BOX_W + x_of(n - 1)) / 2.0;
         for (k, fault) in p.faults.iter().enumerate() {
             let y = BOX_Y + BOX_H + 18.0 + 16.0 * k as f64;
-            let short: String = fault.chars().take(60).collect();
+            let mut short: String = fault.chars().take(80).collect();
+            if short.len() < fault.len() {
+                short.push('…');
+            }
             let _ = write!(
                 svg,
-                r##"<g class="fault"><text x="{:.1}" y="{y:.1}" font-size="12" text-anchor="end" fill="#000">⚡ FAULT: {}</text></g>"##,
-                x + 40.0,
+                r##"<g class="fault"><text x="{x:.1}" y="{y:.1}" font-size="12" text-anchor="middle" fill="#000">⚡ FAULT: {}</text></g>"##,
                 escape(&short)
             );
         }
@@ -244,6 +267,8 @@ mod tests {
             consumer: Provider::Up,
             mode: Some("after".into()),
             proxy,
+            provider_note: Some("Deployment · :8080".into()),
+            consumer_note: None,
         }
     }
 
@@ -257,7 +282,11 @@ mod tests {
         assert!(up.contains("provider UP"));
         assert!(up.contains("mode: after (resilient)"));
         assert!(up.contains("circuit: closed"));
-        assert!(up.contains("20 req/s · 0 % errors"), "{up}");
+        assert!(up.contains("Deployment · :8080"), "{up}");
+        assert!(
+            up.contains(">20 req/s<") && up.contains(">0 % errors<"),
+            "{up}"
+        );
         assert!(!up.contains("fault-proxy"));
         let down = system_html(Some(&point(Provider::Down, None, &[])));
         assert!(down.contains(r#"data-box="provider" data-health="DOWN""#));

@@ -38,6 +38,10 @@ pub struct Services {
     pub mode: Option<String>,
     /// The fault proxy's health; `None` when the lab has no proxy.
     pub proxy: Option<Provider>,
+    /// What the status says of the provider and the consumer beyond up/down: the process
+    /// (local) or the Deployment (Kubernetes), the port, why it is not ready.
+    pub provider_note: Option<String>,
+    pub consumer_note: Option<String>,
 }
 
 /// One sample of a run.
@@ -61,6 +65,8 @@ pub struct Point {
     pub consumer: Provider,
     pub mode: Option<String>,
     pub proxy: Option<Provider>,
+    pub provider_note: Option<String>,
+    pub consumer_note: Option<String>,
 }
 
 /// The kinds of marker on the time axis.
@@ -178,6 +184,8 @@ impl Run {
             consumer: services.consumer,
             mode: services.mode.clone(),
             proxy: services.proxy,
+            provider_note: services.provider_note.clone(),
+            consumer_note: services.consumer_note.clone(),
         };
         if let Some(series) = &self.series {
             let s = series.last(WINDOW);
@@ -273,6 +281,8 @@ mod tests {
             consumer: Provider::Up,
             mode: Some("after".into()),
             proxy: None,
+            provider_note: None,
+            consumer_note: None,
         };
         run.sample(&up);
         run.sample(&up);
