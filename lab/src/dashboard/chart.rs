@@ -310,7 +310,9 @@ pub fn svg(run: &Run) -> String {
         },
     );
     for (n, event) in run.events.iter().enumerate() {
-        if event.t < axis.from || event.kind == EventKind::Change {
+        // A control is marked once, when it is done (its `asked` is listed, not drawn).
+        let asked = event.kind == EventKind::Control && event.verdict.is_none();
+        if event.t < axis.from || event.kind == EventKind::Change || asked {
             continue;
         }
         let x = axis.x(event.t);
