@@ -350,6 +350,15 @@ fn a_control_without_the_secret_or_from_elsewhere_is_refused_and_changes_nothing
         assert_eq!(status, 403, "{what}: {answer}");
         assert!(answer.contains(reason), "{what}: {answer}");
     }
+    // The page itself, asked for by another name: read-only, no secret in it.
+    let (status, page) = raw(
+        addr,
+        &format!("GET / HTTP/1.1\r\nHost: evil.example:{}", addr.port()),
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<svg class="system""#) || page.contains("No sample"));
+    assert!(!page.contains(&secret) && !page.contains(r#"name="secret""#));
     // Not a form, or not a POST: refused too.
     assert_eq!(get(&format!("{url}/control")).expect("GET").0, 405);
     let (status, _) = raw(

@@ -119,7 +119,7 @@ fn same_secret(given: &str, secret: &str) -> bool {
 
 /// Whether a `Host` header names this machine's loopback (`127.0.0.1`, `localhost`,
 /// `[::1]`, with or without a port).
-fn loopback_host(host: &str) -> bool {
+pub fn loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split_once(']').map_or("", |(inside, _)| inside)
     } else {

@@ -347,9 +347,15 @@ fn finish(chaos_runner: &Path, journal: &Path, run_dir: &Path, users: Option<Pat
     }
 }
 
+/// How long a run interrupted by the dashboard's end has to finish (its rollbacks
+/// included) before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
 impl Drop for Experiments {
-    /// A run still under way is interrupted as Ctrl-C would (it writes its journal),
-    /// then killed if it has not ended within a few seconds.
+    /// A run still under way is interrupted as Ctrl-C would (it writes its journal and
+    /// plays its rollbacks), then killed if it has not ended within [`STOP_GRACE`]. After
+    /// a Ctrl-C at the terminal the runner (in the same process group) got that one
+    /// already: a second SIGINT would make it stop hard, so it is only waited for.
     fn drop(&mut self) {
         let current = self
             .current
@@ -360,12 +366,14 @@ impl Drop for Experiments {
         if current.thread.is_finished() {
             return;
         }
-        for pid in &current.pids {
-            if let Some(process) = ProcessId::of(*pid) {
-                process.signal(Signal::SIGINT);
+        if crate::interrupt::check().is_ok() {
+            for pid in &current.pids {
+                if let Some(process) = ProcessId::of(*pid) {
+                    process.signal(Signal::SIGINT);
+                }
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + STOP_GRACE;
         while !current.thread.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }

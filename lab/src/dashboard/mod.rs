@@ -244,9 +244,9 @@ impl Dashboard {
         })
     }
 
-    fn page(&self, view: page::View) -> String {
+    fn page(&self, view: page::View, controls: bool) -> String {
         let runs = self.runs();
-        page::page(&runs, &self.panel(), view)
+        page::page(&runs, &self.panel(), view, controls)
     }
 }
 
@@ -471,15 +471,26 @@ struct PageQuery {
     view: Option<String>,
 }
 
-async fn page_html(dashboard: web::Data<Dashboard>, query: web::Query<PageQuery>) -> HttpResponse {
+/// `GET /`. The controls (and the secret in their form) only for a page asked for by a
+/// loopback name: a page reached through another name (DNS rebinding) is read-only.
+async fn page_html(
+    request: actix_web::HttpRequest,
+    dashboard: web::Data<Dashboard>,
+    query: web::Query<PageQuery>,
+) -> HttpResponse {
     let view = match query.view.as_deref() {
         Some("projector") => page::View::Projector,
         _ => page::View::Normal,
     };
+    let controls = request
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(controls::loopback_host);
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
-        .body(dashboard.page(view))
+        .body(dashboard.page(view, controls))
 }
 
 async fn state_json(dashboard: web::Data<Dashboard>) -> HttpResponse {

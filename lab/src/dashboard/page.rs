@@ -188,8 +188,8 @@ pub fn panel_html(panel: &Panel) -> String {
     out
 }
 
-/// The whole page, as things are now.
-pub fn page(runs: &[Run], panel: &Panel, view: View) -> String {
+/// The whole page, as things are now; without `controls`, read-only.
+pub fn page(runs: &[Run], panel: &Panel, view: View, controls: bool) -> String {
     let (class, switch) = match view {
         View::Normal => ("", r#"<a href="/?view=projector">projector view</a>"#),
         View::Projector => (
@@ -206,7 +206,11 @@ pub fn page(runs: &[Run], panel: &Panel, view: View) -> String {
 <div id="runs">{}</div>
 {SCRIPT}"#,
         super::picture::system_html(runs.last().and_then(|r| r.points.last())),
-        controls_html(panel, view),
+        if controls {
+            controls_html(panel, view)
+        } else {
+            String::new()
+        },
         panel_html(panel),
         runs_html(runs),
     )
