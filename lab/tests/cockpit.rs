@@ -359,6 +359,20 @@ fn a_control_without_the_secret_or_from_elsewhere_is_refused_and_changes_nothing
     assert_eq!(status, 200);
     assert!(page.contains(r#"<svg class="system""#) || page.contains("No sample"));
     assert!(!page.contains(&secret) && !page.contains(r#"name="secret""#));
+    // This lab has no fault proxy: the fault buttons say so and are disabled.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let page = loop {
+        let (_, page, _) = get(&format!("{url}/")).expect("GET /");
+        if page.contains("disabled>") || Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        page.contains(r#"value="add-latency" disabled>"#)
+            && page.contains("needs <code>lab up --fault-proxy</code>"),
+        "the fault buttons are live without a proxy"
+    );
     // Not a form, or not a POST: refused too.
     assert_eq!(get(&format!("{url}/control")).expect("GET").0, 405);
     let (status, _) = raw(

@@ -96,7 +96,7 @@ impl Action {
             Action::RemoveErrors => "remove the 503 errors".into(),
             Action::StartUsers => "start the users".into(),
             Action::StopUsers => "stop the users".into(),
-            Action::RunExperiment(name) => format!("run experiment {name}"),
+            Action::RunExperiment(name) => format!("start experiment {name}"),
         }
     }
 }

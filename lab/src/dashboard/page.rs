@@ -88,7 +88,10 @@ if (full) full.addEventListener("click", () => document.documentElement.requestF
 
 /// The presenter's buttons: one form, each button its action (a plain POST, then a 303
 /// back here, without JavaScript).
-fn controls_html(panel: &Panel, view: View) -> String {
+///
+/// `proxy`: whether the lab has a fault proxy, as last sampled (`None`: not known yet);
+/// without one the fault buttons are shown disabled, saying what they need.
+fn controls_html(panel: &Panel, view: View, proxy: Option<bool>) -> String {
     let Some(secret) = &panel.secret else {
         return String::new();
     };
@@ -102,17 +105,29 @@ fn controls_html(panel: &Panel, view: View) -> String {
     let button = |action: &str, label: &str| {
         format!(r#"<button type="submit" name="action" value="{action}">{label}</button>"#)
     };
+    let no_proxy = proxy == Some(false);
+    let fault = |action: &str, label: &str| {
+        let disabled = if no_proxy { " disabled" } else { "" };
+        format!(
+            r#"<button type="submit" name="action" value="{action}"{disabled}>{label}</button>"#
+        )
+    };
     let _ = write!(
         out,
-        r#"<fieldset><legend>Provider</legend>{}{}</fieldset><fieldset><legend>Consumer</legend>{}{}</fieldset><fieldset><legend>Faults (fault proxy)</legend>{}{}<br>{}{}</fieldset><fieldset><legend>Users</legend>{}{}</fieldset>"#,
+        r#"<fieldset><legend>Provider</legend>{}{}</fieldset><fieldset><legend>Consumer</legend>{}{}</fieldset><fieldset><legend>Faults (fault proxy{})</legend>{}{}<br>{}{}</fieldset><fieldset><legend>Users</legend>{}{}</fieldset>"#,
         button("kill-provider", "Kill provider"),
         button("restore-provider", "Restore provider"),
         button("fix", "Fix (resilience on)"),
         button("break", "Break (resilience off)"),
-        button("add-latency", "Add latency"),
-        button("remove-latency", "Remove latency"),
-        button("add-errors", "Add 503 errors"),
-        button("remove-errors", "Remove errors"),
+        if no_proxy {
+            ": needs <code>lab up --fault-proxy</code>"
+        } else {
+            ""
+        },
+        fault("add-latency", "Add latency"),
+        fault("remove-latency", "Remove latency"),
+        fault("add-errors", "Add 503 errors"),
+        fault("remove-errors", "Remove errors"),
         button("start-users", "Start users"),
         button("stop-users", "Stop users"),
     );
@@ -207,7 +222,11 @@ pub fn page(runs: &[Run], panel: &Panel, view: View, controls: bool) -> String {
 {SCRIPT}"#,
         super::picture::system_html(runs.last().and_then(|r| r.points.last())),
         if controls {
-            controls_html(panel, view)
+            let proxy = runs
+                .last()
+                .and_then(|r| r.points.last())
+                .map(|p| p.proxy.is_some());
+            controls_html(panel, view, proxy)
         } else {
             String::new()
         },
