@@ -3,7 +3,8 @@
 //! a toxic in the fault proxy's API, the users) and shows as an event; the system
 //! picture shows the kill; refused requests (no secret, wrong secret, another origin,
 //! another Host) get 403 and change nothing; an experiment started from the page streams
-//! its log and ends with its verdict and a report with the users in it.
+//! its log and ends with its verdict and a report with the users in it; a slow action
+//! (a restart waiting for readiness) is answered at once and holds off the next one (409).
 
 mod common;
 
@@ -711,4 +712,63 @@ fn browser_tier_an_experiment_run_from_the_page_opens_a_report_with_the_users() 
     browser.screenshot(&artifacts.join("report-users.png"));
     drop(browser);
     drop(live);
+}
+
+#[test]
+fn a_slow_action_is_answered_at_once_and_another_waits_for_its_end() {
+    let lab = Lab::new();
+    lab.up(&["--mode", "before"]);
+    let provider = lab.pid("my-provider-app").expect("provider pid");
+    // The dashboard restarts the consumer from binaries whose consumer never gets ready:
+    // `fix` then waits its whole readiness timeout (30 s).
+    let root = tempfile::tempdir().expect("dir");
+    let bins = common::bin_dir_with_stuck_consumer(root.path());
+    let mut command = lab.command(&[
+        "dashboard",
+        "--addr",
+        "127.0.0.1:0",
+        "--duration",
+        "300",
+        "--rate",
+        "0",
+    ]);
+    command.env("LAB_BIN_DIR", &bins);
+    let mut live = Live::start(command);
+    let url = live.url();
+    let secret = secret_of(&url);
+
+    let asked = Instant::now();
+    let (status, body) = control(&url, &secret, "fix", "");
+    let answered = asked.elapsed();
+    assert_eq!(status, 303, "{body}");
+    assert!(
+        answered < Duration::from_secs(2),
+        "the POST waited for the action: {answered:?}"
+    );
+    // Meanwhile another control is refused, saying what is under way, and does nothing.
+    let (status, body) = control(&url, &secret, "kill-provider", "");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("busy: `fix the consumer"), "{body}");
+    assert_eq!(state(&url)["busy"], "fix the consumer (resilience on)");
+    assert!(alive(provider));
+
+    // Its end is an event (here a failure, with why), and the controls are free again.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let failed = loop {
+        if let Some(text) = events(&url).iter().find_map(|e| {
+            let text = e["text"].as_str()?;
+            (text.starts_with("fix the consumer") && e["verdict"] == "failed")
+                .then(|| text.to_string())
+        }) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the fix never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("cockpit: answered in {answered:?}; {failed}");
+    assert!(state(&url)["busy"].is_null());
+    act(&url, &secret, "kill-provider", "kill the provider");
+    assert!(!alive(provider));
+    live.interrupt();
+    assert_eq!(live.wait(Duration::from_secs(15)), Some(0));
 }
