@@ -560,6 +560,13 @@ fn an_experiment_started_from_the_page_streams_its_log_then_its_verdict_and_repo
     assert_eq!(s["experiments"].as_array().map(Vec::len), Some(1));
     let run_dir = lab.state_dir().join("dashboard/run-1");
     assert!(run_dir.join("journal.json").is_file());
+    // The users' stretch the report drew, as the lab's JSON lines.
+    let users = std::fs::read_to_string(run_dir.join("users.jsonl")).expect("users.jsonl");
+    assert!(users.lines().count() >= 8, "{users}");
+    assert!(
+        users.lines().all(|l| l.starts_with(r#"{"start":""#)),
+        "{users}"
+    );
     assert_eq!(get(&format!("{url}/runs/9/log")).expect("GET").0, 404);
     live.interrupt();
     assert_eq!(live.wait(Duration::from_secs(20)), Some(0));

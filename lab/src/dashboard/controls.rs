@@ -298,13 +298,17 @@ impl Controls {
             panel.experiments = setup.catalogue.names();
         }
         let (jobs, received) = mpsc::channel();
+        let (ready, started) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("dashboard-controls".into())
             .spawn({
                 let dashboard = dashboard.clone();
-                move || Worker::run(dashboard, setup, received)
+                move || Worker::run(dashboard, setup, received, ready)
             })
             .context("cannot start the dashboard's controls")?;
+        // The users are running (or could not start: the worker said why) before the
+        // page is served, as before there were controls.
+        let _ = started.recv();
         Ok(Controls {
             handle: Handle {
                 inner: Some((secret, jobs)),
@@ -335,13 +339,19 @@ struct Worker {
     target: Box<dyn Target>,
     setup: Setup,
     users: Option<Traffic>,
-    users_started: u32,
     experiments: Experiments,
     client: reqwest::blocking::Client,
 }
 
 impl Worker {
-    fn run(dashboard: Dashboard, setup: Setup, jobs: mpsc::Receiver<Action>) {
+    /// Runs the actions until every sender is gone; `ready` is told (or dropped) once the
+    /// worker is set up and the users started when asked.
+    fn run(
+        dashboard: Dashboard,
+        setup: Setup,
+        jobs: mpsc::Receiver<Action>,
+        ready: mpsc::Sender<()>,
+    ) {
         let target = match crate::targets::open(
             setup.kind,
             setup.states.clone(),
@@ -372,7 +382,6 @@ impl Worker {
             target,
             setup,
             users: None,
-            users_started: 0,
             experiments,
             client,
         };
@@ -381,6 +390,7 @@ impl Worker {
         {
             tracing::warn!("dashboard: cannot start the users: {err:#}");
         }
+        drop(ready);
         while let Ok(action) = jobs.recv() {
             let label = action.label();
             let began = Instant::now();
@@ -451,7 +461,7 @@ impl Worker {
                     consumer_url: self.target.consumer_url()?,
                     fault_proxy: self.target.fault_proxy_url().ok(),
                     fault_token: self.target.fault_token().ok(),
-                    users_file: self.users.is_some().then(|| self.users_file()),
+                    users: self.users.as_ref().map(|u| u.series().clone()),
                 };
                 let text = self
                     .setup
@@ -464,27 +474,21 @@ impl Worker {
         }
     }
 
-    fn users_file(&self) -> std::path::PathBuf {
-        super::experiments::dir(&self.setup.states)
-            .join(format!("users-{}.jsonl", self.users_started))
-    }
-
     fn start_users(&mut self) -> Result<()> {
         if self.users.is_some() {
             bail!("the users are already running");
         }
         let rate = self.setup.rate;
         let url = self.target.consumer_url()?;
-        std::fs::create_dir_all(super::experiments::dir(&self.setup.states))
-            .context("cannot create the dashboard's folder")?;
-        self.users_started += 1;
+        // In memory only: an experiment's run writes the stretch it needs (a file
+        // rewritten whole at every settled bucket would grow costly over a long class).
         let traffic = Traffic::start(Config {
             url,
             schedule: Schedule::new(rate, limits::MAX_DURATION),
             concurrency: 1000,
             timeout: Duration::from_secs(2),
             bucket: Duration::from_millis(250),
-            jsonl: Some(self.users_file()),
+            jsonl: None,
         })?;
         self.dashboard.set_series(Some(traffic.series().clone()));
         self.dashboard.panel().users = Some(rate);

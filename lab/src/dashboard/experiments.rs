@@ -4,15 +4,16 @@
 //! verdict and a report (chaos-runner's `report`, with the users' series when the users
 //! ran) served at `/runs/N/report.html`.
 //!
-//! Files go in `<state dir>/dashboard/run-N/` (the experiment as run, the journal, the
-//! report); the users' series in `<state dir>/dashboard/users-N.jsonl`.
+//! Files go in `<state dir>/dashboard/run-N/`: the experiment as run, the journal, the
+//! users' series from their start to the run's end (`users.jsonl`, the lab's JSON lines,
+//! written when the run ends), the report.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::Signal;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::Dashboard;
 use crate::process::ProcessId;
 use crate::state::StateDir;
+use crate::traffic::Series;
 
 /// Lines of one run's log kept (the stream and the page); later ones are counted.
 pub const MAX_LINES: usize = 5_000;
@@ -168,8 +170,8 @@ pub struct Launch {
     pub fault_proxy: Option<String>,
     /// The provider's fault token (`FAULT_API_TOKEN`).
     pub fault_token: Option<String>,
-    /// The users' series file, when the users run.
-    pub users_file: Option<PathBuf>,
+    /// The users' series, when the users run.
+    pub users: Option<Series>,
 }
 
 /// The run under way, if any.
@@ -271,7 +273,11 @@ impl Experiments {
             .name("dashboard-run".into())
             .spawn(move || {
                 follow(&dashboard, id, &handle);
-                let ended = finish(&chaos_runner, &journal, &run_dir, launch.users_file);
+                let ran_until = SystemTime::now();
+                let users = launch
+                    .users
+                    .and_then(|series| write_users(&series, ran_until, &run_dir));
+                let ended = finish(&chaos_runner, &journal, &run_dir, users);
                 dashboard.end_experiment(id, ended);
             })
             .context("cannot start the experiment's thread")?;
@@ -289,6 +295,48 @@ fn follow(dashboard: &Dashboard, id: u32, handle: &duct::ReaderHandle) {
         dashboard.experiment_line(id, plain);
     }
     let _ = handle.try_wait();
+}
+
+/// How long the users' requests of a run's last moments may take to settle (their
+/// timeout, and a little).
+const USERS_SETTLE: Duration = Duration::from_millis(2500);
+
+/// Writes the users' settled buckets up to `until` (waiting for those still in flight,
+/// at most [`USERS_SETTLE`]) as `run_dir/users.jsonl`; `None` when there are none or the
+/// file cannot be written (the report then has no users).
+fn write_users(series: &Series, until: SystemTime, run_dir: &Path) -> Option<PathBuf> {
+    let until_s = until
+        .duration_since(series.started_at())
+        .unwrap_or_default()
+        .as_secs_f64();
+    let deadline = Instant::now() + USERS_SETTLE;
+    let mut lines = Vec::new();
+    loop {
+        lines.extend(series.settled_lines());
+        let covered = lines
+            .last()
+            .map_or(0.0, |l| l.offset_s + l.summary.window_s);
+        if covered >= until_s || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let mut text = Vec::new();
+    for line in &lines {
+        serde_json::to_writer(&mut text, line).ok()?;
+        text.push(b'\n');
+    }
+    let path = run_dir.join("users.jsonl");
+    match atomic_file::write(&path, &text) {
+        Ok(_) => Some(path),
+        Err(err) => {
+            tracing::warn!("dashboard: cannot write {}: {err}", path.display());
+            None
+        }
+    }
 }
 
 /// What a finished run left: its journal's status, and its report's file name.
