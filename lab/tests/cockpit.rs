@@ -180,6 +180,7 @@ fn each_control_changes_the_lab_and_shows_on_the_timeline_and_in_the_picture() {
         r#"<form id="control-form" method="post" action="/control">"#,
         r#"value="kill-provider""#,
         r#"<option>local.json</option>"#,
+        r#"<noscript><meta http-equiv="refresh" content="5"></noscript>"#,
     ] {
         assert!(page.contains(needle), "{needle} missing in the page");
     }

@@ -34,8 +34,8 @@ pub struct DashboardArgs {
     /// The loopback address to serve the page on (port 0 picks a free one)
     #[arg(long, value_name = "IP:PORT", default_value = DEFAULT_ADDR, value_parser = limits::loopback)]
     pub addr: SocketAddr,
-    /// Users' requests per second sent to the consumer while it runs (0: none, at most
-    /// 10000)
+    /// Users' requests per second sent to the consumer from the start, at most 10000 (0:
+    /// none until the page's Start users, which then sends 20)
     #[arg(long, value_name = "N", default_value = "20", value_parser = rate_or_none)]
     pub rate: f64,
     /// Stop after this many seconds (at most 3600) [default: at Ctrl-C]

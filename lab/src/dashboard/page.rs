@@ -25,6 +25,7 @@ const HEAD: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Cascade Lab dashboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<noscript><meta http-equiv="refresh" content="5"></noscript>
 <style>
 body { font-family: sans-serif; margin: 1em; color: #000; background: #fff; }
 #runs { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1.5em; }
