@@ -469,15 +469,16 @@ const USERS_TIMED_OUT: &str = "#CC79A7";
 fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
     h.raw("<section class=\"users\">\n<h3>The users</h3>\n");
     let Some(crate::traffic::Windows {
-        span: (t0, t1),
+        span: (from, t1),
+        run_start: t0,
         rows,
     }) = traffic.windows(j)
     else {
         h.raw("<p class=\"none\">No timestamps to place the users' requests.</p>\n</section>\n");
         return;
     };
-    let span = secs(t0, t1).max(0.001);
-    let shown: Vec<_> = traffic.overlapping(t0, t1).collect();
+    let span = secs(from, t1).max(0.001);
+    let shown: Vec<_> = traffic.overlapping(from, t1).collect();
     if shown.is_empty() {
         h.raw(
             "<p class=\"none\">The users' series has no request during this run.</p>\n</section>\n",
@@ -491,7 +492,7 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
     const LAT_H: f64 = 80.0;
     const HEIGHT: f64 = 270.0;
     let total_w = LEFT + WIDTH + 10.0;
-    let x = |t: DateTime<Utc>| LEFT + secs(t0, t).clamp(0.0, span) / span * WIDTH;
+    let x = |t: DateTime<Utc>| LEFT + secs(from, t).clamp(0.0, span) / span * WIDTH;
     let rate_max = nice(
         shown
             .iter()
@@ -640,6 +641,35 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
         h.text(&format!("{}", n + 1));
         h.close("text");
     }
+    // The users before the run, when the series has them: the run's start marked.
+    if from < t0 {
+        let sx = x(t0);
+        h.open(
+            "line",
+            &[
+                ("x1", &format!("{sx:.1}")),
+                ("x2", &format!("{sx:.1}")),
+                ("y1", "14"),
+                ("y2", &format!("{:.1}", LAT_TOP + LAT_H)),
+                ("class", "run-start"),
+            ],
+        );
+        h.element("title", &[], "the run starts");
+        h.close("line");
+        h.open(
+            "text",
+            &[
+                ("x", &format!("{:.1}", sx - 3.0)),
+                ("y", &format!("{:.1}", RATE_H + 12.0)),
+                ("text-anchor", "end"),
+                ("class", "tick"),
+            ],
+        );
+        h.text("run starts →");
+        h.close("text");
+    }
+    // Times from the run's start (negative before it).
+    let lead = secs(t0, from);
     for (frac, anchor) in [(0.0, "start"), (0.5, "middle"), (1.0, "end")] {
         h.open(
             "text",
@@ -650,7 +680,7 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
                 ("class", "tick"),
             ],
         );
-        h.text(&seconds(Some(span * frac)));
+        h.text(&format!("{:.1} s", lead + span * frac));
         h.close("text");
     }
     h.close("svg");
@@ -749,6 +779,7 @@ tr.failing td { border-top: 3px solid var(--bad); border-bottom: 3px solid var(-
 .legend { margin-top: 1.5rem; font-size: .85rem; color: var(--muted); }
 .users-chart { width: 100%; height: auto; background: #fff; }
 .users-chart .tick { font-size: 10px; fill: var(--muted); } .users-chart .mark { stroke: var(--ink); stroke-dasharray: 3 3; }
+.users-chart .run-start { stroke: var(--muted); stroke-width: 2; }
 .users-legend, .marks { font-size: .85rem; }
 .swatch { display: inline-block; width: .9em; height: .9em; vertical-align: middle; border: 1px solid var(--ink); }
 .swatch.hatched { background: repeating-linear-gradient(45deg, #D55E00 0 3px, #fff 3px 5px); }

@@ -75,10 +75,18 @@ impl Totals {
     }
 }
 
-/// A run's span and the users' totals over its stretches (label, totals).
+/// How far before a run the users are shown (their steady state before the experiment),
+/// when the series goes back that far.
+pub const LEAD_S: i64 = 10;
+
+/// What the reports show of the users around one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Windows {
+    /// From up to [`LEAD_S`] before the run (as far as the series goes) to its end.
     pub span: (DateTime<Utc>, DateTime<Utc>),
+    /// When the run started (the journal's start, or its first activity's).
+    pub run_start: DateTime<Utc>,
+    /// The users' totals over its stretches (label, totals).
     pub rows: Vec<(&'static str, Totals)>,
 }
 
@@ -157,18 +165,20 @@ impl Traffic {
         })
     }
 
-    /// The run's span (from the journal's or its first activity's start to its or its
-    /// last activity's end) and the users' totals before the method's first activity
-    /// and from it to the end (or over the whole run, without a method).
+    /// The run's span (from the journal's or its first activity's start, less up to
+    /// [`LEAD_S`] of users before it, to its or its last activity's end) and the users'
+    /// totals before the method's first activity (that lead included) and from it to the
+    /// end (or over the whole run, without a method).
     pub fn windows(&self, j: &crate::Journal) -> Option<Windows> {
         let starts = j.activities().into_iter().filter_map(|(_, r)| r.start);
         let t0 = j.start.into_iter().chain(starts).min()?;
         let ends = j.activities().into_iter().filter_map(|(_, r)| r.end);
         let t1 = j.end.into_iter().chain(ends).max().unwrap_or(t0);
+        let from = self.lead_in(t0);
         let fault = j.method.iter().filter_map(|r| r.start).min();
         let rows = match fault {
             Some(fault) => vec![
-                ("before the method", self.totals(Some(t0), Some(fault))),
+                ("before the method", self.totals(Some(from), Some(fault))),
                 (
                     "from the method to the end",
                     self.totals(Some(fault), Some(t1)),
@@ -177,9 +187,27 @@ impl Traffic {
             None => vec![("the whole run", self.totals(Some(t0), Some(t1)))],
         };
         Some(Windows {
-            span: (t0, t1),
+            span: (from, t1),
+            run_start: t0,
             rows,
         })
+    }
+
+    /// Where the users' stretch leading into `t0` starts: back over buckets that follow
+    /// each other without a gap (one series: another run's file is not this run's
+    /// users), at most [`LEAD_S`]; `t0` when none reaches it.
+    fn lead_in(&self, t0: DateTime<Utc>) -> DateTime<Utc> {
+        let slack = chrono::Duration::milliseconds(1);
+        let limit = t0 - chrono::Duration::seconds(LEAD_S);
+        let mut from = t0;
+        for b in self.buckets.iter().rev().filter(|b| b.start < t0) {
+            let end = b.start + chrono::Duration::microseconds((b.width_s * 1e6) as i64);
+            if end + slack < from || b.start < limit {
+                break;
+            }
+            from = b.start;
+        }
+        from
     }
 
     pub fn totals(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Totals {
@@ -224,6 +252,27 @@ mod tests {
         let half: DateTime<Utc> = "2026-12-06T10:00:00.400Z".parse().unwrap();
         assert_eq!(traffic.totals(Some(half), None).ok, 2);
         assert_eq!(traffic.totals(None, Some(half)).ok, 10);
+    }
+
+    #[test]
+    fn the_lead_in_goes_back_over_one_series_only() {
+        let line = |at: &str| {
+            format!(
+                "{{\"start\":\"2026-12-06T10:00:{at}Z\",\"window_s\":1,\"sent\":1,\"ok\":1,\"degraded\":0,\"failed\":0,\"timed_out\":0}}\n"
+            )
+        };
+        // 00..03 one series; a gap; 05..07 another.
+        let text: String = ["00", "01", "02", "05", "06", "07"].map(line).concat();
+        let traffic = Traffic::from_jsonl(&text).unwrap();
+        let at = |s: &str| {
+            format!("2026-12-06T10:00:{s}Z")
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+        };
+        assert_eq!(traffic.lead_in(at("07.500")), at("05"));
+        assert_eq!(traffic.lead_in(at("02.500")), at("00"));
+        // Inside the gap: nothing leads in.
+        assert_eq!(traffic.lead_in(at("04.500")), at("04.500"));
     }
 
     #[test]

@@ -81,10 +81,16 @@ fn the_html_report_draws_the_users_on_the_run_axis_with_a_before_after_table() {
             .expect(window);
         with[at..at + with[at..].find("</tr>").expect("row end")].to_string()
     };
+    // Before the method: the 2 s of users before the run (one series leading into it)
+    // and its first 3 s, 20 buckets of 5 requests, all ok.
     let before = row("before the method");
     assert!(
-        before.contains("(100 %)") && before.contains("<td>0 (0 %)</td>"),
+        before.contains("<td>100 (100 %)</td>") && before.contains("<td>0 (0 %)</td>"),
         "{before}"
+    );
+    assert!(
+        with.contains("class=\"run-start\"") && with.contains(">-2.0 s<"),
+        "the lead-in is not drawn"
     );
     let after = row("from the method to the end");
     let cells: Vec<&str> = after.split("<td>").skip(1).collect();
