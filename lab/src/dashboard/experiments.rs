@@ -256,7 +256,7 @@ impl Experiments {
             .reader()
             .with_context(|| format!("cannot start {}", chaos_runner.display()))?;
         let pids = handle.pids();
-        self.dashboard.panel().runs.push(ExperimentRun {
+        self.dashboard.panel().add_run(ExperimentRun {
             id,
             name: name.to_string(),
             lines: Vec::new(),

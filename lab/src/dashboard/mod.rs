@@ -91,6 +91,20 @@ pub struct Panel {
     pub runs: Vec<experiments::ExperimentRun>,
 }
 
+/// Experiment runs a dashboard keeps (each with up to [`experiments::MAX_LINES`] lines);
+/// older ones leave the page (their files stay in the state directory).
+const MAX_RUNS: usize = 20;
+
+impl Panel {
+    /// A new run; the oldest leaves when more than [`MAX_RUNS`] are kept.
+    fn add_run(&mut self, run: experiments::ExperimentRun) {
+        if self.runs.len() >= MAX_RUNS {
+            self.runs.remove(0);
+        }
+        self.runs.push(run);
+    }
+}
+
 /// The runs shown, shared by the sampler, the server and whoever feeds events.
 #[derive(Clone, Default)]
 pub struct Dashboard {
@@ -693,4 +707,31 @@ async fn events_stream(events: web::Data<Events>) -> HttpResponse {
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-store"))
         .streaming(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_panel_keeps_the_latest_runs_only() {
+        let mut panel = Panel::default();
+        for id in 1..=(MAX_RUNS as u32 + 5) {
+            panel.add_run(experiments::ExperimentRun {
+                id,
+                name: "x.json".into(),
+                lines: vec!["a line".into()],
+                dropped: 0,
+                done: true,
+                status: None,
+                deviated: false,
+                report: None,
+                report_file: None,
+                note: None,
+            });
+        }
+        assert_eq!(panel.runs.len(), MAX_RUNS);
+        assert_eq!(panel.runs[0].id, 6);
+        assert_eq!(panel.runs.last().map(|r| r.id), Some(MAX_RUNS as u32 + 5));
+    }
 }
