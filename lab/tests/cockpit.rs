@@ -279,6 +279,16 @@ fn each_control_changes_the_lab_and_shows_on_the_timeline_and_in_the_picture() {
 
     act(&url, &secret, "stop-users", "stop the users");
     assert!(state(&url)["users"].is_null());
+    // No more requests: the users' rate falls to nothing.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state(&url)["runs"][0]["latest"]["ok"]
+        .as_f64()
+        .unwrap_or(1.0)
+        > 0.0
+    {
+        assert!(Instant::now() < deadline, "the users still send");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Without JavaScript: the 303 goes back to the view the form came from.
     let addr = addr_of(&url);
