@@ -85,6 +85,12 @@ enum Command {
         /// Default: markdown when PATH ends in .md, else html.
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// The users' traffic during the run(s): a series file the lab writes (JSON
+        /// lines: `lab traffic --jsonl`, the dashboard's and the demo's users); the HTML
+        /// report then shows what the users got. Repeat it for several runs (each journal
+        /// shows the requests of its own time)
+        #[arg(long, value_name = "FILE")]
+        traffic: Vec<PathBuf>,
     },
 }
 
@@ -205,8 +211,11 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
             journals,
             output,
             format,
+            traffic,
         } => {
-            if let Some(path) = crate::report::report(&journals, output.as_deref(), format)? {
+            if let Some(path) =
+                crate::report::report(&journals, output.as_deref(), format, &traffic)?
+            {
                 tracing::info!("Report written to {}", path.display());
             }
             Ok(0)

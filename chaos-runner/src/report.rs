@@ -48,12 +48,14 @@ impl Destination {
     }
 }
 
-/// `chaos-runner report`: reads every journal first (an unreadable one is an error
-/// naming it, and nothing is written), renders, then writes. Returns the file written.
+/// `chaos-runner report`: reads every journal (and the users' `traffic` series, when
+/// given: several are merged, each journal drawing the requests of its own time) first (an unreadable one is an error naming it, and nothing is written),
+/// renders, then writes. Returns the file written.
 pub fn report(
     journals: &[PathBuf],
     output: Option<&Path>,
     format: Option<Format>,
+    traffic: &[PathBuf],
 ) -> Result<Option<PathBuf>> {
     let format = Format::pick(format, output);
     let destination = Destination::pick(output, format);
@@ -61,18 +63,24 @@ pub fn report(
         // `report j.json -o j.json` would replace the journal with its report.
         let mut files: Vec<(&str, &Path)> = vec![("-o", path.as_path())];
         files.extend(journals.iter().map(|j| ("JOURNAL", j.as_path())));
+        files.extend(traffic.iter().map(|t| ("--traffic", t.as_path())));
         check_distinct(&files)?;
     }
     let read = journals
         .iter()
         .map(|path| journal_report::Journal::read(path))
         .collect::<Result<Vec<_>, _>>()?;
+    let users = if traffic.is_empty() {
+        None
+    } else {
+        Some(journal_report::Traffic::read_all(traffic).context("--traffic")?)
+    };
     let labels: Vec<String> = journals.iter().map(|p| p.display().to_string()).collect();
     let named: Vec<(&str, &journal_report::Journal)> =
         labels.iter().map(String::as_str).zip(read.iter()).collect();
     let text = match format {
-        Format::Html => html::render(&named),
-        Format::Markdown => markdown::render(&named),
+        Format::Html => html::render_with_users(&named, users.as_ref()),
+        Format::Markdown => markdown::render_with_users(&named, users.as_ref()),
     };
     match destination {
         Destination::Stdout => {

@@ -14,11 +14,19 @@
 
 use crate::model::{ActivityRun, Journal, Phase, Verdict};
 use crate::text::{LONG, SHORT, expected, got, outcome, seconds, xml_safe};
+use crate::traffic::Traffic;
 use chrono::{DateTime, Utc};
 use quick_xml::escape::escape;
 
 /// The report of `journals` (label, journal), in the order given.
 pub fn render(journals: &[(&str, &Journal)]) -> String {
+    render_with_users(journals, None)
+}
+
+/// As [`render`], with the users' traffic (the lab's series file) under each journal's
+/// timeline: their requests by outcome and their latency on the run's time axis, with
+/// the method's and rollbacks' activities marked, and before/after the method in a table.
+pub fn render_with_users(journals: &[(&str, &Journal)], users: Option<&Traffic>) -> String {
     let mut h = Html::default();
     h.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
     let titles: Vec<&str> = journals.iter().map(|(_, j)| j.title.as_str()).collect();
@@ -42,7 +50,7 @@ pub fn render(journals: &[(&str, &Journal)]) -> String {
     }
     h.raw("<main class=\"journals\">\n");
     for (i, (label, j)) in journals.iter().enumerate() {
-        journal(&mut h, i, label, j);
+        journal(&mut h, i, label, j, users);
     }
     h.raw("</main>\n");
     legend(&mut h);
@@ -143,7 +151,7 @@ fn overview(h: &mut Html, journals: &[(&str, &Journal)]) {
     h.raw("</tbody></table></section>\n");
 }
 
-fn journal(h: &mut Html, i: usize, label: &str, j: &Journal) {
+fn journal(h: &mut Html, i: usize, label: &str, j: &Journal, users: Option<&Traffic>) {
     let (class, word) = verdict(j);
     h.open(
         "article",
@@ -179,6 +187,9 @@ fn journal(h: &mut Html, i: usize, label: &str, j: &Journal) {
     }
     h.raw("<h3>Timeline</h3>\n");
     timeline(h, j);
+    if let Some(traffic) = users {
+        users_section(h, j, traffic);
+    }
     h.raw("<h3>Steady-state probes</h3>\n");
     probes(h, j);
     for (title, runs) in [("Method", &j.method), ("Rollbacks", &j.rollbacks)] {
@@ -447,6 +458,282 @@ fn timeline(h: &mut Html, j: &Journal) {
     h.raw("\n");
 }
 
+/// Okabe–Ito colours of the users' outcomes (failed ones also hatched).
+const USERS_OK: &str = "#0072B2";
+const USERS_DEGRADED: &str = "#E69F00";
+const USERS_FAILED: &str = "url(#hatch)";
+const USERS_TIMED_OUT: &str = "#CC79A7";
+
+/// The users' requests during the run: a chart on the run's time axis and a table of
+/// before and after the method.
+fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
+    h.raw("<section class=\"users\">\n<h3>The users</h3>\n");
+    let Some(crate::traffic::Windows {
+        span: (from, t1),
+        run_start: t0,
+        rows,
+    }) = traffic.windows(j)
+    else {
+        h.raw("<p class=\"none\">No timestamps to place the users' requests.</p>\n</section>\n");
+        return;
+    };
+    let span = secs(from, t1).max(0.001);
+    let shown: Vec<_> = traffic.overlapping(from, t1).collect();
+    if shown.is_empty() {
+        h.raw(
+            "<p class=\"none\">The users' series has no request during this run.</p>\n</section>\n",
+        );
+        return;
+    }
+    const LEFT: f64 = 60.0;
+    const WIDTH: f64 = 520.0;
+    const RATE_H: f64 = 120.0;
+    const LAT_TOP: f64 = 150.0;
+    const LAT_H: f64 = 80.0;
+    const HEIGHT: f64 = 270.0;
+    let total_w = LEFT + WIDTH + 10.0;
+    let x = |t: DateTime<Utc>| LEFT + secs(from, t).clamp(0.0, span) / span * WIDTH;
+    let rate_max = nice(
+        shown
+            .iter()
+            .map(|b| b.finished() as f64 / b.width_s)
+            .fold(0.0, f64::max),
+    );
+    let latency_max = nice(
+        shown
+            .iter()
+            .filter_map(|b| b.p99_ms)
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max),
+    );
+    h.open(
+        "svg",
+        &[
+            ("class", "users-chart"),
+            ("viewBox", &format!("0 0 {total_w} {HEIGHT}")),
+            ("role", "img"),
+            (
+                "aria-label",
+                &format!(
+                    "The users' requests per second by outcome and their latency over {}",
+                    seconds(Some(span))
+                ),
+            ),
+        ],
+    );
+    for b in &shown {
+        let x0 = x(b.start);
+        let x1 = x(b.start + chrono::Duration::microseconds((b.width_s * 1e6) as i64));
+        let w = (x1 - x0 - 0.5).max(0.5);
+        let mut y = RATE_H;
+        for (count, fill, word) in [
+            (b.ok, USERS_OK, "ok"),
+            (b.degraded, USERS_DEGRADED, "degraded (fallback)"),
+            (b.failed, USERS_FAILED, "failed"),
+            (b.timed_out, USERS_TIMED_OUT, "timed out"),
+        ] {
+            if count == 0 {
+                continue;
+            }
+            let hgt = count as f64 / b.width_s / rate_max * RATE_H;
+            y -= hgt;
+            h.open(
+                "rect",
+                &[
+                    ("x", &format!("{x0:.1}")),
+                    ("y", &format!("{y:.1}")),
+                    ("width", &format!("{w:.1}")),
+                    ("height", &format!("{hgt:.1}")),
+                    ("fill", fill),
+                    ("class", "users-bar"),
+                ],
+            );
+            h.element(
+                "title",
+                &[],
+                &format!("{:.1} s: {count} {word}", secs(t0, b.start)),
+            );
+            h.close("rect");
+        }
+    }
+    // Latency: p50 solid, p99 dashed, one point per bucket.
+    for (pick, dash, word) in [(0usize, "", "p50"), (1usize, "5 3", "p99")] {
+        let points: Vec<String> = shown
+            .iter()
+            .filter_map(|b| {
+                let v = if pick == 0 { b.p50_ms } else { b.p99_ms }?;
+                v.is_finite().then(|| {
+                    let mid = b.start + chrono::Duration::microseconds((b.width_s * 5e5) as i64);
+                    format!(
+                        "{:.1},{:.1}",
+                        x(mid),
+                        LAT_TOP + LAT_H - (v / latency_max).min(1.0) * LAT_H
+                    )
+                })
+            })
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        h.open(
+            "polyline",
+            &[
+                ("points", &points.join(" ")),
+                ("fill", "none"),
+                ("stroke", "#1b1b1b"),
+                ("stroke-width", "1.5"),
+                ("stroke-dasharray", dash),
+            ],
+        );
+        h.element("title", &[], &format!("latency {word}"));
+        h.close("polyline");
+    }
+    for (y, text) in [
+        (12.0, format!("{rate_max}/s")),
+        (RATE_H, "0".to_string()),
+        (LAT_TOP + 10.0, format!("{latency_max} ms")),
+        (LAT_TOP + LAT_H, "0 ms".to_string()),
+    ] {
+        h.open(
+            "text",
+            &[
+                ("x", &format!("{:.1}", LEFT - 4.0)),
+                ("y", &format!("{y:.1}")),
+                ("text-anchor", "end"),
+                ("class", "tick"),
+            ],
+        );
+        h.text(&text);
+        h.close("text");
+    }
+    // The experiment's activities of the method and the rollbacks, numbered.
+    let marks: Vec<(&str, &ActivityRun)> = j
+        .method
+        .iter()
+        .map(|r| ("method", r))
+        .chain(j.rollbacks.iter().map(|r| ("rollback", r)))
+        .filter(|(_, r)| r.start.is_some())
+        .collect();
+    for (n, (phase, run)) in marks.iter().enumerate() {
+        let Some(start) = run.start else { continue };
+        let mx = x(start);
+        h.open(
+            "line",
+            &[
+                ("x1", &format!("{mx:.1}")),
+                ("x2", &format!("{mx:.1}")),
+                ("y1", "14"),
+                ("y2", &format!("{:.1}", LAT_TOP + LAT_H)),
+                ("class", "mark"),
+            ],
+        );
+        h.element("title", &[], &format!("{}. {phase}: {}", n + 1, run.name));
+        h.close("line");
+        h.open(
+            "text",
+            &[
+                ("x", &format!("{mx:.1}")),
+                ("y", "10"),
+                ("text-anchor", "middle"),
+                ("class", "tick"),
+            ],
+        );
+        h.text(&format!("{}", n + 1));
+        h.close("text");
+    }
+    // The users before the run, when the series has them: the run's start marked.
+    if from < t0 {
+        let sx = x(t0);
+        h.open(
+            "line",
+            &[
+                ("x1", &format!("{sx:.1}")),
+                ("x2", &format!("{sx:.1}")),
+                ("y1", "14"),
+                ("y2", &format!("{:.1}", LAT_TOP + LAT_H)),
+                ("class", "run-start"),
+            ],
+        );
+        h.element("title", &[], "the run starts");
+        h.close("line");
+        h.open(
+            "text",
+            &[
+                ("x", &format!("{:.1}", sx - 3.0)),
+                ("y", &format!("{:.1}", RATE_H + 12.0)),
+                ("text-anchor", "end"),
+                ("class", "tick"),
+            ],
+        );
+        h.text("run starts →");
+        h.close("text");
+    }
+    // Times from the run's start (negative before it).
+    let lead = secs(t0, from);
+    for (frac, anchor) in [(0.0, "start"), (0.5, "middle"), (1.0, "end")] {
+        h.open(
+            "text",
+            &[
+                ("x", &format!("{:.1}", LEFT + frac * WIDTH)),
+                ("y", &format!("{:.1}", HEIGHT - 6.0)),
+                ("text-anchor", anchor),
+                ("class", "tick"),
+            ],
+        );
+        h.text(&format!("{:.1} s", lead + span * frac));
+        h.close("text");
+    }
+    h.close("svg");
+    h.raw("\n<p class=\"users-legend\"><span class=\"swatch\" style=\"background:#0072B2\"></span> ok · <span class=\"swatch\" style=\"background:#E69F00\"></span> degraded (fallback) · <span class=\"swatch hatched\"></span> failed · <span class=\"swatch\" style=\"background:#CC79A7\"></span> timed out (stacked, requests per second); latency: solid p50, dashed p99.</p>\n");
+    if !marks.is_empty() {
+        h.raw("<ol class=\"marks\">");
+        for (phase, run) in &marks {
+            h.open("li", &[]);
+            h.text(&format!(
+                "{phase}: {} at {}",
+                run.name,
+                seconds(run.start.map(|s| secs(t0, s)))
+            ));
+            h.close("li");
+        }
+        h.raw("</ol>\n");
+    }
+    // Before and after the method's first activity.
+    h.raw("<table class=\"users-table\"><thead><tr><th>users' requests</th><th>ok</th><th>degraded (fallback)</th><th>failed</th><th>timed out</th><th>p50</th><th>worst p99</th></tr></thead><tbody>\n");
+    for (label, totals) in rows {
+        h.open("tr", &[("data-window", label)]);
+        h.element("th", &[], label);
+        let all = totals.finished();
+        for count in [totals.ok, totals.degraded, totals.failed, totals.timed_out] {
+            let cell = if all == 0 {
+                "-".to_string()
+            } else {
+                format!("{count} ({:.0} %)", 100.0 * count as f64 / all as f64)
+            };
+            h.element("td", &[], &cell);
+        }
+        for ms in [totals.p50_ms, totals.worst_p99_ms] {
+            h.element("td", &[], &ms.map_or("-".into(), |v| format!("{v:.0} ms")));
+        }
+        h.close("tr");
+        h.raw("\n");
+    }
+    h.raw("</tbody></table>\n</section>\n");
+}
+
+/// A round upper bound for an axis (1, 2 or 5 times a power of ten).
+fn nice(max: f64) -> f64 {
+    if !max.is_finite() || max <= 0.0 {
+        return 1.0;
+    }
+    let power = 10f64.powf(max.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|v| *v >= max)
+        .unwrap_or(max)
+}
+
 fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_microseconds().unwrap_or(0) as f64 / 1e6
 }
@@ -490,5 +777,11 @@ tr.failing td { border-top: 3px solid var(--bad); border-bottom: 3px solid var(-
 .timeline .axis { stroke: var(--muted); } .timeline .tick { font-size: 10px; fill: var(--muted); }
 .overview { margin-top: 1rem; } .overview h2 { font-size: 1.1rem; }
 .legend { margin-top: 1.5rem; font-size: .85rem; color: var(--muted); }
+.users-chart { width: 100%; height: auto; background: #fff; }
+.users-chart .tick { font-size: 10px; fill: var(--muted); } .users-chart .mark { stroke: var(--ink); stroke-dasharray: 3 3; }
+.users-chart .run-start { stroke: var(--muted); stroke-width: 2; }
+.users-legend, .marks { font-size: .85rem; }
+.swatch { display: inline-block; width: .9em; height: .9em; vertical-align: middle; border: 1px solid var(--ink); }
+.swatch.hatched { background: repeating-linear-gradient(45deg, #D55E00 0 3px, #fff 3px 5px); }
 @media print { body { background: #fff; } .journals { grid-template-columns: 1fr; } }
 "#;

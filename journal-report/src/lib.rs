@@ -9,11 +9,15 @@
 //!   back (cut to a sensible length), outcomes in words, XML-safe text.
 //! - [`html`], [`markdown`], [`junit`]: one renderer each; every text from a journal is
 //!   escaped for its format.
+//! - [`traffic`]: the users' series file the lab writes beside a run; the HTML and
+//!   Markdown reports show it with the run when given.
 
 pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod text;
+pub mod traffic;
 
 pub use model::{Journal, JournalError, ReadError};
+pub use traffic::{Traffic, TrafficError};

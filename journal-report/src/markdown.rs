@@ -11,6 +11,12 @@ use std::fmt::Write;
 /// The summary of `journals` (label, journal): one section each, after an overview
 /// table when there are several.
 pub fn render(journals: &[(&str, &Journal)]) -> String {
+    render_with_users(journals, None)
+}
+
+/// As [`render`], with a table of the users' requests before and after the method under
+/// each journal (`users`: the lab's series file).
+pub fn render_with_users(journals: &[(&str, &Journal)], users: Option<&crate::Traffic>) -> String {
     let mut out = String::new();
     if journals.len() > 1 {
         out.push_str("# Chaos experiments\n\n| journal | experiment | verdict | status | deviated |\n| --- | --- | --- | --- | --- |\n");
@@ -29,8 +35,40 @@ pub fn render(journals: &[(&str, &Journal)]) -> String {
     }
     for (label, j) in journals {
         section(&mut out, label, j);
+        if let Some(traffic) = users {
+            users_table(&mut out, j, traffic);
+        }
     }
     out
+}
+
+fn users_table(out: &mut String, j: &Journal, traffic: &crate::Traffic) {
+    let Some(crate::traffic::Windows { rows, .. }) = traffic.windows(j) else {
+        return;
+    };
+    out.push_str("**The users**\n\n| users' requests | ok | degraded (fallback) | failed | timed out | p50 | worst p99 |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (label, t) in rows {
+        let all = t.finished();
+        let share = |n: u64| {
+            if all == 0 {
+                "-".to_string()
+            } else {
+                format!("{n} ({:.0} %)", 100.0 * n as f64 / all as f64)
+            }
+        };
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} ms"));
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} | {} | {} | {} |",
+            share(t.ok),
+            share(t.degraded),
+            share(t.failed),
+            share(t.timed_out),
+            ms(t.p50_ms),
+            ms(t.worst_p99_ms)
+        );
+    }
+    out.push('\n');
 }
 
 /// The summary of one journal.

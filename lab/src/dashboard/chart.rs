@@ -310,7 +310,9 @@ pub fn svg(run: &Run) -> String {
         },
     );
     for (n, event) in run.events.iter().enumerate() {
-        if event.t < axis.from || event.kind == EventKind::Change {
+        // A control is marked once, when it is done (its `asked` is listed, not drawn).
+        let asked = event.kind == EventKind::Control && event.verdict.is_none();
+        if event.t < axis.from || event.kind == EventKind::Change || asked {
             continue;
         }
         let x = axis.x(event.t);
@@ -361,12 +363,22 @@ mod tests {
             provider: Provider::Up,
             circuit: Some("closed".into()),
             faults: Vec::new(),
+            consumer: Provider::Up,
+            mode: None,
+            proxy: None,
+            provider_note: None,
+            consumer_note: None,
         });
         run.push_event(EventKind::Action, "Action: <kill>".into(), None);
         run.sample(&Services {
             provider: Provider::Down,
             circuit: Some("open".into()),
             faults: vec!["provider: <slow>".into()],
+            consumer: Provider::Up,
+            mode: None,
+            proxy: None,
+            provider_note: None,
+            consumer_note: None,
         });
         let svg = svg(&run);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 
+use super::controls::{Controls, Handle, Setup};
+use super::experiments::Catalogue;
 use super::{Dashboard, Sampler, Server};
 use crate::interrupt::Started;
 use crate::state::StateDir;
 use crate::targets::{Target, TargetKind};
-use crate::traffic::{Config, Schedule, Traffic, limits};
+use crate::traffic::limits;
 use crate::ui;
 
 /// Where the dashboard listens unless told otherwise.
@@ -32,19 +34,25 @@ pub struct DashboardArgs {
     /// The loopback address to serve the page on (port 0 picks a free one)
     #[arg(long, value_name = "IP:PORT", default_value = DEFAULT_ADDR, value_parser = limits::loopback)]
     pub addr: SocketAddr,
-    /// Users' requests per second sent to the consumer while it runs (0: none, at most
-    /// 10000)
+    /// Users' requests per second sent to the consumer from the start, at most 10000 (0:
+    /// none until the page's Start users, which then sends 20)
     #[arg(long, value_name = "N", default_value = "20", value_parser = rate_or_none)]
     pub rate: f64,
     /// Stop after this many seconds (at most 3600) [default: at Ctrl-C]
     #[arg(long, value_name = "SECONDS", value_parser = limits::duration)]
     pub duration: Option<Duration>,
+    /// The experiments the page offers: every *.json in this folder [default: the ones
+    /// the lab ships for the local target]
+    #[arg(long, value_name = "DIR")]
+    pub experiments: Option<std::path::PathBuf>,
 }
 
-/// The pieces of a dashboard that run while it is served.
+/// The pieces of a dashboard that run while it is served (dropped in this order: the
+/// server first, so the controls' worker sees its last sender go).
 pub struct Live {
     pub dashboard: Dashboard,
     pub server: Server,
+    _controls: Option<Controls>,
     _sampler: Sampler,
 }
 
@@ -57,7 +65,7 @@ pub fn serve(
     started: &Started,
 ) -> Result<Live> {
     let dashboard = Dashboard::new();
-    let server = Server::start(addr, dashboard.clone())?;
+    let server = Server::start(addr, dashboard.clone(), Handle::none(dashboard.clone()))?;
     let (states, started) = (states.clone(), started.clone());
     let sampler = Sampler::start(dashboard.clone(), move || {
         crate::targets::open(kind, states, namespace, started)
@@ -65,6 +73,31 @@ pub fn serve(
     Ok(Live {
         dashboard,
         server,
+        _controls: None,
+        _sampler: sampler,
+    })
+}
+
+/// As [`serve`], with the presenter's controls (`lab dashboard`); the users start at
+/// once when `setup.start_users`.
+pub fn serve_with_controls(addr: SocketAddr, setup: Setup) -> Result<Live> {
+    let dashboard = Dashboard::new();
+    dashboard.begin_run("live", None);
+    let (kind, states, namespace, started) = (
+        setup.kind,
+        setup.states.clone(),
+        setup.namespace.clone(),
+        setup.started.clone(),
+    );
+    let controls = Controls::start(dashboard.clone(), setup)?;
+    let server = Server::start(addr, dashboard.clone(), controls.handle())?;
+    let sampler = Sampler::start(dashboard.clone(), move || {
+        crate::targets::open(kind, states, namespace, started)
+    })?;
+    Ok(Live {
+        dashboard,
+        server,
+        _controls: Some(controls),
         _sampler: sampler,
     })
 }
@@ -84,21 +117,22 @@ pub fn run(
         );
     }
     let url = target.consumer_url()?;
-    let live = serve(args.addr, kind, states, namespace, started)?;
-    let traffic = if args.rate > 0.0 {
-        Some(Traffic::start(Config {
-            url: url.clone(),
-            schedule: Schedule::new(args.rate, args.duration.unwrap_or(limits::MAX_DURATION)),
-            concurrency: 1000,
-            timeout: Duration::from_secs(2),
-            bucket: Duration::from_millis(250),
-            jsonl: None,
-        })?)
-    } else {
-        None
+    let catalogue = match &args.experiments {
+        Some(dir) => Catalogue::from_dir(dir).map_err(|e| e.context("--experiments"))?,
+        None => Catalogue::shipped(),
     };
-    live.dashboard
-        .begin_run("live", traffic.as_ref().map(|t| t.series().clone()));
+    let live = serve_with_controls(
+        args.addr,
+        Setup {
+            kind,
+            states: states.clone(),
+            namespace,
+            started: started.clone(),
+            rate: if args.rate > 0.0 { args.rate } else { 20.0 },
+            start_users: args.rate > 0.0,
+            catalogue,
+        },
+    )?;
     if args.rate > 0.0 {
         ui::info(format!("{} users' requests a second to {url}", args.rate));
     }
@@ -114,8 +148,6 @@ pub fn run(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    if let Some(traffic) = traffic {
-        traffic.stop_within(Duration::from_secs(2))?;
-    }
+    drop(live);
     Ok(ExitCode::SUCCESS)
 }

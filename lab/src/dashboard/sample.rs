@@ -33,6 +33,15 @@ pub struct Services {
     /// The fault proxy's active toxics (and disabled proxies), one label each; empty
     /// without a proxy.
     pub faults: Vec<String>,
+    /// The consumer's own health (it answers its readiness endpoint) and mode.
+    pub consumer: Provider,
+    pub mode: Option<String>,
+    /// The fault proxy's health; `None` when the lab has no proxy.
+    pub proxy: Option<Provider>,
+    /// What the status says of the provider and the consumer beyond up/down: the process
+    /// (local) or the Deployment (Kubernetes), the port, why it is not ready.
+    pub provider_note: Option<String>,
+    pub consumer_note: Option<String>,
 }
 
 /// One sample of a run.
@@ -51,6 +60,13 @@ pub struct Point {
     pub provider: Provider,
     /// Faults on the wire at this moment (the fault proxy's active toxics).
     pub faults: Vec<String>,
+    /// The consumer's health and mode (`before`, `after`), the fault proxy's health
+    /// (`None`: the lab has none): what the system picture draws.
+    pub consumer: Provider,
+    pub mode: Option<String>,
+    pub proxy: Option<Provider>,
+    pub provider_note: Option<String>,
+    pub consumer_note: Option<String>,
 }
 
 /// The kinds of marker on the time axis.
@@ -66,6 +82,9 @@ pub enum EventKind {
     End,
     /// Seen by the sampler: the circuit, the provider or a fault on the wire changed.
     Change,
+    /// A presenter's control on the page (kill, fix, a fault, the users...): asked, then
+    /// done or failed (the verdict).
+    Control,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -162,6 +181,11 @@ impl Run {
             circuit: services.circuit.clone(),
             provider: services.provider,
             faults: services.faults.clone(),
+            consumer: services.consumer,
+            mode: services.mode.clone(),
+            proxy: services.proxy,
+            provider_note: services.provider_note.clone(),
+            consumer_note: services.consumer_note.clone(),
         };
         if let Some(series) = &self.series {
             let s = series.last(WINDOW);
@@ -254,6 +278,11 @@ mod tests {
             provider: Provider::Up,
             circuit: Some("closed".into()),
             faults: Vec::new(),
+            consumer: Provider::Up,
+            mode: Some("after".into()),
+            proxy: None,
+            provider_note: None,
+            consumer_note: None,
         };
         run.sample(&up);
         run.sample(&up);
@@ -261,7 +290,7 @@ mod tests {
         run.sample(&Services {
             provider: Provider::Down,
             circuit: Some("open".into()),
-            faults: Vec::new(),
+            ..up.clone()
         });
         let texts: Vec<&str> = run.events.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(texts, ["provider down", "circuit open"]);

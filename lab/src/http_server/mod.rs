@@ -12,6 +12,11 @@
 //! - a URL longer than [`MAX_URL_BYTES`] gets 414, a request head over actix-http's
 //!   128 KiB 431; nothing a client sends is echoed back beyond a short quote;
 //! - long-lived streams (`/events`) count against [`Subscribers`] (503 above it);
+//! - a request whose handler works for long (the dashboard's controls restart services)
+//!   would look quiet; such a handler answers as soon as it has read its small body and
+//!   works after the answer (`dashboard::controls`), so a legitimate POST is "quiet" only
+//!   while its own client is still sending a form of at most 4 KiB. Counting reads as
+//!   activity instead would let a client that trickles bytes keep its place for ever;
 //! - running out of descriptors pauses accepting for a moment; the listener stays.
 //!
 //! Routes are the caller's (`routes` gets actix-web's `ServiceConfig`), so a surface
