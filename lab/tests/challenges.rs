@@ -172,8 +172,9 @@ fn the_breaker_challenge_fails_then_passes_once_the_circuit_may_open() {
 }
 
 /// `latency-budget`: the default 800 ms timeout never serves the 1.5 s provider (the
-/// check says how many points short); a timeout of 1.8 s serves it and still answers
-/// within 2 s when the provider hangs.
+/// check says how many points short); a timeout of 1.75 s (as far from the provider's
+/// 1.5 s as from the users' 2 s) serves it and still answers within 2 s when the
+/// provider hangs.
 #[test]
 fn the_latency_budget_challenge_passes_with_a_timeout_between_latency_and_patience() {
     let lab = Lab::new();
@@ -191,12 +192,12 @@ fn the_latency_budget_challenge_passes_with_a_timeout_between_latency_and_patien
     assert!(
         failed
             .stdout
-            .contains("(0.0 %, goal: at least 95 %): 95.0 points short"),
+            .contains("(0.0 %, goal: at least 90 %): 90.0 points short"),
         "{}",
         failed.stdout
     );
 
-    lab.run(&["consumer", "set", "--call-timeout", "1800ms"])
+    lab.run(&["consumer", "set", "--call-timeout", "1750ms"])
         .expect_code(0, "lab consumer set");
     let passed = check(&lab);
     assert_eq!(
