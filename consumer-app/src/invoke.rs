@@ -12,6 +12,7 @@ use crate::circuit::{self, Breaker, CircuitObserver};
 use crate::cli::Tuning;
 use crate::metrics::ConsumerMetrics;
 use crate::provider_client::{CallError, ProviderClient, ProviderReply};
+use crate::retry::{self, RetryPolicy};
 
 /// The protections of the "after" system.
 struct Protections {
@@ -21,6 +22,8 @@ struct Protections {
     bulkhead: Semaphore,
     /// One permit: the single trial call while the circuit is half-open.
     trial: Semaphore,
+    /// Retries of a failed call (`--retries`), if any.
+    retry: Option<RetryPolicy>,
 }
 
 impl Protections {
@@ -78,6 +81,7 @@ impl Invoker {
                 observer,
                 bulkhead,
                 trial: Semaphore::new(1),
+                retry: RetryPolicy::new(&tuning.retry),
             }),
             metrics,
         }
@@ -134,13 +138,51 @@ impl Invoker {
             Ok(trial) => trial,
             Err(reason) => return self.fallback(reason),
         };
-        match protections.breaker.call(self.timed_fetch()).await {
+        // The retries (if any) run inside one breaker call: the breaker counts a request
+        // as the user sees it, one failure however many tries it took.
+        match protections
+            .breaker
+            .call(self.fetch_with_retries(protections.retry.as_ref()))
+            .await
+        {
             Ok(reply) => self.ok(reply),
             Err(failsafe::Error::Rejected) => self.fallback("circuit-open"),
             Err(failsafe::Error::Inner(err)) => {
                 tracing::debug!(cause = %err, "provider call failed; answering with the fallback");
                 self.fallback(err.fallback_reason())
             }
+        }
+    }
+
+    /// The call, then up to `--retries` more while it fails in a way worth retrying and
+    /// the budget allows, each after its jittered backoff.
+    async fn fetch_with_retries(
+        &self,
+        policy: Option<&RetryPolicy>,
+    ) -> Result<ProviderReply, CallError> {
+        let Some(policy) = policy else {
+            return self.timed_fetch().await;
+        };
+        policy.on_request();
+        let mut retry = 0;
+        loop {
+            let err = match self.timed_fetch().await {
+                Ok(reply) => return Ok(reply),
+                Err(err) => err,
+            };
+            if retry >= policy.retries() || !retry::is_retryable(&err) {
+                return Err(err);
+            }
+            if !policy.may_retry() {
+                self.metrics
+                    .retries
+                    .with_label_values(&["budget-exhausted"])
+                    .inc();
+                return Err(err);
+            }
+            self.metrics.retries.with_label_values(&["sent"]).inc();
+            tokio::time::sleep(policy.backoff(retry)).await;
+            retry += 1;
         }
     }
 
@@ -203,6 +245,7 @@ mod tests {
             observer,
             bulkhead: Semaphore::new(CALLS),
             trial: Semaphore::new(1),
+            retry: None,
         };
         for round in 0..300 {
             // A failure opens the circuit; after 1 ms it may half-open.

@@ -1,11 +1,12 @@
 //! consumer-app: calls the provider on `/invokeConsumedService`, either naively (the
-//! cascading failure) or behind timeouts, a circuit breaker, a bulkhead and a fallback.
+//! cascading failure) or behind timeouts, a circuit breaker, a bulkhead, a fallback and opt-in retries.
 
 mod circuit;
 mod cli;
 mod invoke;
 mod metrics;
 mod provider_client;
+mod retry;
 mod routes;
 
 use std::time::Duration;
@@ -21,6 +22,10 @@ use crate::provider_client::ProviderClient;
 
 fn main() {
     let cli: Cli = service_common::parse_or_exit();
+    if let Err(err) = cli.tuning.retry.check() {
+        eprintln!("error: {err}");
+        std::process::exit(2);
+    }
     logging::init(cli.serve.log_format);
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");

@@ -1,5 +1,5 @@
 //! The consumer's own metrics, next to the HTTP ones: outcome of each invocation,
-//! provider-call latency, and the circuit's state and transitions.
+//! provider-call latency, the circuit's state and transitions, and retries.
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
@@ -18,6 +18,8 @@ pub struct ConsumerMetrics {
     pub circuit_state: IntGaugeVec,
     /// Circuit state changes, by the state entered.
     pub circuit_transitions: IntCounterVec,
+    /// Retries of failed provider calls, by `outcome` = sent | budget-exhausted.
+    pub retries: IntCounterVec,
 }
 
 impl ConsumerMetrics {
@@ -58,11 +60,19 @@ impl ConsumerMetrics {
             ),
             &["to"],
         )?;
+        let retries = IntCounterVec::new(
+            Opts::new(
+                "consumer_retries_total",
+                "Retries of failed provider calls: sent, or refused by the retry budget",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(invocations.clone()))?;
         registry.register(Box::new(fallbacks.clone()))?;
         registry.register(Box::new(call_duration.clone()))?;
         registry.register(Box::new(circuit_state.clone()))?;
         registry.register(Box::new(circuit_transitions.clone()))?;
+        registry.register(Box::new(retries.clone()))?;
         // Expose every label value from the start so dashboards see zeros, not gaps.
         for outcome in ["ok", "fallback", "error"] {
             invocations.with_label_values(&[outcome]);
@@ -70,12 +80,16 @@ impl ConsumerMetrics {
         for state in CIRCUIT_STATES {
             circuit_state.with_label_values(&[state]);
         }
+        for outcome in ["sent", "budget-exhausted"] {
+            retries.with_label_values(&[outcome]);
+        }
         Ok(Self {
             invocations,
             fallbacks,
             call_duration,
             circuit_state,
             circuit_transitions,
+            retries,
         })
     }
 

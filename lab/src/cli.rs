@@ -82,6 +82,15 @@ pub enum Command {
     },
     /// The whole story, narrated: the failure, the fix, the passing re-run
     Demo(DemoArgs),
+    /// The scenario catalogue: list, show or run a story (kill, slow, hang, latency,
+    /// errors, retry-storm)
+    Scenario(crate::demo::catalogue::ScenarioArgs),
+    /// Graded exercises: tune the consumer (`lab consumer set`) until a scenario's users
+    /// get what the goal says
+    Challenge(crate::challenge::ChallengeArgs),
+    /// The consumer's resilience settings (timeouts, breaker, bulkhead, retries): show,
+    /// set or reset them; a running consumer restarts with them
+    Consumer(crate::consumer_settings::ConsumerArgs),
     /// Send users' requests to the consumer at a fixed rate and show what they got
     Traffic(crate::traffic::command::TrafficArgs),
     /// Serve a live dashboard of the running lab on 127.0.0.1 (users' requests, latency,
@@ -197,7 +206,7 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Which story: the tutorial's kill, or latency on the wire (through the fault proxy)
+    /// Which story (`lab scenario list` describes each)
     #[arg(long, value_enum, default_value_t)]
     pub scenario: crate::demo::scenario::Scenario,
     /// Seconds the experiment waits after killing the provider (the tutorial's 15 s;

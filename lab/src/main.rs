@@ -12,7 +12,9 @@
 //! traffic`, the impact endpoint, the demo's users' view).
 
 mod binaries;
+mod challenge;
 mod cli;
+mod consumer_settings;
 mod dashboard;
 mod demo;
 mod experiment_file;
@@ -58,7 +60,13 @@ fn main() -> ExitCode {
     // What this command starts; the demo keeps its services, other commands hand them
     // over to run in the background once they are up.
     let started = interrupt::Started::new(match cli.command {
-        Command::Demo(_) => interrupt::Ownership::Keep,
+        Command::Demo(_)
+        | Command::Scenario(demo::catalogue::ScenarioArgs {
+            command: demo::catalogue::ScenarioCommand::Run { .. },
+        })
+        | Command::Challenge(challenge::ChallengeArgs {
+            command: challenge::ChallengeCommand::Check { .. },
+        }) => interrupt::Ownership::Keep,
         _ => interrupt::Ownership::HandOver,
     });
     if let Err(err) = interrupt::install(started.clone()) {
@@ -155,7 +163,23 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
             }
             return demo::run(target.as_mut(), &started, &states, &args);
         }
+        Command::Scenario(args) => {
+            let demo::catalogue::ScenarioCommand::Run { name, demo: flags } = &args.command else {
+                return demo::catalogue::print(&args.command);
+            };
+            if kind != TargetKind::Local {
+                anyhow::bail!("`lab scenario run` runs on the local target only");
+            }
+            let args = demo::catalogue::run_args(*name, flags)?;
+            return demo::run(target.as_mut(), &started, &states, &args);
+        }
         Command::Traffic(args) => return traffic::command::run(target.as_ref(), &states, &args),
+        Command::Challenge(args) => {
+            return challenge::run(target.as_mut(), kind, &started, &states, &args);
+        }
+        Command::Consumer(args) => {
+            return consumer_settings::run(target.as_mut(), kind, &states, &args);
+        }
         Command::Dashboard(args) => {
             return dashboard::command::run(
                 target.as_ref(),

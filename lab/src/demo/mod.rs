@@ -4,6 +4,7 @@
 //! provider back -> experiment again -> before/after table -> down. The demo owns the lab
 //! it brings up: whatever happens (failure, Ctrl-C), it takes it down again.
 
+pub mod catalogue;
 mod experiment;
 mod journal;
 mod report;
@@ -19,6 +20,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::cli::DemoArgs;
+use crate::consumer_settings::ConsumerSettings;
 use crate::interrupt::Started;
 use crate::service::{Mode, Service};
 use crate::state::StateDir;
@@ -26,11 +28,116 @@ use crate::targets::{DownOptions, Health, Target, UpOptions};
 use crate::ui;
 use runner::Runner;
 use scenario::Story;
-use summary::RunFacts;
+pub use summary::RunFacts;
 
 /// The simulated users of each run: requests per second, and how long one may take.
 const USERS_RATE: f64 = 50.0;
 const USERS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses when a lab is running here (the story brings up its own); clears dead
+/// leftovers.
+fn no_lab_running(target: &mut dyn Target, states: &StateDir, what: &str) -> Result<()> {
+    if let Some(rows) = target.status()? {
+        if rows.iter().any(|row| row.health != Health::Exited) {
+            bail!(
+                "a lab is already running here (state in {}); {what} brings up its own, so stop that one first with `lab down`",
+                states.root().display()
+            );
+        }
+        // Only dead leftovers (e.g. after a reboot): clear them.
+        target.down(&DownOptions::default())?;
+    }
+    Ok(())
+}
+
+/// The experiment runner: `--runner`, else chaos-runner next to lab.
+fn runner_program(runner: Option<&Path>) -> Result<std::path::PathBuf> {
+    match runner {
+        Some(program) => Ok(program.to_path_buf()),
+        None => crate::binaries::require(&["chaos-runner"])?
+            .pop()
+            .context("no path for chaos-runner"),
+    }
+}
+
+/// The binaries a story runs, built now if missing, so cargo's output does not
+/// interrupt the story.
+fn require_services(story: &Story) -> Result<()> {
+    let mut binaries = vec![Service::Provider.binary(), Service::Consumer.binary()];
+    if story.fault_proxy {
+        binaries.push(Service::FaultProxy.binary());
+    }
+    crate::binaries::require(&binaries)?;
+    Ok(())
+}
+
+/// One run of `scenario`'s experiment with users, against the consumer the learner
+/// configured (`lab consumer set`, resilience on), on a lab of its own that it takes
+/// down again: what `lab challenge check` grades.
+pub fn attempt(
+    target: &mut dyn Target,
+    started: &Started,
+    states: &StateDir,
+    scenario: scenario::Scenario,
+    label: &str,
+) -> Result<RunFacts> {
+    no_lab_running(target, states, "the check")?;
+    let story = scenario.story();
+    let runner = Runner {
+        program: runner_program(None)?,
+        started: started.clone(),
+        dashboard: None,
+    };
+    require_services(story)?;
+    let result = attempt_run(story, target, states, &runner, label);
+    if let Err(down) = target.down(&DownOptions::default()) {
+        ui::warn(format!("could not take the lab down: {down:#}"));
+    }
+    result
+}
+
+fn attempt_run(
+    story: &Story,
+    target: &mut dyn Target,
+    states: &StateDir,
+    runner: &Runner,
+    label: &str,
+) -> Result<RunFacts> {
+    let url = target.up(&UpOptions {
+        mode: Some(Mode::After),
+        provider_port: Some(0),
+        consumer_port: Some(0),
+        fault_proxy: Some(story.fault_proxy),
+        fault_proxy_port: story.fault_proxy.then_some(0),
+        fault_proxy_link_port: story.fault_proxy.then_some(0),
+        ready_timeout: std::time::Duration::from_secs(30),
+        ..UpOptions::default()
+    })?;
+    let fault_proxy = if story.fault_proxy {
+        Some(target.fault_proxy_url()?)
+    } else {
+        None
+    };
+    let provider = ProviderAccess {
+        url: provider_url(target)?,
+        token: target.fault_token()?,
+    };
+    let demo_dir = states.demo_dir();
+    std::fs::create_dir_all(&demo_dir)
+        .with_context(|| format!("cannot create {}", demo_dir.display()))?;
+    let experiment_path = demo_dir.join(format!("experiment-{label}.json"));
+    let pause = experiment::tutorial_pause(story).unwrap_or(15.0) as u64;
+    experiment::write(&experiment_path, story, pause)?;
+    let context = RunContext {
+        runner,
+        states,
+        story,
+        experiment: &experiment_path,
+        fault_proxy: fault_proxy.as_deref(),
+        provider: Some(&provider),
+    };
+    Ok(run_experiment(&context, label, &url)?.facts)
+}
 
 /// Runs the story; `started` is what this command started (it keeps its services: the
 /// demo takes the lab down itself).
@@ -40,22 +147,8 @@ pub fn run(
     states: &StateDir,
     args: &DemoArgs,
 ) -> Result<ExitCode> {
-    if let Some(rows) = target.status()? {
-        if rows.iter().any(|row| row.health != Health::Exited) {
-            bail!(
-                "a lab is already running here (state in {}); the demo brings up its own, so stop that one first with `lab down`",
-                states.root().display()
-            );
-        }
-        // Only dead leftovers (e.g. after a reboot): clear them.
-        target.down(&DownOptions::default())?;
-    }
-    let program = match &args.runner {
-        Some(program) => program.clone(),
-        None => crate::binaries::require(&["chaos-runner"])?
-            .pop()
-            .context("no path for chaos-runner")?,
-    };
+    no_lab_running(target, states, "the demo")?;
+    let program = runner_program(args.runner.as_deref())?;
     // --dashboard: served from here to the end; it samples the lab through a local
     // target of its own (this one is busy telling the story).
     let live = if args.dashboard {
@@ -78,14 +171,15 @@ pub fn run(
         dashboard: live.as_ref().map(|l| l.dashboard.clone()),
     };
     let story = args.scenario.story();
-    // Build anything missing now, so cargo's output does not interrupt the story.
-    let mut binaries = vec![Service::Provider.binary(), Service::Consumer.binary()];
-    if story.fault_proxy {
-        binaries.push(Service::FaultProxy.binary());
-    }
-    crate::binaries::require(&binaries)?;
+    require_services(story)?;
 
+    // The story sets the consumer's settings for each run; the learner's own come back
+    // afterwards, whatever happens.
+    let own_settings = crate::consumer_settings::load(states)?;
     let result = tell(story, target, states, args, &runner);
+    if let Err(err) = crate::consumer_settings::save(states, &own_settings) {
+        ui::warn(format!("could not restore the consumer settings: {err:#}"));
+    }
     if let (Some(live), Ok(_)) = (&live, &result) {
         linger(live, args.dashboard_linger);
     }
@@ -178,16 +272,31 @@ fn tell(
     println!("{}", ui::heading(story.title));
     say(story.intro);
 
-    step(
-        1,
-        "Bring up the system as the tutorial ships it (the \"before\" system)",
-        "The consumer calls the provider with no timeout, no circuit breaker and no fallback.",
-    );
-    command(if story.fault_proxy {
-        "lab up --mode before --fault-proxy"
+    let before_settings = ConsumerSettings::of(story.before.settings);
+    if story.before.mode == Mode::Before && story.before.settings.is_empty() {
+        step(
+            1,
+            "Bring up the system as the tutorial ships it (the \"before\" system)",
+            "The consumer calls the provider with no timeout, no circuit breaker and no fallback.",
+        );
     } else {
-        "lab up --mode before"
-    });
+        step(
+            1,
+            "Bring up the system",
+            &format!("The consumer: {}.", story.before.label),
+        );
+        command(&before_settings.set_command());
+    }
+    crate::consumer_settings::save(states, &before_settings)?;
+    command(&format!(
+        "lab up --mode {}{}",
+        story.before.mode,
+        if story.fault_proxy {
+            " --fault-proxy"
+        } else {
+            ""
+        }
+    ));
     let up = |mode, provider_port, consumer_port| UpOptions {
         mode: Some(mode),
         provider_port,
@@ -200,7 +309,7 @@ fn tell(
         ..UpOptions::default()
     };
     let url = target.up(&up(
-        Mode::Before,
+        story.before.mode,
         Some(args.provider_port),
         Some(args.consumer_port),
     ))?;
@@ -252,12 +361,21 @@ fn tell(
             method = story.method.replace("{pause}", &story_pause.to_string()),
         ),
     );
+    let provider = if story.provider_faults || story.provider_calls {
+        Some(ProviderAccess {
+            url: provider_url(target)?,
+            token: target.fault_token()?,
+        })
+    } else {
+        None
+    };
     let context = RunContext {
         runner,
         states,
         story,
         experiment: &experiment_path,
         fault_proxy: fault_proxy.as_deref(),
+        provider: provider.as_ref(),
     };
     let before = run_experiment(&context, "before", &url)?;
 
@@ -304,19 +422,14 @@ fn tell(
         story.since,
     ));
 
-    step(
-        4,
-        "Fix the consumer (the \"after\" system)",
-        "The fixed consumer calls the provider with a timeout, through a circuit breaker,\n\
-         and when the call fails it answers a degraded but valid response (a fallback)\n\
-         instead of passing the error on.",
-    );
-    command("lab fix");
-    target.switch_mode(Mode::After, ready_timeout)?;
+    step(4, story.fix_title, story.fix_text);
+    command(story.fix_command);
+    crate::consumer_settings::save(states, &ConsumerSettings::of(story.after.settings))?;
+    target.switch_mode(story.after.mode, ready_timeout)?;
 
     step(5, story.rerun_title, story.rerun_text);
-    command("lab up --mode after");
-    let url = target.up(&up(Mode::After, None, None))?;
+    command(&format!("lab up --mode {}", story.after.mode));
+    let url = target.up(&up(story.after.mode, None, None))?;
     let after = run_experiment(&context, "after", &url)?;
     if let Some(probe) = journal::probe(&after.facts.journal, story.consumer_probe, true) {
         let status = probe
@@ -340,20 +453,24 @@ fn tell(
     step(
         6,
         "Before and after",
-        "Each probe of the hypothesis, checked (before) and (after) the method, in both runs;\n\
-         latency as the runner measured it; then what the users' requests got from the fault\n\
-         to the end of the run (latency from when each was due):",
+        &format!(
+            "Each probe of the hypothesis, checked (before) and (after) the method, in both runs;\n\
+             latency as the runner measured it; then what the users' requests got from the fault\n\
+             to the end of the run (latency from when each was due).\n\
+             Before the fix: {}.\n\
+             After the fix:  {}.",
+            story.before.label, story.after.label
+        ),
     );
     println!(
         "{}",
         indent(&summary::table(story, &before.facts, &after.facts))
     );
-    let verdict = summary::verdict(&before.facts, &after.facts);
+    let verdict = summary::verdict(story, &before.facts, &after.facts);
     match &verdict {
         Ok(()) => {
-            say(&ui::good(
-                "The experiment found the weakness before the fix, and passes after it.",
-            ));
+            say(&ui::good(story.verdict_text));
+            say(story.lesson);
             say(&format!(
                 "Journals: {}",
                 states
@@ -410,6 +527,46 @@ struct RunContext<'a> {
     experiment: &'a Path,
     /// The fault proxy's API, when the story has one (`TOXIPROXY_URL` for the run).
     fault_proxy: Option<&'a str>,
+    /// The provider, when the story changes its faults or counts its calls.
+    provider: Option<&'a ProviderAccess>,
+}
+
+/// The provider's URL and fault token (`PROVIDER_URL`, `FAULT_API_TOKEN` for the run).
+struct ProviderAccess {
+    url: String,
+    token: String,
+}
+
+fn provider_url(target: &dyn Target) -> Result<String> {
+    let port = target
+        .status()?
+        .into_iter()
+        .flatten()
+        .find(|row| row.service == Service::Provider)
+        .map(|row| row.port)
+        .context("the lab has no provider")?;
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+/// The greetings the provider answered with an error so far, from its `/metrics`.
+fn provider_failed_calls(provider: &ProviderAccess) -> Result<u64> {
+    let url = format!("{}/metrics", provider.url);
+    let text = crate::health::client()?
+        .get(&url)
+        .send()
+        .and_then(|res| res.error_for_status())
+        .and_then(|res| res.text())
+        .with_context(|| format!("cannot read {url}"))?;
+    Ok(failed_greetings(&text))
+}
+
+/// `http_requests_total{route="/",status="5xx"}` summed, from Prometheus text.
+fn failed_greetings(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix(r#"http_requests_total{route="/",status="5"#))
+        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Result<ExperimentRun> {
@@ -419,6 +576,7 @@ fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Resu
         story,
         experiment,
         fault_proxy,
+        provider,
     } = context;
     let dir = states.demo_dir();
     let journal_path = dir.join(format!("journal-{label}.json"));
@@ -439,6 +597,14 @@ fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Resu
     if let Some(api) = fault_proxy {
         env.push((crate::fault_proxy::URL_ENV, OsString::from(api)));
     }
+    if let Some(provider) = provider {
+        env.push(("PROVIDER_URL", OsString::from(&provider.url)));
+        env.push((crate::fault_token::ENV, OsString::from(&provider.token)));
+    }
+    let calls_before = match provider {
+        Some(provider) if story.provider_calls => Some(provider_failed_calls(provider)?),
+        _ => None,
+    };
     // The users: from before the first hypothesis check to the end of the run.
     let traffic = crate::traffic::Traffic::start(crate::traffic::Config {
         url: consumer_url.to_string(),
@@ -463,6 +629,12 @@ fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Resu
     }
     let series = traffic.stop()?;
     let output = output?;
+    let provider_calls = match (provider, calls_before) {
+        (Some(provider), Some(before)) => {
+            Some(provider_failed_calls(provider)?.saturating_sub(before))
+        }
+        _ => None,
+    };
     let journal = journal::load(&journal_path)?;
     // The users' window: from the fault to the end of the run (a killed provider stays
     // dead), or, when a rollback removes the fault (a toxic), to the last request whose
@@ -472,12 +644,20 @@ fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Resu
         .first()
         .and_then(|run| journal::time(run.start))
         .map(|start| start - USERS_TIMEOUT);
-    let users = journal
+    let fault_end = journal
         .method
         .iter()
         .find(|run| run.name == story.fault_action)
-        .and_then(|run| journal::time(run.end))
-        .map(|fault| series.between(fault, rolled_back));
+        .and_then(|run| journal::time(run.end));
+    let users = fault_end.map(|fault| series.between(fault, rolled_back));
+    // The provider's calls are counted for the whole fault: so are the requests.
+    let requests_during_fault = fault_end.map(|fault| {
+        let rollback = journal
+            .rollbacks
+            .first()
+            .and_then(|run| journal::time(run.start));
+        series.between(fault, rollback).sent
+    });
     say(&format!(
         "The runner exited with status {} ({}{}).",
         output
@@ -492,6 +672,32 @@ fn run_experiment(context: &RunContext, label: &str, consumer_url: &str) -> Resu
             exit_code: output.exit_code,
             journal,
             users,
+            provider_calls,
+            requests_during_fault,
         },
     })
+}
+
+/// A run's facts with the given users' figures (for the graders' tests).
+#[cfg(test)]
+pub fn summary_for_tests(
+    sent: u64,
+    ok: u64,
+    degraded: u64,
+    failed: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    provider_calls: Option<u64>,
+) -> RunFacts {
+    let mut users = crate::traffic::Series::new(std::time::Duration::from_secs(1)).totals();
+    (users.sent, users.ok, users.degraded, users.failed) = (sent, ok, degraded, failed);
+    (users.p50_ms, users.p99_ms) = (Some(p50_ms), Some(p99_ms));
+    RunFacts {
+        exit_code: Some(0),
+        journal: journal::Journal::from_value(serde_json::json!({"experiment": {}}))
+            .expect("a minimal journal"),
+        users: Some(users),
+        provider_calls,
+        requests_during_fault: Some(sent),
+    }
 }

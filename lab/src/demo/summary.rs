@@ -3,10 +3,10 @@
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use journal_report::model::Status;
+use journal_report::model::{Output, Status};
 
 use super::journal::{self, ActivityRun, Journal};
-use super::scenario::Story;
+use super::scenario::{Expect, Story, calls_per_request};
 use crate::traffic::Summary;
 use crate::traffic::command::{breakdown, millis};
 
@@ -18,6 +18,12 @@ pub struct RunFacts {
     /// What the users' requests got from the fault to its rollback or the end of the run
     /// (`None` when the journal has no fault with an end time).
     pub users: Option<Summary>,
+    /// The provider's failed calls during the run, from its metrics (stories that count
+    /// them: the retry storm).
+    pub provider_calls: Option<u64>,
+    /// Users' requests due from the fault to its rollback (what `provider_calls` is
+    /// compared with).
+    pub requests_during_fault: Option<u64>,
 }
 
 /// The users' view in plain words, since `since` ("the provider was killed").
@@ -115,9 +121,10 @@ fn latency(seconds: f64) -> String {
 
 fn describe_action(journal: &Journal, action: &str) -> String {
     match journal.method.iter().find(|run| run.name == action) {
-        Some(run) => match run.output.status_code() {
-            Some(code) => format!("{} (exit {code})", journal::status(run)),
-            None => journal::status(run).to_string(),
+        Some(run) => match (&run.output, run.output.status_code()) {
+            (Output::Http { .. }, Some(code)) => format!("{} (HTTP {code})", journal::status(run)),
+            (_, Some(code)) => format!("{} (exit {code})", journal::status(run)),
+            (_, None) => journal::status(run).to_string(),
         },
         None => "not run".into(),
     }
@@ -186,6 +193,16 @@ pub fn table(story: &Story, before: &RunFacts, after: &RunFacts) -> String {
             format!("{} / {}", millis(u.p50_ms), millis(u.p99_ms))
         })
     });
+    if story.provider_calls {
+        row(
+            "provider: failed calls (per user request in the fault)".into(),
+            &|r| match (r.provider_calls, calls_per_request(r)) {
+                (Some(calls), Some(per)) => format!("{calls} ({per:.2})"),
+                (Some(calls), None) => calls.to_string(),
+                _ => "-".into(),
+            },
+        );
+    }
     row("experiment status".into(), &|r| {
         describe_outcome(&r.journal)
     });
@@ -195,27 +212,40 @@ pub fn table(story: &Story, before: &RunFacts, after: &RunFacts) -> String {
     table.to_string()
 }
 
-/// `Ok` when the story went as the tutorial says: the before run deviated (exit 1) and
-/// the after run completed without deviating (exit 0); otherwise what went differently.
-pub fn verdict(before: &RunFacts, after: &RunFacts) -> Result<(), String> {
+/// `Ok` when the story went as it says: each run's experiment ended as expected (a
+/// deviated run exits 1, a run whose hypothesis held completes and exits 0) and the
+/// story's own check of the figures passed; otherwise what went differently.
+pub fn verdict(story: &Story, before: &RunFacts, after: &RunFacts) -> Result<(), String> {
     let mut problems = Vec::new();
-    if !(before.exit_code == Some(1) && before.journal.deviated) {
-        problems.push(format!(
-            "the run before the fix should deviate and exit 1 (the naive consumer passes the provider's failure on), \
-             but it ended {} with exit status {}",
-            describe_outcome(&before.journal),
-            describe_exit(before.exit_code)
-        ));
+    for (label, run, expect) in [
+        ("before the fix", before, story.expect_before),
+        ("after the fix", after, story.expect_after),
+    ] {
+        let as_expected = match expect {
+            Expect::Deviates => run.exit_code == Some(1) && run.journal.deviated,
+            Expect::Holds => {
+                run.exit_code == Some(0)
+                    && run.journal.status == Status::Completed
+                    && !run.journal.deviated
+            }
+        };
+        if !as_expected {
+            let should = match expect {
+                Expect::Deviates => "deviate and exit 1",
+                Expect::Holds => "complete without deviating and exit 0",
+            };
+            problems.push(format!(
+                "the run {label} should {should}, but it ended {} with exit status {}",
+                describe_outcome(&run.journal),
+                describe_exit(run.exit_code)
+            ));
+        }
     }
-    if !(after.exit_code == Some(0)
-        && after.journal.status == Status::Completed
-        && !after.journal.deviated)
+    if problems.is_empty()
+        && let Some(check) = story.figures_check
+        && let Err(problem) = check(before, after)
     {
-        problems.push(format!(
-            "the run after the fix should complete without deviating and exit 0, but it ended {} with exit status {}",
-            describe_outcome(&after.journal),
-            describe_exit(after.exit_code)
-        ));
+        problems.push(problem);
     }
     if problems.is_empty() {
         Ok(())
@@ -255,6 +285,8 @@ mod tests {
             exit_code: Some(exit),
             journal: Journal::from_value(journal).unwrap(),
             users: None,
+            provider_calls: None,
+            requests_during_fault: None,
         }
     }
 
@@ -331,14 +363,21 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
-        assert_eq!(verdict(&before, &after), Ok(()));
+        let (mut before, mut after) = (before, after);
+        before.users = Some(users(100, 3, 0, 97, 0));
+        after.users = Some(users(100, 0, 100, 0, 0));
+        assert_eq!(verdict(Scenario::Kill.story(), &before, &after), Ok(()));
+        // The figures count too: users failing after the fix are not the story.
+        after.users = Some(users(100, 0, 90, 10, 0));
+        let reason = verdict(Scenario::Kill.story(), &before, &after).unwrap_err();
+        assert!(reason.contains("10 of 100"), "{reason}");
     }
 
     #[test]
     fn an_unexpected_outcome_is_explained() {
         let before = run(false, 200, 0, json!({}));
         let after = run(true, 500, 1, json!({}));
-        let reason = verdict(&before, &after).unwrap_err();
+        let reason = verdict(Scenario::Kill.story(), &before, &after).unwrap_err();
         assert!(
             reason.contains("the run before the fix should deviate"),
             "{reason}"

@@ -183,6 +183,8 @@ impl Local {
                     "--resilience".into(),
                     mode.resilience().into(),
                 ]);
+                // The resilience settings chosen with `lab consumer set`.
+                args.extend(crate::consumer_settings::consumer_args(&self.states)?);
             }
             Service::FaultProxy => {}
         }
