@@ -4,12 +4,12 @@ use crate::activity::Dry;
 use crate::bridge::PythonBridge;
 use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
-use crate::hypothesis::Strategy;
+use crate::engine::{Run, RunOptions, run_experiment};
 use crate::log::{LogFormat, LogOptions, SecretMask};
 use crate::report::{Format, RunReports, check_distinct, check_writable};
-use crate::rollback::RollbackStrategy;
-use crate::run::{Run, RunOptions, run_experiment};
 use crate::runtime::AsyncRuntime;
+use crate::strategy::RollbackStrategy;
+use crate::strategy::Strategy;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -177,8 +177,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
             |r, module| r.bridge_modules(module),
         )
         .skip_unrunnable_controls(cli.skip_unrunnable_controls);
-    let settings =
-        crate::control::settings::load(cli.settings.as_deref()).map_err(anyhow::Error::msg)?;
+    let settings = crate::settings::load(cli.settings.as_deref()).map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Discover => {
             println!(
@@ -241,7 +240,7 @@ fn run(
     args: RunArgs,
     secret_mask: SecretMask,
     registry: Registry,
-    settings: crate::control::settings::Settings,
+    settings: crate::settings::Settings,
 ) -> Result<i32> {
     if let Err(why) = crate::duration::check(args.hypothesis_frequency) {
         bail!("--hypothesis-frequency {why}");

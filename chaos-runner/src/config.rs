@@ -6,7 +6,7 @@
 //! in activities get `$name` / `${name}` replaced with the first match in the
 //! configuration, then in each secret scope (Python `string.Template` rules).
 
-use crate::pyvalue::py_str;
+use crate::python_value::py_str;
 use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

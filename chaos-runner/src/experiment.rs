@@ -7,9 +7,10 @@
 //! does (a run may skip validation).
 
 use crate::activity::{Activity, Entry};
-use crate::hypothesis::{Hypothesis, Strategy};
-use crate::rollback::RollbackStrategy;
+use crate::hypothesis::Hypothesis;
 use crate::runtime::AsyncRuntime;
+use crate::strategy::RollbackStrategy;
+use crate::strategy::Strategy;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -255,7 +256,7 @@ async fn request(
     url: &str,
     verify_tls: bool,
 ) -> Result<(reqwest::StatusCode, String, Result<String, String>), reqwest::Error> {
-    crate::provider::tls::install_default_provider();
+    crate::tls::install_default_provider();
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(!verify_tls)
         .timeout(Duration::from_secs(60))
@@ -335,15 +336,16 @@ pub fn parse(source: &str, text: &str, format: Format) -> Result<Value, LoadErro
 }
 
 fn parse_json(source: &str, text: &str) -> Result<Value, LoadError> {
-    let (value, repeated) = crate::document::parse_json(text).map_err(|e| LoadError::Syntax {
-        origin: source.to_string(),
-        format: "JSON",
-        line: e.line(),
-        // serde_json says column 0 for "before the first character" (an early end of
-        // file after a newline); editors count from 1.
-        column: e.column().max(1),
-        reason: strip_position(&e.to_string()),
-    })?;
+    let (value, repeated) =
+        crate::strict_json::parse_json(text).map_err(|e| LoadError::Syntax {
+            origin: source.to_string(),
+            format: "JSON",
+            line: e.line(),
+            // serde_json says column 0 for "before the first character" (an early end of
+            // file after a newline); editors count from 1.
+            column: e.column().max(1),
+            reason: strip_position(&e.to_string()),
+        })?;
     for at in repeated {
         tracing::warn!("{source}: a key appears more than once in {at} (the last one counts)");
     }

@@ -1,62 +1,68 @@
 //! chaos-runner: validates and runs experiments written in the Chaos Toolkit format,
 //! with the same outcomes and the same journal as chaostoolkit 1.19 / chaostoolkit-lib 1.44.
 //!
-//! Map of the crate (one concept per module):
-//! - [`experiment`]: loading a JSON/YAML experiment from a file or URL, with positions,
-//!   and reading it once into an [`experiment::Experiment`].
-//! - [`document`]: JSON read into a value, with the keys an object repeats.
-//! - [`validate`]: the experiment-level validation rules, collecting every problem at
-//!   once; activities, providers and tolerances validate themselves.
-//! - [`config`]: configuration, secrets, `--var`/`--var-file`, `${name}` substitution.
-//! - [`duration`]: the one range check for numbers that become durations.
-//! - [`tolerance`]: whether a probe's output is within its tolerance.
-//! - [`provider`]: the `http`, `process` and `python` providers, each with its spec
-//!   type, its rules and its run.
-//! - [`drivers`]: the [`drivers::Driver`] trait, the built-in drivers (Kubernetes) and
-//!   the [`drivers::Registry`] that routes a `python` provider to one of them or to the
-//!   bridge.
-//! - [`control`]: controls (hooks around the experiment, hypothesis, method, rollbacks
-//!   and activities; Python ones through the bridge, safeguards natively) and the
-//!   settings file that declares global ones.
-//! - [`bridge`]: the Python bridge (one interpreter per run, started on first use) for
-//!   every module without a native driver.
-//! - [`activity`]: the [`activity::Activity`] type, its rules, running one and recording
-//!   it as a journal run.
-//! - [`hypothesis`]: the steady-state hypothesis.
-//! - [`rollback`]: rollback strategies and running the rollbacks.
-//! - [`run`]: the engine tying it all together into a [`journal::Journal`], and the
-//!   [`run::Run`] value one run's threads share (cancellation, stop reason, journal
-//!   writer, I/O).
-//! - [`runtime`]: the one tokio runtime sync code drives async work through.
-//! - [`interrupt`]: Ctrl-C / SIGTERM handling shared by the engine and the providers.
-//! - [`pause`]: pauses between activities (countdown on a TTY).
-//! - [`log`]: the reference's log line shape.
-//! - [`report`]: the `report` command and `run`'s `--junit`/`--summary` outputs, made
-//!   from journals by the `journal-report` crate, written whole or not at all.
-//! - [`cli`]: the `chaos-runner` command line.
+//! The crate reads bottom-up, in layers; a module imports only from its own layer and
+//! the ones below (`tests/layers.rs` keeps it so):
+//! - leaves, nothing about experiments: [`diagnostics`] (problems at JSON pointers),
+//!   [`duration`] (the one range check for numbers that become timers),
+//!   [`strict_json`] (JSON with the keys an object repeats), [`python_value`] (Python's
+//!   `==`, `<=`, `in`, `str()`, `json.dumps`), [`panic`], [`interrupt`] (Ctrl-C,
+//!   SIGTERM, process groups), [`runtime`] (the one tokio runtime), [`log`], [`pause`],
+//!   [`tls`];
+//! - the model, the experiment read into types: [`experiment`] (loading from a file or
+//!   URL, and [`experiment::Experiment`]), [`activity`], [`hypothesis`], [`tolerance`],
+//!   [`provider`], [`control`] (controls as declared), [`strategy`], [`config`]
+//!   (configuration, secrets, `--var`, `${name}` substitution);
+//! - what `python` providers call: [`drivers`] (native drivers and the
+//!   [`drivers::Registry`] routing to them or to the [`bridge`], the Python bridge) and
+//!   [`io`] (the run's runtime, HTTP clients and exported variables they share);
+//! - validation over the model: [`validate`] (every problem at once), [`settings`] (the
+//!   settings file, read and checked);
+//! - [`journal`]: what a run records, and its writer;
+//! - [`engine`]: running an experiment (its phases, activities, the hypothesis,
+//!   rollbacks, controls at run time, providers);
+//! - [`report`] (files made from journals) and [`cli`].
 
+// Leaves: nothing about experiments.
+pub mod diagnostics;
+pub mod duration;
+pub mod interrupt;
+pub mod log;
+pub mod panic;
+pub mod pause;
+pub mod python_value;
+pub mod runtime;
+pub mod strict_json;
+pub mod tls;
+
+// The model: the experiment read into types.
 pub mod activity;
-pub mod bridge;
-pub mod cli;
 pub mod config;
 pub mod control;
-pub mod document;
-pub mod drivers;
-pub mod duration;
 pub mod experiment;
 pub mod hypothesis;
-pub mod interrupt;
-pub mod journal;
-pub mod log;
-pub mod pause;
 pub mod provider;
-pub mod pyvalue;
-pub mod report;
-pub mod rollback;
-pub mod run;
-pub mod runtime;
+pub mod strategy;
 pub mod tolerance;
+
+// What `python` providers call, and the run's shared I/O.
+pub mod bridge;
+pub mod drivers;
+pub mod io;
+
+// Validation over the model, and the settings file.
+pub mod settings;
 pub mod validate;
+
+// What a run records.
+pub mod journal;
+
+// Running an experiment.
+pub mod engine;
+
+// What is made from journals, and the command line.
+pub mod cli;
+pub mod report;
 
 /// The chaostoolkit-lib version whose behaviour and journal format this runner follows;
 /// written as the journal's `chaoslib-version` so tools that read journals keep working.

@@ -5,10 +5,10 @@ mod common;
 use chaos_runner::activity::Dry;
 use chaos_runner::config::Vars;
 use chaos_runner::drivers::{Argument, Context, Driver, DriverError, Function, Registry};
-use chaos_runner::hypothesis::Strategy;
+use chaos_runner::engine::RunOptions;
 use chaos_runner::journal::Status;
-use chaos_runner::rollback::RollbackStrategy;
-use chaos_runner::run::RunOptions;
+use chaos_runner::strategy::RollbackStrategy;
+use chaos_runner::strategy::Strategy;
 use common::*;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -716,10 +716,11 @@ fn configuration_secrets_and_vars_substitution() {
 fn missing_env_configuration_is_an_error_before_the_run() {
     let mut e = experiment(json!([]), json!([]), json!([]));
     e["configuration"] = json!({"x": {"type": "env", "key": "CHAOS_RUNNER_T_SURELY_UNSET"}});
-    let err = chaos_runner::run::run_experiment(e, &opts(), &chaos_runner::run::Run::default())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err =
+        chaos_runner::engine::run_experiment(e, &opts(), &chaos_runner::engine::Run::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
     assert!(err.contains("CHAOS_RUNNER_T_SURELY_UNSET"), "{err}");
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use chaos_runner::drivers::Registry;
-use chaos_runner::run::{Run, RunOptions, run_experiment};
+use chaos_runner::engine::{Run, RunOptions, run_experiment};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

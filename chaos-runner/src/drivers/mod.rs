@@ -9,7 +9,7 @@ pub mod toxiproxy;
 
 use crate::bridge::PythonBridge;
 use crate::interrupt::Cancel;
-use crate::provider::Io;
+use crate::io::Io;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! the library and through the `chaos-runner` binary.
 #![allow(dead_code)]
 
-use chaos_runner::run::{Outcome, Run, RunOptions, run_experiment};
+use chaos_runner::engine::{Outcome, Run, RunOptions, run_experiment};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

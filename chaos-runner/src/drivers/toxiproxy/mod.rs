@@ -17,7 +17,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{Context, Driver, DriverError, Function};
-use crate::pyvalue::{py_repr, py_truthy};
+use crate::python_value::{py_repr, py_truthy};
 use api::Api;
 use args::{CreateProxy, ModifyProxy, NewToxic, Port, Request};
 

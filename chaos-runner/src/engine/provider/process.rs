@@ -8,29 +8,13 @@
 
 use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::interrupt::{ChildGroup, POLL};
-use crate::pyvalue::py_str;
-use crate::validate::{Problems, pointer};
+use crate::provider::which;
+use crate::python_value::py_str;
 use serde_json::{Map, Value};
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-
-/// `shutil.which` after `~` expansion: the executable a `path` names, if any (a path
-/// with a `/` as it is, else searched on `PATH`).
-pub fn which(path: &str) -> Option<PathBuf> {
-    which::which(expand_home(path)).ok()
-}
-
-fn expand_home(path: &str) -> String {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return format!("{}/{}", home.to_string_lossy(), rest);
-    }
-    path.to_string()
-}
 
 /// A `process` provider, read after `${}` substitution (of `arguments` and `env` values,
 /// only when the run has configuration or secrets, as the reference does).
@@ -46,34 +30,6 @@ pub struct ProcessSpec {
 }
 
 impl ProcessSpec {
-    /// The `process` provider's rules; `at` is the provider's JSON pointer, `name` the
-    /// activity's.
-    pub fn validate(p: &Map<String, Value>, at: &str, name: &str, problems: &mut Problems) {
-        let path = p.get("path").and_then(Value::as_str).unwrap_or("");
-        if path.is_empty() {
-            problems.add(pointer(at, "path"), "a process activity must have a path");
-            return;
-        }
-        if which(path).is_none() {
-            problems.add(
-                pointer(at, "path"),
-                format!("path '{path}' cannot be found, in activity '{name}'"),
-            );
-        }
-        if let Some(why) = p
-            .get("timeout")
-            .filter(|t| !t.is_null())
-            .and_then(|t| crate::duration::problem(t, "a process timeout"))
-        {
-            problems.add(pointer(at, "timeout"), why);
-        }
-        if let Some(env) = p.get("env").filter(|e| !e.is_null())
-            && !env.is_object()
-        {
-            problems.add(pointer(at, "env"), "a process env must be a mapping");
-        }
-    }
-
     /// Reads the provider as written, substituting `${}` where the reference does.
     pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> ProcessSpec {
         ProcessSpec {

@@ -7,25 +7,35 @@
 //! the I/O (one async runtime) and the log's secret mask. The journal records; the
 //! engine decides from its own values, never from what it recorded.
 
-use crate::activity::Activity;
-use crate::activity::{
-    Abort, ActivityKind, Dry, RunContext, RunSink, execute_activity, execute_activity_telling,
-    spawn_background,
-};
+pub mod activity;
+pub mod context;
+pub mod controls;
+pub mod hypothesis;
+pub mod provider;
+pub mod rollbacks;
+pub mod safeguards;
+pub mod tolerance;
+
+use crate::activity::{Activity, ActivityKind, Dry};
 use crate::config::{
     ConfigError, Vars, load_configuration, load_secrets, secret_values, substitute,
 };
-use crate::control::{Controls, Level, Scope};
+use crate::control::Scope;
 use crate::critical;
 use crate::drivers::Registry;
 use crate::experiment::Experiment;
-use crate::hypothesis::{Strategy, last_probe_name, run_steady_state_hypothesis};
 use crate::interrupt::Cancel;
+use crate::io::Io;
 use crate::journal::{HypothesisState, Journal, JournalWriter, RunStatus, Status, now};
 use crate::log::SecretMask;
-use crate::provider::{Io, Output};
-use crate::rollback::{RollbackStrategy, run_rollbacks};
 use crate::runtime::AsyncRuntime;
+use crate::strategy::{RollbackStrategy, Strategy};
+use activity::{Abort, RunSink, execute_activity, execute_activity_telling, spawn_background};
+use context::RunContext;
+use controls::{Controls, Level};
+use hypothesis::{last_probe_name, run_steady_state_hypothesis};
+use provider::Output;
+use rollbacks::run_rollbacks;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -46,7 +56,7 @@ pub struct RunOptions {
     pub vars: Vars,
     pub registry: Registry,
     /// The settings file's (its controls apply to the run).
-    pub settings: crate::control::settings::Settings,
+    pub settings: crate::settings::Settings,
 }
 
 impl Default for RunOptions {
@@ -208,7 +218,7 @@ pub fn run_experiment(
     }
     let title = title
         .as_ref()
-        .map(crate::pyvalue::py_str)
+        .map(crate::python_value::py_str)
         .unwrap_or_default();
     tracing::info!("Running experiment: {}", title);
     let clock = Instant::now();
@@ -333,7 +343,7 @@ fn controls_runnable(controls: &Controls, read: &Experiment, registry: &Registry
     let unrunnable: Vec<String> = controls
         .all(&read.nested_controls)
         .iter()
-        .filter_map(|c| crate::control::check_runnable(c, registry.bridge()).err())
+        .filter_map(|c| crate::validate::control::check_runnable(c, registry.bridge()).err())
         .collect();
     if unrunnable.is_empty() {
         return true;
@@ -406,7 +416,7 @@ fn run_phases(
             run.stop(StopReason::Aborted);
             critical!(
                 "the continuous steady-state hypothesis failed unexpectedly: {}",
-                panic_message(&panic)
+                crate::panic::message(&panic)
             );
         }
     }
@@ -516,7 +526,7 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
             Ok(outcome) => outcome.err(),
             Err(panic) => Some(Abort::Fatal(format!(
                 "a background activity failed unexpectedly: {}",
-                panic_message(&panic)
+                crate::panic::message(&panic)
             ))),
         };
         if let Some(e) = failed
@@ -549,15 +559,6 @@ fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
     }
 }
 
-/// What a panicking thread said.
-pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a thread panicked".to_string())
-}
-
 /// Runs the hypothesis every `frequency` seconds during the method, on its own thread.
 fn spawn_continuous(
     ctx: Arc<RunContext>,
@@ -570,7 +571,7 @@ fn spawn_continuous(
     let handle = std::thread::spawn(move || {
         tracing::info!(
             "Executing the steady-state hypothesis continuously every {} seconds",
-            crate::pyvalue::py_str(&serde_json::json!(frequency))
+            crate::python_value::py_str(&serde_json::json!(frequency))
         );
         let mut failed = 0u32;
         let mut iteration = 1u32;

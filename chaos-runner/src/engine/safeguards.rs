@@ -7,9 +7,11 @@
 //! repeating probe is checked as soon as it has run (chaosaddons checks it after its
 //! wait), and a probe that fails to run counts as out of tolerance.
 
-use crate::activity::{Activity, RunContext};
+use super::context::RunContext;
+use super::tolerance::within_tolerance;
+use crate::activity::Activity;
 use crate::config::substitute;
-use crate::tolerance::{Tolerance, within_tolerance};
+use crate::tolerance::Tolerance;
 use serde_json::Value;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;

@@ -6,81 +6,18 @@
 //! response's `Content-Type` is exactly `application/json`. Error statuses are outputs.
 
 use super::{Output, ProviderContext, ProviderError, substituted};
-use crate::pyvalue::py_str;
-use crate::validate::{Problems, pointer, truthy};
+use crate::io::{ClientKey, Io};
+use crate::python_value::py_str;
 use reqwest::{Client, RequestBuilder};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
-
-/// Client settings that can't be set per request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ClientKey {
-    verify_tls: bool,
-    connect_ms: Option<u64>,
-    read_ms: Option<u64>,
-}
 
 /// What reqwest's blocking client waits for a response (and again for its body) when
 /// no timeout is given; kept so runs behave as they did with that client.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
-/// The clients built so far, one per client-level setting, reused across activities
-/// and threads: building a client (TLS set-up) is the costly part. They run on the
-/// run's one runtime ([`super::Io`]).
-#[derive(Debug, Default)]
-pub struct Clients(Mutex<HashMap<ClientKey, Client>>);
-
-impl Clients {
-    fn get(&self, key: ClientKey) -> Result<Client, ProviderError> {
-        let mut clients = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&key) {
-            return Ok(c.clone());
-        }
-        let c = new_client(key)?;
-        clients.insert(key, c.clone());
-        Ok(c)
-    }
-}
-
-impl Clients {
-    /// The client with `requests`' defaults (TLS verified, no timeouts, a new
-    /// connection per request), for native drivers calling an HTTP API. Call it inside
-    /// the run's runtime ([`super::Io::runtime`]).
-    pub fn plain(&self) -> Result<Client, ProviderError> {
-        self.get(ClientKey {
-            verify_tls: true,
-            connect_ms: None,
-            read_ms: None,
-        })
-    }
-}
-
 fn cannot_create(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Failed(format!("cannot create an HTTP client: {e}"))
-}
-
-fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
-    let mut builder = if key.verify_tls {
-        // Same verification as reqwest's default, but the system roots are read on the
-        // first https handshake only: plain http:// runs never pay for them.
-        let tls = super::tls::verifying_config().map_err(cannot_create)?;
-        Client::builder().tls_backend_preconfigured(tls)
-    } else {
-        super::tls::install_default_provider();
-        Client::builder().danger_accept_invalid_certs(true)
-    };
-    if let Some(ms) = key.connect_ms {
-        builder = builder.connect_timeout(Duration::from_millis(ms));
-    }
-    // No connection reuse between requests, as chaoslib (a new `requests` call each time).
-    builder = builder.pool_max_idle_per_host(0);
-    // requests' read timeout: the longest wait for the next bytes, restarted by each read.
-    if let Some(ms) = key.read_ms {
-        builder = builder.read_timeout(Duration::from_millis(ms));
-    }
-    builder.build().map_err(cannot_create)
 }
 
 /// How long one attempt (connect, headers, body) may take in all.
@@ -115,14 +52,17 @@ fn seconds(ms: u64) -> String {
 
 /// Runs `request` on the run's runtime with the client for `key`.
 fn with_client<T>(
-    io: &super::Io,
+    io: &Io,
     key: ClientKey,
     request: impl AsyncFnOnce(Client) -> T,
 ) -> Result<T, ProviderError> {
     io.runtime
         .block_on(|| async {
             // Built inside the runtime's context, as reqwest's connector expects.
-            let client = io.http.get(key)?;
+            let client = io
+                .http
+                .get(key)
+                .map_err(|e| ProviderError::Failed(e.to_string()))?;
             Ok(request(client).await)
         })
         .map_err(cannot_create)?
@@ -167,28 +107,6 @@ impl Timeout {
             read_ms,
         }
     }
-
-    /// The shapes [`Timeout::from_value`] reads; a `${name}` is resolved at run time.
-    fn is_valid(t: &Value) -> bool {
-        match t {
-            Value::Number(_) => true,
-            Value::String(s) => s.starts_with("${") && s.ends_with('}'),
-            Value::Array(pair) => pair.len() == 2 && pair.iter().all(Value::is_number),
-            _ => false,
-        }
-    }
-
-    /// Why a well-shaped timeout's numbers cannot be durations, if they cannot.
-    fn range_problem(t: &Value) -> Option<String> {
-        let numbers: Vec<&Value> = match t {
-            Value::Array(pair) => pair.iter().collect(),
-            other => vec![other],
-        };
-        numbers
-            .into_iter()
-            .filter_map(Value::as_f64)
-            .find_map(|f| crate::duration::check(f).err())
-    }
 }
 
 /// `expected_status` (a chaos-runner extension; the reference ignores it): a status or
@@ -197,62 +115,16 @@ impl Timeout {
 pub struct ExpectedStatus(Value);
 
 impl ExpectedStatus {
-    fn is_valid(v: &Value) -> bool {
-        let is_status = |v: &Value| v.as_u64().is_some_and(|n| (100..=599).contains(&n));
-        is_status(v)
-            || v.as_array()
-                .is_some_and(|a| !a.is_empty() && a.iter().all(is_status))
-    }
-
     /// Whether `status` is expected (Python's `==` / `in`, as written).
     fn accepts(&self, status: u16) -> bool {
         match &self.0 {
-            Value::Array(list) => crate::pyvalue::py_in(&json!(status), list),
-            one => crate::pyvalue::py_eq(&json!(status), one),
+            Value::Array(list) => crate::python_value::py_in(&json!(status), list),
+            one => crate::python_value::py_eq(&json!(status), one),
         }
     }
 }
 
 impl HttpSpec {
-    /// The `http` provider's rules; `at` is the provider's JSON pointer.
-    pub fn validate(p: &Map<String, Value>, at: &str, problems: &mut Problems) {
-        if !truthy(p.get("url")) {
-            problems.add(pointer(at, "url"), "a HTTP activity must have a URL");
-        }
-        if let Some(h) = p.get("headers")
-            && crate::pyvalue::py_truthy(h)
-            && !h.is_object()
-        {
-            problems.add(
-                pointer(at, "headers"),
-                "a HTTP activities expect headers as a mapping",
-            );
-        }
-        if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
-            && !Timeout::is_valid(t)
-        {
-            problems.add(
-                pointer(at, "timeout"),
-                "a HTTP timeout must be a number or a [connect, read] pair",
-            );
-        } else if let Some(why) = p.get("timeout").and_then(Timeout::range_problem) {
-            problems.add(pointer(at, "timeout"), format!("a HTTP timeout {why}"));
-        }
-        if let Some(es) = p.get("expected_status").filter(|v| !v.is_null())
-            && !ExpectedStatus::is_valid(es)
-        {
-            problems.add(
-                pointer(at, "expected_status"),
-                "expected_status must be an HTTP status or a list of them",
-            );
-        }
-        if let Some(m) = p.get("method")
-            && !m.is_string()
-        {
-            problems.add(pointer(at, "method"), "a HTTP method must be a string");
-        }
-    }
-
     /// Reads the provider as written, substituting `${}` where the reference does.
     pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> HttpSpec {
         let (c, s) = (ctx.configuration, ctx.secrets);
@@ -333,7 +205,7 @@ pub fn run(
             (None | Some(Value::Null), _) | (Some(Value::String(_)), "GET") => req,
             (Some(args), "GET") => req.query(&pairs(args)),
             // Byte for byte what requests sends (json.dumps: ", " and ": ", ASCII only).
-            (Some(args), _) if wants_json => req.body(crate::pyvalue::py_json_dumps(args)),
+            (Some(args), _) if wants_json => req.body(crate::python_value::py_json_dumps(args)),
             (Some(Value::String(raw)), _) => req.body(raw.clone()),
             (Some(args), _) => req.form(&pairs(args)),
         }
@@ -618,8 +490,8 @@ mod tests {
     }
 
     /// One run's I/O for the whole test binary, shared by every test thread.
-    fn io() -> &'static Arc<crate::provider::Io> {
-        static IO: std::sync::OnceLock<Arc<crate::provider::Io>> = std::sync::OnceLock::new();
+    fn io() -> &'static Arc<Io> {
+        static IO: std::sync::OnceLock<Arc<Io>> = std::sync::OnceLock::new();
         IO.get_or_init(Default::default)
     }
 

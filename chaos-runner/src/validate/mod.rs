@@ -1,84 +1,21 @@
 //! Experiment validation: chaostoolkit-lib's rules, but every problem is reported at
-//! once, each with its location as a JSON pointer (`/method/2/provider/url`).
+//! once, each with its location as a JSON pointer (`/method/2/provider/url`). This
+//! module holds the experiment-level rules; [`activity`], [`provider`], [`tolerance`]
+//! and [`control`] the rules of each part.
+
+pub mod activity;
+pub mod control;
+pub mod provider;
+pub mod tolerance;
 
 use crate::activity::Activity;
 use crate::config::{Vars, load_configuration, load_secrets};
+use crate::diagnostics::{Problems, Report, pointer};
 use crate::drivers::Registry;
 use crate::experiment::Experiment;
+use crate::python_value::{py_str, py_truthy};
 use clap::ValueEnum;
 use serde_json::Value;
-
-/// One thing wrong with an experiment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// JSON pointer to the offending value ("" for the whole document).
-    pub pointer: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
-        write!(f, "{at}: {}", self.message)
-    }
-}
-
-/// Non-fatal remarks (e.g. `controls` are ignored).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    pub problems: Vec<Problem>,
-    pub warnings: Vec<String>,
-}
-
-impl Report {
-    pub fn is_valid(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-/// Where the rules put what they find, in the order they find it. Each module holds
-/// its own rules: [`Activity::validate`], [`crate::provider::Provider::validate`] and
-/// the provider specs', [`crate::tolerance::validate`]; this module the experiment's.
-#[derive(Debug, Default)]
-pub struct Problems {
-    problems: Vec<Problem>,
-    warnings: Vec<String>,
-}
-
-impl Problems {
-    pub fn add(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem {
-            pointer: pointer.into(),
-            message: message.into(),
-        });
-    }
-
-    /// The problems and the warnings found.
-    pub fn into_parts(self) -> (Vec<Problem>, Vec<String>) {
-        (self.problems, self.warnings)
-    }
-
-    /// Something that does not make the experiment invalid but that the user should
-    /// know before it runs (e.g. a Python module that could not be checked).
-    pub fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(message.into());
-    }
-}
-
-/// `base` followed by one more JSON pointer token (escaped).
-pub fn pointer(base: &str, token: impl std::fmt::Display) -> String {
-    let token = token.to_string().replace('~', "~0").replace('/', "~1");
-    format!("{base}/{token}")
-}
-
-/// Python truthiness of an optional value.
-pub fn truthy(v: Option<&Value>) -> bool {
-    v.is_some_and(crate::pyvalue::py_truthy)
-}
 
 struct Checker<'a> {
     registry: &'a Registry,
@@ -100,12 +37,10 @@ pub fn validate(experiment: &Value, registry: &Registry, vars: &Vars) -> Report 
         warnings: Vec::new(),
     };
     c.experiment_rules(vars);
+    let (problems, found) = c.problems.into_parts();
     let mut warnings = c.warnings;
-    warnings.extend(c.problems.warnings);
-    Report {
-        problems: c.problems.problems,
-        warnings,
-    }
+    warnings.extend(found);
+    Report { problems, warnings }
 }
 
 impl Checker<'_> {
@@ -122,10 +57,10 @@ impl Checker<'_> {
             self.problem("", "an empty experiment is not an experiment");
             return;
         }
-        if !truthy(exp.get("title")) {
+        if !exp.get("title").is_some_and(py_truthy) {
             self.problem("/title", "experiment requires a title");
         }
-        if !truthy(exp.get("description")) {
+        if !exp.get("description").is_some_and(py_truthy) {
             self.problem("/description", "experiment requires a description");
         }
         match exp.get("tags") {
@@ -139,16 +74,13 @@ impl Checker<'_> {
                     }
                 }
             }
-            Some(v) if crate::pyvalue::py_truthy(v) => self.problem(
+            Some(v) if py_truthy(v) => self.problem(
                 "/tags",
                 "experiment tags must be a list of non-empty strings",
             ),
             _ => {}
         }
-        if let Some(ext) = exp
-            .get("extensions")
-            .filter(|v| crate::pyvalue::py_truthy(v))
-        {
+        if let Some(ext) = exp.get("extensions").filter(|v| py_truthy(v)) {
             match ext.as_array() {
                 Some(items) => {
                     for (i, e) in items.iter().enumerate() {
@@ -234,8 +166,8 @@ impl Checker<'_> {
         for (section, value) in map {
             let at = pointer("/runtime", section);
             let valid: fn(&str) -> bool = match section.as_str() {
-                "hypothesis" => |s| crate::hypothesis::Strategy::from_str(s, false).is_ok(),
-                "rollbacks" => |s| crate::rollback::RollbackStrategy::from_str(s, false).is_ok(),
+                "hypothesis" => |s| crate::strategy::Strategy::from_str(s, false).is_ok(),
+                "rollbacks" => |s| crate::strategy::RollbackStrategy::from_str(s, false).is_ok(),
                 _ => {
                     self.warnings
                         .push(format!("{at}: not used by chaos-runner"));
@@ -254,7 +186,7 @@ impl Checker<'_> {
                 } else if !v.as_str().is_some_and(valid) {
                     self.problem(
                         field_at,
-                        format!("unknown {section} strategy {}", crate::pyvalue::py_str(v)),
+                        format!("unknown {section} strategy {}", py_str(v)),
                     );
                 }
             }
@@ -325,7 +257,7 @@ impl Checker<'_> {
             .collect();
         let mut checked: Vec<String> = Vec::new();
         for (at, list) in lists {
-            crate::control::validate_list(list, &at, &top, &mut self.problems);
+            control::validate_list(list, &at, &top, &mut self.problems);
             for (i, declared) in list.as_array().into_iter().flatten().enumerate() {
                 if declared.get("ref").is_some() {
                     continue;
@@ -341,7 +273,7 @@ impl Checker<'_> {
                     continue;
                 }
                 checked.push(control.name.clone());
-                if let Err(why) = crate::control::check_runnable(&control, self.registry.bridge()) {
+                if let Err(why) = control::check_runnable(&control, self.registry.bridge()) {
                     if self.registry.skips_unrunnable_controls() {
                         self.problems
                             .warn(format!("{at}: {why}; it will be skipped"));
@@ -365,7 +297,7 @@ impl Checker<'_> {
             self.activity(probe, &at);
             match probe.get("tolerance") {
                 None => self.problem(at.clone(), "a safeguard probe must have a tolerance"),
-                Some(t) => crate::tolerance::validate(
+                Some(t) => tolerance::validate(
                     t,
                     &pointer(&at, "tolerance"),
                     self.registry,
@@ -404,7 +336,7 @@ impl Checker<'_> {
             self.problem(base, "the steady-state hypothesis must be a mapping");
             return;
         };
-        if !truthy(h.get("title")) {
+        if !h.get("title").is_some_and(py_truthy) {
             self.problem(pointer(base, "title"), "hypothesis requires a title");
         }
         match h.get("probes") {
@@ -417,7 +349,7 @@ impl Checker<'_> {
                         None => {
                             self.problem(at.clone(), "hypothesis probe must have a tolerance entry")
                         }
-                        Some(t) => crate::tolerance::validate(
+                        Some(t) => tolerance::validate(
                             t,
                             &pointer(&at, "tolerance"),
                             self.registry,
