@@ -2,6 +2,7 @@
 //! the journal. [`crate::validate::activity`] holds its rules,
 //! [`crate::engine::activity`] runs it.
 
+use crate::control::ControlList;
 use crate::provider::Provider;
 use crate::python_value::py_str;
 use serde_json::{Map, Value};
@@ -83,6 +84,25 @@ pub struct Activity {
     pub controls: Vec<crate::control::Declared>,
     /// The activity this one stands for (a non-empty `ref`).
     pub reference: Option<String>,
+    /// The fields the rules look at, as written.
+    pub fields: Fields,
+}
+
+/// An activity's fields as written, where the rules look at their shape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields {
+    pub kind: Option<Value>,
+    pub name: Option<Value>,
+    pub reference: Option<Value>,
+    pub timeout: Option<Value>,
+    /// `pauses.before` and `pauses.after`, when `pauses` is a mapping.
+    pub pause_before: Option<Value>,
+    pub pause_after: Option<Value>,
+    pub background: Option<Value>,
+    pub provider: Option<Value>,
+    pub controls: Option<ControlList>,
+    /// A safeguard probe's (`chaosaddons.controls.safeguards`): seconds between runs.
+    pub frequency: Option<Value>,
 }
 
 impl Activity {
@@ -95,6 +115,8 @@ impl Activity {
 
     pub fn from_map(written: &Map<String, Value>) -> Activity {
         let text = |key: &str| written.get(key).and_then(Value::as_str);
+        let pauses = written.get("pauses").and_then(Value::as_object);
+        let pause = |key: &str| pauses.and_then(|p| p.get(key)).cloned();
         Activity {
             kind: ActivityKind::from_name(text("type").unwrap_or("")),
             name: text("name").unwrap_or("").to_string(),
@@ -105,6 +127,18 @@ impl Activity {
             background: written.get("background").and_then(Value::as_bool) == Some(true),
             controls: crate::control::declared(written.get("controls")),
             reference: text("ref").filter(|r| !r.is_empty()).map(str::to_string),
+            fields: Fields {
+                kind: written.get("type").cloned(),
+                name: written.get("name").cloned(),
+                reference: written.get("ref").cloned(),
+                timeout: written.get("timeout").cloned(),
+                pause_before: pause("before"),
+                pause_after: pause("after"),
+                background: written.get("background").cloned(),
+                provider: written.get("provider").cloned(),
+                controls: written.get("controls").map(ControlList::from_value),
+                frequency: written.get("frequency").cloned(),
+            },
             written: written.clone(),
         }
     }

@@ -5,6 +5,7 @@ use crate::bridge::PythonBridge;
 use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
 use crate::engine::{Run, RunOptions, run_experiment};
+use crate::experiment::Experiment;
 use crate::log::{LogFormat, LogOptions, SecretMask};
 use crate::report::{Format, RunReports, check_distinct, check_writable};
 use crate::runtime::AsyncRuntime;
@@ -192,6 +193,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
         } => {
             let runtime = AsyncRuntime::new();
             let experiment = crate::experiment::load(&source, !no_verify_tls, &runtime)?;
+            let experiment = Experiment::from_value(experiment);
             if validate_and_report(&experiment, &Vars::default(), &registry) {
                 tracing::info!("experiment syntax and semantic look valid");
                 Ok(0)
@@ -214,7 +216,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
 }
 
 /// Logs every problem; true when the experiment is valid.
-fn validate_and_report(experiment: &serde_json::Value, vars: &Vars, registry: &Registry) -> bool {
+fn validate_and_report(experiment: &Experiment, vars: &Vars, registry: &Registry) -> bool {
     tracing::info!("Validating the experiment's syntax");
     let report = crate::validate::validate(experiment, registry, vars);
     for w in &report.warnings {
@@ -267,6 +269,7 @@ fn run(
     let vars = load_vars(&args.vars, &args.var_files)?;
     let run = Run::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
+    let experiment = Experiment::from_value(experiment);
     if !args.no_validation && !validate_and_report(&experiment, &vars, &registry) {
         return Ok(1);
     }

@@ -6,6 +6,7 @@
 //! in activities get `$name` / `${name}` replaced with the first match in the
 //! configuration, then in each secret scope (Python `string.Template` rules).
 
+use crate::experiment::Experiment;
 use crate::python_value::py_str;
 use regex::{Captures, Regex};
 use serde_json::{Map, Value};
@@ -313,12 +314,17 @@ fn load_secret_map(
 /// scope read from Vault) and, for each, what uses it: an activity listing its scope
 /// under `secrets`, or a `${key}` anywhere outside the `secrets` block. chaos-runner
 /// cannot read Vault; a declared secret nothing uses is only a warning.
-pub fn vault_secrets(experiment: &Value) -> Vec<(String, Option<String>)> {
-    let Some(Value::Object(scopes)) = experiment.get("secrets") else {
+///
+/// The users are searched for in the document as written, not in the typed model: a
+/// `${key}` may sit in any string, and a provider in any mapping, unknown keys
+/// included, and the verdict and its message must stay the same whatever the model
+/// reads.
+pub fn vault_secrets(experiment: &Experiment) -> Vec<(String, Option<String>)> {
+    let Some(Value::Object(scopes)) = &experiment.secrets else {
         return Vec::new();
     };
     let is_vault = |v: &Value| v.get("type").and_then(Value::as_str) == Some("vault");
-    let mut rest = experiment.clone();
+    let mut rest = experiment.written.clone();
     if let Some(o) = rest.as_object_mut() {
         o.remove("secrets");
     }

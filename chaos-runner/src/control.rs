@@ -7,6 +7,7 @@
 //! bridge; `chaosaddons.controls.safeguards` is native. [`crate::validate::control`]
 //! holds their rules, [`crate::engine::controls`] runs them.
 
+use crate::activity::Entry;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ pub enum ControlKind {
     /// A Python module's hooks, through the bridge.
     Python { module: String },
     /// `chaosaddons.controls.safeguards`, natively: its `probes` argument.
-    Safeguards { probes: Vec<Value> },
+    Safeguards { probes: Vec<Entry> },
     /// A provider chaoslib does not run either (not `python`): ignored, as there.
     Other,
 }
@@ -87,11 +88,7 @@ impl Control {
             .and_then(Value::as_str);
         let kind = match module {
             Some(SAFEGUARDS_MODULE) => ControlKind::Safeguards {
-                probes: arguments
-                    .get("probes")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
+                probes: crate::experiment::entries(arguments.get("probes")),
             },
             Some(module) => ControlKind::Python {
                 module: module.to_string(),
@@ -126,4 +123,92 @@ pub fn declared(list: Option<&Value>) -> Vec<Declared> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A `controls` list as written, entry by entry: what the rules check (the run uses
+/// the [`Declared`] controls of the same list).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlList {
+    NotAList,
+    Entries(Vec<ControlEntry>),
+}
+
+/// One entry of a `controls` list as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlEntry {
+    NotAMapping,
+    /// A reference to a top-level control: the `ref` as written.
+    Ref(Value),
+    Declaration(Box<Declaration>),
+}
+
+/// A control's declaration: its fields as written, and the control read from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Declaration {
+    /// The name given (a settings file's key) or written, when it is a string.
+    pub name: Option<String>,
+    pub provider: Option<Value>,
+    pub scope: Option<Value>,
+    /// The provider's `type` and `module` when they are strings, its `arguments`.
+    pub provider_type: Option<String>,
+    pub module: Option<String>,
+    pub arguments: Option<Value>,
+    /// `None` when it has no name.
+    pub control: Option<Control>,
+}
+
+impl ControlList {
+    pub fn from_value(list: &Value) -> ControlList {
+        let Some(items) = list.as_array() else {
+            return ControlList::NotAList;
+        };
+        ControlList::Entries(
+            items
+                .iter()
+                .map(|c| match c.get("ref") {
+                    _ if !c.is_object() => ControlEntry::NotAMapping,
+                    Some(r) => ControlEntry::Ref(r.clone()),
+                    None => Declaration::from_value(c, None)
+                        .map_or(ControlEntry::NotAMapping, |d| {
+                            ControlEntry::Declaration(Box::new(d))
+                        }),
+                })
+                .collect(),
+        )
+    }
+
+    /// The controls declared inline, each with its index in the list.
+    pub fn inline(&self) -> Vec<(usize, &Control)> {
+        match self {
+            ControlList::NotAList => Vec::new(),
+            ControlList::Entries(entries) => entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| match e {
+                    ControlEntry::Declaration(d) => d.control.as_ref().map(|c| (i, c)),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Declaration {
+    /// `None` when `value` is not a mapping. `name` is given for the settings file's
+    /// controls, where the key names them.
+    pub fn from_value(value: &Value, name: Option<&str>) -> Option<Declaration> {
+        let c = value.as_object()?;
+        let provider = c.get("provider");
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let in_provider = |key: &str| provider.and_then(Value::as_object).and_then(|p| p.get(key));
+        Some(Declaration {
+            name: name.map(str::to_string).or_else(|| text(c.get("name"))),
+            provider: provider.cloned(),
+            scope: c.get("scope").cloned(),
+            provider_type: text(in_provider("type")),
+            module: text(in_provider("module")),
+            arguments: in_provider("arguments").cloned(),
+            control: Control::from_value(value, name),
+        })
+    }
 }

@@ -2,6 +2,8 @@
 //! and its controls. [`crate::engine::hypothesis`] runs it.
 
 use crate::activity::Entry;
+use crate::control::ControlList;
+use crate::experiment::Shape;
 use serde_json::Value;
 
 /// The steady-state hypothesis, read.
@@ -13,6 +15,10 @@ pub struct Hypothesis {
     /// As written (what its controls receive as context).
     pub written: Value,
     pub controls: Vec<crate::control::Declared>,
+    /// The `title`, `probes` and `controls` as written, for the rules.
+    pub title_written: Option<Value>,
+    pub probes_shape: Shape,
+    pub control_list: Option<ControlList>,
 }
 
 impl Hypothesis {
@@ -27,6 +33,9 @@ impl Hypothesis {
             probes: crate::experiment::entries(h.get("probes")),
             written: value.clone(),
             controls: crate::control::declared(h.get("controls")),
+            title_written: h.get("title").cloned(),
+            probes_shape: Shape::of(h.get("probes")),
+            control_list: h.get("controls").map(ControlList::from_value),
         })
     }
 }

@@ -27,20 +27,58 @@ impl ProviderKind {
 /// An activity's provider, read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
-    /// `Err`: the `type` as written (empty when absent), which no provider has.
+    /// `Err`: the `type` as written when it is a string (empty otherwise), which no
+    /// provider has.
     pub kind: Result<ProviderKind, String>,
-    /// As written.
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
+}
+
+/// A provider's fields as written (every kind's: each reads its own, the rules look at
+/// their shape, the run substitutes `${}` in them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields {
+    // Every kind.
+    pub arguments: Option<Value>,
+    pub timeout: Option<Value>,
+    // `http`.
+    pub url: Option<Value>,
+    pub method: Option<Value>,
+    pub headers: Option<Value>,
+    pub verify_tls: Option<Value>,
+    pub max_retries: Option<Value>,
+    pub expected_status: Option<Value>,
+    // `process`.
+    pub path: Option<Value>,
+    pub env: Option<Value>,
+    // `python`.
+    pub module: Option<Value>,
+    pub func: Option<Value>,
+    pub secrets: Option<Value>,
 }
 
 impl Provider {
     /// `None` when `value` is not a mapping.
     pub fn from_value(value: &Value) -> Option<Provider> {
-        let fields = value.as_object()?.clone();
-        let name = fields.get("type").and_then(Value::as_str).unwrap_or("");
+        let p = value.as_object()?;
+        let name = p.get("type").and_then(Value::as_str).unwrap_or("");
+        let field = |key: &str| p.get(key).cloned();
         Some(Provider {
             kind: ProviderKind::from_name(name).ok_or_else(|| name.to_string()),
-            fields,
+            fields: Fields {
+                arguments: field("arguments"),
+                timeout: field("timeout"),
+                url: field("url"),
+                method: field("method"),
+                headers: field("headers"),
+                verify_tls: field("verify_tls"),
+                max_retries: field("max_retries"),
+                expected_status: field("expected_status"),
+                path: field("path"),
+                env: field("env"),
+                module: field("module"),
+                func: field("func"),
+                secrets: field("secrets"),
+            },
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The Chaos Toolkit settings file (`~/.chaostoolkit/settings.yaml`, or `--settings`):
 //! chaos-runner reads its `controls` (applied to every experiment).
 
-use crate::control::Control;
+use crate::control::{Control, Declaration};
 use crate::diagnostics::{Problems, pointer};
 use crate::experiment::Format;
 use crate::strategy::{RollbackStrategy, Strategy};
@@ -63,9 +63,12 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
         Some(Value::Object(declared)) => {
             for (name, control) in declared {
                 let at = pointer("/controls", name);
-                validate_one(control, &at, Some(name), &mut problems);
-                if let Some(c) = Control::from_value(control, Some(name)) {
-                    controls.push(Arc::new(c));
+                match Declaration::from_value(control, Some(name)) {
+                    None => problems.add(at, "a control must be a mapping"),
+                    Some(declaration) => {
+                        validate_one(&declaration, &at, &mut problems);
+                        controls.extend(declaration.control.map(Arc::new));
+                    }
                 }
             }
         }

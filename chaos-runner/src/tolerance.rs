@@ -40,11 +40,12 @@ pub enum Tolerance {
         target: Option<String>,
     },
     Range {
-        range: Option<Vec<Value>>,
+        /// As written.
+        range: Option<Value>,
         target: Option<String>,
     },
-    /// A mapping whose `type` is none of the above (empty when absent).
-    Unsupported(String),
+    /// A mapping whose `type` is none of the above (`None` when absent or not a string).
+    Unsupported(Option<String>),
     /// Floats and null are not valid tolerances; the reference finds them never met.
     Never,
 }
@@ -74,10 +75,10 @@ impl Tolerance {
                         target,
                     },
                     Some("range") => Tolerance::Range {
-                        range: o.get("range").and_then(Value::as_array).cloned(),
+                        range: o.get("range").cloned(),
                         target,
                     },
-                    other => Tolerance::Unsupported(other.unwrap_or("").to_string()),
+                    other => Tolerance::Unsupported(other.map(str::to_string)),
                 }
             }
             _ => Tolerance::Never,

@@ -716,11 +716,14 @@ fn configuration_secrets_and_vars_substitution() {
 fn missing_env_configuration_is_an_error_before_the_run() {
     let mut e = experiment(json!([]), json!([]), json!([]));
     e["configuration"] = json!({"x": {"type": "env", "key": "CHAOS_RUNNER_T_SURELY_UNSET"}});
-    let err =
-        chaos_runner::engine::run_experiment(e, &opts(), &chaos_runner::engine::Run::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+    let err = chaos_runner::engine::run_experiment(
+        chaos_runner::experiment::Experiment::from_value(e),
+        &opts(),
+        &chaos_runner::engine::Run::default(),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(err.contains("CHAOS_RUNNER_T_SURELY_UNSET"), "{err}");
 }
 

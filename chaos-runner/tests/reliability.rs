@@ -7,6 +7,7 @@ mod common;
 
 use chaos_runner::drivers::Registry;
 use chaos_runner::engine::{Run, RunOptions, run_experiment};
+use chaos_runner::experiment::Experiment;
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -142,7 +143,9 @@ fn process_interruption_kills_the_group_after_the_direct_child_exited() {
     let runner = {
         let run = run.clone();
         let e = experiment(json!([]), method, json!([]));
-        std::thread::spawn(move || run_experiment(e, &opts(), &run).map(|o| journal_json(&o)))
+        std::thread::spawn(move || {
+            run_experiment(Experiment::from_value(e), &opts(), &run).map(|o| journal_json(&o))
+        })
     };
     let sleep_pid = pids.read(&dir.path().join("bg.pid"), &token);
     // Let the shell exit first: only its `sleep` is left in the group.

@@ -10,7 +10,7 @@ use super::context::RunContext;
 use super::safeguards;
 use crate::bridge::{BridgeError, ControlCall, ControlOutcome, PythonBridge};
 use crate::config::substitute;
-use crate::control::{Control, ControlKind, Declared, Scope, declared};
+use crate::control::{Control, ControlKind, Declared, Scope};
 use crate::interrupt::Cancel;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -55,19 +55,20 @@ pub struct Controls {
 }
 
 impl Controls {
-    /// `global` from the settings file, `experiment` the experiment's value, `cancel`
-    /// the run's.
+    /// `global` from the settings file, `top` the experiment's top-level controls,
+    /// `experiment` the experiment as the journal has it, `cancel` the run's.
     pub fn new(
         global: Vec<Arc<Control>>,
-        experiment: &Value,
+        top: &[Declared],
+        experiment: Value,
         settings: Value,
         bridge: Option<PythonBridge>,
         cancel: Cancel,
     ) -> Controls {
-        let top = declared(experiment.get("controls"))
-            .into_iter()
+        let top = top
+            .iter()
             .filter_map(|d| match d {
-                Declared::Inline(c) => Some(c),
+                Declared::Inline(c) => Some(Arc::clone(c)),
                 Declared::Ref(_) => None,
             })
             .collect();
@@ -75,7 +76,7 @@ impl Controls {
             global,
             top,
             bridge,
-            experiment: experiment.clone(),
+            experiment,
             settings,
             cancel,
             ..Controls::default()

@@ -168,15 +168,17 @@ impl Outcome {
 /// Runs `experiment` (already validated, unless the caller chose not to) as `run`.
 /// Errors only when configuration or secrets can't be loaded, before anything ran.
 pub fn run_experiment(
-    mut experiment: Value,
+    experiment: Experiment,
     options: &RunOptions,
     run: &Run,
 ) -> Result<Outcome, ConfigError> {
     let cancel = run.cancel();
-    let read = Arc::new(Experiment::from_value(&experiment));
+    // What the journal echoes: the experiment as written, a few keys set below.
+    let mut experiment_json = experiment.written.clone();
+    let read = Arc::new(experiment);
     let configuration = load_configuration(read.configuration.as_ref(), &options.vars)?;
     let secrets = load_secrets(read.secrets.as_ref(), &options.vars)?;
-    for (name, used) in crate::config::vault_secrets(&experiment) {
+    for (name, used) in crate::config::vault_secrets(&read) {
         if used.is_some() {
             return Err(ConfigError::UnsupportedSecret {
                 key: name,
@@ -205,7 +207,7 @@ pub fn run_experiment(
         .title
         .as_ref()
         .map(|t| substitute(t, &ctx.configuration, &ctx.secrets));
-    if let Some(obj) = experiment.as_object_mut() {
+    if let Some(obj) = experiment_json.as_object_mut() {
         if let Some(t) = &title {
             obj.insert("title".into(), t.clone());
         }
@@ -223,10 +225,11 @@ pub fn run_experiment(
     tracing::info!("Running experiment: {}", title);
     let clock = Instant::now();
     let journal = run.journal();
-    journal.start(Journal::new(experiment.clone()));
+    journal.start(Journal::new(experiment_json.clone()));
     ctx.controls = Arc::new(Controls::new(
         options.settings.controls.clone(),
-        &experiment,
+        &read.controls,
+        experiment_json.clone(),
         options.settings.value.clone(),
         options.registry.bridge().cloned(),
         cancel.clone(),
@@ -320,7 +323,7 @@ pub fn run_experiment(
             j.deviated = deviated;
             j.clone()
         })
-        .unwrap_or_else(|| Journal::new(experiment.clone()));
+        .unwrap_or_else(|| Journal::new(experiment_json.clone()));
     if runnable && (controls.applies(&[]) || !read.nested_controls.is_empty()) {
         let state = serde_json::to_value(&final_journal).unwrap_or_default();
         controls.end(&ctx, &state, &read.nested_controls);

@@ -91,7 +91,7 @@ pub fn within_tolerance(
                 tracing::debug!("range check expects a number value");
                 return Ok(false);
             };
-            match range.as_deref() {
+            match range.as_ref().and_then(Value::as_array).map(Vec::as_slice) {
                 Some([lo, hi]) => match (decimal(lo), decimal(hi)) {
                     (Some(lo), Some(hi)) => Ok(lo <= v && v <= hi),
                     _ => Err(ToleranceError("range bounds must be numbers".into())),
@@ -100,7 +100,8 @@ pub fn within_tolerance(
             }
         }
         Tolerance::Unsupported(other) => Err(ToleranceError(format!(
-            "unsupported tolerance type '{other}'"
+            "unsupported tolerance type '{}'",
+            other.as_deref().unwrap_or("")
         ))),
         Tolerance::Never => Ok(false),
     }

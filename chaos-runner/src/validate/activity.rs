@@ -3,22 +3,19 @@
 use crate::activity::Activity;
 use crate::diagnostics::{Problems, pointer};
 use crate::drivers::Registry;
-use crate::provider::Provider;
 use crate::python_value::{py_str, py_truthy};
 use serde_json::Value;
 
 impl Activity {
-    /// The activity rules (`at` is its JSON pointer), then its provider's.
-    pub fn validate(activity: &Value, at: &str, registry: &Registry, problems: &mut Problems) {
-        let Some(a) = activity.as_object() else {
-            problems.add(at, "an activity must be a mapping");
-            return;
-        };
-        if a.is_empty() {
+    /// The activity rules (`at` is its JSON pointer), then its provider's. (An entry
+    /// that is not a mapping is no [`Activity`]: the caller reports it.)
+    pub fn validate(&self, at: &str, registry: &Registry, problems: &mut Problems) {
+        let a = &self.fields;
+        if self.written.is_empty() {
             problems.add(at, "empty activity is no activity");
             return;
         }
-        if let Some(r) = a.get("ref").filter(|r| !r.is_null()) {
+        if let Some(r) = a.reference.as_ref().filter(|r| !r.is_null()) {
             if r.as_str().is_none_or(str::is_empty) {
                 problems.add(
                     pointer(at, "ref"),
@@ -27,8 +24,8 @@ impl Activity {
             }
             return;
         }
-        match a.get("type") {
-            v if !v.is_some_and(py_truthy) => {
+        match &a.kind {
+            v if !v.as_ref().is_some_and(py_truthy) => {
                 problems.add(pointer(at, "type"), "an activity must have a type")
             }
             Some(Value::String(t)) if t == "probe" || t == "action" => {}
@@ -38,45 +35,44 @@ impl Activity {
             ),
             None => {}
         }
-        let name = a.get("name").and_then(Value::as_str).unwrap_or("");
-        if !a.get("name").is_some_and(py_truthy) {
+        if !a.name.as_ref().is_some_and(py_truthy) {
             problems.add(pointer(at, "name"), "an activity must have a name");
         }
         if let Some(why) = a
-            .get("timeout")
+            .timeout
+            .as_ref()
             .filter(|t| !t.is_null())
             .and_then(|t| crate::duration::problem(t, "activity timeout"))
         {
             problems.add(pointer(at, "timeout"), why);
         }
-        if let Some(pauses) = a.get("pauses").filter(|p| !p.is_null()) {
-            match pauses.as_object() {
-                Some(p) => {
-                    for key in ["before", "after"] {
-                        match p.get(key) {
-                            None | Some(Value::Null) => {}
-                            Some(Value::Number(n)) => {
-                                if let Err(why) = crate::duration::check(n.as_f64().unwrap_or(f64::NAN)) {
-                                    problems.add(
-                                        pointer(&pointer(at, "pauses"), key),
-                                        format!("activity {key} pause {why}"),
-                                    );
-                                }
+        if let Some(pauses) = self.pauses.as_ref().filter(|p| !p.is_null()) {
+            if pauses.is_object() {
+                for (key, pause) in [("before", &a.pause_before), ("after", &a.pause_after)] {
+                    match pause {
+                        None | Some(Value::Null) => {}
+                        Some(Value::Number(n)) => {
+                            if let Err(why) = crate::duration::check(n.as_f64().unwrap_or(f64::NAN)) {
+                                problems.add(
+                                    pointer(&pointer(at, "pauses"), key),
+                                    format!("activity {key} pause {why}"),
+                                );
                             }
-                            Some(Value::String(s)) if s.starts_with("${") && s.ends_with('}') => {}
-                            Some(_) => problems.add(
-                                pointer(&pointer(at, "pauses"), key),
-                                format!(
-                                    "activity {key} pause must be a number or a pattern to a variable from the configuration or secrets"
-                                ),
-                            ),
                         }
+                        Some(Value::String(s)) if s.starts_with("${") && s.ends_with('}') => {}
+                        Some(_) => problems.add(
+                            pointer(&pointer(at, "pauses"), key),
+                            format!(
+                                "activity {key} pause must be a number or a pattern to a variable from the configuration or secrets"
+                            ),
+                        ),
                     }
                 }
-                None => problems.add(pointer(at, "pauses"), "activity pauses must be a mapping"),
+            } else {
+                problems.add(pointer(at, "pauses"), "activity pauses must be a mapping");
             }
         }
-        if let Some(bg) = a.get("background")
+        if let Some(bg) = &a.background
             && !bg.is_boolean()
         {
             problems.add(
@@ -84,11 +80,12 @@ impl Activity {
                 "activity background must be a boolean",
             );
         }
-        let kind = a.get("type").and_then(Value::as_str);
-        Provider::validate(
-            a.get("provider"),
+        let kind = a.kind.as_ref().and_then(Value::as_str);
+        crate::validate::provider::validate(
+            a.provider.as_ref(),
+            self.provider.as_ref(),
             &pointer(at, "provider"),
-            name,
+            &self.name,
             kind,
             registry,
             problems,

@@ -1,61 +1,55 @@
 //! chaoslib's rules for controls, and whether each can be run.
 
 use crate::bridge::{BridgeError, ControlCall, PythonBridge};
-use crate::control::{Control, ControlKind, Scope};
+use crate::control::{Control, ControlEntry, ControlKind, ControlList, Declaration, Scope};
 use crate::diagnostics::{Problems, pointer};
 use serde_json::{Map, Value};
 
 /// chaoslib's rules for one `controls` list (`at` its JSON pointer); `top` the names of
 /// the top-level controls (what a `ref` may name). Whether each can be run is checked
 /// by [`check_runnable`].
-pub fn validate_list(list: &Value, at: &str, top: &[String], problems: &mut Problems) {
-    let Some(items) = list.as_array() else {
+pub fn validate_list(list: &ControlList, at: &str, top: &[String], problems: &mut Problems) {
+    let ControlList::Entries(entries) = list else {
         problems.add(at, "controls must be a list");
         return;
     };
-    for (i, c) in items.iter().enumerate() {
+    for (i, c) in entries.iter().enumerate() {
         let at = pointer(at, i);
-        let Some(map) = c.as_object() else {
-            problems.add(at, "a control must be a mapping");
-            continue;
-        };
-        if let Some(r) = map.get("ref") {
-            if !r.as_str().is_some_and(|r| top.iter().any(|t| t == r)) {
-                problems.add(
-                    pointer(&at, "ref"),
-                    format!(
-                        "Control reference '{}' declaration cannot be found",
-                        crate::python_value::py_str(r)
-                    ),
-                );
+        match c {
+            ControlEntry::NotAMapping => problems.add(at, "a control must be a mapping"),
+            ControlEntry::Ref(r) => {
+                if !r.as_str().is_some_and(|r| top.iter().any(|t| t == r)) {
+                    problems.add(
+                        pointer(&at, "ref"),
+                        format!(
+                            "Control reference '{}' declaration cannot be found",
+                            crate::python_value::py_str(r)
+                        ),
+                    );
+                }
             }
-            continue;
+            ControlEntry::Declaration(d) => validate_one(d, &at, problems),
         }
-        validate_one(c, &at, None, problems);
     }
 }
 
-/// One control's shape (`name` given for the settings file's, where the key names it).
-pub fn validate_one(c: &Value, at: &str, name: Option<&str>, problems: &mut Problems) {
-    let Some(map) = c.as_object() else {
-        problems.add(at, "a control must be a mapping");
-        return;
-    };
-    let name = match name.or_else(|| map.get("name").and_then(Value::as_str)) {
+/// One control's shape.
+pub fn validate_one(c: &Declaration, at: &str, problems: &mut Problems) {
+    let name = match c.name.as_deref() {
         Some(n) if !n.is_empty() => n,
         _ => {
             problems.add(pointer(at, "name"), "A control must have a `name` property");
             return;
         }
     };
-    let Some(provider) = map.get("provider") else {
+    let Some(provider) = &c.provider else {
         problems.add(
             pointer(at, "provider"),
             format!("Control '{name}' must have a `provider` property"),
         );
         return;
     };
-    if let Some(scope) = map.get("scope")
+    if let Some(scope) = &c.scope
         && scope.as_str().and_then(Scope::from_name).is_none()
     {
         problems.add(
@@ -64,22 +58,18 @@ pub fn validate_one(c: &Value, at: &str, name: Option<&str>, problems: &mut Prob
         );
     }
     let provider_at = pointer(at, "provider");
-    let Some(provider) = provider.as_object() else {
+    if !provider.is_object() {
         problems.add(&provider_at, "a control's provider must be a mapping");
         return;
-    };
-    if provider.get("type").and_then(Value::as_str) == Some("python")
-        && provider
-            .get("module")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
+    }
+    if c.provider_type.as_deref() == Some("python") && c.module.as_deref().is_none_or(str::is_empty)
     {
         problems.add(
             pointer(&provider_at, "module"),
             format!("Control '{name}' must have a module path"),
         );
     }
-    if let Some(arguments) = provider.get("arguments")
+    if let Some(arguments) = &c.arguments
         && !arguments.is_object()
     {
         problems.add(

@@ -3,45 +3,46 @@
 use crate::bridge::{BridgeError, Check, CheckProblem};
 use crate::diagnostics::{Problems, pointer};
 use crate::drivers::{Function, Registry, Route};
-use crate::provider::{Provider, ProviderKind, argument_map, which};
+use crate::provider::{Fields, Provider, ProviderKind, argument_map, which};
 use crate::python_value::py_truthy;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-impl Provider {
-    pub fn validate(
-        provider: Option<&Value>,
-        at: &str,
-        name: &str,
-        kind: Option<&str>,
-        registry: &Registry,
-        problems: &mut Problems,
-    ) {
-        let Some(provider) = provider.filter(|p| py_truthy(p)) else {
-            problems.add(at, "an activity requires a provider");
-            return;
-        };
-        let Some(p) = provider.as_object() else {
-            problems.add(at, "a provider must be a mapping");
-            return;
-        };
-        match p.get("type").and_then(Value::as_str) {
-            None | Some("") => problems.add(pointer(at, "type"), "a provider must have a type"),
-            Some(t) => match ProviderKind::from_name(t) {
-                Some(ProviderKind::Python) => python(p, at, name, kind, registry, problems),
-                Some(ProviderKind::Process) => process(p, at, name, problems),
-                Some(ProviderKind::Http) => http(p, at, problems),
-                None => problems.add(pointer(at, "type"), format!("unknown provider type '{t}'")),
-            },
-        }
+/// The rules of an activity's `provider` (`written` as written, `provider` as read;
+/// `at` its JSON pointer), then its kind's. `name` and `kind` are the activity's, for
+/// messages.
+pub fn validate(
+    written: Option<&Value>,
+    provider: Option<&Provider>,
+    at: &str,
+    name: &str,
+    kind: Option<&str>,
+    registry: &Registry,
+    problems: &mut Problems,
+) {
+    if !written.is_some_and(py_truthy) {
+        problems.add(at, "an activity requires a provider");
+        return;
+    }
+    let Some(provider) = provider else {
+        problems.add(at, "a provider must be a mapping");
+        return;
+    };
+    let p = &provider.fields;
+    match &provider.kind {
+        Err(t) if t.is_empty() => problems.add(pointer(at, "type"), "a provider must have a type"),
+        Ok(ProviderKind::Python) => python(p, at, name, kind, registry, problems),
+        Ok(ProviderKind::Process) => process(p, at, name, problems),
+        Ok(ProviderKind::Http) => http(p, at, problems),
+        Err(t) => problems.add(pointer(at, "type"), format!("unknown provider type '{t}'")),
     }
 }
 
 /// The `http` provider's rules; `at` is the provider's JSON pointer.
-fn http(p: &Map<String, Value>, at: &str, problems: &mut Problems) {
-    if !p.get("url").is_some_and(py_truthy) {
+fn http(p: &Fields, at: &str, problems: &mut Problems) {
+    if !p.url.as_ref().is_some_and(py_truthy) {
         problems.add(pointer(at, "url"), "a HTTP activity must have a URL");
     }
-    if let Some(h) = p.get("headers")
+    if let Some(h) = p.headers.as_ref()
         && py_truthy(h)
         && !h.is_object()
     {
@@ -50,17 +51,17 @@ fn http(p: &Map<String, Value>, at: &str, problems: &mut Problems) {
             "a HTTP activities expect headers as a mapping",
         );
     }
-    if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
+    if let Some(t) = p.timeout.as_ref().filter(|t| !t.is_null())
         && !timeout_is_valid(t)
     {
         problems.add(
             pointer(at, "timeout"),
             "a HTTP timeout must be a number or a [connect, read] pair",
         );
-    } else if let Some(why) = p.get("timeout").and_then(timeout_range_problem) {
+    } else if let Some(why) = p.timeout.as_ref().and_then(timeout_range_problem) {
         problems.add(pointer(at, "timeout"), format!("a HTTP timeout {why}"));
     }
-    if let Some(es) = p.get("expected_status").filter(|v| !v.is_null())
+    if let Some(es) = p.expected_status.as_ref().filter(|v| !v.is_null())
         && !expected_status_is_valid(es)
     {
         problems.add(
@@ -68,7 +69,7 @@ fn http(p: &Map<String, Value>, at: &str, problems: &mut Problems) {
             "expected_status must be an HTTP status or a list of them",
         );
     }
-    if let Some(m) = p.get("method")
+    if let Some(m) = p.method.as_ref()
         && !m.is_string()
     {
         problems.add(pointer(at, "method"), "a HTTP method must be a string");
@@ -108,8 +109,8 @@ fn expected_status_is_valid(v: &Value) -> bool {
 
 /// The `process` provider's rules; `at` is the provider's JSON pointer, `name` the
 /// activity's.
-fn process(p: &Map<String, Value>, at: &str, name: &str, problems: &mut Problems) {
-    let path = p.get("path").and_then(Value::as_str).unwrap_or("");
+fn process(p: &Fields, at: &str, name: &str, problems: &mut Problems) {
+    let path = p.path.as_ref().and_then(Value::as_str).unwrap_or("");
     if path.is_empty() {
         problems.add(pointer(at, "path"), "a process activity must have a path");
         return;
@@ -121,13 +122,14 @@ fn process(p: &Map<String, Value>, at: &str, name: &str, problems: &mut Problems
         );
     }
     if let Some(why) = p
-        .get("timeout")
+        .timeout
+        .as_ref()
         .filter(|t| !t.is_null())
         .and_then(|t| crate::duration::problem(t, "a process timeout"))
     {
         problems.add(pointer(at, "timeout"), why);
     }
-    if let Some(env) = p.get("env").filter(|e| !e.is_null())
+    if let Some(env) = p.env.as_ref().filter(|e| !e.is_null())
         && !env.is_object()
     {
         problems.add(pointer(at, "env"), "a process env must be a mapping");
@@ -140,7 +142,7 @@ fn process(p: &Map<String, Value>, at: &str, name: &str, problems: &mut Problems
 /// no interpreter can check them). `at` is the provider's JSON pointer, `name` and
 /// `kind` the activity's.
 fn python(
-    p: &Map<String, Value>,
+    p: &Fields,
     at: &str,
     name: &str,
     kind: Option<&str>,
@@ -148,14 +150,15 @@ fn python(
     problems: &mut Problems,
 ) {
     if let Some(why) = p
-        .get("timeout")
+        .timeout
+        .as_ref()
         .filter(|t| !t.is_null())
         .and_then(|t| crate::duration::problem(t, "a Python timeout"))
     {
         problems.add(pointer(at, "timeout"), why);
     }
-    let module = p.get("module").and_then(Value::as_str).unwrap_or("");
-    let func = p.get("func").and_then(Value::as_str).unwrap_or("");
+    let module = p.module.as_ref().and_then(Value::as_str).unwrap_or("");
+    let func = p.func.as_ref().and_then(Value::as_str).unwrap_or("");
     if module.is_empty() {
         problems.add(
             pointer(at, "module"),
@@ -176,7 +179,7 @@ fn python(
             native_arguments(p, at, name, &function, problems);
         }
         Route::Bridge(bridge) => {
-            let Some(args) = argument_map(p.get("arguments").cloned()) else {
+            let Some(args) = argument_map(p.arguments.clone()) else {
                 problems.add(
                     pointer(at, "arguments"),
                     "python provider arguments must be a mapping",
@@ -223,13 +226,13 @@ fn python(
 
 /// The native driver's rules for `arguments`: its required ones present, no others.
 fn native_arguments(
-    p: &Map<String, Value>,
+    p: &Fields,
     at: &str,
     name: &str,
     function: &Function,
     problems: &mut Problems,
 ) {
-    let Some(args) = argument_map(p.get("arguments").cloned()) else {
+    let Some(args) = argument_map(p.arguments.clone()) else {
         problems.add(
             pointer(at, "arguments"),
             "python provider arguments must be a mapping",

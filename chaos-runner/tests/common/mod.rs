@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use chaos_runner::engine::{Outcome, Run, RunOptions, run_experiment};
+use chaos_runner::experiment::Experiment;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -115,7 +116,12 @@ fn handle(mut request: tiny_http::Request) {
 
 /// Runs an experiment through the library (no validation) and returns the outcome.
 pub fn run_lib(experiment: Value, options: RunOptions) -> Outcome {
-    run_experiment(experiment, &options, &Run::default()).expect("configuration loads")
+    run_experiment(
+        Experiment::from_value(experiment),
+        &options,
+        &Run::default(),
+    )
+    .expect("configuration loads")
 }
 
 /// The journal of an outcome as JSON, for pointer lookups.

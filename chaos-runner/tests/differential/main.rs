@@ -344,7 +344,11 @@ fn generated_experiments_are_valid_and_reproducible() {
     let mut tags = std::collections::BTreeSet::new();
     for seed in 0..400 {
         let c = case(seed);
-        let report = chaos_runner::validate::validate(&c.experiment, &Registry::builtin(), &vars);
+        let report = chaos_runner::validate::validate(
+            &chaos_runner::experiment::Experiment::from_value(c.experiment.clone()),
+            &Registry::builtin(),
+            &vars,
+        );
         assert!(
             report.problems.is_empty(),
             "seed {seed}: {:?}\n{}",

@@ -7,6 +7,7 @@
 
 use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::io::{ClientKey, Io};
+use crate::provider::Fields;
 use crate::python_value::py_str;
 use reqwest::{Client, RequestBuilder};
 use serde_json::{Map, Value, json};
@@ -126,26 +127,32 @@ impl ExpectedStatus {
 
 impl HttpSpec {
     /// Reads the provider as written, substituting `${}` where the reference does.
-    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> HttpSpec {
+    pub fn parse(p: &Fields, ctx: &ProviderContext) -> HttpSpec {
         let (c, s) = (ctx.configuration, ctx.secrets);
-        let always = |key: &str| p.get(key).map(|v| crate::config::substitute(v, c, s));
+        let always = |v: &Option<Value>| v.as_ref().map(|v| crate::config::substitute(v, c, s));
         HttpSpec {
-            url: always("url").map(|u| py_str(&u)).unwrap_or_default(),
+            url: always(&p.url).map(|u| py_str(&u)).unwrap_or_default(),
             method: p
-                .get("method")
+                .method
+                .as_ref()
                 .and_then(Value::as_str)
                 .unwrap_or("GET")
                 .to_uppercase(),
-            headers: match always("headers") {
+            headers: match always(&p.headers) {
                 Some(Value::Object(h)) => h,
                 _ => Map::new(),
             },
-            timeout: Timeout::from_value(always("timeout").as_ref()),
-            arguments: p.get("arguments").map(|a| substituted(a, ctx)),
-            verify_tls: p.get("verify_tls").and_then(Value::as_bool).unwrap_or(true),
-            max_retries: p.get("max_retries").and_then(Value::as_u64).unwrap_or(0),
+            timeout: Timeout::from_value(always(&p.timeout).as_ref()),
+            arguments: p.arguments.as_ref().map(|a| substituted(a, ctx)),
+            verify_tls: p
+                .verify_tls
+                .as_ref()
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            max_retries: p.max_retries.as_ref().and_then(Value::as_u64).unwrap_or(0),
             expected_status: p
-                .get("expected_status")
+                .expected_status
+                .as_ref()
                 .filter(|v| !v.is_null())
                 .cloned()
                 .map(ExpectedStatus),
@@ -512,7 +519,8 @@ mod tests {
             cancel,
             io: io(),
         };
-        let spec = HttpSpec::parse(provider.as_object().expect("object"), &ctx);
+        let provider = crate::provider::Provider::from_value(&provider).expect("a mapping");
+        let spec = HttpSpec::parse(&provider.fields, &ctx);
         run(&spec, false, &ctx).map(Output::into_value)
     }
 

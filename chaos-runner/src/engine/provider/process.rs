@@ -8,9 +8,9 @@
 
 use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::interrupt::{ChildGroup, POLL};
-use crate::provider::which;
+use crate::provider::{Fields, which};
 use crate::python_value::py_str;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -31,16 +31,17 @@ pub struct ProcessSpec {
 
 impl ProcessSpec {
     /// Reads the provider as written, substituting `${}` where the reference does.
-    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> ProcessSpec {
+    pub fn parse(p: &Fields, ctx: &ProviderContext) -> ProcessSpec {
         ProcessSpec {
             path: p
-                .get("path")
+                .path
+                .as_ref()
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            arguments: p.get("arguments").map(|a| substituted(a, ctx)),
-            timeout: p.get("timeout").and_then(Value::as_f64),
-            env: match p.get("env") {
+            arguments: p.arguments.as_ref().map(|a| substituted(a, ctx)),
+            timeout: p.timeout.as_ref().and_then(Value::as_f64),
+            env: match p.env.as_ref() {
                 Some(Value::Object(env)) => env
                     .iter()
                     .map(|(k, v)| (k.clone(), py_str(&substituted(v, ctx))))

@@ -7,7 +7,7 @@
 use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::bridge::{BridgeError, Call};
 use crate::drivers::{Context, Route};
-use crate::provider::argument_map;
+use crate::provider::{Fields, argument_map};
 use serde_json::{Map, Value};
 
 /// A `python` provider, read after `${}` substitution of its `arguments` (only when the
@@ -28,13 +28,13 @@ pub struct PythonSpec {
 
 impl PythonSpec {
     /// Reads the provider as written, substituting `${}` where the reference does.
-    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> PythonSpec {
-        let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    pub fn parse(p: &Fields, ctx: &ProviderContext) -> PythonSpec {
+        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or("").to_string();
         PythonSpec {
-            module: text("module"),
-            func: text("func"),
-            arguments: argument_map(p.get("arguments").map(|a| substituted(a, ctx))),
-            secrets: p.get("secrets").map(|secrets| match secrets {
+            module: text(&p.module),
+            func: text(&p.func),
+            arguments: argument_map(p.arguments.as_ref().map(|a| substituted(a, ctx))),
+            secrets: p.secrets.as_ref().map(|secrets| match secrets {
                 Value::Array(scopes) => scopes
                     .iter()
                     .filter_map(Value::as_str)
@@ -42,7 +42,7 @@ impl PythonSpec {
                     .collect(),
                 _ => Vec::new(),
             }),
-            timeout: p.get("timeout").and_then(Value::as_f64),
+            timeout: p.timeout.as_ref().and_then(Value::as_f64),
         }
     }
 }
