@@ -42,7 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "provider.rs",
             "control.rs",
             "strategy.rs",
-            "config.rs",
+            "config",
         ],
     ),
     (

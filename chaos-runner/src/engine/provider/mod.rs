@@ -125,7 +125,7 @@ pub(crate) fn unexpected(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Substitutes only when there is something to substitute with, as the reference does.
-fn substituted(value: &Value, ctx: &ProviderContext) -> Value {
+pub(crate) fn substituted(value: &Value, ctx: &ProviderContext) -> Value {
     if ctx.configuration.is_empty() && ctx.secrets.is_empty() {
         value.clone()
     } else {
