@@ -4,7 +4,7 @@ use crate::activity::Dry;
 use crate::bridge::PythonBridge;
 use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
-use crate::engine::{Run, RunOptions, run_experiment};
+use crate::engine::{RunHandle, RunOptions, run_experiment};
 use crate::experiment::Experiment;
 use crate::log::{LogFormat, LogOptions, SecretMask};
 use crate::report::{Format, RunReports, check_distinct, check_writable};
@@ -201,7 +201,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
                 Ok(1)
             }
         }
-        Command::Run(args) => run(args, secret_mask, registry, settings),
+        Command::Run(args) => run_command(args, secret_mask, registry, settings),
         Command::Report {
             journals,
             output,
@@ -238,7 +238,7 @@ fn validate_and_report(experiment: &Experiment, vars: &Vars, registry: &Registry
     }
 }
 
-fn run(
+fn run_command(
     args: RunArgs,
     secret_mask: SecretMask,
     registry: Registry,
@@ -267,7 +267,7 @@ fn run(
     }
     check_distinct(&files)?;
     let vars = load_vars(&args.vars, &args.var_files)?;
-    let run = Run::new(Some(args.journal_path.clone()), secret_mask);
+    let run = RunHandle::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
     let experiment = Experiment::from_value(experiment);
     if !args.no_validation && !validate_and_report(&experiment, &vars, &registry) {

@@ -15,7 +15,7 @@
 //!   (configuration, secrets, `--var`, `${name}` substitution);
 //! - what `python` providers call: [`drivers`] (native drivers and the
 //!   [`drivers::Registry`] routing to them or to the [`bridge`], the Python bridge) and
-//!   [`io`] (the run's runtime, HTTP clients and exported variables they share);
+//!   [`run_io`] (the run's runtime, HTTP clients and exported variables they share);
 //! - validation over the model: [`validate`] (every problem at once), [`settings`] (the
 //!   settings file, read and checked);
 //! - [`journal`]: what a run records, and its writer;
@@ -48,7 +48,7 @@ pub mod tolerance;
 // What `python` providers call, and the run's shared I/O.
 pub mod bridge;
 pub mod drivers;
-pub mod io;
+pub mod run_io;
 
 // Validation over the model, and the settings file.
 pub mod settings;

@@ -719,7 +719,7 @@ fn missing_env_configuration_is_an_error_before_the_run() {
     let err = chaos_runner::engine::run_experiment(
         chaos_runner::experiment::Experiment::from_value(e),
         &opts(),
-        &chaos_runner::engine::Run::default(),
+        &chaos_runner::engine::RunHandle::default(),
     )
     .err()
     .map(|e| e.to_string())

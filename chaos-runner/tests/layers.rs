@@ -49,7 +49,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         // What a `python` provider calls: native drivers, the Python bridge, and the
         // run's shared I/O (runtime, HTTP clients, exported variables) they use.
         "drivers",
-        &["io.rs", "bridge", "drivers"],
+        &["run_io.rs", "bridge", "drivers"],
     ),
     (
         // The rules over the model, and the settings file (read and checked).
@@ -473,7 +473,7 @@ fn an_import_from_a_higher_layer_is_reported_with_its_file_and_line() {
         "src/activity.rs:6: `crate::engine::context::RunContext`: `activity.rs` (model) imports from `engine` (engine), a layer above it"
     );
     // A re-export at the root would hide a layer; a module with no layer is named.
-    let hidden = check_file("activity.rs", "use crate::Run;\n", &entries);
+    let hidden = check_file("activity.rs", "use crate::RunHandle;\n", &entries);
     assert_eq!(hidden.len(), 1, "{hidden:?}");
     assert!(hidden[0].message.contains("no module of the crate"));
     let unmapped = check_file("newthing.rs", "fn f() {}\n", &entries);

@@ -6,7 +6,7 @@
 mod common;
 
 use chaos_runner::drivers::Registry;
-use chaos_runner::engine::{Run, RunOptions, run_experiment};
+use chaos_runner::engine::{RunHandle, RunOptions, run_experiment};
 use chaos_runner::experiment::Experiment;
 use common::*;
 use nix::sys::signal::{Signal, kill};
@@ -139,7 +139,7 @@ fn process_interruption_kills_the_group_after_the_direct_child_exited() {
     let mut pids = Pids::new();
     let token = sleep_token(38);
     let method = background_sleep(dir.path(), "bg", &token, None);
-    let run = Run::default();
+    let run = RunHandle::default();
     let runner = {
         let run = run.clone();
         let e = experiment(json!([]), method, json!([]));

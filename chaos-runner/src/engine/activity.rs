@@ -10,11 +10,19 @@ use crate::python_value::py_str;
 use serde_json::Value;
 use std::time::Instant;
 
-/// Where runs are recorded as they start (the method's or the rollbacks' list).
+/// Where runs are recorded as they start: one of the journal's lists.
 #[derive(Clone)]
 pub struct RunSink {
     pub journal: JournalWriter,
-    pub rollbacks: bool,
+    pub list: RunList,
+}
+
+/// The journal's lists of activity runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunList {
+    /// The method's (the journal's `run`).
+    Method,
+    Rollbacks,
 }
 
 /// Runs `activity` on its own thread (a background activity) with `sink`, and returns
@@ -52,10 +60,9 @@ impl Started {
 impl RunSink {
     fn with_list<T>(&self, f: impl FnOnce(&mut Vec<ActivityRun>) -> T) -> Option<T> {
         self.journal.record(|j| {
-            f(if self.rollbacks {
-                &mut j.rollbacks
-            } else {
-                &mut j.run
+            f(match self.list {
+                RunList::Method => &mut j.run,
+                RunList::Rollbacks => &mut j.rollbacks,
             })
         })
     }

@@ -7,7 +7,7 @@ use crate::config::{Configuration, Secrets};
 use crate::drivers::Registry;
 use crate::experiment::Experiment;
 use crate::interrupt::Cancel;
-use crate::io::Io;
+use crate::run_io::RunIo;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub struct RunContext {
     pub registry: Registry,
     pub dry: Option<Dry>,
     /// The run's async runtime and HTTP clients.
-    pub io: Arc<Io>,
+    pub io: Arc<RunIo>,
     /// The run's controls (none when the experiment and the settings declare none).
     pub controls: Arc<Controls>,
 }

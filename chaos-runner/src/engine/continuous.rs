@@ -4,8 +4,8 @@
 use super::RunOptions;
 use super::activity::Abort;
 use super::context::RunContext;
+use super::handle::{RunHandle, StopReason};
 use super::hypothesis::{last_probe_name, run_steady_state_hypothesis};
-use super::shared::{Run, StopReason};
 use crate::critical;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// Runs the hypothesis every `frequency` seconds during the method, on its own thread.
 pub(super) fn spawn_continuous(
     ctx: Arc<RunContext>,
-    run: Run,
+    run: RunHandle,
     options: &RunOptions,
 ) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let (stop, stopped) = mpsc::channel::<()>();

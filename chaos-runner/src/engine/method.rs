@@ -2,18 +2,18 @@
 //! method's controls around it.
 
 use super::activity::{
-    Abort, RunSink, execute_activity, execute_activity_telling, spawn_background,
+    Abort, RunList, RunSink, execute_activity, execute_activity_telling, spawn_background,
 };
 use super::context::RunContext;
 use super::controls::Level;
+use super::handle::{RunHandle, StopReason};
 use super::phases::log_fatal;
-use super::shared::{Run, StopReason};
 use crate::control::Scope;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// Runs the method. Ok(false) when it aborted on an unexpected error.
-pub(super) fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort> {
+pub(super) fn run_method(ctx: &Arc<RunContext>, run: &RunHandle) -> Result<bool, Abort> {
     tracing::info!("Playing your experiment's method now...");
     let cancel = run.cancel();
     run.journal().record(|j| j.run.clear());
@@ -23,7 +23,7 @@ pub(super) fn run_method(ctx: &Arc<RunContext>, run: &Run) -> Result<bool, Abort
     }
     let sink = RunSink {
         journal: run.journal().clone(),
-        rollbacks: false,
+        list: RunList::Method,
     };
     let controls = &ctx.controls;
     controls.apply(

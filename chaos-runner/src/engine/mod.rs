@@ -2,7 +2,7 @@
 //! continuous hypothesis), hypothesis after, rollbacks, journal. Same sequence, statuses
 //! and log lines as chaostoolkit-lib's `Runner._run`.
 //!
-//! A [`Run`] is the state of one run shared by its threads ([`shared`]); the journal
+//! A [`RunHandle`] is the state of one run shared by its threads ([`handle`]); the journal
 //! records, and the engine decides from its own values, never from what it recorded.
 
 pub mod activity;
@@ -10,13 +10,13 @@ mod configuration;
 pub mod context;
 mod continuous;
 pub mod controls;
+pub mod handle;
 pub mod hypothesis;
 mod method;
 mod phases;
 pub mod provider;
 pub mod rollbacks;
 pub mod safeguards;
-pub mod shared;
 pub mod tolerance;
 
 use crate::activity::Dry;
@@ -29,13 +29,13 @@ use crate::drivers::Registry;
 use crate::experiment::Experiment;
 use crate::journal::{Journal, Status, now};
 use crate::strategy::{RollbackStrategy, Strategy};
-use activity::{Abort, RunSink};
+use activity::{Abort, RunList, RunSink};
 use context::RunContext;
 use controls::{Controls, Level};
+pub use handle::{RunHandle, StopReason};
 use phases::{Phases, log_fatal, run_phases};
 use rollbacks::run_rollbacks;
 use serde_json::Value;
-pub use shared::{Run, StopReason};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -96,7 +96,7 @@ impl Outcome {
 pub fn run_experiment(
     experiment: Experiment,
     options: &RunOptions,
-    run: &Run,
+    run: &RunHandle,
 ) -> Result<Outcome, ConfigError> {
     let mut ctx = prepare(experiment, options, run)?;
     let clock = Instant::now();
@@ -145,7 +145,7 @@ pub fn run_experiment(
 fn prepare(
     experiment: Experiment,
     options: &RunOptions,
-    run: &Run,
+    run: &RunHandle,
 ) -> Result<RunContext, ConfigError> {
     let configuration = load_configuration(experiment.configuration.as_ref(), &options.vars)?;
     let secrets = load_secrets(experiment.secrets.as_ref(), &options.vars)?;
@@ -177,7 +177,7 @@ fn prepare(
 
 /// Starts the journal with the experiment as written, its title substituted and the
 /// `dry` option recorded, and sets up the run's controls; returns that experiment.
-fn start(ctx: &mut RunContext, options: &RunOptions, run: &Run) -> Value {
+fn start(ctx: &mut RunContext, options: &RunOptions, run: &RunHandle) -> Value {
     let mut experiment = ctx.experiment.written.clone();
     let title = ctx
         .experiment
@@ -234,12 +234,12 @@ fn strategies(experiment: &Experiment, options: &RunOptions) -> (Strategy, Rollb
 }
 
 /// The rollbacks, their controls around them; a rollback that cannot run aborts the run.
-fn play_rollbacks(ctx: &Arc<RunContext>, run: &Run, status: &mut Option<Status>) {
+fn play_rollbacks(ctx: &Arc<RunContext>, run: &RunHandle, status: &mut Option<Status>) {
     let journal = run.journal();
     let controls = &ctx.controls;
     let sink = RunSink {
         journal: journal.clone(),
-        rollbacks: true,
+        list: RunList::Rollbacks,
     };
     journal.record(|j| j.rollbacks.clear());
     let context = controls.experiment();
@@ -268,7 +268,7 @@ fn play_rollbacks(ctx: &Arc<RunContext>, run: &Run, status: &mut Option<Status>)
 /// experiment ended; returns the final journal.
 fn finish(
     ctx: &RunContext,
-    run: &Run,
+    run: &RunHandle,
     phases: &Phases,
     clock: Instant,
     experiment: Value,

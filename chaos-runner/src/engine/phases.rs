@@ -5,9 +5,9 @@ use super::RunOptions;
 use super::activity::Abort;
 use super::context::RunContext;
 use super::continuous::spawn_continuous;
+use super::handle::{RunHandle, StopReason};
 use super::hypothesis::{last_probe_name, run_steady_state_hypothesis};
 use super::method::run_method;
-use super::shared::{Run, StopReason};
 use crate::critical;
 use crate::journal::{HypothesisState, RunStatus, Status};
 use crate::strategy::Strategy;
@@ -34,7 +34,7 @@ impl Phases {
 /// Hypothesis before, method, hypothesis after.
 pub(super) fn run_phases(
     ctx: &Arc<RunContext>,
-    run: &Run,
+    run: &RunHandle,
     strategy: Strategy,
     has_hypothesis: bool,
     options: &RunOptions,

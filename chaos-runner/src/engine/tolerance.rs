@@ -202,7 +202,7 @@ mod tests {
             Registry::empty(),
             Cancel::new(),
         );
-        let io = std::sync::Arc::new(crate::io::Io::default());
+        let io = std::sync::Arc::new(crate::run_io::RunIo::default());
         let ctx = ProviderContext {
             configuration: &c,
             secrets: &s,

@@ -2,7 +2,7 @@
 //! the library and through the `chaos-runner` binary.
 #![allow(dead_code)]
 
-use chaos_runner::engine::{Outcome, Run, RunOptions, run_experiment};
+use chaos_runner::engine::{Outcome, RunHandle, RunOptions, run_experiment};
 use chaos_runner::experiment::Experiment;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -119,7 +119,7 @@ pub fn run_lib(experiment: Value, options: RunOptions) -> Outcome {
     run_experiment(
         Experiment::from_value(experiment),
         &options,
-        &Run::default(),
+        &RunHandle::default(),
     )
     .expect("configuration loads")
 }

@@ -1,8 +1,8 @@
 //! Running a provider: what actually runs when an activity runs. Each kind's module
 //! reads its spec from the provider as written (after `${}` substitution) and runs it.
 
+mod capped_output;
 pub mod http;
-mod kept;
 pub mod process;
 pub mod python;
 
@@ -10,8 +10,8 @@ use crate::activity::Activity;
 use crate::config::{Configuration, Secrets};
 use crate::drivers::Registry;
 use crate::interrupt::Cancel;
-use crate::io::Io;
 use crate::provider::{Provider, ProviderKind};
+use crate::run_io::RunIo;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub struct ProviderContext<'a> {
     pub registry: &'a Registry,
     pub cancel: &'a Cancel,
     /// Shared, so a native driver's call on a helper thread can use it.
-    pub io: &'a Arc<Io>,
+    pub io: &'a Arc<RunIo>,
 }
 
 /// Why a provider produced no output.

@@ -233,9 +233,9 @@ fn argument_list(arguments: Option<&Value>) -> Vec<String> {
 fn reader<R: Read + Send + 'static>(
     mut r: R,
     closed: Sender<()>,
-) -> std::thread::JoinHandle<super::kept::Kept> {
+) -> std::thread::JoinHandle<super::capped_output::CappedOutput> {
     std::thread::spawn(move || {
-        let mut kept = super::kept::Kept::default();
+        let mut kept = super::capped_output::CappedOutput::default();
         let mut chunk = [0u8; 64 * 1024];
         loop {
             match r.read(&mut chunk) {
@@ -250,6 +250,6 @@ fn reader<R: Read + Send + 'static>(
     })
 }
 
-fn collect(handle: std::thread::JoinHandle<super::kept::Kept>) -> String {
+fn collect(handle: std::thread::JoinHandle<super::capped_output::CappedOutput>) -> String {
     handle.join().unwrap_or_default().into_text()
 }

@@ -3,8 +3,8 @@
 
 use super::spec::{HttpSpec, Timeout};
 use crate::engine::provider::{Output, ProviderContext, ProviderError};
-use crate::io::{ClientKey, Io};
 use crate::python_value::py_str;
+use crate::run_io::{ClientKey, RunIo};
 use reqwest::{Client, RequestBuilder};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -49,7 +49,7 @@ fn seconds(ms: u64) -> String {
 
 /// Runs `request` on the run's runtime with the client for `key`.
 fn with_client<T>(
-    io: &Io,
+    io: &RunIo,
     key: ClientKey,
     request: impl AsyncFnOnce(Client) -> T,
 ) -> Result<T, ProviderError> {
@@ -254,7 +254,7 @@ async fn read_response(r: reqwest::Response) -> Result<Response, reqwest::Error>
     }
     let is_json = headers.get("Content-Type").and_then(Value::as_str) == Some("application/json");
     // At most what the journal keeps: the rest is not read at all.
-    let mut kept = crate::engine::provider::kept::Kept::default();
+    let mut kept = crate::engine::provider::capped_output::CappedOutput::default();
     let mut r = r;
     while let Some(chunk) = r.chunk().await? {
         kept.push(&chunk);
@@ -395,8 +395,8 @@ mod tests {
     }
 
     /// One run's I/O for the whole test binary, shared by every test thread.
-    fn io() -> &'static Arc<Io> {
-        static IO: std::sync::OnceLock<Arc<Io>> = std::sync::OnceLock::new();
+    fn io() -> &'static Arc<RunIo> {
+        static IO: std::sync::OnceLock<Arc<RunIo>> = std::sync::OnceLock::new();
         IO.get_or_init(Default::default)
     }
 

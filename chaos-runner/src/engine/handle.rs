@@ -4,9 +4,9 @@
 //! own values, never from what it recorded.
 
 use crate::interrupt::Cancel;
-use crate::io::Io;
 use crate::journal::{JournalWriter, Status};
 use crate::log::SecretMask;
+use crate::run_io::RunIo;
 use crate::runtime::AsyncRuntime;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -33,32 +33,33 @@ impl StopReason {
     }
 }
 
-/// One run, shared by the engine's threads and the signal handler (clones share it).
+/// A handle on one run: what the engine's threads and the signal handler share (clones
+/// share it).
 #[derive(Debug, Clone, Default)]
-pub struct Run(Arc<RunShared>);
+pub struct RunHandle(Arc<Shared>);
 
 #[derive(Debug, Default)]
-struct RunShared {
+struct Shared {
     cancel: Cancel,
     stop: OnceLock<StopReason>,
     journal: JournalWriter,
-    io: Arc<Io>,
+    io: Arc<RunIo>,
     secret_mask: SecretMask,
 }
 
-impl Run {
+impl RunHandle {
     /// A run whose journal goes to `journal_path` (also on a second signal) and whose
     /// secrets are added to `secret_mask` (the log's, see [`crate::log::init`]).
     pub fn new(journal_path: Option<PathBuf>, secret_mask: SecretMask) -> Self {
-        Run(Arc::new(RunShared {
+        RunHandle(Arc::new(Shared {
             journal: JournalWriter::new(journal_path),
             secret_mask,
-            ..RunShared::default()
+            ..Shared::default()
         }))
     }
 
     /// The run's I/O, for its activities.
-    pub(super) fn io(&self) -> Arc<Io> {
+    pub(super) fn io(&self) -> Arc<RunIo> {
         self.0.io.clone()
     }
 

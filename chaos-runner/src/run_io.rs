@@ -11,7 +11,7 @@ use std::time::Duration;
 /// What providers share for a whole run: the one async runtime (created on first use),
 /// the HTTP clients built so far, and the environment variables activities exported.
 #[derive(Debug, Default)]
-pub struct Io {
+pub struct RunIo {
     pub runtime: AsyncRuntime,
     pub http: Clients,
     pub exported: Exported,
@@ -53,7 +53,7 @@ pub struct ClientKey {
 
 /// The clients built so far, one per client-level setting, reused across activities
 /// and threads: building a client (TLS set-up) is the costly part. They run on the
-/// run's one runtime ([`Io`]).
+/// run's one runtime ([`RunIo`]).
 #[derive(Debug, Default)]
 pub struct Clients(Mutex<HashMap<ClientKey, Client>>);
 
@@ -72,7 +72,7 @@ impl Clients {
 impl Clients {
     /// The client with `requests`' defaults (TLS verified, no timeouts, a new
     /// connection per request), for native drivers calling an HTTP API. Call it inside
-    /// the run's runtime ([`Io::runtime`]).
+    /// the run's runtime ([`RunIo::runtime`]).
     pub fn plain(&self) -> Result<Client, ClientError> {
         self.get(ClientKey {
             verify_tls: true,
