@@ -5,9 +5,9 @@
 
 mod common;
 
-use chaos_runner::drivers::Registry;
-use chaos_runner::engine::{RunHandle, RunOptions, run_experiment};
-use chaos_runner::experiment::Experiment;
+use chaos_runner::Experiment;
+use chaos_runner::Registry;
+use chaos_runner::{RunHandle, RunOptions, run_experiment};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

@@ -1,10 +1,10 @@
 //! Every validation rule, reported with its JSON pointer, all problems at once;
 //! and a bounded property test: no input makes loading + validation panic.
 
-use chaos_runner::config::Vars;
-use chaos_runner::drivers::Registry;
-use chaos_runner::experiment::{Experiment, Format, parse};
-use chaos_runner::validate::validate;
+use chaos_runner::Registry;
+use chaos_runner::Vars;
+use chaos_runner::validate;
+use chaos_runner::{Experiment, Format, parse_experiment as parse};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

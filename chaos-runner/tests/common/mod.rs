@@ -2,8 +2,8 @@
 //! the library and through the `chaos-runner` binary.
 #![allow(dead_code)]
 
-use chaos_runner::engine::{Outcome, RunHandle, RunOptions, run_experiment};
-use chaos_runner::experiment::Experiment;
+use chaos_runner::Experiment;
+use chaos_runner::{Outcome, RunHandle, RunOptions, run_experiment};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -291,7 +291,7 @@ pub fn run_runner(
         .args(&args)
         .env("PYTHONPATH", python_modules)
         .env(
-            chaos_runner::bridge::PYTHON_ENV,
+            chaos_runner::PYTHON_ENV,
             test_kit::tier::chaos_bin().with_file_name("python"),
         )
         .current_dir(work)

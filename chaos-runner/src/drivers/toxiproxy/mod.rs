@@ -21,8 +21,6 @@ use crate::python_value::{py_repr, py_truthy};
 use api::Api;
 use args::{CreateProxy, ModifyProxy, NewToxic, Port, Request};
 
-pub use api::base_url;
-
 /// The driver; it holds nothing: the client and runtime are the run's ([`Context::io`]).
 #[derive(Debug, Default)]
 pub struct ToxiproxyDriver;

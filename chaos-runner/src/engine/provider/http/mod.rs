@@ -9,4 +9,4 @@ mod request;
 mod spec;
 
 pub use request::run;
-pub use spec::{ExpectedStatus, HttpSpec, Timeout};
+pub use spec::HttpSpec;
