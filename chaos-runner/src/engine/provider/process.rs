@@ -229,7 +229,7 @@ fn argument_list(arguments: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-/// Reads a pipe to its end, keeping what the journal may hold (`super::kept`).
+/// Reads a pipe to its end, keeping what the journal may hold ([`super::capped_output`]).
 fn reader<R: Read + Send + 'static>(
     mut r: R,
     closed: Sender<()>,
