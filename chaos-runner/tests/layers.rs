@@ -1,10 +1,10 @@
 //! chaos-runner's layers point one way: each module of `src/` belongs to one layer, and
 //! imports only from its own layer or the layers below it. This test reads the source,
-//! finds every `crate::` path (in `use` items and in expressions, comments and string
-//! literals left out) and fails naming the file, the line and the import when one
-//! reaches a layer above its own. It maps `src/`'s top-level entries (a directory with
-//! everything in it), so a `super::` path, which stays inside one entry, never crosses
-//! a layer; a new module must be given a layer here before the test passes.
+//! finds every `crate::` path (in `use` items and in expressions; comments and string
+//! literals left out) and every `super::` path that climbs out of its top-level entry,
+//! and fails naming the file, the line and the import when one reaches a layer above
+//! its own. It maps `src/`'s top-level entries (a directory with everything in it), so
+//! a new module must be given a layer here before the test passes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -220,27 +220,54 @@ fn code_only(source: &str) -> String {
     out
 }
 
-/// Every `crate::` path in `code` (comments and literals already blanked), groups
-/// expanded (`crate::{a::B, c}` gives `crate::a::B` and `crate::c`), with its line.
+/// Every `crate::` and `super::` path in `code` (comments and literals already
+/// blanked), groups expanded (`crate::{a::B, c}` gives `crate::a::B` and `crate::c`),
+/// with its line.
 fn crate_paths(code: &str) -> Vec<(usize, String)> {
     let chars: Vec<char> = code.chars().collect();
     let mut found = Vec::new();
     let mut i = 0;
-    while i + 7 <= chars.len() {
-        let is_start = chars[i..i + 7].iter().collect::<String>() == "crate::"
-            && !chars
-                .get(i.wrapping_sub(1))
-                .is_some_and(|p| p.is_alphanumeric() || *p == '_' || *p == '$');
-        if !is_start {
+    while i < chars.len() {
+        let prefix = ["crate", "super"].into_iter().find(|p| {
+            let token: String = chars[i..].iter().take(p.len() + 2).collect();
+            token == format!("{p}::")
+        });
+        let after_ident = chars
+            .get(i.wrapping_sub(1))
+            .is_some_and(|p| p.is_alphanumeric() || *p == '_' || *p == '$' || *p == ':');
+        let Some(prefix) = prefix.filter(|_| !after_ident) else {
             i += 1;
             continue;
-        }
-        let (paths, end) = parse_tail(&chars, i + 7, "crate".to_string());
+        };
+        let start = i + prefix.len() + 2;
+        let (paths, end) = parse_tail(&chars, start, prefix.to_string());
         let line_of = |at: usize| chars[..at].iter().filter(|c| **c == '\n').count() + 1;
         found.extend(paths.into_iter().map(|(at, p)| (line_of(at), p)));
-        i = end.max(i + 7);
+        i = end.max(start);
     }
     found
+}
+
+/// The module path of a source file: `engine/provider/mod.rs` -> `engine::provider`.
+fn module_of(file: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = file.trim_end_matches(".rs").split('/').collect();
+    if matches!(parts.last(), Some(&"mod") | Some(&"lib") | Some(&"main")) {
+        parts.pop();
+    }
+    parts
+}
+
+/// A `super::` path as a `crate::` one, when it climbs out of the file's top-level
+/// entry (`super::super::cli::x` from `engine/activity.rs` is `crate::cli::x`); `None`
+/// when it stays inside (a `super` in a file's inline test module names the file's own
+/// module, so this errs towards staying inside).
+fn climbed(file: &str, path: &str) -> Option<String> {
+    let module = module_of(file);
+    let segments: Vec<&str> = path.split("::").collect();
+    let supers = segments.iter().take_while(|s| **s == "super").count();
+    let rest = &segments[supers..];
+    (supers >= module.len() && !rest.is_empty() && rest[0] != "*")
+        .then(|| format!("crate::{}", rest.join("::")))
 }
 
 /// Parses what follows `prefix::` at `at`: a path, or a `{...}` group of them. Each
@@ -331,6 +358,20 @@ fn check_file(file: &str, source: &str, entries: &[String]) -> Vec<Violation> {
     };
     let mut out = Vec::new();
     for (line, path) in crate_paths(&code_only(source)) {
+        let path = if path.starts_with("super") {
+            // Only a climb that names another top-level entry is an import to check (an
+            // inline module's `super::item` names an item of the file's own module).
+            match climbed(file, &path).filter(|p| {
+                p.split("::")
+                    .nth(1)
+                    .is_some_and(|first| entry_named(first, entries).is_some())
+            }) {
+                Some(path) => path,
+                None => continue,
+            }
+        } else {
+            path
+        };
         let mut segments = path.split("::").skip(1);
         let Some(first) = segments.next() else {
             continue;
@@ -478,6 +519,22 @@ fn an_import_from_a_higher_layer_is_reported_with_its_file_and_line() {
     assert!(hidden[0].message.contains("no module of the crate"));
     let unmapped = check_file("newthing.rs", "fn f() {}\n", &entries);
     assert!(unmapped[0].message.contains("has no layer"), "{unmapped:?}");
+}
+
+#[test]
+fn a_super_path_that_climbs_out_of_its_entry_is_checked_too() {
+    let entries: Vec<String> = ["engine", "cli.rs", "diagnostics.rs"]
+        .map(String::from)
+        .to_vec();
+    let source = "use super::context::RunContext;\nuse super::super::cli::main;\n\
+                  use super::super::diagnostics::Problems;\npub(super) fn f() {}\n";
+    let found = check_file("engine/activity.rs", source, &entries);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].line, 2);
+    assert_eq!(found[0].import, "crate::cli::main");
+    // In a top-level file, `super` is its own inline test module's parent: no climb.
+    let tests = "mod tests { use super::*; use super::helper; }\n";
+    assert!(check_file("cli.rs", tests, &entries).is_empty());
 }
 
 #[test]
