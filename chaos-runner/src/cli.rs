@@ -4,12 +4,13 @@ use crate::activity::Dry;
 use crate::bridge::PythonBridge;
 use crate::config::{Vars, load_vars};
 use crate::drivers::Registry;
-use crate::hypothesis::Strategy;
+use crate::engine::{RunHandle, RunOptions, run_experiment};
+use crate::experiment::Experiment;
 use crate::log::{LogFormat, LogOptions, SecretMask};
 use crate::report::{Format, RunReports, check_distinct, check_writable};
-use crate::rollback::RollbackStrategy;
-use crate::run::{Run, RunOptions, run_experiment};
 use crate::runtime::AsyncRuntime;
+use crate::strategy::RollbackStrategy;
+use crate::strategy::Strategy;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -183,8 +184,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
             |r, module| r.bridge_modules(module),
         )
         .skip_unrunnable_controls(cli.skip_unrunnable_controls);
-    let settings =
-        crate::control::settings::load(cli.settings.as_deref()).map_err(anyhow::Error::msg)?;
+    let settings = crate::settings::load(cli.settings.as_deref()).map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Discover => {
             println!(
@@ -199,6 +199,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
         } => {
             let runtime = AsyncRuntime::new();
             let experiment = crate::experiment::load(&source, !no_verify_tls, &runtime)?;
+            let experiment = Experiment::from_value(experiment);
             if validate_and_report(&experiment, &Vars::default(), &registry) {
                 tracing::info!("experiment syntax and semantic look valid");
                 Ok(0)
@@ -206,7 +207,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
                 Ok(1)
             }
         }
-        Command::Run(args) => run(args, secret_mask, registry, settings),
+        Command::Run(args) => run_command(args, secret_mask, registry, settings),
         Command::Report {
             journals,
             output,
@@ -224,7 +225,7 @@ fn execute(cli: Cli, secret_mask: SecretMask) -> Result<i32> {
 }
 
 /// Logs every problem; true when the experiment is valid.
-fn validate_and_report(experiment: &serde_json::Value, vars: &Vars, registry: &Registry) -> bool {
+fn validate_and_report(experiment: &Experiment, vars: &Vars, registry: &Registry) -> bool {
     tracing::info!("Validating the experiment's syntax");
     let report = crate::validate::validate(experiment, registry, vars);
     for w in &report.warnings {
@@ -246,11 +247,11 @@ fn validate_and_report(experiment: &serde_json::Value, vars: &Vars, registry: &R
     }
 }
 
-fn run(
+fn run_command(
     args: RunArgs,
     secret_mask: SecretMask,
     registry: Registry,
-    settings: crate::control::settings::Settings,
+    settings: crate::settings::Settings,
 ) -> Result<i32> {
     if let Err(why) = crate::duration::check(args.hypothesis_frequency) {
         bail!("--hypothesis-frequency {why}");
@@ -275,8 +276,9 @@ fn run(
     }
     check_distinct(&files)?;
     let vars = load_vars(&args.vars, &args.var_files)?;
-    let run = Run::new(Some(args.journal_path.clone()), secret_mask);
+    let run = RunHandle::new(Some(args.journal_path.clone()), secret_mask);
     let experiment = crate::experiment::load(&args.source, !args.no_verify_tls, run.runtime())?;
+    let experiment = Experiment::from_value(experiment);
     if !args.no_validation && !validate_and_report(&experiment, &vars, &registry) {
         return Ok(1);
     }

@@ -7,9 +7,11 @@
 //! does (a run may skip validation).
 
 use crate::activity::{Activity, Entry};
-use crate::hypothesis::{Hypothesis, Strategy};
-use crate::rollback::RollbackStrategy;
+use crate::control::{ControlList, Declared};
+use crate::hypothesis::Hypothesis;
 use crate::runtime::AsyncRuntime;
+use crate::strategy::RollbackStrategy;
+use crate::strategy::Strategy;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -49,21 +51,69 @@ pub enum Format {
     Sniff,
 }
 
-/// An experiment, read. What the journal echoes stays the loaded `Value`.
+/// A value as written, by shape: what the rules look at where the shape is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// Absent, or `null`.
+    #[default]
+    Missing,
+    Mapping {
+        empty: bool,
+    },
+    List,
+    /// Anything else.
+    Other,
+}
+
+impl Shape {
+    pub fn of(value: Option<&Value>) -> Shape {
+        match value {
+            None | Some(Value::Null) => Shape::Missing,
+            Some(Value::Object(o)) => Shape::Mapping {
+                empty: o.is_empty(),
+            },
+            Some(Value::Array(_)) => Shape::List,
+            Some(_) => Shape::Other,
+        }
+    }
+}
+
+/// An experiment, read once: the typed values the rules and the run use, and the
+/// document as loaded, which the journal echoes and control hooks receive.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Experiment {
+    /// As loaded (unknown keys included, in file order).
+    pub written: Value,
+    /// The document's own shape (the rules want a non-empty mapping).
+    pub shape: Shape,
     /// As written (`${}` is resolved for the journal).
     pub title: Option<Value>,
+    pub description: Option<Value>,
+    pub tags: Option<Value>,
+    pub extensions: Option<Value>,
+    /// Each extension's name, trimmed, when it is a string (when `extensions` is a list).
+    pub extension_names: Vec<Option<String>>,
     /// The `configuration` and `secrets` sections, as [`crate::config`] loads them.
     pub configuration: Option<Value>,
     pub secrets: Option<Value>,
+    /// The top-level controls, and their list as written (for the control rules).
+    pub controls: Vec<Declared>,
+    pub control_list: Option<ControlList>,
+    /// The names a `ref` may name: the top-level controls without a `ref` of their own.
+    pub control_names: Vec<String>,
     /// The controls declared below the top level (on the hypothesis and the
     /// activities): the run configures and cleans them up with the top-level ones.
-    pub nested_controls: Vec<crate::control::Declared>,
+    pub nested_controls: Vec<Declared>,
+    pub hypothesis_shape: Shape,
     /// A non-empty `steady-state-hypothesis` mapping.
     pub hypothesis: Option<Hypothesis>,
+    pub method_shape: Shape,
     pub method: Vec<Entry>,
+    pub rollbacks_shape: Shape,
     pub rollbacks: Vec<Entry>,
+    /// The `runtime` and `contributions` sections, as written.
+    pub runtime: Option<Value>,
+    pub contributions: Option<Value>,
     /// `runtime.hypothesis.strategy`, when it names one.
     pub hypothesis_strategy: Option<Strategy>,
     /// `runtime.rollbacks.strategy`, when it names one.
@@ -78,7 +128,9 @@ pub(crate) fn entries(list: Option<&Value>) -> Vec<Entry> {
 }
 
 impl Experiment {
-    pub fn from_value(experiment: &Value) -> Experiment {
+    /// Reads the loaded document (leniently, as the reference does: a run may skip
+    /// validation); done once per command.
+    pub fn from_value(experiment: Value) -> Experiment {
         let get = |key: &str| experiment.get(key);
         // A strategy named in the `runtime` section: the command line's names (and aliases).
         fn strategy<T: clap::ValueEnum>(experiment: &Value, section: &str) -> Option<T> {
@@ -89,17 +141,48 @@ impl Experiment {
                 .and_then(Value::as_str)?;
             T::from_str(name, false).ok()
         }
+        let extension_names = get("extensions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                e.get("name")
+                    .and_then(Value::as_str)
+                    .map(|n| n.trim().to_string())
+            })
+            .collect();
         let mut e = Experiment {
+            shape: Shape::of(Some(&experiment)),
             title: get("title").cloned(),
+            description: get("description").cloned(),
+            tags: get("tags").cloned(),
+            extensions: get("extensions").cloned(),
+            extension_names,
             configuration: get("configuration").cloned(),
             secrets: get("secrets").cloned(),
+            controls: crate::control::declared(get("controls")),
+            control_list: get("controls").map(ControlList::from_value),
+            control_names: get("controls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| c.get("ref").is_none())
+                .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect(),
             nested_controls: Vec::new(),
+            hypothesis_shape: Shape::of(get("steady-state-hypothesis")),
             hypothesis: get("steady-state-hypothesis").and_then(Hypothesis::from_value),
+            method_shape: Shape::of(get("method")),
             method: entries(get("method")),
+            rollbacks_shape: Shape::of(get("rollbacks")),
             rollbacks: entries(get("rollbacks")),
-            hypothesis_strategy: strategy(experiment, "hypothesis"),
-            rollback_strategy: strategy(experiment, "rollbacks"),
+            runtime: get("runtime").cloned(),
+            contributions: get("contributions").cloned(),
+            hypothesis_strategy: strategy(&experiment, "hypothesis"),
+            rollback_strategy: strategy(&experiment, "rollbacks"),
+            written: Value::Null,
         };
+        e.written = experiment;
         let hypothesis = e.hypothesis.iter();
         let activities = hypothesis
             .clone()
@@ -255,7 +338,7 @@ async fn request(
     url: &str,
     verify_tls: bool,
 ) -> Result<(reqwest::StatusCode, String, Result<String, String>), reqwest::Error> {
-    crate::provider::tls::install_default_provider();
+    crate::tls::install_default_provider();
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(!verify_tls)
         .timeout(Duration::from_secs(60))
@@ -335,15 +418,16 @@ pub fn parse(source: &str, text: &str, format: Format) -> Result<Value, LoadErro
 }
 
 fn parse_json(source: &str, text: &str) -> Result<Value, LoadError> {
-    let (value, repeated) = crate::document::parse_json(text).map_err(|e| LoadError::Syntax {
-        origin: source.to_string(),
-        format: "JSON",
-        line: e.line(),
-        // serde_json says column 0 for "before the first character" (an early end of
-        // file after a newline); editors count from 1.
-        column: e.column().max(1),
-        reason: strip_position(&e.to_string()),
-    })?;
+    let (value, repeated) =
+        crate::strict_json::parse_json(text).map_err(|e| LoadError::Syntax {
+            origin: source.to_string(),
+            format: "JSON",
+            line: e.line(),
+            // serde_json says column 0 for "before the first character" (an early end of
+            // file after a newline); editors count from 1.
+            column: e.column().max(1),
+            reason: strip_position(&e.to_string()),
+        })?;
     for at in repeated {
         tracing::warn!("{source}: a key appears more than once in {at} (the last one counts)");
     }

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(chaos_runner::cli::main());
+    std::process::exit(chaos_runner::main());
 }

@@ -1,7 +1,7 @@
 //! The one tokio runtime through which sync code drives async work (the `http`
 //! provider's requests, loading an experiment from a URL).
 //!
-//! It is owned by one long-lived value (the [`crate::run::Run`], or the `validate`
+//! It is owned by one long-lived value (the [`crate::engine::RunHandle`], or the `validate`
 //! command), built on first use so runs that never make an HTTP call never start it,
 //! shared by every thread that needs it, and dropped with its owner.
 //!

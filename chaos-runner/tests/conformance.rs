@@ -2,13 +2,13 @@
 
 mod common;
 
-use chaos_runner::activity::Dry;
-use chaos_runner::config::Vars;
-use chaos_runner::drivers::{Argument, Context, Driver, DriverError, Function, Registry};
-use chaos_runner::hypothesis::Strategy;
-use chaos_runner::journal::Status;
-use chaos_runner::rollback::RollbackStrategy;
-use chaos_runner::run::RunOptions;
+use chaos_runner::Dry;
+use chaos_runner::RollbackStrategy;
+use chaos_runner::RunOptions;
+use chaos_runner::Status;
+use chaos_runner::Strategy;
+use chaos_runner::Vars;
+use chaos_runner::{Argument, Context, Driver, DriverError, Function, Registry};
 use common::*;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -622,7 +622,7 @@ fn background_activities_are_recorded_in_the_order_they_are_declared() {
         json!({"type": "action", "name": name, "background": true, "pauses": {"before": pause},
                "provider": {"type": "process", "path": "true"}})
     };
-    let names = |runs: &[chaos_runner::journal::ActivityRun]| -> Vec<String> {
+    let names = |runs: &[chaos_runner::ActivityRun]| -> Vec<String> {
         runs.iter()
             .map(|r| r.activity["name"].as_str().unwrap_or("").to_string())
             .collect()
@@ -669,7 +669,7 @@ fn configuration_secrets_and_vars_substitution() {
         r#"{"configuration": {"overridden": "json-wins"}}"#,
     )
     .expect("write");
-    let vars = chaos_runner::config::load_vars(
+    let vars = chaos_runner::load_vars(
         &["typed:int=7".into(), "plain=var-value".into()],
         &[var_file, env_file, json_file],
     )
@@ -716,10 +716,14 @@ fn configuration_secrets_and_vars_substitution() {
 fn missing_env_configuration_is_an_error_before_the_run() {
     let mut e = experiment(json!([]), json!([]), json!([]));
     e["configuration"] = json!({"x": {"type": "env", "key": "CHAOS_RUNNER_T_SURELY_UNSET"}});
-    let err = chaos_runner::run::run_experiment(e, &opts(), &chaos_runner::run::Run::default())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = chaos_runner::run_experiment(
+        chaos_runner::Experiment::from_value(e),
+        &opts(),
+        &chaos_runner::RunHandle::default(),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(err.contains("CHAOS_RUNNER_T_SURELY_UNSET"), "{err}");
 }
 

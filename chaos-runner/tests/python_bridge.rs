@@ -37,7 +37,7 @@ fn run_bridged(experiment: &Value, extra: &[&str]) -> CliRun {
         extra,
         &[
             ("PYTHONPATH", fixture_modules().as_os_str()),
-            (chaos_runner::bridge::PYTHON_ENV, python.as_os_str()),
+            (chaos_runner::PYTHON_ENV, python.as_os_str()),
         ],
     )
 }
@@ -57,7 +57,7 @@ fn run_bridged_within(experiment: &Value, limit: Duration) -> (CliRun, Duration)
         .arg(&journal)
         .arg(&file)
         .env("PYTHONPATH", fixture_modules())
-        .env(chaos_runner::bridge::PYTHON_ENV, venv_python())
+        .env(chaos_runner::PYTHON_ENV, venv_python())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -166,7 +166,7 @@ fn compat_tier_bridge_validation_follows_chaoslib() {
         &e,
         &[
             ("PYTHONPATH", fixture_modules().as_os_str()),
-            (chaos_runner::bridge::PYTHON_ENV, venv_python().as_os_str()),
+            (chaos_runner::PYTHON_ENV, venv_python().as_os_str()),
         ],
         &[
             "/method/0/provider/module: could not find Python module 'no_such_module_here' in activity 'no-module'",
@@ -249,7 +249,7 @@ fn compat_tier_interpreter_of_the_chaos_on_path() {
         &[
             ("PYTHONPATH", fixture_modules().as_os_str()),
             ("PATH", &path),
-            (chaos_runner::bridge::PYTHON_ENV, "".as_ref()),
+            (chaos_runner::PYTHON_ENV, "".as_ref()),
             ("VIRTUAL_ENV", "".as_ref()),
         ],
     );
@@ -280,7 +280,7 @@ fn compat_tier_second_interrupt_kills_the_interpreter() {
         .arg(dir.path().join("journal.json"))
         .arg(&file)
         .env("PYTHONPATH", fixture_modules())
-        .env(chaos_runner::bridge::PYTHON_ENV, venv_python())
+        .env(chaos_runner::PYTHON_ENV, venv_python())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");

@@ -5,8 +5,9 @@
 
 mod common;
 
-use chaos_runner::drivers::Registry;
-use chaos_runner::run::{Run, RunOptions, run_experiment};
+use chaos_runner::Experiment;
+use chaos_runner::Registry;
+use chaos_runner::{RunHandle, RunOptions, run_experiment};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -138,11 +139,13 @@ fn process_interruption_kills_the_group_after_the_direct_child_exited() {
     let mut pids = Pids::new();
     let token = sleep_token(38);
     let method = background_sleep(dir.path(), "bg", &token, None);
-    let run = Run::default();
+    let run = RunHandle::default();
     let runner = {
         let run = run.clone();
         let e = experiment(json!([]), method, json!([]));
-        std::thread::spawn(move || run_experiment(e, &opts(), &run).map(|o| journal_json(&o)))
+        std::thread::spawn(move || {
+            run_experiment(Experiment::from_value(e), &opts(), &run).map(|o| journal_json(&o))
+        })
     };
     let sleep_pid = pids.read(&dir.path().join("bg.pid"), &token);
     // Let the shell exit first: only its `sleep` is left in the group.

@@ -1,19 +1,23 @@
 //! Every validation rule, reported with its JSON pointer, all problems at once;
 //! and a bounded property test: no input makes loading + validation panic.
 
-use chaos_runner::config::Vars;
-use chaos_runner::drivers::Registry;
-use chaos_runner::experiment::{Format, parse};
-use chaos_runner::validate::validate;
+use chaos_runner::Registry;
+use chaos_runner::Vars;
+use chaos_runner::validate;
+use chaos_runner::{Experiment, Format, parse_experiment as parse};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn problems(e: &Value) -> Vec<String> {
-    validate(e, &Registry::builtin(), &Vars::default())
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect()
+    validate(
+        &Experiment::from_value(e.clone()),
+        &Registry::builtin(),
+        &Vars::default(),
+    )
+    .problems
+    .iter()
+    .map(|p| p.to_string())
+    .collect()
 }
 
 fn base() -> Value {
@@ -419,7 +423,7 @@ proptest! {
 
     #[test]
     fn validation_never_panics(v in arb_json()) {
-        let report = validate(&v, &Registry::builtin(), &Vars::default());
+        let report = validate(&Experiment::from_value(v.clone()), &Registry::builtin(), &Vars::default());
         // A non-mapping is always invalid.
         if !v.is_object() {
             prop_assert!(!report.is_valid());
@@ -462,7 +466,7 @@ proptest! {
     fn parsing_never_panics(text in ".{0,200}", yaml in any::<bool>()) {
         let format = if yaml { Format::Yaml } else { Format::Json };
         if let Ok(v) = parse("fuzz", &text, format) {
-            let _ = validate(&v, &Registry::builtin(), &Vars::default());
+            let _ = validate(&Experiment::from_value(v), &Registry::builtin(), &Vars::default());
         }
         let _ = parse("fuzz", &text, Format::Sniff);
     }

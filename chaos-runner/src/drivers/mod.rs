@@ -9,7 +9,7 @@ pub mod toxiproxy;
 
 use crate::bridge::PythonBridge;
 use crate::interrupt::Cancel;
-use crate::provider::Io;
+use crate::run_io::RunIo;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -63,7 +63,7 @@ pub struct Context<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// The run's I/O: its one async runtime and HTTP clients, and the environment
     /// variables activities exported for the rest of the run.
-    pub io: &'a Io,
+    pub io: &'a RunIo,
     /// Set on Ctrl-C: a driver waiting on I/O gives up.
     pub cancel: &'a Cancel,
 }

@@ -2,7 +2,8 @@
 //! the library and through the `chaos-runner` binary.
 #![allow(dead_code)]
 
-use chaos_runner::run::{Outcome, Run, RunOptions, run_experiment};
+use chaos_runner::Experiment;
+use chaos_runner::{Outcome, RunHandle, RunOptions, run_experiment};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -115,7 +116,12 @@ fn handle(mut request: tiny_http::Request) {
 
 /// Runs an experiment through the library (no validation) and returns the outcome.
 pub fn run_lib(experiment: Value, options: RunOptions) -> Outcome {
-    run_experiment(experiment, &options, &Run::default()).expect("configuration loads")
+    run_experiment(
+        Experiment::from_value(experiment),
+        &options,
+        &RunHandle::default(),
+    )
+    .expect("configuration loads")
 }
 
 /// The journal of an outcome as JSON, for pointer lookups.
@@ -285,7 +291,7 @@ pub fn run_runner(
         .args(&args)
         .env("PYTHONPATH", python_modules)
         .env(
-            chaos_runner::bridge::PYTHON_ENV,
+            chaos_runner::PYTHON_ENV,
             test_kit::tier::chaos_bin().with_file_name("python"),
         )
         .current_dir(work)

@@ -14,8 +14,8 @@ mod common;
 mod compare;
 mod generate;
 
-use chaos_runner::config::Vars;
-use chaos_runner::drivers::Registry;
+use chaos_runner::Registry;
+use chaos_runner::Vars;
 use common::*;
 use compare::{Difference, differences, view};
 use generate::{Case, case};
@@ -344,7 +344,11 @@ fn generated_experiments_are_valid_and_reproducible() {
     let mut tags = std::collections::BTreeSet::new();
     for seed in 0..400 {
         let c = case(seed);
-        let report = chaos_runner::validate::validate(&c.experiment, &Registry::builtin(), &vars);
+        let report = chaos_runner::validate(
+            &chaos_runner::Experiment::from_value(c.experiment.clone()),
+            &Registry::builtin(),
+            &vars,
+        );
         assert!(
             report.problems.is_empty(),
             "seed {seed}: {:?}\n{}",

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 
 use crate::drivers::{Context, DriverError};
-use crate::pyvalue::{py_str, py_truthy};
+use crate::python_value::{py_str, py_truthy};
 
 /// The most of an answer's body kept: Toxiproxy's answers are a few KB; a larger one
 /// is not Toxiproxy and is not held in memory.

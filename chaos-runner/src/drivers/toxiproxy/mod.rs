@@ -17,11 +17,9 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{Context, Driver, DriverError, Function};
-use crate::pyvalue::{py_repr, py_truthy};
+use crate::python_value::{py_repr, py_truthy};
 use api::Api;
 use args::{CreateProxy, ModifyProxy, NewToxic, Port, Request};
-
-pub use api::base_url;
 
 /// The driver; it holds nothing: the client and runtime are the run's ([`Context::io`]).
 #[derive(Debug, Default)]

@@ -1,111 +1,45 @@
 //! Experiment validation: chaostoolkit-lib's rules, but every problem is reported at
-//! once, each with its location as a JSON pointer (`/method/2/provider/url`).
+//! once, each with its location as a JSON pointer (`/method/2/provider/url`). This
+//! module holds the experiment-level rules; [`activity`], [`provider`], [`tolerance`]
+//! and [`control`] the rules of each part.
 
-use crate::activity::Activity;
+pub mod activity;
+pub mod control;
+pub mod provider;
+pub mod tolerance;
+
+use crate::activity::Entry;
 use crate::config::{Vars, load_configuration, load_secrets};
+use crate::control::{ControlKind, ControlList};
+use crate::diagnostics::{Problems, Report, pointer};
 use crate::drivers::Registry;
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, Shape};
+use crate::python_value::{py_str, py_truthy};
+use crate::tolerance::Tolerance;
 use clap::ValueEnum;
 use serde_json::Value;
 
-/// One thing wrong with an experiment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// JSON pointer to the offending value ("" for the whole document).
-    pub pointer: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
-        write!(f, "{at}: {}", self.message)
-    }
-}
-
-/// Non-fatal remarks (e.g. `controls` are ignored).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    pub problems: Vec<Problem>,
-    pub warnings: Vec<String>,
-}
-
-impl Report {
-    pub fn is_valid(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-/// Where the rules put what they find, in the order they find it. Each module holds
-/// its own rules: [`Activity::validate`], [`crate::provider::Provider::validate`] and
-/// the provider specs', [`crate::tolerance::validate`]; this module the experiment's.
-#[derive(Debug, Default)]
-pub struct Problems {
-    problems: Vec<Problem>,
-    warnings: Vec<String>,
-}
-
-impl Problems {
-    pub fn add(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem {
-            pointer: pointer.into(),
-            message: message.into(),
-        });
-    }
-
-    /// The problems and the warnings found.
-    pub fn into_parts(self) -> (Vec<Problem>, Vec<String>) {
-        (self.problems, self.warnings)
-    }
-
-    /// Something that does not make the experiment invalid but that the user should
-    /// know before it runs (e.g. a Python module that could not be checked).
-    pub fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(message.into());
-    }
-}
-
-/// `base` followed by one more JSON pointer token (escaped).
-pub fn pointer(base: &str, token: impl std::fmt::Display) -> String {
-    let token = token.to_string().replace('~', "~0").replace('/', "~1");
-    format!("{base}/{token}")
-}
-
-/// Python truthiness of an optional value.
-pub fn truthy(v: Option<&Value>) -> bool {
-    v.is_some_and(crate::pyvalue::py_truthy)
-}
-
 struct Checker<'a> {
     registry: &'a Registry,
-    experiment: &'a Value,
-    /// The experiment read, for `ref` lookups.
-    read: Experiment,
+    experiment: &'a Experiment,
     problems: Problems,
     warnings: Vec<String>,
 }
 
 /// Validates `experiment`. `vars` resolve configuration and secrets the way the run
 /// will (so `--var` can provide what an env entry lacks).
-pub fn validate(experiment: &Value, registry: &Registry, vars: &Vars) -> Report {
+pub fn validate(experiment: &Experiment, registry: &Registry, vars: &Vars) -> Report {
     let mut c = Checker {
         registry,
         experiment,
-        read: Experiment::from_value(experiment),
         problems: Problems::default(),
         warnings: Vec::new(),
     };
     c.experiment_rules(vars);
+    let (problems, found) = c.problems.into_parts();
     let mut warnings = c.warnings;
-    warnings.extend(c.problems.warnings);
-    Report {
-        problems: c.problems.problems,
-        warnings,
-    }
+    warnings.extend(found);
+    Report { problems, warnings }
 }
 
 impl Checker<'_> {
@@ -114,21 +48,25 @@ impl Checker<'_> {
     }
 
     fn experiment_rules(&mut self, vars: &Vars) {
-        let Some(exp) = self.experiment.as_object() else {
-            self.problem("", "an experiment must be a mapping");
-            return;
-        };
-        if exp.is_empty() {
-            self.problem("", "an empty experiment is not an experiment");
-            return;
+        let exp = self.experiment;
+        match exp.shape {
+            Shape::Mapping { empty: false } => {}
+            Shape::Mapping { empty: true } => {
+                self.problem("", "an empty experiment is not an experiment");
+                return;
+            }
+            _ => {
+                self.problem("", "an experiment must be a mapping");
+                return;
+            }
         }
-        if !truthy(exp.get("title")) {
+        if !exp.title.as_ref().is_some_and(py_truthy) {
             self.problem("/title", "experiment requires a title");
         }
-        if !truthy(exp.get("description")) {
+        if !exp.description.as_ref().is_some_and(py_truthy) {
             self.problem("/description", "experiment requires a description");
         }
-        match exp.get("tags") {
+        match &exp.tags {
             Some(Value::Array(tags)) => {
                 for (i, t) in tags.iter().enumerate() {
                     if t.as_str().is_none_or(str::is_empty) {
@@ -139,44 +77,44 @@ impl Checker<'_> {
                     }
                 }
             }
-            Some(v) if crate::pyvalue::py_truthy(v) => self.problem(
+            Some(v) if py_truthy(v) => self.problem(
                 "/tags",
                 "experiment tags must be a list of non-empty strings",
             ),
             _ => {}
         }
-        if let Some(ext) = exp
-            .get("extensions")
-            .filter(|v| crate::pyvalue::py_truthy(v))
-        {
-            match ext.as_array() {
-                Some(items) => {
-                    for (i, e) in items.iter().enumerate() {
-                        let name = e.get("name").and_then(Value::as_str).map(str::trim);
-                        if name.is_none_or(str::is_empty) {
-                            self.problem(
-                                pointer("/extensions", i),
-                                "All extensions require a non-empty name",
-                            );
-                        }
+        if exp.extensions.as_ref().is_some_and(py_truthy) {
+            if exp.extensions.as_ref().is_some_and(Value::is_array) {
+                for (i, name) in exp.extension_names.iter().enumerate() {
+                    if name.as_deref().is_none_or(str::is_empty) {
+                        self.problem(
+                            pointer("/extensions", i),
+                            "All extensions require a non-empty name",
+                        );
                     }
                 }
-                None => self.problem("/extensions", "extensions must be a list"),
+            } else {
+                self.problem("/extensions", "extensions must be a list");
             }
         }
-        for (key, section) in [("configuration", "configuration"), ("secrets", "secrets")] {
-            if let Some(v) = exp.get(key).filter(|v| !v.is_null() && !v.is_object()) {
-                let _ = v;
-                self.problem(format!("/{key}"), format!("{section} must be a mapping"));
+        for (key, section) in [
+            ("configuration", &exp.configuration),
+            ("secrets", &exp.secrets),
+        ] {
+            if section
+                .as_ref()
+                .is_some_and(|v| !v.is_null() && !v.is_object())
+            {
+                self.problem(format!("/{key}"), format!("{key} must be a mapping"));
             }
         }
-        if let Err(e) = load_configuration(exp.get("configuration"), vars) {
+        if let Err(e) = load_configuration(exp.configuration.as_ref(), vars) {
             self.problem("/configuration", e.to_string());
         }
-        if let Err(e) = load_secrets(exp.get("secrets"), vars) {
+        if let Err(e) = load_secrets(exp.secrets.as_ref(), vars) {
             self.problem("/secrets", e.to_string());
         }
-        for (name, used) in crate::config::vault_secrets(self.experiment) {
+        for (name, used) in crate::config::vault_secrets(exp) {
             let at = format!("/secrets/{}", name.replace('.', "/"));
             match used {
                 Some(by) => self.problem(
@@ -188,36 +126,36 @@ impl Checker<'_> {
                 )),
             }
         }
-        self.hypothesis(exp.get("steady-state-hypothesis"));
+        self.hypothesis();
 
-        match exp.get("method") {
-            None | Some(Value::Null) => self.problem(
+        match exp.method_shape {
+            Shape::Missing => self.problem(
                 "/method",
                 "an experiment requires a method, which can be empty for only checking steady state hypothesis",
             ),
-            Some(Value::Array(method)) => {
-                for (i, a) in method.iter().enumerate() {
+            Shape::List => {
+                for (i, a) in exp.method.iter().enumerate() {
                     let at = pointer("/method", i);
                     self.activity(a, &at);
                     self.reference(a, &at);
                 }
             }
-            Some(_) => self.problem("/method", "the method must be a list of activities"),
+            _ => self.problem("/method", "the method must be a list of activities"),
         }
-        match exp.get("rollbacks") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(rollbacks)) => {
-                for (i, a) in rollbacks.iter().enumerate() {
+        match exp.rollbacks_shape {
+            Shape::Missing => {}
+            Shape::List => {
+                for (i, a) in exp.rollbacks.iter().enumerate() {
                     let at = pointer("/rollbacks", i);
                     self.activity(a, &at);
                     self.reference(a, &at);
                 }
             }
-            Some(_) => self.problem("/rollbacks", "rollbacks must be a list of activities"),
+            _ => self.problem("/rollbacks", "rollbacks must be a list of activities"),
         }
         self.controls();
-        self.runtime(exp.get("runtime"));
-        self.contributions(exp.get("contributions"));
+        self.runtime(exp.runtime.as_ref());
+        self.contributions(exp.contributions.as_ref());
     }
 
     /// chaostoolkit 1.21's `runtime` block: the strategies it names must be ones the
@@ -234,8 +172,8 @@ impl Checker<'_> {
         for (section, value) in map {
             let at = pointer("/runtime", section);
             let valid: fn(&str) -> bool = match section.as_str() {
-                "hypothesis" => |s| crate::hypothesis::Strategy::from_str(s, false).is_ok(),
-                "rollbacks" => |s| crate::rollback::RollbackStrategy::from_str(s, false).is_ok(),
+                "hypothesis" => |s| crate::strategy::Strategy::from_str(s, false).is_ok(),
+                "rollbacks" => |s| crate::strategy::RollbackStrategy::from_str(s, false).is_ok(),
                 _ => {
                     self.warnings
                         .push(format!("{at}: not used by chaos-runner"));
@@ -254,7 +192,7 @@ impl Checker<'_> {
                 } else if !v.as_str().is_some_and(valid) {
                     self.problem(
                         field_at,
-                        format!("unknown {section} strategy {}", crate::pyvalue::py_str(v)),
+                        format!("unknown {section} strategy {}", py_str(v)),
                     );
                 }
             }
@@ -283,65 +221,47 @@ impl Checker<'_> {
         }
     }
 
-    /// chaoslib's rules for every `controls` list, and whether each control can be run
+    /// chaoslib's rules for every `controls` list, and whether each can be run
     /// (a problem, unless unrunnable controls are to be skipped).
     fn controls(&mut self) {
         let exp = self.experiment;
-        let mut lists: Vec<(String, &Value)> = Vec::new();
-        if let Some(c) = exp.get("controls") {
+        let mut lists: Vec<(String, &ControlList)> = Vec::new();
+        if let Some(c) = &exp.control_list {
             lists.push(("/controls".into(), c));
         }
-        let hypo = exp.get("steady-state-hypothesis");
-        if let Some(c) = hypo.and_then(|h| h.get("controls")) {
+        let hypothesis = exp.hypothesis.as_ref();
+        if let Some(c) = hypothesis.and_then(|h| h.control_list.as_ref()) {
             lists.push(("/steady-state-hypothesis/controls".into(), c));
         }
+        let no_probes = Vec::new();
         let activities = [
             (
                 "/steady-state-hypothesis/probes",
-                hypo.and_then(|h| h.get("probes")),
+                hypothesis.map_or(&no_probes, |h| &h.probes),
             ),
-            ("/method", exp.get("method")),
-            ("/rollbacks", exp.get("rollbacks")),
+            ("/method", &exp.method),
+            ("/rollbacks", &exp.rollbacks),
         ];
         for (base, list) in activities {
-            for (i, a) in list
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if let Some(c) = a.get("controls") {
+            for (i, a) in list.iter().enumerate() {
+                if let Some(c) = a.as_ref().ok().and_then(|a| a.fields.controls.as_ref()) {
                     lists.push((pointer(&pointer(base, i), "controls"), c));
                 }
             }
         }
-        let top: Vec<String> = exp
-            .get("controls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|c| c.get("ref").is_none())
-            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect();
         let mut checked: Vec<String> = Vec::new();
         for (at, list) in lists {
-            crate::control::validate_list(list, &at, &top, &mut self.problems);
-            for (i, declared) in list.as_array().into_iter().flatten().enumerate() {
-                if declared.get("ref").is_some() {
-                    continue;
-                }
-                let Some(control) = crate::control::Control::from_value(declared, None) else {
-                    continue;
-                };
+            control::validate_list(list, &at, &exp.control_names, &mut self.problems);
+            for (i, control) in list.inline() {
                 let at = pointer(&at, i);
-                if let crate::control::ControlKind::Safeguards { probes } = &control.kind {
+                if let ControlKind::Safeguards { probes } = &control.kind {
                     self.safeguard_probes(probes, &format!("{at}/provider/arguments/probes"));
                 }
                 if checked.contains(&control.name) {
                     continue;
                 }
                 checked.push(control.name.clone());
-                if let Err(why) = crate::control::check_runnable(&control, self.registry.bridge()) {
+                if let Err(why) = control::check_runnable(control, self.registry.bridge()) {
                     if self.registry.skips_unrunnable_controls() {
                         self.problems
                             .warn(format!("{at}: {why}; it will be skipped"));
@@ -359,20 +279,21 @@ impl Checker<'_> {
     }
 
     /// A safeguard's probes: valid probes with a tolerance, a `frequency` in range.
-    fn safeguard_probes(&mut self, probes: &[Value], at: &str) {
+    fn safeguard_probes(&mut self, probes: &[Entry], at: &str) {
         for (i, probe) in probes.iter().enumerate() {
             let at = pointer(at, i);
             self.activity(probe, &at);
-            match probe.get("tolerance") {
+            let probe = probe.as_ref().ok();
+            match probe.and_then(|p| p.tolerance.as_ref()) {
                 None => self.problem(at.clone(), "a safeguard probe must have a tolerance"),
-                Some(t) => crate::tolerance::validate(
-                    t,
+                Some(t) => tolerance::validate(
+                    &Tolerance::from_value(t),
                     &pointer(&at, "tolerance"),
                     self.registry,
                     &mut self.problems,
                 ),
             }
-            if let Some(f) = probe.get("frequency")
+            if let Some(f) = probe.and_then(|p| p.fields.frequency.as_ref())
                 && let Some(why) = crate::duration::problem(f, "frequency")
             {
                 self.problem(pointer(&at, "frequency"), why);
@@ -381,12 +302,10 @@ impl Checker<'_> {
     }
 
     /// A `ref` must name a method activity or a hypothesis probe.
-    fn reference(&mut self, activity: &Value, at: &str) {
-        if let Some(r) = activity
-            .get("ref")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-            && self.read.lookup(r).is_none()
+    fn reference(&mut self, activity: &Entry, at: &str) {
+        if let Ok(activity) = activity
+            && let Some(r) = &activity.reference
+            && self.experiment.lookup(r).is_none()
         {
             self.problem(
                 pointer(at, "ref"),
@@ -395,30 +314,38 @@ impl Checker<'_> {
         }
     }
 
-    fn hypothesis(&mut self, hypo: Option<&Value>) {
-        let Some(hypo) = hypo.filter(|h| !h.is_null()) else {
-            return;
-        };
+    fn hypothesis(&mut self) {
         let base = "/steady-state-hypothesis";
-        let Some(h) = hypo.as_object() else {
-            self.problem(base, "the steady-state hypothesis must be a mapping");
-            return;
+        let hypothesis = match self.experiment.hypothesis_shape {
+            Shape::Missing => return,
+            Shape::Mapping { empty: true } => None,
+            Shape::Mapping { empty: false } => self.experiment.hypothesis.as_ref(),
+            _ => {
+                self.problem(base, "the steady-state hypothesis must be a mapping");
+                return;
+            }
         };
-        if !truthy(h.get("title")) {
+        if !hypothesis
+            .and_then(|h| h.title_written.as_ref())
+            .is_some_and(py_truthy)
+        {
             self.problem(pointer(base, "title"), "hypothesis requires a title");
         }
-        match h.get("probes") {
-            Some(Value::Array(probes)) => {
-                for (i, p) in probes.iter().enumerate() {
+        let Some(hypothesis) = hypothesis else {
+            return;
+        };
+        match hypothesis.probes_shape {
+            Shape::List => {
+                for (i, p) in hypothesis.probes.iter().enumerate() {
                     let at = pointer(&pointer(base, "probes"), i);
                     self.activity(p, &at);
                     self.reference(p, &at);
-                    match p.get("tolerance") {
+                    match p.as_ref().ok().and_then(|p| p.tolerance.as_ref()) {
                         None => {
                             self.problem(at.clone(), "hypothesis probe must have a tolerance entry")
                         }
-                        Some(t) => crate::tolerance::validate(
-                            t,
+                        Some(t) => tolerance::validate(
+                            &Tolerance::from_value(t),
                             &pointer(&at, "tolerance"),
                             self.registry,
                             &mut self.problems,
@@ -426,12 +353,15 @@ impl Checker<'_> {
                     }
                 }
             }
-            None | Some(Value::Null) => {}
-            Some(_) => self.problem(pointer(base, "probes"), "hypothesis probes must be a list"),
+            Shape::Missing => {}
+            _ => self.problem(pointer(base, "probes"), "hypothesis probes must be a list"),
         }
     }
 
-    fn activity(&mut self, activity: &Value, at: &str) {
-        Activity::validate(activity, at, self.registry, &mut self.problems);
+    fn activity(&mut self, activity: &Entry, at: &str) {
+        match activity {
+            Ok(activity) => activity.validate(at, self.registry, &mut self.problems),
+            Err(_) => self.problems.add(at, "an activity must be a mapping"),
+        }
     }
 }

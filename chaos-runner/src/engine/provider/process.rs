@@ -8,29 +8,13 @@
 
 use super::{Output, ProviderContext, ProviderError, substituted};
 use crate::interrupt::{ChildGroup, POLL};
-use crate::pyvalue::py_str;
-use crate::validate::{Problems, pointer};
-use serde_json::{Map, Value};
+use crate::provider::{Fields, which};
+use crate::python_value::py_str;
+use serde_json::Value;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-
-/// `shutil.which` after `~` expansion: the executable a `path` names, if any (a path
-/// with a `/` as it is, else searched on `PATH`).
-pub fn which(path: &str) -> Option<PathBuf> {
-    which::which(expand_home(path)).ok()
-}
-
-fn expand_home(path: &str) -> String {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return format!("{}/{}", home.to_string_lossy(), rest);
-    }
-    path.to_string()
-}
 
 /// A `process` provider, read after `${}` substitution (of `arguments` and `env` values,
 /// only when the run has configuration or secrets, as the reference does).
@@ -46,45 +30,18 @@ pub struct ProcessSpec {
 }
 
 impl ProcessSpec {
-    /// The `process` provider's rules; `at` is the provider's JSON pointer, `name` the
-    /// activity's.
-    pub fn validate(p: &Map<String, Value>, at: &str, name: &str, problems: &mut Problems) {
-        let path = p.get("path").and_then(Value::as_str).unwrap_or("");
-        if path.is_empty() {
-            problems.add(pointer(at, "path"), "a process activity must have a path");
-            return;
-        }
-        if which(path).is_none() {
-            problems.add(
-                pointer(at, "path"),
-                format!("path '{path}' cannot be found, in activity '{name}'"),
-            );
-        }
-        if let Some(why) = p
-            .get("timeout")
-            .filter(|t| !t.is_null())
-            .and_then(|t| crate::duration::problem(t, "a process timeout"))
-        {
-            problems.add(pointer(at, "timeout"), why);
-        }
-        if let Some(env) = p.get("env").filter(|e| !e.is_null())
-            && !env.is_object()
-        {
-            problems.add(pointer(at, "env"), "a process env must be a mapping");
-        }
-    }
-
     /// Reads the provider as written, substituting `${}` where the reference does.
-    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> ProcessSpec {
+    pub fn parse(p: &Fields, ctx: &ProviderContext) -> ProcessSpec {
         ProcessSpec {
             path: p
-                .get("path")
+                .path
+                .as_ref()
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            arguments: p.get("arguments").map(|a| substituted(a, ctx)),
-            timeout: p.get("timeout").and_then(Value::as_f64),
-            env: match p.get("env") {
+            arguments: p.arguments.as_ref().map(|a| substituted(a, ctx)),
+            timeout: p.timeout.as_ref().and_then(Value::as_f64),
+            env: match p.env.as_ref() {
                 Some(Value::Object(env)) => env
                     .iter()
                     .map(|(k, v)| (k.clone(), py_str(&substituted(v, ctx))))
@@ -272,13 +229,13 @@ fn argument_list(arguments: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-/// Reads a pipe to its end, keeping what the journal may hold (`super::kept`).
+/// Reads a pipe to its end, keeping what the journal may hold ([`super::capped_output`]).
 fn reader<R: Read + Send + 'static>(
     mut r: R,
     closed: Sender<()>,
-) -> std::thread::JoinHandle<super::kept::Kept> {
+) -> std::thread::JoinHandle<super::capped_output::CappedOutput> {
     std::thread::spawn(move || {
-        let mut kept = super::kept::Kept::default();
+        let mut kept = super::capped_output::CappedOutput::default();
         let mut chunk = [0u8; 64 * 1024];
         loop {
             match r.read(&mut chunk) {
@@ -293,6 +250,6 @@ fn reader<R: Read + Send + 'static>(
     })
 }
 
-fn collect(handle: std::thread::JoinHandle<super::kept::Kept>) -> String {
+fn collect(handle: std::thread::JoinHandle<super::capped_output::CappedOutput>) -> String {
     handle.join().unwrap_or_default().into_text()
 }

@@ -1,21 +1,21 @@
 //! How much of an activity's output is kept: a process that prints 100 MB, or an HTTP
 //! body of 300 MB, must not be held in memory whole nor written into the journal. The
-//! first [`MAX_KEPT_BYTES`] of each are kept and the journal says what was left out.
+//! first [`MAX_BYTES`] of each are kept and the journal says what was left out.
 
 /// What is kept of one output stream or body.
-pub const MAX_KEPT_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 
-/// Collects up to [`MAX_KEPT_BYTES`] of a stream and counts the rest.
+/// Collects up to [`MAX_BYTES`] of a stream and counts the rest.
 #[derive(Debug, Default)]
-pub struct Kept {
+pub struct CappedOutput {
     bytes: Vec<u8>,
     total: u64,
 }
 
-impl Kept {
+impl CappedOutput {
     /// Takes the next piece of the stream, keeping what still fits.
     pub fn push(&mut self, chunk: &[u8]) {
-        let room = MAX_KEPT_BYTES.saturating_sub(self.bytes.len());
+        let room = MAX_BYTES.saturating_sub(self.bytes.len());
         self.bytes
             .extend_from_slice(&chunk[..chunk.len().min(room)]);
         self.total += chunk.len() as u64;
@@ -32,7 +32,7 @@ impl Kept {
         if truncated {
             text.push_str(&format!(
                 "\n[chaos-runner kept the first {} MiB of {} bytes]",
-                MAX_KEPT_BYTES >> 20,
+                MAX_BYTES >> 20,
                 self.total
             ));
         }
@@ -46,12 +46,12 @@ mod tests {
 
     #[test]
     fn keeps_the_first_bytes_and_says_how_many_there_were() {
-        let mut kept = Kept::default();
+        let mut kept = CappedOutput::default();
         kept.push(b"hello ");
         kept.push(b"world");
         assert!(!kept.is_truncated());
         assert_eq!(kept.into_text(), "hello world");
-        let mut big = Kept::default();
+        let mut big = CappedOutput::default();
         let chunk = vec![b'x'; 1 << 20];
         for _ in 0..12 {
             big.push(&chunk);
@@ -64,7 +64,7 @@ mod tests {
         )));
         assert_eq!(
             text.len(),
-            MAX_KEPT_BYTES + text.lines().last().unwrap().len() + 1
+            MAX_BYTES + text.lines().last().unwrap().len() + 1
         );
     }
 }

@@ -7,9 +7,11 @@
 //! repeating probe is checked as soon as it has run (chaosaddons checks it after its
 //! wait), and a probe that fails to run counts as out of tolerance.
 
-use crate::activity::{Activity, RunContext};
+use super::context::RunContext;
+use super::tolerance::within_tolerance;
+use crate::activity::Entry;
 use crate::config::substitute;
-use crate::tolerance::{Tolerance, within_tolerance};
+use crate::tolerance::Tolerance;
 use serde_json::Value;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -46,18 +48,19 @@ impl Stop {
 
 impl Guardian {
     /// Starts the safeguards; returns once the pre-check probes have run.
-    pub fn start(probes: &[Value], ctx: &Arc<RunContext>) -> Guardian {
+    pub fn start(probes: &[Entry], ctx: &Arc<RunContext>) -> Guardian {
         let stop = Arc::new(Stop::default());
         let mut threads = Vec::new();
         let mut prechecks = Vec::new();
         for probe in probes {
             let probe = probe.clone();
-            let frequency = probe
-                .get("frequency")
+            let fields = probe.as_ref().map(|p| &p.fields).ok();
+            let frequency = fields
+                .and_then(|f| f.frequency.as_ref())
                 .and_then(Value::as_f64)
                 .filter(|f| *f > 0.0)
                 .and_then(|f| crate::duration::from_seconds(f).ok());
-            let background = probe.get("background").and_then(Value::as_bool) == Some(true);
+            let background = probe.as_ref().is_ok_and(|p| p.background);
             let (ctx, stop) = (Arc::clone(ctx), Arc::clone(&stop));
             let handle = std::thread::spawn(move || match frequency {
                 Some(every) => loop {
@@ -93,10 +96,10 @@ impl Guardian {
 
 /// Runs one safeguard probe; when it is out of its tolerance (or fails to run) while
 /// the experiment still runs, interrupts the run. True when healthy.
-fn healthy(probe: &Value, ctx: &RunContext, stop: &Stop) -> bool {
-    let name = probe.get("name").and_then(Value::as_str).unwrap_or("");
+fn healthy(probe: &Entry, ctx: &RunContext, stop: &Stop) -> bool {
+    let name = probe.as_ref().map_or("", |p| p.name.as_str());
     let cancel = ctx.controls.cancel();
-    let within = match Activity::from_value(probe) {
+    let within = match probe {
         Ok(activity) => match activity.run_provider(&ctx.provider(cancel)) {
             Ok(output) => {
                 let mut tolerance = activity.tolerance.clone().unwrap_or(Value::Null);

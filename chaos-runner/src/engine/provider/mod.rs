@@ -1,54 +1,20 @@
-//! Providers: what actually runs when an activity runs.
+//! Running a provider: what actually runs when an activity runs. Each kind's module
+//! reads its spec from the provider as written (after `${}` substitution) and runs it.
 
+mod capped_output;
 pub mod http;
-mod kept;
 pub mod process;
 pub mod python;
-pub(crate) mod tls;
 
+use crate::activity::Activity;
 use crate::config::{Configuration, Secrets};
 use crate::drivers::Registry;
 use crate::interrupt::Cancel;
-use crate::runtime::AsyncRuntime;
-use crate::validate::{Problems, pointer};
+use crate::provider::{Provider, ProviderKind};
+use crate::run_io::RunIo;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-/// What providers share for a whole run: the one async runtime (created on first use),
-/// the HTTP clients built so far, and the environment variables activities exported.
-#[derive(Debug, Default)]
-pub struct Io {
-    pub runtime: AsyncRuntime,
-    pub http: http::Clients,
-    pub exported: Exported,
-}
-
-/// Environment variables an activity sets for the rest of the run (chaostoolkit-toxiproxy's
-/// `<proxy>_PORT`). The reference sets them in its own process environment, where later
-/// process children and Python functions find them; chaos-runner keeps them here (its
-/// own environment is never changed while threads run) and hands them to both.
-#[derive(Debug, Default)]
-pub struct Exported(Mutex<BTreeMap<String, String>>);
-
-impl Exported {
-    pub fn set(&self, name: impl Into<String>, value: impl Into<String>) {
-        self.lock().insert(name.into(), value.into());
-    }
-
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.lock().get(name).cloned()
-    }
-
-    /// Every variable set so far.
-    pub fn snapshot(&self) -> BTreeMap<String, String> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+use std::sync::Arc;
 
 /// Everything a provider needs besides the activity itself.
 #[derive(Debug, Clone)]
@@ -60,7 +26,7 @@ pub struct ProviderContext<'a> {
     pub registry: &'a Registry,
     pub cancel: &'a Cancel,
     /// Shared, so a native driver's call on a helper thread can use it.
-    pub io: &'a Arc<Io>,
+    pub io: &'a Arc<RunIo>,
 }
 
 /// Why a provider produced no output.
@@ -119,79 +85,7 @@ impl Output {
     }
 }
 
-/// The provider types chaos-runner runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderKind {
-    Http,
-    Process,
-    Python,
-}
-
-impl ProviderKind {
-    fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "http" => ProviderKind::Http,
-            "process" => ProviderKind::Process,
-            "python" => ProviderKind::Python,
-            _ => return None,
-        })
-    }
-}
-
-/// An activity's provider as written: its kind, and its fields, which are read into the
-/// kind's spec ([`HttpSpec`](http::HttpSpec), [`ProcessSpec`](process::ProcessSpec),
-/// [`PythonSpec`](python::PythonSpec)) after `${}` substitution, each time it runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Provider {
-    /// `Err`: the `type` as written (empty when absent), which no provider has.
-    pub kind: Result<ProviderKind, String>,
-    fields: Map<String, Value>,
-}
-
 impl Provider {
-    /// `None` when `value` is not a mapping.
-    pub fn from_value(value: &Value) -> Option<Provider> {
-        let fields = value.as_object()?.clone();
-        let name = fields.get("type").and_then(Value::as_str).unwrap_or("");
-        Some(Provider {
-            kind: ProviderKind::from_name(name).ok_or_else(|| name.to_string()),
-            fields,
-        })
-    }
-
-    /// The rules of an activity's `provider` (`at` its JSON pointer), then its kind's.
-    /// `name` and `kind` are the activity's, for messages.
-    pub fn validate(
-        provider: Option<&Value>,
-        at: &str,
-        name: &str,
-        kind: Option<&str>,
-        registry: &Registry,
-        problems: &mut Problems,
-    ) {
-        let Some(provider) = provider.filter(|p| crate::pyvalue::py_truthy(p)) else {
-            problems.add(at, "an activity requires a provider");
-            return;
-        };
-        let Some(p) = provider.as_object() else {
-            problems.add(at, "a provider must be a mapping");
-            return;
-        };
-        match p.get("type").and_then(Value::as_str) {
-            None | Some("") => problems.add(pointer(at, "type"), "a provider must have a type"),
-            Some(t) => match ProviderKind::from_name(t) {
-                Some(ProviderKind::Python) => {
-                    python::PythonSpec::validate(p, at, name, kind, registry, problems)
-                }
-                Some(ProviderKind::Process) => {
-                    process::ProcessSpec::validate(p, at, name, problems)
-                }
-                Some(ProviderKind::Http) => http::HttpSpec::validate(p, at, problems),
-                None => problems.add(pointer(at, "type"), format!("unknown provider type '{t}'")),
-            },
-        }
-    }
-
     /// Reads the spec (after substitution) and runs it. `has_tolerance`: the activity
     /// declares a tolerance (error statuses and exit codes are then not warned about).
     /// Runs the provider. A panic inside it (a native driver's bug, say) is the
@@ -226,15 +120,25 @@ impl Provider {
 pub(crate) fn unexpected(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!(
         "the provider failed unexpectedly (a bug in chaos-runner or its driver): {}",
-        crate::run::panic_message(panic)
+        crate::panic::message(panic)
     )
 }
 
 /// Substitutes only when there is something to substitute with, as the reference does.
-fn substituted(value: &Value, ctx: &ProviderContext) -> Value {
+pub(crate) fn substituted(value: &Value, ctx: &ProviderContext) -> Value {
     if ctx.configuration.is_empty() && ctx.secrets.is_empty() {
         value.clone()
     } else {
         crate::config::substitute(value, ctx.configuration, ctx.secrets)
+    }
+}
+
+impl Activity {
+    /// Runs the provider and returns its output.
+    pub fn run_provider(&self, ctx: &ProviderContext) -> Result<Output, ProviderError> {
+        match &self.provider {
+            Some(provider) => provider.run(self.tolerance.is_some(), ctx),
+            None => Err(ProviderError::Failed("the activity has no provider".into())),
+        }
     }
 }

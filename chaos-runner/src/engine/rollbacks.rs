@@ -1,33 +1,14 @@
-//! Rollbacks: when they run (strategy) and running them.
+//! Rollbacks: whether they play (the strategy against the run's end) and running them.
 
-use crate::activity::{
-    Abort, RunContext, RunSink, execute_activity, execute_activity_telling, spawn_background,
+use super::activity::{
+    Abort, RunSink, execute_activity, execute_activity_telling, spawn_background,
 };
+use super::context::RunContext;
 use crate::interrupt::Cancel;
 use crate::journal::Status;
-
-/// `--rollback-strategy` (and the experiment's `runtime.rollbacks.strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RollbackStrategy {
-    // (Plain comments on the variants: a doc comment would become `--help` text.)
-    // Play them unless the run failed or was interrupted.
-    Default,
-    Always,
-    Never,
-    // Only when the steady state deviated.
-    Deviated,
-}
+use crate::strategy::RollbackStrategy;
 
 impl RollbackStrategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RollbackStrategy::Default => "default",
-            RollbackStrategy::Always => "always",
-            RollbackStrategy::Never => "never",
-            RollbackStrategy::Deviated => "deviated",
-        }
-    }
-
     /// Whether rollbacks play, logging the reference's warnings.
     pub fn should_play(self, status: Option<Status>, deviated: bool) -> bool {
         match self {

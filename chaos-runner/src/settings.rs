@@ -1,9 +1,11 @@
 //! The Chaos Toolkit settings file (`~/.chaostoolkit/settings.yaml`, or `--settings`):
 //! chaos-runner reads its `controls` (applied to every experiment).
 
-use super::Control;
+use crate::control::{Control, Declaration};
+use crate::diagnostics::{Problems, pointer};
 use crate::experiment::Format;
-use crate::validate::Problems;
+use crate::strategy::{RollbackStrategy, Strategy};
+use crate::validate::control::validate_one;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +18,8 @@ pub struct Settings {
     pub controls: Vec<Arc<Control>>,
     /// `runtime.hypothesis.strategy` and `runtime.rollbacks.strategy`: used when
     /// neither the command line nor the experiment names one, as `chaos` does.
-    pub hypothesis_strategy: Option<crate::hypothesis::Strategy>,
-    pub rollback_strategy: Option<crate::rollback::RollbackStrategy>,
+    pub hypothesis_strategy: Option<Strategy>,
+    pub rollback_strategy: Option<RollbackStrategy>,
 }
 
 /// Where the reference reads its settings by default.
@@ -60,10 +62,13 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
         None | Some(Value::Null) => {}
         Some(Value::Object(declared)) => {
             for (name, control) in declared {
-                let at = crate::validate::pointer("/controls", name);
-                super::validate_one(control, &at, Some(name), &mut problems);
-                if let Some(c) = Control::from_value(control, Some(name)) {
-                    controls.push(Arc::new(c));
+                let at = pointer("/controls", name);
+                match Declaration::from_value(control, Some(name)) {
+                    None => problems.add(at, "a control must be a mapping"),
+                    Some(declaration) => {
+                        validate_one(&declaration, &at, &mut problems);
+                        controls.extend(declaration.control.map(Arc::new));
+                    }
                 }
             }
         }
@@ -86,23 +91,17 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
     };
     use clap::ValueEnum;
     let hypothesis_strategy = match strategy("hypothesis") {
-        Some(name) => Some(
-            crate::hypothesis::Strategy::from_str(&name, false).map_err(|_| {
-                format!(
-                    "settings file {shown}: /runtime/hypothesis/strategy: unknown strategy '{name}'"
-                )
-            })?,
-        ),
+        Some(name) => Some(Strategy::from_str(&name, false).map_err(|_| {
+            format!(
+                "settings file {shown}: /runtime/hypothesis/strategy: unknown strategy '{name}'"
+            )
+        })?),
         None => None,
     };
     let rollback_strategy = match strategy("rollbacks") {
-        Some(name) => Some(
-            crate::rollback::RollbackStrategy::from_str(&name, false).map_err(|_| {
-                format!(
-                    "settings file {shown}: /runtime/rollbacks/strategy: unknown strategy '{name}'"
-                )
-            })?,
-        ),
+        Some(name) => Some(RollbackStrategy::from_str(&name, false).map_err(|_| {
+            format!("settings file {shown}: /runtime/rollbacks/strategy: unknown strategy '{name}'")
+        })?),
         None => None,
     };
     Ok(Settings {

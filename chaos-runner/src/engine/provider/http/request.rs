@@ -1,86 +1,20 @@
-//! The `http` provider: one HTTP request, returning status, headers and body.
-//!
-//! Mirrors chaostoolkit-lib's requests-based provider: GET sends `arguments` as the query
-//! string; other methods send them as a form body, or as JSON when the `Content-Type`
-//! header is exactly `application/json`. The body is parsed as JSON only when the
-//! response's `Content-Type` is exactly `application/json`. Error statuses are outputs.
+//! Sending an `http` provider's request: the client from the run's cache, retries of
+//! failed connections, the bound on the whole exchange, the response read (capped).
 
-use super::{Output, ProviderContext, ProviderError, substituted};
-use crate::pyvalue::py_str;
-use crate::validate::{Problems, pointer, truthy};
+use super::spec::{HttpSpec, Timeout};
+use crate::engine::provider::{Output, ProviderContext, ProviderError};
+use crate::python_value::py_str;
+use crate::run_io::{ClientKey, RunIo};
 use reqwest::{Client, RequestBuilder};
-use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use serde_json::{Map, Value};
 use std::time::Duration;
-
-/// Client settings that can't be set per request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ClientKey {
-    verify_tls: bool,
-    connect_ms: Option<u64>,
-    read_ms: Option<u64>,
-}
 
 /// What reqwest's blocking client waits for a response (and again for its body) when
 /// no timeout is given; kept so runs behave as they did with that client.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
-/// The clients built so far, one per client-level setting, reused across activities
-/// and threads: building a client (TLS set-up) is the costly part. They run on the
-/// run's one runtime ([`super::Io`]).
-#[derive(Debug, Default)]
-pub struct Clients(Mutex<HashMap<ClientKey, Client>>);
-
-impl Clients {
-    fn get(&self, key: ClientKey) -> Result<Client, ProviderError> {
-        let mut clients = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&key) {
-            return Ok(c.clone());
-        }
-        let c = new_client(key)?;
-        clients.insert(key, c.clone());
-        Ok(c)
-    }
-}
-
-impl Clients {
-    /// The client with `requests`' defaults (TLS verified, no timeouts, a new
-    /// connection per request), for native drivers calling an HTTP API. Call it inside
-    /// the run's runtime ([`super::Io::runtime`]).
-    pub fn plain(&self) -> Result<Client, ProviderError> {
-        self.get(ClientKey {
-            verify_tls: true,
-            connect_ms: None,
-            read_ms: None,
-        })
-    }
-}
-
 fn cannot_create(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Failed(format!("cannot create an HTTP client: {e}"))
-}
-
-fn new_client(key: ClientKey) -> Result<Client, ProviderError> {
-    let mut builder = if key.verify_tls {
-        // Same verification as reqwest's default, but the system roots are read on the
-        // first https handshake only: plain http:// runs never pay for them.
-        let tls = super::tls::verifying_config().map_err(cannot_create)?;
-        Client::builder().tls_backend_preconfigured(tls)
-    } else {
-        super::tls::install_default_provider();
-        Client::builder().danger_accept_invalid_certs(true)
-    };
-    if let Some(ms) = key.connect_ms {
-        builder = builder.connect_timeout(Duration::from_millis(ms));
-    }
-    // No connection reuse between requests, as chaoslib (a new `requests` call each time).
-    builder = builder.pool_max_idle_per_host(0);
-    // requests' read timeout: the longest wait for the next bytes, restarted by each read.
-    if let Some(ms) = key.read_ms {
-        builder = builder.read_timeout(Duration::from_millis(ms));
-    }
-    builder.build().map_err(cannot_create)
 }
 
 /// How long one attempt (connect, headers, body) may take in all.
@@ -115,178 +49,20 @@ fn seconds(ms: u64) -> String {
 
 /// Runs `request` on the run's runtime with the client for `key`.
 fn with_client<T>(
-    io: &super::Io,
+    io: &RunIo,
     key: ClientKey,
     request: impl AsyncFnOnce(Client) -> T,
 ) -> Result<T, ProviderError> {
     io.runtime
         .block_on(|| async {
             // Built inside the runtime's context, as reqwest's connector expects.
-            let client = io.http.get(key)?;
+            let client = io
+                .http
+                .get(key)
+                .map_err(|e| ProviderError::Failed(e.to_string()))?;
             Ok(request(client).await)
         })
         .map_err(cannot_create)?
-}
-
-/// An `http` provider, read after `${}` substitution (of `url`, `headers`, `timeout`
-/// always, of `arguments` only when the run has configuration or secrets, as the
-/// reference does). Read leniently: validation has reported what is wrong, unless the
-/// run was asked not to validate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpSpec {
-    pub url: String,
-    /// Upper-cased; `GET` when absent.
-    pub method: String,
-    pub headers: Map<String, Value>,
-    pub timeout: Timeout,
-    pub arguments: Option<Value>,
-    pub verify_tls: bool,
-    pub max_retries: u64,
-    pub expected_status: Option<ExpectedStatus>,
-}
-
-/// `timeout`: a number is both the connect and the read timeout; a pair is
-/// `[connect, read]` (seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Timeout {
-    pub connect_ms: Option<u64>,
-    pub read_ms: Option<u64>,
-}
-
-impl Timeout {
-    fn from_value(t: Option<&Value>) -> Timeout {
-        let (connect_ms, read_ms) = match t {
-            Some(Value::Array(pair)) if pair.len() == 2 => {
-                (seconds_to_ms(&pair[0]), seconds_to_ms(&pair[1]))
-            }
-            Some(t) => (seconds_to_ms(t), seconds_to_ms(t)),
-            None => (None, None),
-        };
-        Timeout {
-            connect_ms,
-            read_ms,
-        }
-    }
-
-    /// The shapes [`Timeout::from_value`] reads; a `${name}` is resolved at run time.
-    fn is_valid(t: &Value) -> bool {
-        match t {
-            Value::Number(_) => true,
-            Value::String(s) => s.starts_with("${") && s.ends_with('}'),
-            Value::Array(pair) => pair.len() == 2 && pair.iter().all(Value::is_number),
-            _ => false,
-        }
-    }
-
-    /// Why a well-shaped timeout's numbers cannot be durations, if they cannot.
-    fn range_problem(t: &Value) -> Option<String> {
-        let numbers: Vec<&Value> = match t {
-            Value::Array(pair) => pair.iter().collect(),
-            other => vec![other],
-        };
-        numbers
-            .into_iter()
-            .filter_map(Value::as_f64)
-            .find_map(|f| crate::duration::check(f).err())
-    }
-}
-
-/// `expected_status` (a chaos-runner extension; the reference ignores it): a status or
-/// a list of them; any other status fails the activity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExpectedStatus(Value);
-
-impl ExpectedStatus {
-    fn is_valid(v: &Value) -> bool {
-        let is_status = |v: &Value| v.as_u64().is_some_and(|n| (100..=599).contains(&n));
-        is_status(v)
-            || v.as_array()
-                .is_some_and(|a| !a.is_empty() && a.iter().all(is_status))
-    }
-
-    /// Whether `status` is expected (Python's `==` / `in`, as written).
-    fn accepts(&self, status: u16) -> bool {
-        match &self.0 {
-            Value::Array(list) => crate::pyvalue::py_in(&json!(status), list),
-            one => crate::pyvalue::py_eq(&json!(status), one),
-        }
-    }
-}
-
-impl HttpSpec {
-    /// The `http` provider's rules; `at` is the provider's JSON pointer.
-    pub fn validate(p: &Map<String, Value>, at: &str, problems: &mut Problems) {
-        if !truthy(p.get("url")) {
-            problems.add(pointer(at, "url"), "a HTTP activity must have a URL");
-        }
-        if let Some(h) = p.get("headers")
-            && crate::pyvalue::py_truthy(h)
-            && !h.is_object()
-        {
-            problems.add(
-                pointer(at, "headers"),
-                "a HTTP activities expect headers as a mapping",
-            );
-        }
-        if let Some(t) = p.get("timeout").filter(|t| !t.is_null())
-            && !Timeout::is_valid(t)
-        {
-            problems.add(
-                pointer(at, "timeout"),
-                "a HTTP timeout must be a number or a [connect, read] pair",
-            );
-        } else if let Some(why) = p.get("timeout").and_then(Timeout::range_problem) {
-            problems.add(pointer(at, "timeout"), format!("a HTTP timeout {why}"));
-        }
-        if let Some(es) = p.get("expected_status").filter(|v| !v.is_null())
-            && !ExpectedStatus::is_valid(es)
-        {
-            problems.add(
-                pointer(at, "expected_status"),
-                "expected_status must be an HTTP status or a list of them",
-            );
-        }
-        if let Some(m) = p.get("method")
-            && !m.is_string()
-        {
-            problems.add(pointer(at, "method"), "a HTTP method must be a string");
-        }
-    }
-
-    /// Reads the provider as written, substituting `${}` where the reference does.
-    pub fn parse(p: &Map<String, Value>, ctx: &ProviderContext) -> HttpSpec {
-        let (c, s) = (ctx.configuration, ctx.secrets);
-        let always = |key: &str| p.get(key).map(|v| crate::config::substitute(v, c, s));
-        HttpSpec {
-            url: always("url").map(|u| py_str(&u)).unwrap_or_default(),
-            method: p
-                .get("method")
-                .and_then(Value::as_str)
-                .unwrap_or("GET")
-                .to_uppercase(),
-            headers: match always("headers") {
-                Some(Value::Object(h)) => h,
-                _ => Map::new(),
-            },
-            timeout: Timeout::from_value(always("timeout").as_ref()),
-            arguments: p.get("arguments").map(|a| substituted(a, ctx)),
-            verify_tls: p.get("verify_tls").and_then(Value::as_bool).unwrap_or(true),
-            max_retries: p.get("max_retries").and_then(Value::as_u64).unwrap_or(0),
-            expected_status: p
-                .get("expected_status")
-                .filter(|v| !v.is_null())
-                .cloned()
-                .map(ExpectedStatus),
-        }
-    }
-}
-
-/// A timeout in milliseconds; a value out of range (one from a `${}` variable, which
-/// validation cannot see) means none, i.e. the default wait, never an overflow.
-fn seconds_to_ms(v: &Value) -> Option<u64> {
-    v.as_f64()
-        .filter(|f| crate::duration::check(*f).is_ok())
-        .map(|f| (f * 1000.0).round() as u64)
 }
 
 /// Sends the request and returns the output `{status, headers, body}`.
@@ -333,7 +109,7 @@ pub fn run(
             (None | Some(Value::Null), _) | (Some(Value::String(_)), "GET") => req,
             (Some(args), "GET") => req.query(&pairs(args)),
             // Byte for byte what requests sends (json.dumps: ", " and ": ", ASCII only).
-            (Some(args), _) if wants_json => req.body(crate::pyvalue::py_json_dumps(args)),
+            (Some(args), _) if wants_json => req.body(crate::python_value::py_json_dumps(args)),
             (Some(Value::String(raw)), _) => req.body(raw.clone()),
             (Some(args), _) => req.form(&pairs(args)),
         }
@@ -478,7 +254,7 @@ async fn read_response(r: reqwest::Response) -> Result<Response, reqwest::Error>
     }
     let is_json = headers.get("Content-Type").and_then(Value::as_str) == Some("application/json");
     // At most what the journal keeps: the rest is not read at all.
-    let mut kept = super::kept::Kept::default();
+    let mut kept = crate::engine::provider::capped_output::CappedOutput::default();
     let mut r = r;
     while let Some(chunk) = r.chunk().await? {
         kept.push(&chunk);
@@ -547,6 +323,7 @@ mod tests {
     use super::*;
     use crate::drivers::Registry;
     use crate::interrupt::Cancel;
+    use serde_json::json;
     use std::collections::BTreeMap;
     use std::io::{Read, Write};
     use std::sync::Arc;
@@ -618,8 +395,8 @@ mod tests {
     }
 
     /// One run's I/O for the whole test binary, shared by every test thread.
-    fn io() -> &'static Arc<crate::provider::Io> {
-        static IO: std::sync::OnceLock<Arc<crate::provider::Io>> = std::sync::OnceLock::new();
+    fn io() -> &'static Arc<RunIo> {
+        static IO: std::sync::OnceLock<Arc<RunIo>> = std::sync::OnceLock::new();
         IO.get_or_init(Default::default)
     }
 
@@ -640,7 +417,8 @@ mod tests {
             cancel,
             io: io(),
         };
-        let spec = HttpSpec::parse(provider.as_object().expect("object"), &ctx);
+        let provider = crate::provider::Provider::from_value(&provider).expect("a mapping");
+        let spec = HttpSpec::parse(&provider.fields, &ctx);
         run(&spec, false, &ctx).map(Output::into_value)
     }
 
