@@ -86,6 +86,7 @@ mod tests {
             mode: (service == Service::Consumer).then_some(Mode::After),
             circuit: (service == Service::Consumer).then(|| "closed".to_string()),
             faults: None,
+            pods: Vec::new(),
         }
     }
 

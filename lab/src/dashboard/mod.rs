@@ -281,6 +281,24 @@ fn note(row: Option<&ServiceStatus>) -> String {
     }
 }
 
+/// The provider's note, then on Kubernetes a line per pod (the first two): the end of
+/// its name and the node it runs on.
+fn provider_note(row: Option<&ServiceStatus>) -> String {
+    let mut text = note(row);
+    let pods = row.map_or(&[][..], |row| &row.pods[..]);
+    if pods.len() > 2 {
+        text.push_str(&format!(" · {} pods", pods.len()));
+    }
+    for pod in pods.iter().take(2) {
+        // A pod's name ends with its ReplicaSet's hash and a random suffix of its own.
+        let short = pod.name.rsplit('-').next().unwrap_or(&pod.name);
+        let node = pod.node.as_deref().unwrap_or("no node yet");
+        let ready = if pod.ready { "" } else { " (not ready)" };
+        text.push_str(&format!("\n{short} @ {node}{ready}"));
+    }
+    text
+}
+
 /// What the target's status says about the services, the circuit and the faults.
 pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
     let health = |row: Option<&ServiceStatus>| match row {
@@ -303,7 +321,7 @@ pub fn services_of(status: Result<Option<Vec<ServiceStatus>>>) -> Services {
                 consumer: health(consumer),
                 mode: consumer.and_then(|r| r.mode).map(|m| m.to_string()),
                 proxy: find(Service::FaultProxy).map(|r| health(Some(r))),
-                provider_note: Some(note(find(Service::Provider))),
+                provider_note: Some(provider_note(find(Service::Provider))),
                 consumer_note: consumer.map(|r| note(Some(r))),
             }
         }
@@ -733,5 +751,46 @@ mod tests {
         assert_eq!(panel.runs.len(), MAX_RUNS);
         assert_eq!(panel.runs[0].id, 6);
         assert_eq!(panel.runs.last().map(|r| r.id), Some(MAX_RUNS as u32 + 5));
+    }
+
+    #[test]
+    fn on_kubernetes_the_provider_note_names_its_pods_and_their_nodes() {
+        use crate::targets::{Health, PodPlace};
+        let pod = |name: &str, node: Option<&str>, ready| PodPlace {
+            name: name.into(),
+            node: node.map(Into::into),
+            ready,
+        };
+        let mut row = ServiceStatus {
+            service: Service::Provider,
+            pid: None,
+            port: 8080,
+            health: Health::Ready,
+            mode: None,
+            circuit: None,
+            faults: None,
+            pods: vec![pod(
+                "my-provider-app-765f76fb7f-rsmc6",
+                Some("minikube"),
+                true,
+            )],
+        };
+        assert_eq!(
+            provider_note(Some(&row)),
+            "Deployment · :8080\nrsmc6 @ minikube"
+        );
+        row.pods
+            .push(pod("my-provider-app-765f76fb7f-x2x9q", None, false));
+        row.pods
+            .push(pod("my-provider-app-765f76fb7f-aaaaa", Some("w2"), true));
+        assert_eq!(
+            provider_note(Some(&row)),
+            "Deployment · :8080 · 3 pods\nrsmc6 @ minikube\nx2x9q @ no node yet (not ready)"
+        );
+        // Locally: no pods, the note alone.
+        row.pods.clear();
+        row.pid = Some(42);
+        assert_eq!(provider_note(Some(&row)), "pid 42 · :8080");
+        assert_eq!(provider_note(None), "killed: not in the lab");
     }
 }

@@ -118,7 +118,13 @@ pub fn system_html(point: Option<&Point>) -> String {
         title: "provider",
         health: provider_word,
         colour: provider_colour,
-        lines: p.provider_note.iter().map(|n| cut(n)).collect(),
+        // The note's lines: what runs it, then (Kubernetes) its pods and their nodes.
+        lines: p
+            .provider_note
+            .iter()
+            .flat_map(|n| n.lines())
+            .map(cut)
+            .collect(),
     });
 
     let gap = (WIDTH - 20.0 - BOX_W * nodes.len() as f64) / (nodes.len() - 1) as f64;
@@ -292,6 +298,15 @@ mod tests {
         assert!(down.contains(r#"data-box="provider" data-health="DOWN""#));
         assert!(down.contains(VERMILLION));
         assert!(system_html(None).contains("No sample"));
+        // A note of several lines (a Kubernetes provider's pods) is one text line each.
+        let mut pods = point(Provider::Up, None, &[]);
+        pods.provider_note = Some("Deployment · :8080\nrsmc6 @ minikube".into());
+        let html = system_html(Some(&pods));
+        assert!(
+            html.contains(">Deployment · :8080</text>")
+                && html.contains(">rsmc6 @ minikube</text>"),
+            "{html}"
+        );
     }
 
     #[test]

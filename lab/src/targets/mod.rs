@@ -101,6 +101,16 @@ pub struct ServiceStatus {
     /// Fault proxy only: its proxies with their active toxics (what its API lists), or
     /// why they could not be read.
     pub faults: Option<Result<Vec<crate::fault_proxy::Proxy>, String>>,
+    /// Kubernetes only: the Deployment's pods and where they run.
+    pub pods: Vec<PodPlace>,
+}
+
+/// One pod of a Deployment: its name, the node it was scheduled on, its readiness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodPlace {
+    pub name: String,
+    pub node: Option<String>,
+    pub ready: bool,
 }
 
 /// A place the lab runs on. Methods print their own progress for the user.

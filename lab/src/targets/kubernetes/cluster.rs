@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{address, rollout};
 use crate::fault_token;
 use crate::service::{Mode, Service};
-use crate::targets::{Health, ServiceStatus};
+use crate::targets::{Health, PodPlace, ServiceStatus};
 use crate::ui;
 
 /// A session with the cluster `context` names (the current one when `None`).
@@ -139,6 +139,7 @@ pub fn status_rows(session: &Session, namespace: &str) -> Result<Vec<ServiceStat
         let mode = (service == Service::Consumer)
             .then(|| resilience_mode(&deployment))
             .flatten();
+        let pods = pods_of(session, namespace, &deployment);
         rows.push(ServiceStatus {
             service,
             pid: None,
@@ -147,12 +148,43 @@ pub fn status_rows(session: &Session, namespace: &str) -> Result<Vec<ServiceStat
             mode,
             circuit: None,
             faults: None,
+            pods,
         });
     }
     Ok(rows)
 }
 
 /// The consumer Deployment's mode, from its `CONSUMER_RESILIENCE` variable.
+/// The pods the Deployment selects, with their nodes; none when they cannot be read (the
+/// status still stands on the Deployment's own counts).
+fn pods_of(session: &Session, namespace: &str, deployment: &Deployment) -> Vec<PodPlace> {
+    let Some(labels) = deployment.spec.selector.match_labels.as_ref() else {
+        return Vec::new();
+    };
+    let selector = labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let Ok(pods) = session.pods(namespace, &selector) else {
+        return Vec::new();
+    };
+    pods.into_iter()
+        .map(|pod| PodPlace {
+            name: pod.metadata.name.unwrap_or_default(),
+            node: pod.spec.and_then(|spec| spec.node_name),
+            ready: pod
+                .status
+                .and_then(|status| status.conditions)
+                .is_some_and(|conditions| {
+                    conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                }),
+        })
+        .collect()
+}
+
 fn resilience_mode(deployment: &Deployment) -> Option<Mode> {
     let containers = &deployment.spec.template.spec.as_ref()?.containers;
     let value = containers

@@ -150,6 +150,7 @@ impl Target for Local {
                     mode: record.mode,
                     circuit: None,
                     faults: None,
+                    pods: Vec::new(),
                 };
                 if record.process.is_running() {
                     match health::probe_url(&client, &service.ready_url(record.port)) {
