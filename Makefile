@@ -18,7 +18,8 @@ EXPERIMENT ?= $(if $(filter-out local,$(TARGET)),experiment.json,experiments/loc
 PAUSE ?= 2
 
 .PHONY: all build release demo test check lint fmt lab-up lab-down experiment fix break status \
-        k8s-build k8s-up k8s-down k8s-smoke kind-build kind-up kind-down kind-test clean
+        k8s-build k8s-up k8s-down k8s-smoke kind-build kind-up kind-down kind-test \
+        minikube-build minikube-test clean
 
 all: build
 
@@ -94,6 +95,13 @@ kind-down:
 
 kind-test:
 	scripts/kind-test.sh
+
+## minikube tier: a real minikube (v1.37, docker driver) from a node image built offline.
+minikube-build:
+	scripts/kind-build.sh --minikube
+
+minikube-test:
+	scripts/minikube-test.sh
 
 clean:
 	$(CARGO) clean

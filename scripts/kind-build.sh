@@ -9,12 +9,16 @@
 #   - the images kubeadm v1.33 runs, under the names it expects (registry.k8s.io/...);
 #   - the kind node image (k8s/kind-node: systemd, containerd, the kubelet, the images);
 #   - local stand-ins for the Dockerfile's base images (a Rust toolchain image and a
-#     distroless-like runtime), passed to `docker build` as build arguments.
+#     distroless-like runtime), passed to `docker build` as build arguments;
+#   - with --minikube, also minikube (k8s/minikube, its version stamped) and its node
+#     image (k8s/minikube-node: the kind node image plus what minikube provisions
+#     through), in place of kicbase.
 # Every output is keyed by what it is made from, so a warm run takes seconds. Prints the
 # environment for the kind tier last (also in ${CASCADE_CACHE}/kind/env).
 #
-# Usage: scripts/kind-build.sh [--check]
-#   --check  only report: exit 0 when every output is built and current, 1 otherwise
+# Usage: scripts/kind-build.sh [--minikube] [--check]
+#   --minikube  also build minikube and its node image (the minikube tier)
+#   --check     only report: exit 0 when every output is built and current, 1 otherwise
 # A user with ordinary Docker and internet needs none of this: stock kind pulls
 # kindest/node, and the Dockerfile's defaults pull the official base images.
 set -euo pipefail
@@ -22,12 +26,15 @@ cd "$(dirname "$0")/.."
 . scripts/need-programs.sh
 
 check=0
-case "${1:-}" in
-  "") ;;
-  --check) check=1 ;;
-  -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "kind-build: unknown argument '$1' (expected --check)" >&2; exit 2 ;;
-esac
+minikube=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    --minikube) minikube=1 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "kind-build: unknown argument '$arg' (expected --minikube or --check)" >&2; exit 2 ;;
+  esac
+done
 
 # Bump when the way an output is made changes in a way its inputs do not show.
 recipe=1
@@ -70,6 +77,11 @@ if [ "$check" = 1 ]; then
     [ -z "$img" ] || have_image "$img" || { echo "kind-build: image $img is missing"; exit 1; }
   done
   [ -x "$KIND_BIN" ] || { echo "kind-build: $KIND_BIN is missing"; exit 1; }
+  if [ "$minikube" = 1 ]; then
+    [ -n "${LAB_MINIKUBE_IMAGE:-}" ] || { echo "kind-build: minikube not built (no LAB_MINIKUBE_IMAGE in $kcache/env)"; exit 1; }
+    have_image "$LAB_MINIKUBE_IMAGE" || { echo "kind-build: image $LAB_MINIKUBE_IMAGE is missing"; exit 1; }
+    [ -x "$MINIKUBE_BIN" ] || { echo "kind-build: $MINIKUBE_BIN is missing"; exit 1; }
+  fi
   echo "kind-build: up to date"
   exit 0
 fi
@@ -86,13 +98,14 @@ export GOPATH="$cache/k8s/gopath" GOMODCACHE="$cache/k8s/gomodcache" GOCACHE="$c
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 gobin="$kcache/bin"
 mkdir -p "$gobin"
-# go_program NAME MODULE-DIR PACKAGE: builds when the module's pins changed.
+# go_program NAME MODULE-DIR PACKAGE [LDFLAGS]: builds when the module's pins changed.
 go_program() {
-  local name=$1 dir=$2 pkg=$3 key
-  key=$(key_of "$dir"/go.*  "$dir"/*.go)
+  local name=$1 dir=$2 pkg=$3 ldflags="-s -w ${4:-}" key
+  key=$(key_of "$dir"/go.* "$dir"/*.go)
+  [ -z "${4:-}" ] || key=$(echo "$key $4" | key_of -)
   if [ -x "$gobin/$name" ] && [ "$(cat "$gobin/.$name.key" 2>/dev/null)" = "$key" ]; then return; fi
   say "building $name ($pkg)"
-  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$gobin/$name.new" "$pkg") \
+  (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$gobin/$name.new" "$pkg") \
     || die "go build of $name failed (output above)"
   mv "$gobin/$name.new" "$gobin/$name"
   echo "$key" >"$gobin/.$name.key"
@@ -102,6 +115,13 @@ go_program crictl k8s/crictl sigs.k8s.io/cri-tools/cmd/crictl
 go_program coredns k8s/coredns github.com/coredns/coredns
 go_program etcd k8s/etcd go.etcd.io/etcd/server/v3
 go_program pause k8s/pause .
+if [ "$minikube" = 1 ]; then
+  # Stamped as minikube's own Makefile does (a bare build calls itself v0.0.0-unset).
+  minikube_version=$(awk '$1 == "k8s.io/minikube" { print $2 }' k8s/minikube/go.mod)
+  say "minikube $minikube_version (about 4 minutes the first time on 2 cores)"
+  go_program minikube k8s/minikube k8s.io/minikube/cmd/minikube \
+    "-X k8s.io/minikube/pkg/version.version=$minikube_version -X k8s.io/minikube/pkg/version.isoVersion=$minikube_version -X k8s.io/minikube/pkg/version.storageProvisionerVersion=v5"
+fi
 
 # The image tags kubeadm asks for, from kubeadm itself.
 images_wanted=$("$k8s_bin/kubeadm" config images list --kubernetes-version "$k8s_version" 2>/dev/null) \
@@ -235,6 +255,22 @@ if ! have_image "$node_image"; then
   trap - EXIT
 fi
 
+# --- minikube's node image -------------------------------------------------------------
+minikube_image=""
+if [ "$minikube" = 1 ]; then
+  minikube_key=$( { echo "$node_image $base_image"; cat k8s/minikube-node/Dockerfile; } | key_of -)
+  minikube_image="cascade-lab-local/minikube-node:$k8s_version-$minikube_key"
+  if ! have_image "$minikube_image"; then
+    say "building the minikube node image $minikube_image (on the kind node image)"
+    # The label tells `lab up --target minikube` which Kubernetes the image holds.
+    quiet_build "$minikube_image" --network host \
+      --build-arg "BASE_IMAGE=$base_image" --build-arg "NODE_IMAGE=$node_image" \
+      --build-arg "KUBERNETES_VERSION=$k8s_version" \
+      --label "cascade-lab.kubernetes-version=$k8s_version" \
+      k8s/minikube-node || die "docker build of $minikube_image failed"
+  fi
+fi
+
 # --- stand-ins for the Dockerfile's base images ----------------------------------------
 # The Rust toolchain this machine builds with, on the Debian base with a C toolchain,
 # trusting what this machine trusts (its CA bundle: crates.io may be reached through a
@@ -281,7 +317,7 @@ if ! have_image "$runtime_image"; then
     | quiet_build "$runtime_image" - || die "docker build of $runtime_image failed"
 fi
 
-for current in "$node_image" "$rust_image" "$runtime_image" "$base_image"; do
+for current in "$node_image" "$rust_image" "$runtime_image" "$base_image" $minikube_image; do
   prune_old "$current"
 done
 
@@ -294,6 +330,11 @@ done
   echo "export LAB_BUILD_NETWORK=host"
   echo "export LAB_BUILD_ARGS=RUST_IMAGE=$rust_image,RUNTIME_IMAGE=$runtime_image"
   echo "export LAB_BUILD_ARGS_RUST_IMAGE=$rust_image LAB_BUILD_ARGS_RUNTIME_IMAGE=$runtime_image"
+  if [ "$minikube" = 1 ]; then
+    echo "export MINIKUBE_BIN=$gobin/minikube"
+    echo "export MINIKUBE_HOME=$cache/minikube"
+    echo "export LAB_MINIKUBE_IMAGE=$minikube_image"
+  fi
 } >"$kcache/env"
 say "done: node image $node_image"
 cat "$kcache/env"

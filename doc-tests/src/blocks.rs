@@ -23,7 +23,7 @@ pub const NOT_RUN_REASONS: &[(&str, &str)] = &[
     ),
     (
         "minikube",
-        "needs minikube, which cannot start on the machines this project is tested on (k8s/README.md)",
+        "the minikube tier runs this page's story on a real minikube instead (lab/tests/minikube.rs)",
     ),
 ];
 

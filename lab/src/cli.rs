@@ -76,7 +76,7 @@ pub enum Command {
     FaultToken,
     /// Stop everything and remove the state (safe to run twice)
     Down {
-        /// kind: delete the kind cluster too (kept by default: creating one is slow)
+        /// kind, minikube: delete the cluster too (kept by default: creating one is slow)
         #[arg(long)]
         delete_cluster: bool,
     },
@@ -161,6 +161,10 @@ pub struct ImageArgs {
     /// kind's own]
     #[arg(long, value_name = "IMAGE", env = "LAB_KIND_IMAGE")]
     pub kind_image: Option<String>,
+    /// minikube: the node image a new profile starts from (`minikube start --base-image`,
+    /// offline: one built by scripts/kind-build.sh --minikube) [default: minikube's own]
+    #[arg(long, value_name = "IMAGE", env = "LAB_MINIKUBE_IMAGE")]
+    pub minikube_image: Option<String>,
     /// kind, minikube: a `docker build --build-arg` for both images, e.g.
     /// RUST_IMAGE=rust:1.95-slim-bookworm (repeat it, or comma-separate in the env var)
     #[arg(
@@ -180,6 +184,7 @@ impl From<ImageArgs> for ImageOptions {
     fn from(args: ImageArgs) -> ImageOptions {
         ImageOptions {
             kind_image: args.kind_image,
+            minikube_image: args.minikube_image,
             build_args: args.build_args,
             build_network: args.build_network,
         }

@@ -92,6 +92,7 @@ impl ClusterLab {
             .env_remove("LAB_NAMESPACE")
             // What scripts/kind-env.sh sets for the kind tier would change the calls.
             .env_remove("LAB_KIND_IMAGE")
+            .env_remove("LAB_MINIKUBE_IMAGE")
             .env_remove("LAB_BUILD_ARGS")
             .env_remove("LAB_BUILD_NETWORK");
         command
@@ -594,12 +595,24 @@ fn kubernetes_tier_kind_and_minikube_flows_call_their_tools_and_agree_with_the_s
         calls()
     );
 
-    // minikube: images built and loaded into minikube; the address is the node's IP (the
-    // control plane has no node named minikube, so a worker's, like the script).
+    // minikube: not running (the stand-in's `status` answers nothing), so started with
+    // minikube's own node image; images built and loaded into it; the address is the
+    // node's IP (the control plane has no node named minikube, so a worker's, like the
+    // script).
     std::fs::write(tools.path().join("calls.log"), "").unwrap();
     let up = lab.lab(&["up", "--target", "minikube"]);
     up.expect_code(0, "lab up --target minikube");
     let calls_now = calls();
+    let root = nix::unistd::Uid::effective().is_root();
+    let start = if root {
+        "minikube start --driver=docker --force\n"
+    } else {
+        "minikube start --driver=docker\n"
+    };
+    assert!(
+        calls_now.starts_with(&format!("minikube status --format {{{{.Host}}}}\n{start}")),
+        "{calls_now}"
+    );
     assert!(
         calls_now.contains("minikube image load cascade-lab/provider-app:dev\n"),
         "{calls_now}"
@@ -613,7 +626,10 @@ fn kubernetes_tier_kind_and_minikube_flows_call_their_tools_and_agree_with_the_s
         "http://127.0.0.1:30080/invokeConsumedService"
     );
     assert_eq!(by_script("minikube"), up.stdout.trim());
-    lab.lab(&["down"]).expect_code(0, "lab down (minikube)");
+    std::fs::write(tools.path().join("calls.log"), "").unwrap();
+    lab.lab(&["down", "--delete-cluster"])
+        .expect_code(0, "lab down --delete-cluster (minikube)");
+    assert!(calls().starts_with("minikube delete\n"), "{}", calls());
 }
 
 #[test]

@@ -66,6 +66,16 @@ pub fn kind() {
     );
 }
 
+/// minikube tier: minikube and its offline node image built and their environment
+/// sourced (`scripts/kind-build.sh --minikube`; `make test` does it).
+pub fn minikube() {
+    assert_eq!(
+        std::env::var("CASCADE_MINIKUBE").as_deref(),
+        Ok("1"),
+        "minikube tier: CASCADE_MINIKUBE is not set; run scripts/minikube-test.sh (make minikube-test)"
+    );
+}
+
 /// Headless Chromium from Debian's packages (browser tier; `scripts/test.sh` installs
 /// `chromium` and sets `CASCADE_CHROMIUM`). No test downloads a browser.
 pub fn chromium() -> PathBuf {

@@ -36,16 +36,20 @@ pub struct UpOptions {
     pub experiment: Option<std::path::PathBuf>,
     /// `cluster` target: where the images come from (`REG/provider-app:dev`, ...).
     pub image_registry: Option<String>,
-    /// kind, minikube: image builds and kind's node image.
+    /// kind, minikube: image builds and the clusters' node images.
     pub images: ImageOptions,
 }
 
-/// kind and minikube: how the images are built, and kind's node image.
+/// kind and minikube: how the images are built, and the node image of a new cluster.
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub struct ImageOptions {
     /// kind: the node image of a new cluster (`None`: kind's own).
     pub kind_image: Option<String>,
+    /// minikube: the node image a new profile starts from, one that holds everything
+    /// (scripts/kind-build.sh --minikube), so nothing is downloaded (`None`: minikube's
+    /// own kicbase, with downloads).
+    pub minikube_image: Option<String>,
     /// `docker build --build-arg NAME=VALUE` for both images.
     pub build_args: Vec<(String, String)>,
     /// The network `docker build` runs its steps in (`--network`).
@@ -56,7 +60,7 @@ pub struct ImageOptions {
 #[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub struct DownOptions {
-    /// kind: delete the cluster too.
+    /// kind, minikube: delete the cluster too.
     pub delete_cluster: bool,
 }
 

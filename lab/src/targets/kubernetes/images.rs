@@ -1,8 +1,9 @@
 //! Getting the cluster and the images ready before the manifests are applied: kind
-//! (create the cluster if missing, build, `kind load`), minikube (build, `minikube image
-//! load`). The `cluster` target pulls from `--image-registry` instead (see `repo`).
+//! (create the cluster if missing, build, `kind load`), minikube (start the profile if
+//! it is not running, build, `minikube image load`). The `cluster` target pulls from
+//! `--image-registry` instead (see `repo`).
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use super::repo::{self, IMAGE_TAG, Repo};
 use super::tools::Tool;
@@ -103,11 +104,30 @@ pub fn prepare_kind(repo: &Repo, images: &ImageOptions, services: &[Service]) ->
     Ok(())
 }
 
-/// minikube: the images of `services` are built locally and loaded into the running
-/// minikube.
+/// minikube: the profile runs (started when it does not) and has the images of
+/// `services`, built locally.
 pub fn prepare_minikube(repo: &Repo, images: &ImageOptions, services: &[Service]) -> Result<()> {
     Tool::Minikube.locate()?;
     Tool::Docker.locate()?;
+    // `minikube status` exits non-zero when the profile is missing or stopped.
+    let running = Tool::Minikube
+        .output(["status", "--format", "{{.Host}}"])
+        .is_ok_and(|host| host.trim() == "Running");
+    if running {
+        ui::info("minikube is running");
+    } else {
+        let version = match &images.minikube_image {
+            Some(image) => Some(kubernetes_version_of(image)?),
+            None => None,
+        };
+        let root = nix::unistd::Uid::effective().is_root();
+        let args = start_command(images, version.as_deref(), root);
+        ui::info(format!(
+            "starting minikube (minikube {}): a minute or two",
+            args.join(" ")
+        ));
+        Tool::Minikube.output(args)?;
+    }
     for tag in build_images(repo, images, services)? {
         ui::info(format!("loading {tag} into minikube"));
         Tool::Minikube.output(["image", "load", &tag])?;
@@ -115,13 +135,89 @@ pub fn prepare_minikube(repo: &Repo, images: &ImageOptions, services: &[Service]
     Ok(())
 }
 
+/// The label of the node images scripts/kind-build.sh builds for minikube, naming the
+/// Kubernetes version they hold.
+const KUBERNETES_VERSION_LABEL: &str = "cascade-lab.kubernetes-version";
+
+/// The Kubernetes version the minikube node image `image` holds (its label).
+fn kubernetes_version_of(image: &str) -> Result<String> {
+    let format = format!("{{{{ index .Config.Labels \"{KUBERNETES_VERSION_LABEL}\" }}}}");
+    let version = Tool::Docker
+        .output(["image", "inspect", "--format", &format, image])
+        .with_context(|| format!("the minikube node image `{image}` (--minikube-image) is not in Docker; build it with scripts/kind-build.sh --minikube"))?;
+    let version = version.trim();
+    if !version.starts_with('v') {
+        bail!(
+            "the minikube node image `{image}` (--minikube-image) has no `{KUBERNETES_VERSION_LABEL}` label; build it with scripts/kind-build.sh --minikube"
+        );
+    }
+    Ok(version.to_string())
+}
+
+/// The `minikube start` arguments: with our node image, everything is in the image and
+/// nothing may be downloaded (no preload, no image cache, no addons, the bridge CNI
+/// rather than kindnet, whose image is not there); as root, `--force` (minikube refuses
+/// the docker driver to root otherwise).
+fn start_command(
+    images: &ImageOptions,
+    kubernetes_version: Option<&str>,
+    root: bool,
+) -> Vec<String> {
+    let mut args = vec!["start".to_string(), "--driver=docker".into()];
+    if let (Some(image), Some(version)) = (&images.minikube_image, kubernetes_version) {
+        args.extend([
+            format!("--base-image={image}"),
+            format!("--kubernetes-version={version}"),
+            "--container-runtime=containerd".into(),
+            "--preload=false".into(),
+            "--cache-images=false".into(),
+            "--install-addons=false".into(),
+            "--cni=bridge".into(),
+        ]);
+    }
+    if root {
+        args.push("--force".into());
+    }
+    args
+}
+
+/// minikube: deletes the profile (`lab down --delete-cluster`: its container, network
+/// and volume go with it), then the lab's images.
+pub fn delete_minikube() -> Result<()> {
+    ui::info("deleting minikube");
+    Tool::Minikube.output(["delete"])?;
+    remove_lab_images()
+}
+
 /// kind: deletes the lab's cluster (`lab down --delete-cluster`), then what the lab left
-/// in Docker: its images (their untagged build layers stay, as the cache of the next
-/// `lab up`) and kind's network once no other cluster uses it.
+/// in Docker: its images and kind's network once no other cluster uses it.
 pub fn delete_kind_cluster(repo: &Repo) -> Result<()> {
     let name = repo.kind_cluster_name()?;
     ui::info(format!("deleting kind cluster `{name}`"));
     Tool::Kind.output(["delete", "cluster", "--name", &name])?;
+    if Tool::Docker.locate().is_err() {
+        return Ok(());
+    }
+    remove_lab_images()?;
+    let attached = Tool::Docker.output([
+        "network",
+        "inspect",
+        KIND_NETWORK,
+        "--format",
+        "{{len .Containers}}",
+    ]);
+    if attached.is_ok_and(|count| count.trim() == "0") {
+        ui::info(format!(
+            "removing the unused docker network `{KIND_NETWORK}`"
+        ));
+        Tool::Docker.output(["network", "rm", KIND_NETWORK])?;
+    }
+    Ok(())
+}
+
+/// Removes the lab's images from Docker (their untagged build layers stay, as the cache
+/// of the next `lab up`).
+fn remove_lab_images() -> Result<()> {
     if Tool::Docker.locate().is_err() {
         return Ok(());
     }
@@ -139,19 +235,6 @@ pub fn delete_kind_cluster(repo: &Repo) -> Result<()> {
         let mut args = vec!["rmi".to_string(), "--no-prune".into()];
         args.extend(tags);
         Tool::Docker.output(args)?;
-    }
-    let attached = Tool::Docker.output([
-        "network",
-        "inspect",
-        KIND_NETWORK,
-        "--format",
-        "{{len .Containers}}",
-    ]);
-    if attached.is_ok_and(|count| count.trim() == "0") {
-        ui::info(format!(
-            "removing the unused docker network `{KIND_NETWORK}`"
-        ));
-        Tool::Docker.output(["network", "rm", KIND_NETWORK])?;
     }
     Ok(())
 }
@@ -171,6 +254,7 @@ mod tests {
     fn docker_build_gets_the_build_args_and_network_before_the_context() {
         let images = ImageOptions {
             kind_image: None,
+            minikube_image: None,
             build_args: vec![("RUST_IMAGE".into(), "local/rust:1".into())],
             build_network: Some("host".into()),
         };
@@ -200,5 +284,31 @@ mod tests {
         images.kind_image = Some("local/node:v1".into());
         let args = create_command(&repo(), &images);
         assert_eq!(args[args.len() - 2..], ["--image", "local/node:v1"]);
+    }
+
+    #[test]
+    fn minikube_starts_offline_from_our_node_image_and_as_root_with_force() {
+        let mut images = ImageOptions::default();
+        assert_eq!(
+            start_command(&images, None, false),
+            ["start", "--driver=docker"]
+        );
+        images.minikube_image = Some("local/minikube-node:v1".into());
+        let args = start_command(&images, Some("v1.33.13"), true);
+        assert_eq!(
+            args,
+            [
+                "start",
+                "--driver=docker",
+                "--base-image=local/minikube-node:v1",
+                "--kubernetes-version=v1.33.13",
+                "--container-runtime=containerd",
+                "--preload=false",
+                "--cache-images=false",
+                "--install-addons=false",
+                "--cni=bridge",
+                "--force"
+            ]
+        );
     }
 }

@@ -124,8 +124,9 @@ impl Kubernetes {
     }
 }
 
-/// kind: kube-proxy programs the node port a moment after the pods are ready, so the
-/// consumer's address may refuse connections for a second or two after the rollout. The
+/// kind, minikube: kube-proxy programs the node port a moment after the pods are ready,
+/// so the consumer's address may refuse connections for a second or two after the
+/// rollout. The
 /// address `lab up` prints must answer: wait for its readiness through the node port,
 /// then for the provider's Service to carry the consumer's calls (its rules too come a
 /// moment after the pods; until then the naive consumer answers 500, connection refused).
@@ -157,22 +158,18 @@ fn wait_for_node_port(url: &str, timeout: Duration) -> Result<()> {
 
 /// The consumer's readiness through the node port.
 fn wait_for_consumer(url: &str, timeout: Duration) -> Result<()> {
-    let port = reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.port())
-        .with_context(|| format!("no port in the consumer's address {url}"))?;
+    let mut ready = reqwest::Url::parse(url)
+        .with_context(|| format!("the consumer's address {url} is not a URL"))?;
+    ready.set_path("health/ready");
     let client = crate::health::client()?;
-    crate::health::wait_ready(&client, &Service::Consumer.ready_url(port), timeout, || {
-        None
-    })
-    .map_err(|err| {
+    crate::health::wait_ready(&client, ready.as_str(), timeout, || None).map_err(|err| {
         let why = match err {
             crate::health::WaitError::Interrupted => return anyhow::anyhow!("interrupted"),
             crate::health::WaitError::TimedOut(why) | crate::health::WaitError::Exited(why) => why,
         };
         anyhow::anyhow!(
-            "the rollout finished, but the consumer does not answer on 127.0.0.1:{port} \
-             within {}s (kind's port mapping, kind/cluster.yaml): {why}",
+            "the rollout finished, but the consumer does not answer at {ready} within {}s \
+             (the node port; on kind, its port mapping in kind/cluster.yaml): {why}",
             timeout.as_secs()
         )
     })
@@ -241,7 +238,7 @@ impl Target for Kubernetes {
         rollout::wait(&session, &record.namespace, &names, options.ready_timeout)?;
         let url =
             address::consumer_url(&session, self.kind, &record.namespace, &repo.kind_config())?;
-        if self.kind == TargetKind::Kind {
+        if matches!(self.kind, TargetKind::Kind | TargetKind::Minikube) {
             wait_for_node_port(&url, options.ready_timeout)?;
         }
         let experiment = record
@@ -391,8 +388,12 @@ impl Target for Kubernetes {
         };
         if cluster_exists {
             manifests::delete(&repo, context.as_deref(), &namespace)?;
-            if self.kind == TargetKind::Kind && options.delete_cluster {
-                images::delete_kind_cluster(&repo)?;
+            if options.delete_cluster {
+                match self.kind {
+                    TargetKind::Kind => images::delete_kind_cluster(&repo)?,
+                    TargetKind::Minikube => images::delete_minikube()?,
+                    _ => {}
+                }
             }
         }
         lock.clear()?;
