@@ -45,6 +45,12 @@ fn dashboard_shows_the_kill(lab: &ClusterLab) {
     follow(&url, Duration::from_secs(120), |s| {
         latest(s, "provider") == "up" && latest(s, "ok").as_f64().unwrap_or(0.0) > 0.0
     });
+    // The picture's provider box names its pod and the node it runs on.
+    let (_, page, _) = get(&url).expect("the dashboard's page");
+    assert!(
+        page.contains(&format!(" @ {CLUSTER}-control-plane</title>")),
+        "the provider's pod and node on the page:\n{page}"
+    );
     lab.lab(&["kill", "my-provider-app"], Duration::from_secs(120))
         .expect_code(0, "lab kill my-provider-app");
     follow(&url, Duration::from_secs(180), |s| {

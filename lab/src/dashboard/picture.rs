@@ -95,7 +95,7 @@ pub fn system_html(point: Option<&Point>) -> String {
         colour: consumer_colour,
         lines: [format!("mode: {mode}"), format!("circuit: {circuit}")]
             .into_iter()
-            .chain(p.consumer_note.iter().map(|n| cut(n)))
+            .chain(p.consumer_note.iter().cloned())
             .collect(),
     });
     if let Some(proxy) = p.proxy {
@@ -123,7 +123,7 @@ pub fn system_html(point: Option<&Point>) -> String {
             .provider_note
             .iter()
             .flat_map(|n| n.lines())
-            .map(cut)
+            .map(str::to_string)
             .collect(),
     });
 
@@ -192,12 +192,19 @@ pub fn system_html(point: Option<&Point>) -> String {
             title = node.title,
         );
         for (n, line) in node.lines.iter().enumerate() {
+            // A line cut to the box keeps its whole text as the element's title.
+            let shown = cut(line);
+            let title = if shown == *line {
+                String::new()
+            } else {
+                format!("<title>{}</title>", escape(line))
+            };
             let _ = write!(
                 svg,
-                r#"<text x="{:.1}" y="{}" font-size="13" text-anchor="middle">{}</text>"#,
+                r#"<text x="{:.1}" y="{}" font-size="13" text-anchor="middle">{title}{}</text>"#,
                 x + BOX_W / 2.0,
                 BOX_Y + 46.0 + 18.0 * n as f64,
-                escape(line)
+                escape(&shown)
             );
         }
         svg.push_str("</g>");
@@ -298,13 +305,18 @@ mod tests {
         assert!(down.contains(r#"data-box="provider" data-health="DOWN""#));
         assert!(down.contains(VERMILLION));
         assert!(system_html(None).contains("No sample"));
-        // A note of several lines (a Kubernetes provider's pods) is one text line each.
+        // A note of several lines (a Kubernetes provider's pods) is one text line each;
+        // one cut to the box keeps its whole text as its title.
         let mut pods = point(Provider::Up, None, &[]);
-        pods.provider_note = Some("Deployment · :8080\nrsmc6 @ minikube".into());
+        pods.provider_note =
+            Some("Deployment · :8080\nrsmc6 @ minikube\nx2x9q @ cascade-lab-control-plane".into());
         let html = system_html(Some(&pods));
         assert!(
             html.contains(">Deployment · :8080</text>")
-                && html.contains(">rsmc6 @ minikube</text>"),
+                && html.contains(">rsmc6 @ minikube</text>")
+                && html.contains(
+                    "><title>x2x9q @ cascade-lab-control-plane</title>x2x9q @ cascade-lab-c…</text>"
+                ),
             "{html}"
         );
     }
