@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::List;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -387,6 +386,14 @@ fn the_fault_proxy_overlays_put_the_proxy_between_consumer_and_provider() {
 
 // --- Kubernetes tier ---------------------------------------------------------------------
 
+/// The objects of a `kubectl get ... -o json` answer (kind `List`, which
+/// `k8s_openapi::List` does not take).
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct Items<T> {
+    items: Vec<T>,
+}
+
 /// kubectl against the tier's cluster.
 struct Cluster {
     kubeconfig: PathBuf,
@@ -439,7 +446,7 @@ impl Cluster {
     /// independently of the script.
     fn node_ips(&self) -> Vec<String> {
         let ips = |selector: &[&str]| -> Vec<String> {
-            let nodes: List<Node> = self.get(&[&["get", "nodes"], selector].concat());
+            let nodes: Items<Node> = self.get(&[&["get", "nodes"], selector].concat());
             nodes
                 .items
                 .iter()
@@ -460,7 +467,7 @@ impl Cluster {
     /// so a lab deployed elsewhere, or a namespace of an earlier run still terminating,
     /// may hold it.
     fn node_port_holders(&self) -> Vec<String> {
-        let services: List<Service> = self.get(&["get", "services", "--all-namespaces"]);
+        let services: Items<Service> = self.get(&["get", "services", "--all-namespaces"]);
         services
             .items
             .iter()
@@ -659,7 +666,7 @@ fn overlay_on_the_cluster(overlay: &str, want_mode: &str) {
         ("my-consumer-app", "my-consumer-service"),
     ] {
         let selector = format!("name={app},service={service}");
-        let pods: List<Pod> = cluster.get(&["-n", ns, "get", "pods", "-l", &selector]);
+        let pods: Items<Pod> = cluster.get(&["-n", ns, "get", "pods", "-l", &selector]);
         let phases: Vec<Option<String>> = pods
             .items
             .iter()
@@ -682,7 +689,7 @@ fn overlay_on_the_cluster(overlay: &str, want_mode: &str) {
         ))
     );
 
-    let services: List<Service> = cluster.get(&[
+    let services: Items<Service> = cluster.get(&[
         "-n",
         ns,
         "get",
@@ -731,7 +738,7 @@ fn overlay_on_the_cluster(overlay: &str, want_mode: &str) {
         let label = format!("kubernetes.io/service-name={service}");
         let mut backends = Vec::new();
         let found = wait_for(Duration::from_secs(30), Duration::from_secs(1), || {
-            let slices: List<EndpointSlice> =
+            let slices: Items<EndpointSlice> =
                 cluster.get(&["-n", ns, "get", "endpointslices", "-l", &label]);
             backends = slices
                 .items
