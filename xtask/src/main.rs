@@ -1,6 +1,7 @@
 //! The project's own tasks, in Rust (`cargo xtask ...`, an alias in .cargo/config.toml),
 //! as rust-analyzer keeps its own. `cargo xtask test` is what `make test` runs: every
-//! tier of [`Tier::ALL`] (test-kit's one list of tiers), each set up first, then run,
+//! tier of [`Tier::ALL`] (the one list of tiers, this crate's library), each set up
+//! first, then run,
 //! ending with one line per tier: ran (N passed), FAILED, or skipped (reason). Shell stays
 //! where it drives go, docker or apt: the `scripts/setup-*.sh`, `k8s-*.sh` and
 //! `kind-test.sh` scripts, which this runner calls.
@@ -12,7 +13,7 @@ mod setup;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use test_kit::tier::Tier;
+use xtask::Tier;
 
 use crate::env::Env;
 use crate::run::Summary;

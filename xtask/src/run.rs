@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use test_kit::tier::Tier;
+use xtask::Tier;
 
 use crate::env::Env;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Read;
 
-use test_kit::tier::Tier;
+use xtask::Tier;
 
 use crate::env::{Env, has_program, is_executable, is_nonempty_file, is_root, program};
 use crate::run::Summary;
