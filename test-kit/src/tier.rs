@@ -1,5 +1,5 @@
 //! The test tiers: the one list of them ([`Tier`]: `cargo xtask test` runs it, and
-//! tests/tiers.rs checks every test's tagging against it), and what the tests of each
+//! tests/checkout/tiers.rs checks every test's tagging against it), and what the tests of each
 //! tier beyond the local one need. A test of such a tier is `#[ignore]`d with the tier in
 //! its reason, and its name contains the tier's tag (`compat_tier`, `kubernetes_tier`,
 //! ...), which is how the runner selects it once the tier's pieces are up:
@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-/// The one list of tiers is the runner's, read here (and by tests/tiers.rs).
+/// The one list of tiers is the runner's, read here (and by tests/checkout/tiers.rs).
 pub use xtask::Tier;
 
 fn required(var: &str, tier: Tier, how: &str) -> PathBuf {

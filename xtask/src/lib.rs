@@ -1,6 +1,6 @@
 //! The list of test tiers, the one place it is kept: `cargo xtask test` (this crate's
 //! binary) sets up and runs them in order, and test-kit reads it (`test_kit::tier`: the
-//! tier helpers name their tier; test-kit/tests/tiers.rs checks every test's tag and
+//! tier helpers name their tier; test-kit/tests/checkout/tiers.rs checks every test's tag and
 //! ignore reason). The library uses nothing but std; the package's dependencies (for the
 //! binary) are the product's already, with the same features, so reading this list
 //! changes no build.

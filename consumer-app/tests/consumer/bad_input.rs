@@ -2,11 +2,10 @@
 //! their environment variables, and requests to its routes. A configuration error is one stderr line naming
 //! the flag (exit 2); a bad request gets a 4xx; nothing panics.
 
+use super::{CONSUMER, stopped_provider_url};
 use std::time::Duration;
 
-use test_kit::service::{BadValues, Service, assert_bad_env, assert_bad_flags, client, free_port};
-
-const BIN: &str = env!("CARGO_BIN_EXE_consumer-app");
+use test_kit::service::{BadValues, Service, assert_bad_env, assert_bad_flags, client};
 
 /// A flag of consumer-app's own: `(flag, values, what the error line must also say)`.
 /// The shared serve flags (`--bind`, `--port`, ...) are service-common's, tested in
@@ -70,20 +69,20 @@ const BAD_ENV: BadValues = &[
 
 #[test]
 fn every_bad_flag_is_one_line_naming_it_and_exit_2() {
-    assert_bad_flags(BIN, BAD_FLAGS);
+    assert_bad_flags(CONSUMER, BAD_FLAGS);
 }
 
 #[test]
 fn every_bad_env_value_is_one_line_naming_flag_and_variable() {
-    assert_bad_env(BIN, BAD_ENV);
+    assert_bad_env(CONSUMER, BAD_ENV);
 }
 
 /// The largest values each flag takes still start and serve (no overflow in a timer).
 #[tokio::test]
 async fn the_largest_accepted_values_serve_without_panicking() {
-    let down = format!("http://127.0.0.1:{}/", free_port());
+    let down = stopped_provider_url();
     let consumer = Service::start(
-        BIN,
+        CONSUMER,
         &[
             "--provider-url",
             &down,
@@ -125,8 +124,8 @@ async fn the_largest_accepted_values_serve_without_panicking() {
 /// are not HTTP are service-common's: service-common/tests/server.rs.)
 #[tokio::test]
 async fn a_megabyte_body_is_refused_not_a_crash() {
-    let down = format!("http://127.0.0.1:{}/", free_port());
-    let consumer = Service::start(BIN, &["--provider-url", &down], &[]).await;
+    let down = stopped_provider_url();
+    let consumer = Service::start(CONSUMER, &["--provider-url", &down], &[]).await;
     let http = client(Duration::from_secs(10));
     let res = http
         .post(consumer.url("/invokeConsumedService"))

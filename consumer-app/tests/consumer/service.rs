@@ -2,25 +2,14 @@
 //! configuration errors of its own flags (the shared ones, the JSON 404 and the drain
 //! itself are service-common's: service-common/tests/server.rs).
 
-use std::path::PathBuf;
+use super::{CONSUMER, provider_bin, stopped_provider_url};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use test_kit::service::{
     FAULT_TOKEN_ENV, Service, Signal, assert_drains_on, assert_has_lines, assert_one_line_error,
-    assert_takes_the_shared_serve_flags, free_port, get, metrics_text, run_to_exit, set_faults,
-    sibling_binary,
+    assert_takes_the_shared_serve_flags, get, metrics_text, run_to_exit, set_faults,
 };
-
-const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
-
-fn provider_bin() -> PathBuf {
-    sibling_binary(CONSUMER, "provider-app")
-}
-
-fn stopped_provider_url() -> String {
-    format!("http://127.0.0.1:{}/", free_port())
-}
 
 #[tokio::test]
 async fn own_endpoints_answer_without_the_provider() {

@@ -4,6 +4,7 @@
 //! on service-common does (shared flags, 404s, malformed HTTP, JSON logs, the drain) is
 //! tested in service-common/tests/server.rs, with a smoke check here.
 
+use super::BIN;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -13,8 +14,6 @@ use test_kit::service::{
     assert_one_line_error, assert_takes_the_shared_serve_flags, client, fault_request, get,
     metrics_text, run_to_exit,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
 
 /// A provider whose faults the tests may change (it has the test token).
 async fn start(args: &[&str]) -> Service {

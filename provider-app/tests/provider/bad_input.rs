@@ -3,6 +3,7 @@
 //! error is one stderr line naming the flag (exit 2), a body error a 4xx naming what is
 //! wrong; nothing panics, and nothing changes the faults.
 
+use super::BIN;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -12,11 +13,9 @@ use test_kit::service::{
     assert_one_line_error, client, fault_request, run_to_exit,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
-
 /// A flag of provider-app's own: `(flag, values, what the error line must also say)`.
 /// The shared serve flags (`--bind`, `--port`, ...) are service-common's, tested in
-/// service-common/tests/server.rs; provider.rs's `the_shared_serve_flags_apply` checks they are used.
+/// service-common/tests/server.rs; service.rs's `the_shared_serve_flags_apply` checks they are used.
 const BAD_FLAGS: BadValues = &[
     ("--fault-latency-ms", &["300-100"], "must not exceed"),
     ("--fault-latency-ms", &["3600001"], "latency above"),
