@@ -860,28 +860,31 @@ fn kubernetes_tier_the_address_script_fails_clearly() {
     let cluster = Cluster::new();
     let id = run_id();
     let missing = format!("cascade-check-missing-{id}");
-    let (ok, said) = cluster.address_script(None, &["-n", &missing]);
-    assert!(
-        !ok,
-        "address script should fail when the service does not exist; printed: {said}"
-    );
-    assert!(
-        said.contains(&format!(
-            "service 'my-consumer-service' not found in namespace '{missing}'"
-        )),
-        "address script's error should name the missing service and namespace: {said}"
-    );
-
     let context = format!("no-such-context-{id}");
-    let (ok, said) = cluster.address_script(None, &["--context", &context]);
-    assert!(
-        !ok,
-        "address script should fail for an unknown context; printed: {said}"
-    );
-    assert!(
-        said.contains(&format!(
-            "context was not found for specified context: {context}"
-        )) && !said.contains("is the lab deployed"),
-        "address script's error for an unknown context should pass on kubectl's reason: {said}"
-    );
+    // (arguments, what the failure must say, what it must not, what is wrong)
+    let cases = [
+        (
+            ["-n", missing.as_str()],
+            format!("service 'my-consumer-service' not found in namespace '{missing}'"),
+            None,
+            "a service that does not exist: the error should name the service and namespace",
+        ),
+        (
+            ["--context", context.as_str()],
+            format!("context was not found for specified context: {context}"),
+            Some("is the lab deployed"),
+            "an unknown context: the error should pass on kubectl's reason",
+        ),
+    ];
+    for (args, must_say, must_not_say, what) in cases {
+        let (ok, said) = cluster.address_script(None, &args);
+        assert!(
+            !ok,
+            "address script should fail for {what}; printed: {said}"
+        );
+        assert!(
+            said.contains(&must_say) && must_not_say.is_none_or(|n| !said.contains(n)),
+            "address script, {what}: {said}"
+        );
+    }
 }
