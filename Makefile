@@ -34,9 +34,10 @@ release:
 demo:
 	@dir=$$(scripts/demo-build.sh) && "$$dir/lab" demo --pause $(PAUSE)
 
-## Every test tier, each set up first; ends with one line per tier.
+## Every test tier, each set up first; ends with one line per tier (xtask/: `cargo xtask
+## test --tier NAME` runs one; `cargo xtask tiers` lists them).
 test:
-	scripts/test.sh
+	$(CARGO) xtask test
 
 ## The edit-test loop: formatting, clippy, unit and local integration tests.
 check:

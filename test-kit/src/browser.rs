@@ -1,6 +1,6 @@
 //! Headless Chromium from Debian's packages, driven by Debian's `chromedriver` over the
 //! W3C WebDriver protocol (a few JSON requests; no client crate, no browser download).
-//! Browser tier: `scripts/test.sh` installs `chromium` and `chromium-driver` and sets
+//! Browser tier: `cargo xtask test` installs `chromium` and `chromium-driver` and sets
 //! `CASCADE_CHROMIUM` and `CASCADE_CHROMEDRIVER`.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ fn driver_bin() -> PathBuf {
     match std::env::var_os("CASCADE_CHROMEDRIVER").filter(|v| !v.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => panic!(
-            "browser tier: CASCADE_CHROMEDRIVER is not set (Debian's chromium-driver); scripts/test.sh sets it up"
+            "browser tier: CASCADE_CHROMEDRIVER is not set (Debian's chromium-driver); `cargo xtask test --tier browser` sets it up"
         ),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - [`tier`]: what a test of a tier beyond the local one needs, or a panic saying how
 //!   to get it. Such tests are `#[ignore = "<tier> tier: ..."]`: cargo's summary counts
-//!   them as ignored, and `scripts/test.sh` runs each tier whose pieces it could set up.
+//!   them as ignored, and `cargo xtask test` runs each tier whose pieces it could set up.
 //! - [`repo`]: the checkout's root and the built binaries.
 //! - [`kube`]: the pinned kubectl and the lock on the control plane's node port.
 //! - [`service`]: provider-app and consumer-app as real processes.

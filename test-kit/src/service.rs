@@ -328,3 +328,138 @@ pub async fn set_faults(provider: &Service, body: &str) {
     .await;
     assert_eq!(status, 200, "PUT /faults {body}: {answer}");
 }
+
+/// Sends `signal` to `service` while a `GET path` is in flight (sent 400 ms before), and
+/// asserts the graceful drain of service-common: the request is still answered 200 with
+/// a body containing `body_has`, the process exits 0 within 10 s, and its log says it
+/// shut down gracefully. `path` must take longer than 400 ms to answer.
+pub async fn assert_drains_on(service: &mut Service, signal: Signal, path: &str, body_has: &str) {
+    let request = in_flight(
+        service,
+        path,
+        Duration::from_secs(10),
+        Duration::from_millis(400),
+    )
+    .await;
+    service.signal(signal);
+
+    let res = request
+        .await
+        .expect("the request task")
+        .expect("the in-flight request must be answered");
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("the answer's body");
+    assert!(body.contains(body_has), "{body}");
+    assert_exits_zero(service).await;
+    assert!(
+        service.log().contains("shutting down gracefully"),
+        "{}",
+        service.log()
+    );
+}
+
+/// Sends `GET path` to `service` in the background, with `budget` for the answer, and
+/// returns after `lead` (time for the request to arrive) with the request's task.
+pub async fn in_flight(
+    service: &Service,
+    path: &str,
+    budget: Duration,
+    lead: Duration,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let url = service.url(path);
+    let request = tokio::spawn(async move { client(budget).get(url).send().await });
+    tokio::time::sleep(lead).await;
+    request
+}
+
+/// Asserts that `service` exits with status 0 within 10 s.
+pub async fn assert_exits_zero(service: &mut Service) {
+    let status = service
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the service must exit");
+    assert_eq!(status.code(), Some(0), "log:\n{}", service.log());
+}
+
+/// Asserts that `bin` takes service-common's serve flags and their one-line errors: a
+/// bad `--bind`, and a bad `SHUTDOWN_TIMEOUT_SECS` from the environment, each exit 2
+/// with one line naming flag, variable and value. (service-common's own tests hold every
+/// case of the shared flags; a service runs this smoke check to show it uses them.)
+pub fn assert_takes_the_shared_serve_flags(bin: impl AsRef<Path>) {
+    let bin = bin.as_ref();
+    let budget = Duration::from_secs(10);
+    let out = run_to_exit(bin, &["--bind", "nowhere"], &[], budget);
+    assert_one_line_error(&out, &["--bind", "BIND", "'nowhere'", "IP:PORT"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_to_exit(bin, &[], &[("SHUTDOWN_TIMEOUT_SECS", "0")], budget);
+    assert_one_line_error(
+        &out,
+        &[
+            "--shutdown-timeout-secs",
+            "SHUTDOWN_TIMEOUT_SECS",
+            "'0'",
+            "seconds",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `GET url` with a 10 s budget; panics when no answer comes.
+pub async fn get(url: &str) -> reqwest::Response {
+    client(Duration::from_secs(10))
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// Bad values of flags or variables: `(flag or variable, values, what the error says)`.
+pub type BadValues<'a> = &'a [(&'a str, &'a [&'a str], &'a str)];
+
+/// Runs `bin` once per value of each `(flag, values, reason)` row with `flag=value` and
+/// asserts each exits 2 with one stderr line naming the flag and the reason; returns
+/// the lines, in the rows' order.
+pub fn assert_bad_flags(bin: impl AsRef<Path>, table: BadValues) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (flag, values, reason) in table {
+        for value in *values {
+            let arg = format!("{flag}={value}");
+            let out = run_to_exit(bin.as_ref(), &[&arg], &[], Duration::from_secs(10));
+            let line = assert_one_line_error(&out, &[flag, reason]);
+            assert_eq!(out.status.code(), Some(2), "{arg}: {line}");
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Runs `bin` once per value of each `(variable, values, flag)` row with the variable
+/// set to it and asserts each exits 2 with one stderr line naming flag and variable.
+pub fn assert_bad_env(bin: impl AsRef<Path>, table: BadValues) {
+    for (name, values, flag) in table {
+        for value in *values {
+            let out = run_to_exit(bin.as_ref(), &[], &[(name, value)], Duration::from_secs(10));
+            let line = assert_one_line_error(&out, &[flag, name]);
+            assert_eq!(out.status.code(), Some(2), "{name}={value}: {line}");
+        }
+    }
+}
+
+/// `GET /metrics` of `service`, asserting a 200 in Prometheus' text format; the text.
+pub async fn metrics_text(service: &Service) -> String {
+    let res = get(&service.url("/metrics")).await;
+    assert_eq!(res.status(), 200);
+    let content_type = res.headers()["content-type"].to_str().unwrap_or_default();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    res.text().await.expect("the metrics' text")
+}
+
+/// Asserts that each of `lines` is a whole line of `text`.
+pub fn assert_has_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}

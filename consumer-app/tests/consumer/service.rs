@@ -1,31 +1,15 @@
-//! consumer-app's own endpoints, metrics, graceful shutdown and configuration errors.
+//! consumer-app's own endpoints, metrics, graceful shutdown with a call in flight, and
+//! configuration errors of its own flags (the shared ones, the JSON 404 and the drain
+//! itself are service-common's: service-common/tests/server.rs).
 
-use std::path::PathBuf;
+use super::{CONSUMER, provider_bin, stopped_provider_url};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use test_kit::service::{
-    FAULT_TOKEN_ENV, Service, assert_one_line_error, client, free_port, run_to_exit, set_faults,
-    sibling_binary,
+    FAULT_TOKEN_ENV, Service, Signal, assert_drains_on, assert_has_lines, assert_one_line_error,
+    assert_takes_the_shared_serve_flags, get, metrics_text, run_to_exit, set_faults,
 };
-
-const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
-
-fn provider_bin() -> PathBuf {
-    sibling_binary(CONSUMER, "provider-app")
-}
-
-async fn get(url: &str) -> reqwest::Response {
-    client(Duration::from_secs(10))
-        .get(url)
-        .send()
-        .await
-        .expect("GET")
-}
-
-fn stopped_provider_url() -> String {
-    format!("http://127.0.0.1:{}/", free_port())
-}
 
 #[tokio::test]
 async fn own_endpoints_answer_without_the_provider() {
@@ -43,9 +27,6 @@ async fn own_endpoints_answer_without_the_provider() {
             "{path}"
         );
     }
-    let res = get(&consumer.url("/nope")).await;
-    assert_eq!(res.status(), 404);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not found");
 }
 
 #[tokio::test]
@@ -84,58 +65,44 @@ async fn metrics_count_outcomes_and_provider_calls() {
     set_faults(&provider, r#"{"error_rate": 1}"#).await;
     get(&consumer.url("/invokeConsumedService")).await;
 
-    let text = get(&consumer.url("/metrics")).await.text().await.unwrap();
-    for line in [
-        r#"consumer_invocations_total{outcome="ok"} 2"#,
-        r#"consumer_invocations_total{outcome="fallback"} 1"#,
-        r#"consumer_invocations_total{outcome="error"} 0"#,
-        r#"consumer_fallbacks_total{reason="provider-error"} 1"#,
-        r#"consumer_provider_call_duration_seconds_count{result="ok"} 2"#,
-        r#"consumer_provider_call_duration_seconds_count{result="error"} 1"#,
-        r#"consumer_circuit_state{state="closed"} 1"#,
-        r#"http_requests_total{route="/invokeConsumedService",status="200"} 3"#,
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing {line:?} in:\n{text}"
-        );
-    }
+    assert_has_lines(
+        &metrics_text(&consumer).await,
+        &[
+            r#"consumer_invocations_total{outcome="ok"} 2"#,
+            r#"consumer_invocations_total{outcome="fallback"} 1"#,
+            r#"consumer_invocations_total{outcome="error"} 0"#,
+            r#"consumer_fallbacks_total{reason="provider-error"} 1"#,
+            r#"consumer_provider_call_duration_seconds_count{result="ok"} 2"#,
+            r#"consumer_provider_call_duration_seconds_count{result="error"} 1"#,
+            r#"consumer_circuit_state{state="closed"} 1"#,
+            r#"http_requests_total{route="/invokeConsumedService",status="200"} 3"#,
+        ],
+    );
 
     let naive = Service::start(CONSUMER, &["--provider-url", &stopped_provider_url()], &[]).await;
     get(&naive.url("/invokeConsumedService")).await;
-    let text = get(&naive.url("/metrics")).await.text().await.unwrap();
-    for line in [
-        r#"consumer_invocations_total{outcome="error"} 1"#,
-        r#"consumer_circuit_state{state="disabled"} 1"#,
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing {line:?} in:\n{text}"
-        );
-    }
+    assert_has_lines(
+        &metrics_text(&naive).await,
+        &[
+            r#"consumer_invocations_total{outcome="error"} 1"#,
+            r#"consumer_circuit_state{state="disabled"} 1"#,
+        ],
+    );
 }
 
+/// The drain is service-common's (tested there); here a call to the provider in flight
+/// at SIGTERM still gets its answer.
 #[tokio::test]
 async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
     let provider = Service::start(provider_bin(), &["--fault-latency-ms", "1200"], &[]).await;
     let mut consumer = Service::start(CONSUMER, &["--provider-url", &provider.url("/")], &[]).await;
-    let url = consumer.url("/invokeConsumedService");
-    let in_flight =
-        tokio::spawn(async move { client(Duration::from_secs(10)).get(url).send().await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    consumer.terminate();
-
-    let res = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight call must be answered");
-    assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Greetings"));
-    let status = consumer
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("consumer must exit");
-    assert_eq!(status.code(), Some(0), "log:\n{}", consumer.log());
+    assert_drains_on(
+        &mut consumer,
+        Signal::SIGTERM,
+        "/invokeConsumedService",
+        "Greetings",
+    )
+    .await;
 }
 
 /// Arguments, environment, and what the one error line must mention.
@@ -197,15 +164,9 @@ fn bad_configuration_exits_with_one_line_naming_flag_and_value() {
     }
 }
 
+/// The shared serve flags are service-common's (every case is in
+/// service-common/tests/server.rs): a smoke check that this service takes them.
 #[test]
-fn port_in_use_exits_with_one_line() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port().to_string();
-    let out = run_to_exit(
-        CONSUMER,
-        &["--bind", "127.0.0.1:1", "--port", &port],
-        &[],
-        Duration::from_secs(10),
-    );
-    assert_one_line_error(&out, &["--port", &port, "in use"]);
+fn the_shared_serve_flags_apply() {
+    assert_takes_the_shared_serve_flags(CONSUMER);
 }

@@ -4,12 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-const TAGS: [&str; 4] = [
-    "compat_tier",
-    "kubernetes_tier",
-    "kind_tier",
-    "browser_tier",
-];
+use test_kit::tier::Tier;
 
 /// (file, line, test name, the attribute lines above it) of every test function under
 /// each crate's `tests/` folder.
@@ -56,15 +51,17 @@ fn every_tier_test_is_ignored_with_its_tier_as_the_reason() {
     for crate_dir in fs::read_dir(&root).expect("list the workspace").flatten() {
         tests_in(&crate_dir.path().join("tests"), &mut found);
     }
+    let tagged: Vec<(Tier, &str)> = Tier::ALL
+        .into_iter()
+        .filter_map(|tier| Some((tier, tier.tag()?)))
+        .collect();
+    let tags: Vec<&str> = tagged.iter().map(|(_, tag)| *tag).collect();
     let mut tier_tests = 0;
     for (file, line, name, attributes) in &found {
         let ignore = attributes.iter().find(|a| a.starts_with("#[ignore"));
-        match TAGS.iter().find(|tag| name.starts_with(*tag)) {
-            Some(tag) => {
+        match tagged.iter().find(|(_, tag)| name.starts_with(tag)) {
+            Some((tier, tag)) => {
                 tier_tests += 1;
-                let tier = tag
-                    .trim_end_matches("_tier")
-                    .replace("compat", "compatibility");
                 assert!(
                     ignore.is_some_and(|a| a.contains(&format!("{tier} tier"))),
                     "{file}:{line}: {name} is a {tag} test but is not #[ignore = \"{tier} tier: ...\"]"
@@ -72,7 +69,7 @@ fn every_tier_test_is_ignored_with_its_tier_as_the_reason() {
             }
             None => assert!(
                 ignore.is_none(),
-                "{file}:{line}: {name} is ignored but its name has no tier tag ({TAGS:?}), so no tier runs it"
+                "{file}:{line}: {name} is ignored but its name has no tier tag ({tags:?}), so no tier runs it"
             ),
         }
     }

@@ -1,31 +1,20 @@
 //! The cascading failure and its fix, with real processes on 127.0.0.1: consumer-app in
 //! front of a real provider-app that is stopped, hanging, failing, or coming back.
 
-use std::path::PathBuf;
+use super::{CONSUMER, provider_bin, stopped_provider_url};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_kit::service::{Service, client, free_port, sibling_binary};
-
-const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
+use test_kit::service::{Service, client};
 
 /// What the "after" system promises: no user waits longer than about a second. Asserted
 /// with a margin for a loaded machine.
 const BUDGET: Duration = Duration::from_millis(1500);
 
-fn provider_bin() -> PathBuf {
-    sibling_binary(CONSUMER, "provider-app")
-}
-
 async fn consumer(provider_url: &str, resilience: &str, extra: &[&str]) -> Service {
     let mut args = vec!["--provider-url", provider_url, "--resilience", resilience];
     args.extend_from_slice(extra);
     Service::start(CONSUMER, &args, &[]).await
-}
-
-/// A URL where no provider listens.
-fn stopped_provider_url() -> String {
-    format!("http://127.0.0.1:{}/", free_port())
 }
 
 struct Answer {

@@ -1,29 +1,23 @@
 //! provider-app as a real process on 127.0.0.1: routes, the fault API (and who may change
-//! the faults) and each fault's effect, metrics, graceful shutdown, logs, and
-//! configuration errors. Malformed input of every kind is in `bad_input.rs`.
+//! the faults) and each fault's effect, metrics, and configuration errors of its own
+//! flags. Malformed input of every kind is in `bad_input.rs`; what every service built
+//! on service-common does (shared flags, 404s, malformed HTTP, JSON logs, the drain) is
+//! tested in service-common/tests/server.rs, with a smoke check here.
 
+use super::BIN;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use test_kit::service::{
-    FAULT_TOKEN, FAULT_TOKEN_ENV, Service, Signal, assert_one_line_error, client, fault_request,
-    run_to_exit,
+    FAULT_TOKEN, FAULT_TOKEN_ENV, Service, Signal, assert_drains_on, assert_has_lines,
+    assert_one_line_error, assert_takes_the_shared_serve_flags, client, fault_request, get,
+    metrics_text, run_to_exit,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
 
 /// A provider whose faults the tests may change (it has the test token).
 async fn start(args: &[&str]) -> Service {
     Service::start(BIN, args, &[FAULT_TOKEN_ENV]).await
-}
-
-async fn get(url: &str) -> reqwest::Response {
-    client(Duration::from_secs(10))
-        .get(url)
-        .send()
-        .await
-        .expect("GET")
 }
 
 async fn get_json(url: &str) -> (u16, Value) {
@@ -78,13 +72,6 @@ async fn health_endpoints_answer_up() {
             "{path}"
         );
     }
-}
-
-#[tokio::test]
-async fn unknown_routes_get_a_json_404() {
-    let provider = start(&[]).await;
-    let (status, body) = get_json(&provider.url("/no/such/route")).await;
-    assert_eq!((status, &body["error"]), (404, &json!("not found")));
 }
 
 /// `FAULT_API_TOKEN=` (empty) counts as unset, as docs/contracts.md says (issue 20 §9):
@@ -374,104 +361,40 @@ async fn metrics_count_requests_by_route_and_status() {
     put_faults(&provider, r#"{"error_rate": 1.0}"#).await;
     get(&provider.url("/")).await;
 
-    let res = get(&provider.url("/metrics")).await;
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    let text = res.text().await.unwrap();
-    for line in [
-        r#"http_requests_total{route="/",status="200"} 3"#,
-        r#"http_requests_total{route="/",status="500"} 1"#,
-        r#"http_requests_total{route="unmatched",status="404"} 1"#,
-        r#"http_requests_total{route="/faults",status="200"} 1"#,
-        r#"http_request_duration_seconds_count{route="/"} 4"#,
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing {line:?} in:\n{text}"
-        );
-    }
-}
-
-/// Sends `signal` while a slow request is in flight; the request must still be
-/// answered and the process must exit 0.
-async fn drains_on(signal: Signal) {
-    let mut provider = start(&["--fault-latency-ms", "1500", "--instance-name", "draining"]).await;
-    let url = provider.url("/");
-    let in_flight =
-        tokio::spawn(async move { client(Duration::from_secs(10)).get(url).send().await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    provider.signal(signal);
-
-    let res = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request must be answered");
-    assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("draining"));
-    let status = provider
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("provider must exit");
-    assert_eq!(status.code(), Some(0), "log:\n{}", provider.log());
-    assert!(
-        provider.log().contains("shutting down gracefully"),
-        "{}",
-        provider.log()
+    assert_has_lines(
+        &metrics_text(&provider).await,
+        &[
+            r#"http_requests_total{route="/",status="200"} 3"#,
+            r#"http_requests_total{route="/",status="500"} 1"#,
+            r#"http_requests_total{route="unmatched",status="404"} 1"#,
+            r#"http_requests_total{route="/faults",status="200"} 1"#,
+            r#"http_request_duration_seconds_count{route="/"} 4"#,
+        ],
     );
 }
 
+/// The drain is service-common's (tested there, SIGINT and the hung-request cut too):
+/// a smoke check that the provider serves through it.
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
-    drains_on(Signal::SIGTERM).await;
+    let mut provider = start(&["--fault-latency-ms", "1500", "--instance-name", "draining"]).await;
+    assert_drains_on(&mut provider, Signal::SIGTERM, "/", "draining").await;
 }
 
+/// JSON lines are service-common's (tested there); the provider's own start-up line
+/// is one of them.
 #[tokio::test]
-async fn sigint_drains_like_sigterm() {
-    drains_on(Signal::SIGINT).await;
-}
-
-#[tokio::test]
-async fn shutdown_does_not_wait_forever_on_hung_requests() {
-    let mut provider = start(&["--fault-hang", "--shutdown-timeout-secs", "1"]).await;
-    let url = provider.url("/");
-    let hung = tokio::spawn(async move { client(Duration::from_secs(20)).get(url).send().await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    provider.terminate();
-    let status = provider
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("must exit despite the hung request");
-    assert_eq!(status.code(), Some(0), "log:\n{}", provider.log());
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "exit took {:?}",
-        started.elapsed()
-    );
-    assert!(
-        hung.await.unwrap().is_err(),
-        "a hung request gets no answer, only a closed connection"
-    );
-}
-
-#[tokio::test]
-async fn json_log_format_writes_one_json_object_per_line() {
+async fn json_log_format_writes_the_listening_line_as_json() {
     let provider = start(&["--log-format", "json", "--instance-name", "json-logs"]).await;
-    get(&provider.url("/")).await;
     let log = provider.log();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty());
-    for line in &lines {
-        let value: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(value.get("level").is_some(), "{line}");
-    }
-    assert!(log.contains("provider-app listening"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("provider-app listening"))
+        .unwrap_or_else(|| panic!("no listening line in:\n{log}"));
+    let value: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert!(value.get("level").is_some(), "{line}");
+    assert!(line.contains("json-logs"), "{line}");
 }
 
 #[test]
@@ -483,41 +406,15 @@ fn bad_configuration_exits_with_one_line_naming_flag_and_value() {
     let out = run_to_exit(BIN, &[], &[("FAULT_LATENCY_MS", "soon")], budget);
     assert_one_line_error(&out, &["--fault-latency-ms", "FAULT_LATENCY_MS", "'soon'"]);
 
-    let out = run_to_exit(BIN, &["--bind", "localhost"], &[], budget);
-    assert_one_line_error(&out, &["--bind", "BIND", "'localhost'"]);
-
-    let out = run_to_exit(BIN, &["--port", "-1"], &[], budget);
-    assert_one_line_error(&out, &["--port"]);
-
-    let out = run_to_exit(BIN, &["--log-format", "xml"], &[], budget);
-    assert_one_line_error(&out, &["--log-format", "LOG_FORMAT", "'xml'"]);
-
     // The token is a secret: named, never repeated.
     let out = run_to_exit(BIN, &[], &[("FAULT_API_TOKEN", "two words")], budget);
     let line = assert_one_line_error(&out, &["--fault-token", "FAULT_API_TOKEN", "visible ASCII"]);
     assert!(!line.contains("two words"), "{line}");
 }
 
+/// The shared serve flags are service-common's (every case is in
+/// service-common/tests/server.rs): a smoke check that this service takes them.
 #[test]
-fn port_in_use_exits_with_one_line() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = run_to_exit(BIN, &["--bind", &addr], &[], Duration::from_secs(10));
-    assert_one_line_error(&out, &["--bind", &addr, "in use"]);
-}
-
-#[tokio::test]
-async fn malformed_http_gets_400_not_a_crash() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let provider = start(&[]).await;
-    let mut stream = tokio::net::TcpStream::connect(&provider.addr)
-        .await
-        .unwrap();
-    stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "no answer to a malformed request");
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert_eq!(get(&provider.url("/")).await.status(), 200, "still serving");
+fn the_shared_serve_flags_apply() {
+    assert_takes_the_shared_serve_flags(BIN);
 }

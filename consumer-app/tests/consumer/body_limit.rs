@@ -3,6 +3,7 @@
 //! consumer answers 500 naming the cause; the resilient one falls back, reason
 //! `provider-error`.
 
+use super::CONSUMER;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use test_kit::service::{Service, client};
 
-const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
 /// What the stub sends at most per connection (bounds the test if the limit is missing).
 const STUB_CAP: u64 = 2 << 30;
 

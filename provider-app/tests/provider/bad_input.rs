@@ -1,109 +1,69 @@
-//! Everything malformed or out of range a user can hand provider-app: flags, their
+//! Everything malformed or out of range a user can hand provider-app: its own flags, their
 //! environment variables, and `/faults` bodies. Each case is one row: a configuration
 //! error is one stderr line naming the flag (exit 2), a body error a 4xx naming what is
 //! wrong; nothing panics, and nothing changes the faults.
 
+use super::BIN;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
 use test_kit::service::{
-    FAULT_TOKEN, FAULT_TOKEN_ENV, Service, assert_one_line_error, client, fault_request,
-    run_to_exit,
+    BadValues, FAULT_TOKEN, FAULT_TOKEN_ENV, Service, assert_bad_env, assert_bad_flags,
+    assert_one_line_error, client, fault_request, run_to_exit,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_provider-app");
-
-/// A flag's value: `(flag, value, what the error line must also say)`.
-const BAD_FLAGS: &[(&str, &str, &str)] = &[
-    ("--bind", "localhost", "IP:PORT"),
-    ("--bind", "127.0.0.1", "IP:PORT"),
-    ("--bind", "127.0.0.1:70000", "IP:PORT"),
-    ("--port", "65536", "port number"),
-    ("--port", "-1", "port number"),
-    ("--port", "http", "port number"),
-    ("--shutdown-timeout-secs", "0", "seconds"),
-    ("--shutdown-timeout-secs", "-3", "seconds"),
-    ("--shutdown-timeout-secs", "3601", "seconds"),
+/// A flag of provider-app's own: `(flag, values, what the error line must also say)`.
+/// The shared serve flags (`--bind`, `--port`, ...) are service-common's, tested in
+/// service-common/tests/server.rs; service.rs's `the_shared_serve_flags_apply` checks they are used.
+const BAD_FLAGS: BadValues = &[
+    ("--fault-latency-ms", &["300-100"], "must not exceed"),
+    ("--fault-latency-ms", &["3600001"], "latency above"),
     (
-        "--shutdown-timeout-secs",
-        "99999999999999999999999",
-        "seconds",
+        "--fault-latency-ms",
+        &["0-99999999999999999999", "-5", "1-2-3", "soon", ""],
+        "N or N-M",
     ),
-    ("--shutdown-timeout-secs", "1.5", "seconds"),
-    ("--log-format", "xml", "text, json"),
-    ("--fault-latency-ms", "300-100", "must not exceed"),
-    ("--fault-latency-ms", "3600001", "latency above"),
-    ("--fault-latency-ms", "0-99999999999999999999", "N or N-M"),
-    ("--fault-latency-ms", "-5", "N or N-M"),
-    ("--fault-latency-ms", "1-2-3", "N or N-M"),
-    ("--fault-latency-ms", "soon", "N or N-M"),
-    ("--fault-latency-ms", "", "N or N-M"),
-    ("--fault-error-rate", "1.5", "between 0 and 1"),
-    ("--fault-error-rate", "-0.1", "between 0 and 1"),
-    ("--fault-error-rate", "NaN", "between 0 and 1"),
-    ("--fault-error-rate", "inf", "between 0 and 1"),
-    ("--fault-error-rate", "half", "between 0 and 1"),
-    ("--fault-token", "", "visible ASCII"),
-    ("--fault-token", "two words", "visible ASCII"),
-    ("--fault-token", "tab\tinside", "visible ASCII"),
+    (
+        "--fault-error-rate",
+        &["1.5", "-0.1", "NaN", "inf", "half"],
+        "between 0 and 1",
+    ),
+    (
+        "--fault-token",
+        &["", "two words", "tab\tinside"],
+        "visible ASCII",
+    ),
 ];
 
-/// The same through the environment: `(variable, value, flag)`.
-const BAD_ENV: &[(&str, &str, &str)] = &[
-    ("BIND", "everywhere", "--bind"),
-    ("PORT", "99999", "--port"),
-    ("SHUTDOWN_TIMEOUT_SECS", "0", "--shutdown-timeout-secs"),
-    ("LOG_FORMAT", "yaml", "--log-format"),
-    ("FAULT_LATENCY_MS", "9-1", "--fault-latency-ms"),
-    ("FAULT_ERROR_RATE", "NaN", "--fault-error-rate"),
-    ("FAULT_API_TOKEN", "not a token", "--fault-token"),
+/// The same through the environment: `(variable, values, flag)`.
+const BAD_ENV: BadValues = &[
+    ("FAULT_LATENCY_MS", &["9-1"], "--fault-latency-ms"),
+    ("FAULT_ERROR_RATE", &["NaN"], "--fault-error-rate"),
+    ("FAULT_API_TOKEN", &["not a token"], "--fault-token"),
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);
 
 #[test]
 fn every_bad_flag_is_one_line_naming_it_and_exit_2() {
-    for (flag, value, reason) in BAD_FLAGS {
-        let arg = format!("{flag}={value}");
-        let out = run_to_exit(BIN, &[&arg], &[], BUDGET);
-        let line = assert_one_line_error(&out, &[flag, reason]);
-        assert_eq!(out.status.code(), Some(2), "{arg}: {line}");
-        if *flag == "--fault-token" && !value.is_empty() {
+    let lines = assert_bad_flags(BIN, BAD_FLAGS);
+    let given = BAD_FLAGS
+        .iter()
+        .flat_map(|(flag, values, _)| values.iter().map(move |value| (*flag, *value)));
+    for ((flag, value), line) in given.zip(&lines) {
+        if flag == "--fault-token" && !value.is_empty() {
             assert!(!line.contains(value), "a token is never repeated: {line}");
         }
     }
     let out = run_to_exit(BIN, &["--fault-token", &"x".repeat(257)], &[], BUDGET);
     let line = assert_one_line_error(&out, &["--fault-token", "1 to 256"]);
     assert!(line.len() < 200, "{line}");
-    let out = run_to_exit(BIN, &["--no-such-flag"], &[], BUDGET);
-    assert_one_line_error(&out, &["--no-such-flag"]);
-    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn every_bad_env_value_is_one_line_naming_flag_and_variable() {
-    for (name, value, flag) in BAD_ENV {
-        let out = run_to_exit(BIN, &[], &[(name, value)], BUDGET);
-        let line = assert_one_line_error(&out, &[flag, name]);
-        assert_eq!(out.status.code(), Some(2), "{name}={value}: {line}");
-    }
-}
-
-#[test]
-fn an_address_file_that_cannot_be_written_is_one_line_naming_it() {
-    let out = run_to_exit(
-        BIN,
-        &[
-            "--bind",
-            "127.0.0.1:0",
-            "--addr-file",
-            "/nonexistent-dir/addr",
-        ],
-        &[],
-        BUDGET,
-    );
-    assert_one_line_error(&out, &["/nonexistent-dir/addr"]);
+    assert_bad_env(BIN, BAD_ENV);
 }
 
 /// A `/faults` body: `(content type, body, status, what the error must say)`.

@@ -2,16 +2,11 @@
 //! failing every call (`--fault-error-rate 1`) counts the calls it gets in its own
 //! metrics, so the tests see what the retries cost the provider.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use test_kit::service::{Service, assert_one_line_error, client, run_to_exit, sibling_binary};
+use test_kit::service::{Service, assert_one_line_error, client, run_to_exit};
 
-const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer-app");
-
-fn provider_bin() -> PathBuf {
-    sibling_binary(CONSUMER, "provider-app")
-}
+use super::{CONSUMER, provider_bin};
 
 /// A provider answering every greeting 500.
 async fn failing_provider() -> Service {
