@@ -2,8 +2,10 @@
 # The minikube tier alone (make minikube-test): a real minikube cluster (docker driver,
 # containerd) on a machine with no container registry. Builds what is missing
 # (scripts/kind-build.sh --minikube: minikube v1.37 and its node image, on the kind
-# tier's pieces), then runs lab's minikube test: the tutorial's failure and fix with
-# chaos-runner and the Python chaos, and `lab down --delete-cluster` leaving nothing.
+# tier's pieces), then, each on a minikube profile of its own that it deletes at the end:
+#   1. lab's minikube test: the tutorial's failure and fix with chaos-runner and the
+#      Python chaos, and `lab down --delete-cluster` leaving nothing;
+#   2. the tutorial's Kubernetes page, run against minikube (doc-tests).
 # Env: CASCADE_CHAOS_BIN (the Python chaos; set up here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,12 @@ if "$MINIKUBE_BIN" profile list -o json 2>/dev/null | grep -q '"Name":"minikube"
   "$MINIKUBE_BIN" delete >/dev/null
 fi
 
-say "the tutorial's failure and fix on minikube (lab)"
+say "cargo build (the tests drive the workspace's binaries)"
+cargo build --workspace --bins
+
+say "1/2 the tutorial's failure and fix on minikube (lab)"
 cargo test -p lab --test minikube -- --ignored minikube_tier --nocapture
+
+say "2/2 the tutorial's Kubernetes page on minikube (doc-tests)"
+cargo test -p doc-tests --test tutorial -- --ignored minikube_tier --nocapture
 say "passed"

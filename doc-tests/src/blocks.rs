@@ -3,9 +3,10 @@
 //! A `console` block is what a reader types and sees: each line starting with `$ ` is a
 //! command (a line ending in `\` continues on the next one), and the lines up to the next
 //! command are its expected output. Words after `console` in the info string say where
-//! the block runs: `kubernetes` (the Kubernetes part of the tutorial), `only=kind` or
-//! `only=control-plane` (a Kubernetes block that only one of the two Kubernetes tiers
-//! runs: kind has real pods, the control-plane tier is the `cluster` target), and
+//! the block runs: `kubernetes` (the Kubernetes part of the tutorial), `only=TIERS`
+//! (comma-separated `kind`, `minikube`, `control-plane`: a Kubernetes block that only
+//! those Kubernetes tiers run: kind and minikube have real pods, the control-plane tier
+//! is the `cluster` target), and
 //! `not-run=<key>` (not run by the harness, for one of the reasons in [`NOT_RUN_REASONS`]).
 
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
@@ -21,17 +22,15 @@ pub const NOT_RUN_REASONS: &[(&str, &str)] = &[
         "chaos",
         "needs the Python Chaos Toolkit; the compatibility tier runs the same experiments with it",
     ),
-    (
-        "minikube",
-        "the minikube tier runs this page's story on a real minikube instead (lab/tests/minikube.rs)",
-    ),
 ];
 
-/// The two Kubernetes tiers that run the tutorial's Kubernetes page.
+/// The Kubernetes tiers that run the tutorial's Kubernetes page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KubeTier {
     /// A real kind cluster: pods serve HTTP (`lab up --target kind`).
     Kind,
+    /// A real minikube cluster: pods serve HTTP (`lab up --target minikube`).
+    Minikube,
     /// The control plane on the host, no container runtime (`lab up --target cluster`).
     ControlPlane,
 }
@@ -40,6 +39,7 @@ impl KubeTier {
     fn parse(word: &str) -> Option<KubeTier> {
         match word {
             "kind" => Some(KubeTier::Kind),
+            "minikube" => Some(KubeTier::Minikube),
             "control-plane" => Some(KubeTier::ControlPlane),
             _ => None,
         }
@@ -76,8 +76,8 @@ pub struct ConsoleBlock {
     pub tier: Tier,
     /// `Some(reason)` when the harness does not run this block.
     pub not_run: Option<&'static str>,
-    /// `Some(tier)`: only that Kubernetes tier runs the block.
-    pub only: Option<KubeTier>,
+    /// Not empty: only those Kubernetes tiers run the block (`only=kind,minikube`).
+    pub only: Vec<KubeTier>,
     pub steps: Vec<Step>,
     pub line: usize,
 }
@@ -140,15 +140,19 @@ pub fn console_blocks(markdown: &str) -> Result<Vec<ConsoleBlock>, BlockError> {
         }
         let mut tier = Tier::Local;
         let mut not_run = None;
-        let mut only = None;
+        let mut only = Vec::new();
         for word in words {
             if word == "kubernetes" {
                 tier = Tier::Kubernetes;
-            } else if let Some(name) = word.strip_prefix("only=") {
-                only = Some(KubeTier::parse(name).ok_or_else(|| BlockError {
-                    line: block.line,
-                    message: format!("unknown tier '{name}' in only= (known: kind, control-plane)"),
-                })?);
+            } else if let Some(names) = word.strip_prefix("only=") {
+                for name in names.split(',') {
+                    only.push(KubeTier::parse(name).ok_or_else(|| BlockError {
+                        line: block.line,
+                        message: format!(
+                            "unknown tier '{name}' in only= (known: kind, minikube, control-plane)"
+                        ),
+                    })?);
+                }
             } else if let Some(key) = word.strip_prefix("not-run=") {
                 let reason = NOT_RUN_REASONS
                     .iter()
@@ -179,7 +183,7 @@ pub fn console_blocks(markdown: &str) -> Result<Vec<ConsoleBlock>, BlockError> {
             line: block.line,
             message,
         })?;
-        if only.is_some() && tier != Tier::Kubernetes {
+        if !only.is_empty() && tier != Tier::Kubernetes {
             return Err(BlockError {
                 line: block.line,
                 message: "only= is for Kubernetes blocks (add `kubernetes`)".into(),
@@ -252,18 +256,26 @@ mod tests {
 
     #[test]
     fn markers_set_the_tier_the_kubernetes_tier_and_the_reason() {
-        let page = "```console kubernetes not-run=minikube\n$ lab up --target minikube\n```\n";
+        let page = "```console kubernetes not-run=chaos\n$ chaos run experiment.json\n```\n";
         let b = &console_blocks(page).unwrap()[0];
         assert_eq!(b.tier, Tier::Kubernetes);
-        assert!(b.not_run.is_some_and(|r| r.starts_with("needs minikube")));
-        assert_eq!(b.only, None);
+        assert!(
+            b.not_run
+                .is_some_and(|r| r.starts_with("needs the Python Chaos Toolkit"))
+        );
+        assert_eq!(b.only, []);
         let page = "```console kubernetes only=kind\n$ lab up --target kind\n```\n";
         let b = &console_blocks(page).unwrap()[0];
-        assert_eq!((b.only, b.not_run), (Some(KubeTier::Kind), None));
+        assert_eq!((&b.only[..], b.not_run), (&[KubeTier::Kind][..], None));
+        let page = "```console kubernetes only=kind,minikube\n$ lab fix\n```\n";
+        assert_eq!(
+            console_blocks(page).unwrap()[0].only,
+            [KubeTier::Kind, KubeTier::Minikube]
+        );
         let page = "```console kubernetes only=control-plane\n$ lab up --target cluster\n```\n";
         assert_eq!(
             console_blocks(page).unwrap()[0].only,
-            Some(KubeTier::ControlPlane)
+            [KubeTier::ControlPlane]
         );
     }
 

@@ -200,11 +200,12 @@ fn walk(shell: &Shell, tier: Tier, kube: Option<KubeTier>) -> (usize, Vec<String
     let mut not_run = Vec::new();
     for (page, blocks) in parsed_pages() {
         for block in blocks.iter().filter(|b| b.tier == tier) {
-            if let Some(only) = block.only.filter(|only| Some(*only) != kube) {
+            if !block.only.is_empty() && !kube.is_some_and(|kube| block.only.contains(&kube)) {
                 println!(
-                    "{}:{}: left to the {only:?} tier",
+                    "{}:{}: left to the {:?} tier(s)",
                     page.display(),
-                    block.line
+                    block.line,
+                    block.only
                 );
                 continue;
             }
@@ -347,16 +348,31 @@ fn kubernetes_tier_the_kubernetes_blocks_run_on_the_control_plane() {
 }
 
 /// The Kubernetes part on a real kind cluster (kind tier: ignored unless asked for;
-/// scripts/kind-test.sh runs it with `--ignored` and `CASCADE_KIND=1`): `lab up --target kind` builds the images from a copy of the
-/// checkout, and the experiment, `lab fix` and the re-run happen on real pods. The
-/// cluster is deleted at the end.
+/// scripts/kind-test.sh runs it with `--ignored` and `CASCADE_KIND=1`): `lab up --target
+/// kind` builds the images from a copy of the checkout, and the experiment, `lab fix` and
+/// the re-run happen on real pods. The cluster is deleted at the end.
 #[test]
 #[ignore = "kind tier: needs a real kind cluster; scripts/kind-test.sh runs it (make kind-test)"]
 fn kind_tier_the_kubernetes_blocks_run_on_kind() {
     test_kit::tier::kind();
+    walk_on_a_real_cluster(KubeTier::Kind, "kind");
+}
+
+/// The same on a real minikube (minikube tier: scripts/minikube-test.sh runs it with
+/// `CASCADE_MINIKUBE=1` and the offline node image in `LAB_MINIKUBE_IMAGE`).
+#[test]
+#[ignore = "minikube tier: needs minikube and its node image; scripts/minikube-test.sh runs it (make minikube-test)"]
+fn minikube_tier_the_kubernetes_blocks_run_on_minikube() {
+    test_kit::tier::minikube();
+    walk_on_a_real_cluster(KubeTier::Minikube, "minikube");
+}
+
+/// Walks the Kubernetes page on a real cluster of `target` (`lab`'s target name), from a
+/// copy of the checkout (`lab up` builds the images from the checkout it runs in), and
+/// deletes the cluster at the end.
+fn walk_on_a_real_cluster(tier: KubeTier, target: &str) {
     bin_dir();
     let dir = work_dir();
-    // `lab up --target kind` builds the images from the checkout it runs in.
     for entry in fs::read_dir(test_kit::repo::root()).expect("list the checkout") {
         let path = entry.expect("checkout entry").path();
         let name = path
@@ -387,31 +403,40 @@ fn kind_tier_the_kubernetes_blocks_run_on_kind() {
     );
     // Creating the cluster and building the images take minutes, not seconds.
     shell.timeout = Duration::from_secs(20 * 60);
-    let _down = KindDown {
+    let _down = ClusterDown {
         shell: shell.clone(),
+        target: target.to_string(),
     };
-    let (ran, not_run) = walk(&shell, Tier::Kubernetes, Some(KubeTier::Kind));
+    let (ran, not_run) = walk(&shell, Tier::Kubernetes, Some(tier));
     for line in &not_run {
         println!("{line}");
     }
-    assert!(ran >= 8, "only {ran} Kubernetes commands ran on kind");
+    assert!(ran >= 8, "only {ran} Kubernetes commands ran on {target}");
     println!(
-        "ran {ran} Kubernetes commands on kind; {} block(s) not run here",
+        "ran {ran} Kubernetes commands on {target}; {} block(s) not run here",
         not_run.len()
     );
 }
 
-/// Deletes the kind cluster when dropped (the page ends with a plain `lab down`).
-struct KindDown {
+/// Deletes the cluster when dropped (the page ends with a plain `lab down`).
+struct ClusterDown {
     shell: Shell,
+    target: String,
 }
 
-impl Drop for KindDown {
+impl Drop for ClusterDown {
     fn drop(&mut self) {
-        match self.shell.run("lab down --target kind --delete-cluster") {
+        let target = &self.target;
+        match self
+            .shell
+            .run(&format!("lab down --target {target} --delete-cluster"))
+        {
             Ok(ran) if ran.code == Some(0) => {}
-            Ok(ran) => eprintln!("warning: deleting the kind cluster failed:\n{}", ran.output),
-            Err(err) => eprintln!("warning: deleting the kind cluster failed: {err}"),
+            Ok(ran) => eprintln!(
+                "warning: deleting the {target} cluster failed:\n{}",
+                ran.output
+            ),
+            Err(err) => eprintln!("warning: deleting the {target} cluster failed: {err}"),
         }
     }
 }
