@@ -75,8 +75,13 @@ impl Repo {
         self.root.join("manifests/overlays").join(name)
     }
 
+    /// `$LAB_KIND_CONFIG` when set (a second cluster beside the first on one machine: its own
+    /// `name:` and host port), else the repository's kind/cluster.yaml.
     pub fn kind_config(&self) -> PathBuf {
-        self.root.join("kind/cluster.yaml")
+        match std::env::var_os("LAB_KIND_CONFIG").filter(|p| !p.is_empty()) {
+            Some(path) => PathBuf::from(path),
+            None => self.root.join("kind/cluster.yaml"),
+        }
     }
 
     /// The tutorial's experiment, whose consumer URL `lab up` rewrites.
