@@ -12,7 +12,7 @@ mod locate;
 
 pub use locate::{Interpreter, PYTHON_ENV, locate};
 
-use crate::interrupt::ChildGroup;
+use crate::interrupt::{Cancel, ChildGroup, Exit};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -53,6 +53,10 @@ pub enum BridgeError {
         "the Python function did not return within {0} s: its call was abandoned and the Python bridge's interpreter was replaced"
     )]
     TimedOut(f64),
+    /// The call asked the run to exit (chaoslib's `exit_gracefully` or
+    /// `exit_ungracefully`): in the reference it never returns.
+    #[error("the Python function asked the run to exit")]
+    ExitRequested(Exit),
 }
 
 /// One call of `module.func`, with what chaoslib would pass it.
@@ -106,6 +110,11 @@ pub enum ControlOutcome {
     Done,
     /// It raised chaoslib's `InterruptExecution`: the run must stop, with this message.
     Interrupt(String),
+    /// It called one of chaoslib's exit functions (the run is already cancelled).
+    Exit(Exit),
+    /// `after_experiment_control` returned: the journal as it left it (a control may
+    /// add keys of its own).
+    State(Value),
 }
 
 /// A problem found by [`PythonBridge::check`]: the provider field it is about
@@ -124,7 +133,12 @@ struct Inner {
     /// `--python`, if given.
     explicit: Option<PathBuf>,
     state: Mutex<State>,
+    /// The run cancelled when Python code asks to exit (see [`PythonBridge::watch_exits`]).
+    exits: ExitTarget,
 }
+
+/// Whose run an exit asked for by Python code cancels.
+type ExitTarget = Arc<Mutex<Option<Cancel>>>;
 
 #[derive(Debug, Default)]
 enum State {
@@ -143,8 +157,16 @@ impl PythonBridge {
             inner: Arc::new(Inner {
                 explicit,
                 state: Mutex::new(State::NotStarted),
+                exits: ExitTarget::default(),
             }),
         }
+    }
+
+    /// An exit asked for by Python code (chaoslib's `exit_gracefully` /
+    /// `exit_ungracefully`, or SIGUSR1 / SIGUSR2 sent to the interpreter) cancels `cancel`
+    /// with that exit, as the reference's signal handler stops its run.
+    pub fn watch_exits(&self, cancel: Cancel) {
+        *lock(&self.inner.exits) = Some(cancel);
     }
 
     /// Calls `module.func` and returns what it returned, as JSON.
@@ -179,6 +201,7 @@ impl PythonBridge {
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
+            Answer::Exit(exit) => Err(BridgeError::ExitRequested(exit)),
             _ => Err(BridgeError::Exited("unexpected answer".into())),
         }
     }
@@ -220,7 +243,9 @@ impl PythonBridge {
         });
         match self.session()?.ask(request)? {
             Answer::Value(_) => Ok(ControlOutcome::Done),
+            Answer::State(state) => Ok(ControlOutcome::State(state)),
             Answer::Interrupt(message) => Ok(ControlOutcome::Interrupt(message)),
+            Answer::Exit(exit) => Ok(ControlOutcome::Exit(exit)),
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
@@ -262,7 +287,8 @@ impl PythonBridge {
             State::Failed(why) => return Err(BridgeError::Unavailable(why.clone())),
             State::NotStarted => {}
         }
-        match locate(self.inner.explicit.as_deref()).and_then(Session::start) {
+        let exits = Arc::clone(&self.inner.exits);
+        match locate(self.inner.explicit.as_deref()).and_then(|i| Session::start(i, exits)) {
             Ok(session) => {
                 let session = Arc::new(session);
                 *state = State::Running(Arc::clone(&session));
@@ -286,6 +312,10 @@ enum Answer {
     },
     Problems(Vec<CheckProblem>),
     Interrupt(String),
+    /// The call asked the run to exit; its own answer, which follows, is dropped.
+    Exit(Exit),
+    /// A control hook's answer with the state it left.
+    State(Value),
     /// A line for this call that could not be read (the reason).
     Unreadable(String),
 }
@@ -300,6 +330,10 @@ struct Line {
     traceback: Vec<String>,
     problems: Option<Vec<CheckProblem>>,
     interrupt: Option<String>,
+    /// An exit asked for: `gracefully` or `ungracefully` (with the id of the call that
+    /// asked, when a call did).
+    exit: Option<String>,
+    state: Option<Value>,
     log: Option<LogRecord>,
     ready: Option<String>,
     executable: Option<String>,
@@ -327,7 +361,7 @@ struct Session {
 }
 
 impl Session {
-    fn start(interpreter: Interpreter) -> Result<Session, String> {
+    fn start(interpreter: Interpreter, exits: ExitTarget) -> Result<Session, String> {
         let mut command = Command::new(&interpreter.path);
         command
             .args(["-u", "-c", SCRIPT])
@@ -344,7 +378,9 @@ impl Session {
         let (ready_tx, ready_rx) = channel();
         {
             let pending = Arc::clone(&pending);
-            std::thread::spawn(move || read_answers(BufReader::new(stdout), &pending, ready_tx));
+            std::thread::spawn(move || {
+                read_answers(BufReader::new(stdout), &pending, ready_tx, &exits)
+            });
         }
         let session = Session {
             interpreter,
@@ -453,7 +489,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The reader thread: hands each answer to its caller, turns log records into the
 /// run's log, and when the output ends fails every caller still waiting.
-fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, String)>) {
+fn read_answers(
+    stdout: impl BufRead,
+    pending: &Pending,
+    ready: Sender<(String, String)>,
+    exits: &ExitTarget,
+) {
     for line in stdout.lines() {
         let Ok(line) = line else { break };
         let line = match serde_json::from_str::<Line>(&line) {
@@ -472,7 +513,25 @@ fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, 
                 continue;
             }
         };
-        if let Some(version) = line.ready {
+        if let Some(how) = &line.exit {
+            let exit = if how == "ungracefully" {
+                Exit::Ungracefully
+            } else {
+                Exit::Gracefully
+            };
+            tracing::warn!("Received the exit signal: {}", exit.code());
+            // The run is cancelled before the call that asked is answered: whoever waits
+            // for it sees the exit, not the value it goes on to return.
+            if let Some(cancel) = lock(exits).as_ref() {
+                cancel.exit(exit);
+            }
+            if let Some(tx) = line
+                .id
+                .and_then(|id| lock(pending).as_mut().and_then(|w| w.remove(&id)))
+            {
+                let _ = tx.send(Answer::Exit(exit));
+            }
+        } else if let Some(version) = line.ready {
             let _ = ready.send((version, line.executable.unwrap_or_default()));
         } else if let Some(record) = line.log {
             log(&record);
@@ -486,6 +545,8 @@ fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, 
                 Answer::Problems(problems)
             } else if let Some(message) = line.interrupt {
                 Answer::Interrupt(message)
+            } else if let Some(state) = line.state {
+                Answer::State(state)
             } else {
                 Answer::Value(line.value.unwrap_or(Value::Null))
             };

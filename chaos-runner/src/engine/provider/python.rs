@@ -121,6 +121,8 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
                     BridgeError::Raised { message, traceback } => {
                         ProviderError::Raised { message, traceback }
                     }
+                    // The run stops here: the activity never ends, as in the reference.
+                    BridgeError::ExitRequested(_) => ProviderError::Interrupted,
                     other => ProviderError::Failed(other.to_string()),
                 }))
             })
