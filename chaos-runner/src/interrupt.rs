@@ -55,6 +55,8 @@ pub struct Cancel(Arc<CancelState>);
 struct CancelState {
     cancelled: AtomicBool,
     exit: std::sync::OnceLock<Exit>,
+    /// A background activity's: cancelled with its parent, unless by a graceful exit.
+    parent: Option<Cancel>,
 }
 
 impl Cancel {
@@ -68,6 +70,19 @@ impl Cancel {
 
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::SeqCst)
+            || self.0.parent.as_ref().is_some_and(|p| {
+                p.is_cancelled() && p.exit_requested() != Some(Exit::Gracefully)
+            })
+    }
+
+    /// The cancellation of the method's background activities: cancelled with this one,
+    /// except by a graceful exit, after which the reference waits for them to end (its
+    /// exit stops only the thread running the method).
+    pub fn for_background(&self) -> Cancel {
+        Cancel(Arc::new(CancelState {
+            parent: Some(self.clone()),
+            ..CancelState::default()
+        }))
     }
 
     /// Cancels for `exit` (the first exit asked for is the one kept).

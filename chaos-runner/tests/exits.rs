@@ -426,3 +426,49 @@ fn an_interruption_before_the_rollbacks_does_not_stop_them() {
         pairs(&[("pause", "succeeded"), ("second", "succeeded")])
     );
 }
+
+/// A background activity that asks to exit: the reference's exit is raised in the
+/// thread running the method, so the foreground activity is cut, the caller itself
+/// returns; gracefully, the other background activities are waited for; ungracefully,
+/// they are abandoned where they are and no rollback plays.
+#[test]
+fn an_exit_from_a_background_activity() {
+    let method = |how: &str| {
+        let mut leaving = leave("leave", how);
+        leaving["background"] = json!(true);
+        leaving["pauses"] = json!({"before": 0.5});
+        let mut companion = call("companion", "pause", json!({"seconds": 1.5}));
+        companion["background"] = json!(true);
+        json!([leaving, companion, call("long", "pause", json!({"seconds": 4}))])
+    };
+    let e = experiment(holds(), method("gracefully"), json!([quick("undo")]));
+    let started = Instant::now();
+    let (code, j, stderr) = run(&e, &["--rollback-strategy", "always"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(j["status"], "interrupted");
+    assert_eq!(
+        statuses(&j["run"]),
+        pairs(&[
+            ("companion", "succeeded"),
+            ("long", "<none>"),
+            ("leave", "succeeded")
+        ])
+    );
+    assert_eq!(j["run"][2]["output"], "after the exit call");
+    assert_eq!(statuses(&j["rollbacks"]), pairs(&[("undo", "succeeded")]));
+
+    let e = experiment(holds(), method("ungracefully"), json!([quick("undo")]));
+    let (code, j, stderr) = run(&e, &["--rollback-strategy", "always"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(j["status"], "interrupted");
+    assert_eq!(
+        statuses(&j["run"]),
+        pairs(&[
+            ("companion", "<none>"),
+            ("long", "<none>"),
+            ("leave", "succeeded")
+        ])
+    );
+    assert_eq!(j["rollbacks"], json!([]));
+}

@@ -19,8 +19,6 @@ os.dup2(2, 1)
 sys.stdin = open(os.devnull)
 _requests = os.fdopen(0, "r", encoding="utf-8", closefd=False)
 _lock = threading.RLock()
-# The request each worker thread serves, so an exit can name the call that asked for it.
-_current = threading.local()
 # chaos-runner reads at most 128 levels of JSON (serde_json's limit); an answer and the
 # journal around a value take a few, so a value may be nested 100 deep at most.
 _MAX_DEPTH = 100
@@ -85,12 +83,12 @@ _kill = os.kill
 
 
 def _send_exit(signum):
-    _send({"exit": _EXITS[signum], "id": getattr(_current, "rid", None)})
+    _send({"exit": _EXITS[signum]})
 
 
 def _own_kill(pid, signum):
     # Sent from the caller's thread, before its call returns: chaos-runner learns of the
-    # exit before the call's answer, and which call asked for it.
+    # exit before the call's answer.
     if pid in (0, os.getpid()) and signum in _EXITS:
         _send_exit(signum)
         return
@@ -194,7 +192,6 @@ def _check(request):
 
 def _serve(request):
     rid = request.get("id")
-    _current.rid = rid
     try:
         if request["op"] == "check":
             answer = {"id": rid, "problems": _check(request)}

@@ -53,10 +53,6 @@ pub enum BridgeError {
         "the Python function did not return within {0} s: its call was abandoned and the Python bridge's interpreter was replaced"
     )]
     TimedOut(f64),
-    /// The call asked the run to exit (chaoslib's `exit_gracefully` or
-    /// `exit_ungracefully`): in the reference it never returns.
-    #[error("the Python function asked the run to exit")]
-    ExitRequested(Exit),
 }
 
 /// One call of `module.func`, with what chaoslib would pass it.
@@ -110,8 +106,6 @@ pub enum ControlOutcome {
     Done,
     /// It raised chaoslib's `InterruptExecution`: the run must stop, with this message.
     Interrupt(String),
-    /// It called one of chaoslib's exit functions (the run is already cancelled).
-    Exit(Exit),
     /// `after_experiment_control` returned: the journal as it left it (a control may
     /// add keys of its own).
     State(Value),
@@ -164,7 +158,9 @@ impl PythonBridge {
 
     /// An exit asked for by Python code (chaoslib's `exit_gracefully` /
     /// `exit_ungracefully`, or SIGUSR1 / SIGUSR2 sent to the interpreter) cancels `cancel`
-    /// with that exit, as the reference's signal handler stops its run.
+    /// with that exit, as the reference's signal handler stops its run. The exit is
+    /// known before the answer of the call that asked for it (the interpreter says so
+    /// from the caller's thread, before the call returns).
     pub fn watch_exits(&self, cancel: Cancel) {
         *lock(&self.inner.exits) = Some(cancel);
     }
@@ -201,7 +197,6 @@ impl PythonBridge {
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
-            Answer::Exit(exit) => Err(BridgeError::ExitRequested(exit)),
             _ => Err(BridgeError::Exited("unexpected answer".into())),
         }
     }
@@ -245,7 +240,6 @@ impl PythonBridge {
             Answer::Value(_) => Ok(ControlOutcome::Done),
             Answer::State(state) => Ok(ControlOutcome::State(state)),
             Answer::Interrupt(message) => Ok(ControlOutcome::Interrupt(message)),
-            Answer::Exit(exit) => Ok(ControlOutcome::Exit(exit)),
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
             }
@@ -312,8 +306,6 @@ enum Answer {
     },
     Problems(Vec<CheckProblem>),
     Interrupt(String),
-    /// The call asked the run to exit; its own answer, which follows, is dropped.
-    Exit(Exit),
     /// A control hook's answer with the state it left.
     State(Value),
     /// A line for this call that could not be read (the reason).
@@ -330,8 +322,7 @@ struct Line {
     traceback: Vec<String>,
     problems: Option<Vec<CheckProblem>>,
     interrupt: Option<String>,
-    /// An exit asked for: `gracefully` or `ungracefully` (with the id of the call that
-    /// asked, when a call did).
+    /// An exit asked for: `gracefully` or `ungracefully`.
     exit: Option<String>,
     state: Option<Value>,
     log: Option<LogRecord>,
@@ -520,16 +511,10 @@ fn read_answers(
                 Exit::Gracefully
             };
             tracing::warn!("Received the exit signal: {}", exit.code());
-            // The run is cancelled before the call that asked is answered: whoever waits
-            // for it sees the exit, not the value it goes on to return.
+            // Before the answer of the call that asked is read: whoever waits for it
+            // finds the run cancelled.
             if let Some(cancel) = lock(exits).as_ref() {
                 cancel.exit(exit);
-            }
-            if let Some(tx) = line
-                .id
-                .and_then(|id| lock(pending).as_mut().and_then(|w| w.remove(&id)))
-            {
-                let _ = tx.send(Answer::Exit(exit));
             }
         } else if let Some(version) = line.ready {
             let _ = ready.send((version, line.executable.unwrap_or_default()));

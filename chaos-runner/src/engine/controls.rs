@@ -207,6 +207,7 @@ impl Controls {
             return None;
         }
         let mut changed: Option<Value> = None;
+        let exited_already = self.cancel.exit_requested().is_some();
         let hook = format!("{}_{}_control", scope.as_str(), level.as_str());
         for control in self.at(level, own) {
             if control.scope.is_some_and(|s| s != scope) {
@@ -233,14 +234,6 @@ impl Controls {
             match self.call_hook(&control, &hook, &arguments, context, state, ctx) {
                 Ok(ControlOutcome::Done) => {}
                 Ok(ControlOutcome::State(state)) => changed = Some(state),
-                Ok(ControlOutcome::Exit(_)) => {
-                    tracing::debug!(
-                        "{}-control '{}' asked the run to exit",
-                        scope.as_str(),
-                        control.name
-                    );
-                    return changed;
-                }
                 Ok(ControlOutcome::Interrupt(message)) => {
                     tracing::debug!(
                         "{}-control '{}' interrupted the execution",
@@ -253,6 +246,16 @@ impl Controls {
                 Err(e) => {
                     tracing::debug!("{}-control '{}' failed: {e}", scope.as_str(), control.name)
                 }
+            }
+            if !exited_already && self.cancel.exit_requested().is_some() {
+                // In the reference the exit is raised in the hook itself: no other
+                // control of this level is called.
+                tracing::debug!(
+                    "{}-control '{}' asked the run to exit",
+                    scope.as_str(),
+                    control.name
+                );
+                return changed;
             }
         }
         changed
