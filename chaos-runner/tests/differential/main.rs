@@ -219,6 +219,12 @@ fn run_case(c: &Case, reference: &Path, ours: &Path, dir: &Path) -> (Value, Opti
         serde_json::to_string_pretty(&c.experiment).expect("serialize"),
     )
     .expect("write experiment");
+    let mut args = c.args.clone();
+    if let Some(vars) = &c.var_file {
+        let path = dir.join("vars.json");
+        std::fs::write(&path, vars.to_string()).expect("write var file");
+        args.extend(["--var-file".into(), path.display().to_string()]);
+    }
     let (theirs, ours) = std::thread::scope(|scope| {
         let theirs = scope.spawn(|| {
             run_runner(
@@ -226,10 +232,10 @@ fn run_case(c: &Case, reference: &Path, ours: &Path, dir: &Path) -> (Value, Opti
                 &["--no-version-check", "--no-log-file"],
                 &file,
                 &dir.join("reference"),
-                &c.args,
+                &args,
             )
         });
-        let ours = run_runner(ours, &[], &file, &dir.join("ours"), &c.args);
+        let ours = run_runner(ours, &[], &file, &dir.join("ours"), &args);
         (theirs.join().expect("reference thread"), ours)
     });
     (
@@ -341,6 +347,8 @@ fn generated_experiments_are_valid_and_reproducible() {
         .insert("base_url".into(), json!("http://127.0.0.1:1"));
     vars.configuration
         .insert("marker".into(), json!("/tmp/marker"));
+    vars.configuration
+        .insert("from_file".into(), json!("a value"));
     let mut tags = std::collections::BTreeSet::new();
     for seed in 0..400 {
         let c = case(seed);
@@ -385,6 +393,12 @@ fn generated_experiments_are_valid_and_reproducible() {
         "runtime-strategy",
         "process-timeout",
         "http-failure",
+        "python",
+        "python-failure",
+        "secrets",
+        "var-file",
+        "max-retries",
+        "header-values",
     ] {
         assert!(tags.contains(wanted), "no case exercises {wanted}");
     }
@@ -498,6 +512,7 @@ fn the_dry_key_allowance_needs_dry_and_the_key() {
             experiment: json!({}),
             args: args.iter().map(|a| a.to_string()).collect(),
             tags: vec![],
+            var_file: None,
         };
         let seen = Seen {
             case: &case,
