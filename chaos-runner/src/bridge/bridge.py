@@ -167,8 +167,11 @@ def _check(request):
             continue
         try:
             sig = inspect.signature(cb)
-        except (TypeError, ValueError):
-            return []
+        except (TypeError, ValueError) as x:
+            # chaoslib's validation stops there (the error escapes it): such an
+            # experiment never runs, so it is invalid here.
+            return [["func", f"cannot read the signature of '{module}.{func}' to check "
+                             f"{kind} '{name}': {_exception_text(x)}"]]
         args = {key: None for key in request.get("arguments") or []}
         if "secrets" in sig.parameters:
             args["secrets"] = None

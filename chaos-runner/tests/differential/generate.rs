@@ -316,7 +316,7 @@ impl Gen {
                 // Raised in Python: the activity fails with the exception's text.
                 self.tag("python-failure");
                 self.pick(&[
-                    python("math", "log", json!({"x": 8})),
+                    python("math", "isclose", json!({"a": "x", "b": 1})),
                     python("json", "loads", json!({"s": "{not json"})),
                     python("os.path", "getsize", json!({"filename": "/nonexistent-cascade"})),
                 ])
