@@ -70,9 +70,11 @@ impl Cancel {
 
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::SeqCst)
-            || self.0.parent.as_ref().is_some_and(|p| {
-                p.is_cancelled() && p.exit_requested() != Some(Exit::Gracefully)
-            })
+            || self
+                .0
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.is_cancelled() && p.exit_requested() != Some(Exit::Gracefully))
     }
 
     /// The cancellation of the method's background activities: cancelled with this one,

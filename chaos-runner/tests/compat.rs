@@ -176,7 +176,13 @@ fn compat_tier_same_outcomes_as_the_reference() {
 
 /// Runs `program` on `experiment` (`--rollback-strategy always`), sends SIGINT once its
 /// log shows `cue`, and returns its exit code and journal.
-fn interrupted_when(program: &Path, global: &[&str], experiment: &Path, work: &Path, cue: &str) -> (i32, Value) {
+fn interrupted_when(
+    program: &Path,
+    global: &[&str],
+    experiment: &Path,
+    work: &Path,
+    cue: &str,
+) -> (i32, Value) {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     std::fs::create_dir_all(work).expect("work dir");
@@ -198,7 +204,11 @@ fn interrupted_when(program: &Path, global: &[&str], experiment: &Path, work: &P
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains(cue)) {
-        assert!(Instant::now() < deadline, "{}: never logged {cue:?}", program.display());
+        assert!(
+            Instant::now() < deadline,
+            "{}: never logged {cue:?}",
+            program.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -209,7 +219,10 @@ fn interrupted_when(program: &Path, global: &[&str], experiment: &Path, work: &P
     .expect("SIGINT");
     let code = child.wait().expect("wait").code().unwrap_or(-1);
     let journal = std::fs::read_to_string(&journal).expect("journal written");
-    (code, serde_json::from_str(&journal).expect("journal is JSON"))
+    (
+        code,
+        serde_json::from_str(&journal).expect("journal is JSON"),
+    )
 }
 
 /// Issue 26: SIGINT during a long pause in the rollbacks. The reference stops there:

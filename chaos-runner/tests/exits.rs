@@ -70,7 +70,9 @@ fn run(experiment: &Value, extra: &[&str]) -> (i32, Value, String) {
             (chaos_runner::PYTHON_ENV, python.as_os_str()),
         ],
     );
-    let journal = r.journal.unwrap_or_else(|| panic!("no journal:\n{}", r.stderr));
+    let journal = r
+        .journal
+        .unwrap_or_else(|| panic!("no journal:\n{}", r.stderr));
     (r.code, journal, r.stderr)
 }
 
@@ -140,7 +142,11 @@ fn exit_gracefully_interrupts_the_run_and_the_strategy_decides_the_rollbacks() {
 fn exit_ungracefully_plays_no_rollback_whatever_the_strategy() {
     let e = experiment(
         holds(),
-        json!([quick("first"), leave("leave", "ungracefully"), quick("never")]),
+        json!([
+            quick("first"),
+            leave("leave", "ungracefully"),
+            quick("never")
+        ]),
         json!([quick("undo")]),
     );
     for strategy in ["always", "default"] {
@@ -248,11 +254,7 @@ fn controls_that_stop_the_run_before_its_method() {
             "{what}"
         );
         assert_eq!(j["run"], json!([]), "{what}: the method never started");
-        assert_eq!(
-            statuses(&j["rollbacks"]),
-            pairs(&case.rollbacks),
-            "{what}"
-        );
+        assert_eq!(statuses(&j["rollbacks"]), pairs(&case.rollbacks), "{what}");
         // The reference keeps both lists, empty, in the journal.
         assert_eq!(keys(&j), KEYS, "{what}");
     }
@@ -365,8 +367,8 @@ fn interrupted_at(experiment: &Value, cue: &str) -> (i32, Value, f64) {
     .expect("signal");
     let status = child.wait().expect("wait");
     let took = signalled.elapsed().as_secs_f64();
-    let j = serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal"))
-        .expect("JSON");
+    let j =
+        serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("JSON");
     (status.code().unwrap_or(-1), j, took)
 }
 
@@ -439,7 +441,11 @@ fn an_exit_from_a_background_activity() {
         leaving["pauses"] = json!({"before": 0.5});
         let mut companion = call("companion", "pause", json!({"seconds": 1.5}));
         companion["background"] = json!(true);
-        json!([leaving, companion, call("long", "pause", json!({"seconds": 4}))])
+        json!([
+            leaving,
+            companion,
+            call("long", "pause", json!({"seconds": 4}))
+        ])
     };
     let e = experiment(holds(), method("gracefully"), json!([quick("undo")]));
     let started = Instant::now();
