@@ -98,11 +98,34 @@ const ALLOWED: &[Allowance] = &[
         },
     },
     Allowance {
+        name: "a header value that is a number once substituted (the reference's requests refuses it)",
+        readme: "Deliberate differences: HTTP, a header value that is not text",
+        // requests raises InvalidHeader, which nothing in chaoslib catches below the
+        // method: the run aborts there, and ends with no journal elsewhere.
+        covers: |seen, d| {
+            number_header(&seen.case.experiment)
+                && (seen.reference_journal.is_none()
+                    || seen.reference["status"] == json!("aborted"))
+                && !d.path.is_empty()
+        },
+    },
+    Allowance {
         name: "background activities the reference started at the same moment as another",
         readme: "Deliberate differences: background activities' order",
         covers: |seen, d| seen.reference_journal.is_some_and(|j| racy_order(j, d)),
     },
 ];
+
+/// Whether an HTTP activity sends a header whose value is `${short}` (a number: the
+/// generator's configuration and var file give it as one).
+fn number_header(experiment: &Value) -> bool {
+    let activities = ["method", "rollbacks"]
+        .iter()
+        .flat_map(|k| experiment[k].as_array().cloned().unwrap_or_default());
+    activities
+        .filter_map(|a| a["provider"]["headers"].as_object().cloned())
+        .any(|h| h.values().any(|v| v == "${short}"))
+}
 
 /// The activity of the run a path into a view points into (`/run/details/3/status`).
 fn activity_at<'a>(view: &'a Value, path: &str) -> Option<&'a Value> {
@@ -534,4 +557,38 @@ fn the_dry_key_allowance_needs_dry_and_the_key() {
     assert_eq!(kinds, ["exit_code", "run/order", "run/details[]/output"]);
     assert_eq!(allowed(&["--dry", "actions"]), [true, true, true]);
     assert_eq!(allowed(&[]), [false, false, false]);
+}
+
+/// The number-header allowance needs such a header and a reference that aborted or
+/// wrote nothing.
+#[test]
+fn the_number_header_allowance_needs_the_header_and_the_references_failure() {
+    let with = |value: &str| {
+        json!({"method": [{"type": "action", "name": "h", "provider":
+            {"type": "http", "url": "${base_url}/echo", "headers": {"X-Test": value}}}]})
+    };
+    assert!(number_header(&with("${short}")));
+    assert!(!number_header(&with("${word}")));
+    let ours = view(Some(&json!({"status": "completed", "run": [], "rollbacks": []})), 0);
+    let allowed = |experiment: Value, reference: &Value| {
+        let case = Case {
+            seed: 0,
+            experiment,
+            args: vec![],
+            tags: vec![],
+            var_file: None,
+        };
+        let seen = Seen {
+            case: &case,
+            reference,
+            reference_journal: None,
+            ours: &ours,
+        };
+        differences(reference, &ours)
+            .iter()
+            .all(|d| ALLOWED.iter().any(|a| (a.covers)(&seen, d)))
+    };
+    let crashed = view(None, 1);
+    assert!(allowed(with("${short}"), &crashed));
+    assert!(!allowed(with("${word}"), &crashed));
 }
