@@ -328,7 +328,11 @@ fn interrupt(in_rollback: bool, signals: usize) -> (Option<i32>, String, String,
     let sleep = process("long", "sh", json!(["-c", format!("sleep {token}")]));
     let quick = process("quick", "true", json!([]));
     let method_token = format!("{token}9");
-    let method_sleep = process("first", "sh", json!(["-c", format!("sleep {method_token}")]));
+    let method_sleep = process(
+        "first",
+        "sh",
+        json!(["-c", format!("sleep {method_token}")]),
+    );
     let (method, rollbacks) = if in_rollback {
         (json!([method_sleep]), json!([sleep]))
     } else {

@@ -571,7 +571,10 @@ fn the_number_header_allowance_needs_the_header_and_the_references_failure() {
     };
     assert!(number_header(&with("${short}")));
     assert!(!number_header(&with("${word}")));
-    let ours = view(Some(&json!({"status": "completed", "run": [], "rollbacks": []})), 0);
+    let ours = view(
+        Some(&json!({"status": "completed", "run": [], "rollbacks": []})),
+        0,
+    );
     let allowed = |experiment: Value, reference: &Value| {
         let case = Case {
             seed: 0,
