@@ -3,6 +3,8 @@
 # experiments run by the reference `chaos` and by chaos-runner, journals compared field
 # by field. Prints the summary: cases, agreements, documented differences by kind, any
 # other difference with its seed (rerun one alone: DIFF_SEED=<seed> DIFF_CASES=1).
+# Cases include Python providers (standard-library functions): chaos-runner's bridge
+# runs them in the reference's interpreter (the python beside CASCADE_CHAOS_BIN).
 # Usage: bench/differential.sh [CASES] [SEED]   (default 2000 cases from seed 1)
 # Env: CASCADE_CHAOS_BIN (the reference `chaos`; else scripts/setup-chaostoolkit.sh),
 # DIFF_KEEP=<dir> (keep every case's experiment, journals and logs), DIFF_RUNNER_BIN

@@ -25,9 +25,39 @@ pub const POLL: Duration = Duration::from_millis(25);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimedOut;
 
-/// A cancellation flag shared between the signal handler, the engine and providers.
+/// chaoslib's exit functions (`chaoslib.exit`), as Python code running in the bridge
+/// asks for them: the run stops now, as on a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `exit_gracefully` (SIGUSR1 in the reference): the rollbacks the strategy asks for
+    /// are played.
+    Gracefully,
+    /// `exit_ungracefully` (SIGUSR2): no rollback is played.
+    Ungracefully,
+}
+
+impl Exit {
+    /// The code the reference's signal handler exits with (its log line shows it).
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Gracefully => 20,
+            Exit::Ungracefully => 30,
+        }
+    }
+}
+
+/// A cancellation flag shared between the signal handler, the engine and providers,
+/// and the exit asked for (the first one), if any.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    exit: std::sync::OnceLock<Exit>,
+    /// A background activity's: cancelled with its parent, unless by a graceful exit.
+    parent: Option<Cancel>,
+}
 
 impl Cancel {
     pub fn new() -> Self {
@@ -35,11 +65,37 @@ impl Cancel {
     }
 
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.cancelled.store(true, Ordering::SeqCst);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.cancelled.load(Ordering::SeqCst)
+            || self
+                .0
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.is_cancelled() && p.exit_requested() != Some(Exit::Gracefully))
+    }
+
+    /// The cancellation of the method's background activities: cancelled with this one,
+    /// except by a graceful exit, after which the reference waits for them to end (its
+    /// exit stops only the thread running the method).
+    pub fn for_background(&self) -> Cancel {
+        Cancel(Arc::new(CancelState {
+            parent: Some(self.clone()),
+            ..CancelState::default()
+        }))
+    }
+
+    /// Cancels for `exit` (the first exit asked for is the one kept).
+    pub fn exit(&self, exit: Exit) {
+        let _ = self.0.exit.set(exit);
+        self.cancel();
+    }
+
+    /// The exit asked for, if one was.
+    pub fn exit_requested(&self) -> Option<Exit> {
+        self.0.exit.get().copied()
     }
 
     /// Sleeps up to `duration`; returns false when cancelled before the end.

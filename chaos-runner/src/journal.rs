@@ -84,6 +84,39 @@ pub struct Journal {
     pub end: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
+    /// Keys a control added (an `after_experiment_control` may write its own into the
+    /// journal, as the reference lets it), after the reference's own.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl Journal {
+    /// The keys `annotated` (the journal as a control left it) has that the journal
+    /// itself does not, in their order; the journal's own keys are the engine's to set.
+    pub fn keep_added_keys(&mut self, annotated: &Value) {
+        let Some(annotated) = annotated.as_object() else {
+            return;
+        };
+        const OWN: [&str; 12] = [
+            "chaoslib-version",
+            "platform",
+            "node",
+            "experiment",
+            "start",
+            "status",
+            "deviated",
+            "steady_states",
+            "run",
+            "rollbacks",
+            "end",
+            "duration",
+        ];
+        for (key, value) in annotated {
+            if !OWN.contains(&key.as_str()) {
+                self.extra.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 impl Journal {
@@ -103,6 +136,7 @@ impl Journal {
             rollbacks: Vec::new(),
             end: None,
             duration: None,
+            extra: serde_json::Map::new(),
         }
     }
 

@@ -159,6 +159,10 @@ fn compat_tier_bridge_validation_follows_chaoslib() {
             ),
             python("missing-arg", "echo", json!({"times": 2})),
             python("fits", "with_configuration", json!({"key": "k"})),
+            // chaoslib's validation cannot read a C function's missing signature (its
+            // ValueError escapes: the reference never runs the experiment).
+            json!({"type": "action", "name": "no-signature",
+                   "provider": {"type": "python", "module": "math", "func": "log", "arguments": {"x": 8}}}),
         ]),
         json!([]),
     );
@@ -173,7 +177,8 @@ fn compat_tier_bridge_validation_follows_chaoslib() {
             "/method/1/provider/func: The python module 'cascade_fixture' does not expose a function called 'no_such_function' in action 'no-func'",
             "/method/2/provider/arguments: argument 'colour' is not part of the function signature in activity 'extra-arg'",
             "/method/3/provider/arguments: required argument 'message' is missing from activity 'missing-arg'",
-            "4 problems found",
+            "/method/5/provider/func: cannot read the signature of 'math.log' to check action 'no-signature': ValueError: no signature found for builtin <built-in function log>",
+            "5 problems found",
         ],
     );
 }

@@ -312,8 +312,11 @@ fn unwritable_or_clashing_outputs_fail_before_the_run() {
     }
 }
 
-/// Starts a run whose method (`in_rollback`: whose rollback) sleeps, waits until the
+/// Starts a run whose method (`in_rollback`: and whose rollback) sleeps, waits until the
 /// sleep runs, and sends `signals` SIGINTs; returns (exit code, junit, summary, log).
+/// With `in_rollback`, the first signal stops the method's sleep and the others are
+/// sent once the rollback's runs (a first signal during the rollbacks would end them,
+/// as in the reference; one before them does not).
 fn interrupt(in_rollback: bool, signals: usize) -> (Option<i32>, String, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = format!(
@@ -324,8 +327,14 @@ fn interrupt(in_rollback: bool, signals: usize) -> (Option<i32>, String, String,
     );
     let sleep = process("long", "sh", json!(["-c", format!("sleep {token}")]));
     let quick = process("quick", "true", json!([]));
+    let method_token = format!("{token}9");
+    let method_sleep = process(
+        "first",
+        "sh",
+        json!(["-c", format!("sleep {method_token}")]),
+    );
     let (method, rollbacks) = if in_rollback {
-        (json!([quick]), json!([sleep]))
+        (json!([method_sleep]), json!([sleep]))
     } else {
         (json!([sleep]), json!([quick]))
     };
@@ -344,11 +353,20 @@ fn interrupt(in_rollback: bool, signals: usize) -> (Option<i32>, String, String,
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !process_alive(&format!("sleep {token}")) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let wait_for = |token: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !process_alive(&format!("sleep {token}")) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut signals = signals;
+    if in_rollback && signals > 0 {
+        wait_for(&method_token);
+        nix::sys::signal::kill(pid, Signal::SIGINT).expect("signal");
+        signals -= 1;
+    }
+    wait_for(&token);
     for _ in 0..signals {
         nix::sys::signal::kill(pid, Signal::SIGINT).expect("signal");
         std::thread::sleep(Duration::from_millis(100));

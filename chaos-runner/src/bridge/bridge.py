@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -17,7 +18,7 @@ _out = os.fdopen(os.dup(1), "w", encoding="utf-8")
 os.dup2(2, 1)
 sys.stdin = open(os.devnull)
 _requests = os.fdopen(0, "r", encoding="utf-8", closefd=False)
-_lock = threading.Lock()
+_lock = threading.RLock()
 # chaos-runner reads at most 128 levels of JSON (serde_json's limit); an answer and the
 # journal around a value take a few, so a value may be nested 100 deep at most.
 _MAX_DEPTH = 100
@@ -71,6 +72,32 @@ def _user_traceback(x):
     while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
         tb = tb.tb_next
     return traceback.format_exception(type(x), x, tb)
+
+
+# chaoslib's exit functions signal the process running them (SIGUSR1: stop now and play
+# the rollbacks the strategy asks for; SIGUSR2: stop now, no rollbacks). Here that process
+# is the bridge, not the runner: the request is passed on to chaos-runner instead, and
+# the interpreter lives on.
+_EXITS = {signal.SIGUSR1: "gracefully", signal.SIGUSR2: "ungracefully"}
+_kill = os.kill
+
+
+def _send_exit(signum):
+    _send({"exit": _EXITS[signum]})
+
+
+def _own_kill(pid, signum):
+    # Sent from the caller's thread, before its call returns: chaos-runner learns of the
+    # exit before the call's answer.
+    if pid in (0, os.getpid()) and signum in _EXITS:
+        _send_exit(signum)
+        return
+    _kill(pid, signum)
+
+
+def _on_signal(signum, _frame):
+    # Any other way of raising them (signal.raise_signal, a kill from outside).
+    _send_exit(signum)
 
 
 def _function(module, func):
@@ -140,8 +167,11 @@ def _check(request):
             continue
         try:
             sig = inspect.signature(cb)
-        except (TypeError, ValueError):
-            return []
+        except (TypeError, ValueError) as x:
+            # chaoslib's validation stops there (the error escapes it): such an
+            # experiment never runs, so it is invalid here.
+            return [["func", f"cannot read the signature of '{module}.{func}' to check "
+                             f"{kind} '{name}': {_exception_text(x)}"]]
         args = {key: None for key in request.get("arguments") or []}
         if "secrets" in sig.parameters:
             args["secrets"] = None
@@ -172,6 +202,10 @@ def _serve(request):
             try:
                 _control(request)
                 answer = {"id": rid, "value": None}
+                if request["hook"] == "after_experiment_control":
+                    # The reference's controls change the journal it then writes (a
+                    # reporting control adds its own keys): the journal goes back.
+                    answer["state"] = request.get("state")
             except BaseException as x:  # noqa: BLE001 - see below
                 if not _is_interrupt(x):
                     raise
@@ -203,6 +237,9 @@ def main():
     # script does not, so neither do we (modules come from PYTHONPATH and site-packages).
     if sys.path and sys.path[0] == "":
         del sys.path[0]
+    os.kill = _own_kill
+    for signum in _EXITS:
+        signal.signal(signum, _on_signal)
     _send({"ready": sys.version.split()[0], "executable": sys.executable})
     for line in _requests:
         if line.strip():

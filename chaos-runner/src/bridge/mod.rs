@@ -12,7 +12,7 @@ mod locate;
 
 pub use locate::{Interpreter, PYTHON_ENV, locate};
 
-use crate::interrupt::ChildGroup;
+use crate::interrupt::{Cancel, ChildGroup, Exit};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -106,6 +106,9 @@ pub enum ControlOutcome {
     Done,
     /// It raised chaoslib's `InterruptExecution`: the run must stop, with this message.
     Interrupt(String),
+    /// `after_experiment_control` returned: the journal as it left it (a control may
+    /// add keys of its own).
+    State(Value),
 }
 
 /// A problem found by [`PythonBridge::check`]: the provider field it is about
@@ -124,7 +127,12 @@ struct Inner {
     /// `--python`, if given.
     explicit: Option<PathBuf>,
     state: Mutex<State>,
+    /// The run cancelled when Python code asks to exit (see [`PythonBridge::watch_exits`]).
+    exits: ExitTarget,
 }
+
+/// Whose run an exit asked for by Python code cancels.
+type ExitTarget = Arc<Mutex<Option<Cancel>>>;
 
 #[derive(Debug, Default)]
 enum State {
@@ -143,8 +151,18 @@ impl PythonBridge {
             inner: Arc::new(Inner {
                 explicit,
                 state: Mutex::new(State::NotStarted),
+                exits: ExitTarget::default(),
             }),
         }
+    }
+
+    /// An exit asked for by Python code (chaoslib's `exit_gracefully` /
+    /// `exit_ungracefully`, or SIGUSR1 / SIGUSR2 sent to the interpreter) cancels `cancel`
+    /// with that exit, as the reference's signal handler stops its run. The exit is
+    /// known before the answer of the call that asked for it (the interpreter says so
+    /// from the caller's thread, before the call returns).
+    pub fn watch_exits(&self, cancel: Cancel) {
+        *lock(&self.inner.exits) = Some(cancel);
     }
 
     /// Calls `module.func` and returns what it returned, as JSON.
@@ -220,6 +238,7 @@ impl PythonBridge {
         });
         match self.session()?.ask(request)? {
             Answer::Value(_) => Ok(ControlOutcome::Done),
+            Answer::State(state) => Ok(ControlOutcome::State(state)),
             Answer::Interrupt(message) => Ok(ControlOutcome::Interrupt(message)),
             Answer::Raised { message, traceback } => {
                 Err(BridgeError::Raised { message, traceback })
@@ -262,7 +281,8 @@ impl PythonBridge {
             State::Failed(why) => return Err(BridgeError::Unavailable(why.clone())),
             State::NotStarted => {}
         }
-        match locate(self.inner.explicit.as_deref()).and_then(Session::start) {
+        let exits = Arc::clone(&self.inner.exits);
+        match locate(self.inner.explicit.as_deref()).and_then(|i| Session::start(i, exits)) {
             Ok(session) => {
                 let session = Arc::new(session);
                 *state = State::Running(Arc::clone(&session));
@@ -286,6 +306,8 @@ enum Answer {
     },
     Problems(Vec<CheckProblem>),
     Interrupt(String),
+    /// A control hook's answer with the state it left.
+    State(Value),
     /// A line for this call that could not be read (the reason).
     Unreadable(String),
 }
@@ -300,6 +322,9 @@ struct Line {
     traceback: Vec<String>,
     problems: Option<Vec<CheckProblem>>,
     interrupt: Option<String>,
+    /// An exit asked for: `gracefully` or `ungracefully`.
+    exit: Option<String>,
+    state: Option<Value>,
     log: Option<LogRecord>,
     ready: Option<String>,
     executable: Option<String>,
@@ -327,7 +352,7 @@ struct Session {
 }
 
 impl Session {
-    fn start(interpreter: Interpreter) -> Result<Session, String> {
+    fn start(interpreter: Interpreter, exits: ExitTarget) -> Result<Session, String> {
         let mut command = Command::new(&interpreter.path);
         command
             .args(["-u", "-c", SCRIPT])
@@ -344,7 +369,9 @@ impl Session {
         let (ready_tx, ready_rx) = channel();
         {
             let pending = Arc::clone(&pending);
-            std::thread::spawn(move || read_answers(BufReader::new(stdout), &pending, ready_tx));
+            std::thread::spawn(move || {
+                read_answers(BufReader::new(stdout), &pending, ready_tx, &exits)
+            });
         }
         let session = Session {
             interpreter,
@@ -453,7 +480,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The reader thread: hands each answer to its caller, turns log records into the
 /// run's log, and when the output ends fails every caller still waiting.
-fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, String)>) {
+fn read_answers(
+    stdout: impl BufRead,
+    pending: &Pending,
+    ready: Sender<(String, String)>,
+    exits: &ExitTarget,
+) {
     for line in stdout.lines() {
         let Ok(line) = line else { break };
         let line = match serde_json::from_str::<Line>(&line) {
@@ -472,7 +504,19 @@ fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, 
                 continue;
             }
         };
-        if let Some(version) = line.ready {
+        if let Some(how) = &line.exit {
+            let exit = if how == "ungracefully" {
+                Exit::Ungracefully
+            } else {
+                Exit::Gracefully
+            };
+            tracing::warn!("Received the exit signal: {}", exit.code());
+            // Before the answer of the call that asked is read: whoever waits for it
+            // finds the run cancelled.
+            if let Some(cancel) = lock(exits).as_ref() {
+                cancel.exit(exit);
+            }
+        } else if let Some(version) = line.ready {
             let _ = ready.send((version, line.executable.unwrap_or_default()));
         } else if let Some(record) = line.log {
             log(&record);
@@ -486,6 +530,8 @@ fn read_answers(stdout: impl BufRead, pending: &Pending, ready: Sender<(String, 
                 Answer::Problems(problems)
             } else if let Some(message) = line.interrupt {
                 Answer::Interrupt(message)
+            } else if let Some(state) = line.state {
+                Answer::State(state)
             } else {
                 Answer::Value(line.value.unwrap_or(Value::Null))
             };

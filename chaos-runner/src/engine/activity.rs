@@ -166,7 +166,11 @@ pub fn execute_activity_telling(
         &Value::Null,
         ctx,
     );
-    if controls.interruption().is_some() && cancel.is_cancelled() {
+    // A control that stopped the run (an interruption, or an exit it asked for) stops
+    // it before the activity starts: no record, as in the reference.
+    if cancel.is_cancelled()
+        && (controls.interruption().is_some() || cancel.exit_requested().is_some())
+    {
         return Err(Abort::Interrupted);
     }
     let result = run_activity(activity, ctx, cancel, sink, start_signal);

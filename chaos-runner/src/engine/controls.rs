@@ -189,8 +189,11 @@ impl Controls {
 
     /// Calls every applicable Python control's hook for `level` and `scope`. `context`
     /// is the activity, hypothesis or experiment; `state` what the level produced (on
-    /// `after`). A hook that raises `InterruptExecution` interrupts the run; other
-    /// errors are logged and ignored, as chaoslib does.
+    /// `after`). A hook that raises `InterruptExecution` interrupts the run, one that
+    /// calls chaoslib's exit functions has already cancelled it (the bridge did): the
+    /// controls after it are not called. Other errors are logged and ignored, as
+    /// chaoslib does. Returns the state as the hooks left it, when one sent it back
+    /// (`after_experiment_control`: the journal, which a control may add keys to).
     pub fn apply(
         &self,
         level: Level,
@@ -199,10 +202,12 @@ impl Controls {
         own: &[Declared],
         state: &Value,
         ctx: &RunContext,
-    ) {
+    ) -> Option<Value> {
         if !self.applies(own) {
-            return;
+            return None;
         }
+        let mut changed: Option<Value> = None;
+        let exited_already = self.cancel.exit_requested().is_some();
         let hook = format!("{}_{}_control", scope.as_str(), level.as_str());
         for control in self.at(level, own) {
             if control.scope.is_some_and(|s| s != scope) {
@@ -225,8 +230,10 @@ impl Controls {
                 Value::Object(a) => a,
                 _ => control.arguments.clone(),
             };
+            let state = changed.as_ref().unwrap_or(state);
             match self.call_hook(&control, &hook, &arguments, context, state, ctx) {
                 Ok(ControlOutcome::Done) => {}
+                Ok(ControlOutcome::State(state)) => changed = Some(state),
                 Ok(ControlOutcome::Interrupt(message)) => {
                     tracing::debug!(
                         "{}-control '{}' interrupted the execution",
@@ -234,13 +241,24 @@ impl Controls {
                         control.name
                     );
                     self.interrupt(message);
-                    return;
+                    return changed;
                 }
                 Err(e) => {
                     tracing::debug!("{}-control '{}' failed: {e}", scope.as_str(), control.name)
                 }
             }
+            if !exited_already && self.cancel.exit_requested().is_some() {
+                // In the reference the exit is raised in the hook itself: no other
+                // control of this level is called.
+                tracing::debug!(
+                    "{}-control '{}' asked the run to exit",
+                    scope.as_str(),
+                    control.name
+                );
+                return changed;
+            }
         }
+        changed
     }
 
     /// Before anything runs: each control's `configure_control`, then the experiment's
@@ -276,9 +294,10 @@ impl Controls {
     }
 
     /// After everything: the experiment's `after` hooks with the journal as state, the
-    /// safeguards stopped, each control's `cleanup_control`.
-    pub fn end(&self, ctx: &RunContext, journal: &Value, elsewhere: &[Declared]) {
-        self.apply(
+    /// safeguards stopped, each control's `cleanup_control`. Returns the journal as the
+    /// hooks left it, if one sent it back.
+    pub fn end(&self, ctx: &RunContext, journal: &Value, elsewhere: &[Declared]) -> Option<Value> {
+        let annotated = self.apply(
             Level::Experiment,
             Scope::After,
             &self.experiment,
@@ -304,5 +323,6 @@ impl Controls {
                 tracing::debug!("Control cleanup '{}' failed: {e}", control.name);
             }
         }
+        annotated
     }
 }

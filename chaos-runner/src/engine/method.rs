@@ -43,7 +43,7 @@ pub(super) fn run_method(ctx: &Arc<RunContext>, run: &RunHandle) -> Result<bool,
         }
         if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("activity will run in the background");
-            let (ctx, cancel) = (ctx.clone(), cancel.clone());
+            let (ctx, cancel) = (ctx.clone(), cancel.for_background());
             background.push(spawn_background(&sink, move |sink, started| {
                 let entry = &ctx.experiment.method[index];
                 execute_activity_telling(entry, &ctx, &cancel, Some(sink), started).map(|_| ())

@@ -27,6 +27,7 @@ use crate::control::Scope;
 use crate::critical;
 use crate::drivers::Registry;
 use crate::experiment::Experiment;
+use crate::interrupt::{Cancel, Exit};
 use crate::journal::{Journal, Status, now};
 use crate::strategy::{RollbackStrategy, Strategy};
 use activity::{Abort, RunList, RunSink};
@@ -114,7 +115,7 @@ pub fn run_experiment(
     }
     let mut phases = if !runnable {
         Phases::ended(Status::Aborted)
-    } else if ctx.controls.interruption().is_some() {
+    } else if ctx.controls.interruption().is_some() || run.cancel().exit_requested().is_some() {
         Phases::ended(Status::Interrupted)
     } else {
         match run_phases(&ctx, run, strategy, has_hypothesis, options) {
@@ -129,8 +130,11 @@ pub fn run_experiment(
     if run.cancel().is_cancelled() {
         phases.status = Some(Status::Interrupted);
     }
-    // Nothing ran when a control could not: nothing to roll back.
-    if runnable && rollback_strategy.should_play(phases.status, phases.deviated) {
+    // Nothing ran when a control could not: nothing to roll back. An ungraceful exit
+    // asks for none.
+    if run.cancel().exit_requested() == Some(Exit::Ungracefully) {
+        tracing::warn!("Ignoring rollbacks as per signal");
+    } else if runnable && rollback_strategy.should_play(phases.status, phases.deviated) {
         play_rollbacks(&ctx, run, &mut phases.status);
     }
     let journal = finish(&ctx, run, &phases, clock, journal_experiment, runnable);
@@ -161,6 +165,9 @@ fn prepare(
         );
     }
     run.mask_secrets(secret_values(&secrets));
+    if let Some(bridge) = options.registry.bridge() {
+        bridge.watch_exits(run.cancel().clone());
+    }
     let mut ctx = RunContext {
         experiment: Arc::new(experiment),
         configuration,
@@ -251,9 +258,23 @@ fn play_rollbacks(ctx: &Arc<RunContext>, run: &RunHandle, status: &mut Option<St
         &Value::Null,
         ctx,
     );
-    if let Err(e) = run_rollbacks(ctx, &sink) {
-        *status = Some(Status::Aborted);
-        if let Abort::Fatal(msg) = e {
+    // Interrupted already (the strategy still plays them): nothing stops them but the
+    // second signal. Otherwise an interruption during the rollbacks ends them.
+    let cancel = if run.cancel().is_cancelled() {
+        Cancel::new()
+    } else {
+        run.cancel().clone()
+    };
+    match run_rollbacks(ctx, &sink, &cancel) {
+        Ok(()) => {}
+        Err(Abort::Interrupted) => {
+            *status = Some(Status::Interrupted);
+            tracing::warn!(
+                "Received an exit signal. Terminating now without running the remaining rollbacks."
+            );
+        }
+        Err(Abort::Fatal(msg)) => {
+            *status = Some(Status::Aborted);
             critical!("{}", msg);
         }
     }
@@ -276,7 +297,7 @@ fn finish(
 ) -> Journal {
     let status = phases.status.unwrap_or(Status::Completed);
     let deviated = phases.deviated;
-    let journal = run
+    let mut journal = run
         .journal()
         .record(|j| {
             j.end = Some(now());
@@ -289,7 +310,9 @@ fn finish(
     let nested = &ctx.experiment.nested_controls;
     if runnable && (ctx.controls.applies(&[]) || !nested.is_empty()) {
         let state = serde_json::to_value(&journal).unwrap_or_default();
-        ctx.controls.end(ctx, &state, nested);
+        if let Some(annotated) = ctx.controls.end(ctx, &state, nested) {
+            journal.keep_added_keys(&annotated);
+        }
     }
     if deviated {
         tracing::info!("Experiment ended with status: deviated");

@@ -38,28 +38,38 @@ impl RollbackStrategy {
 }
 
 /// Runs every rollback in order (background ones on their own threads, waited for at
-/// the end). Rollbacks are never cancelled by the first interruption: undoing the
-/// experiment's actions is the point of an orderly stop.
-pub fn run_rollbacks(ctx: &std::sync::Arc<RunContext>, sink: &RunSink) -> Result<(), Abort> {
+/// the end), until `cancel` is: an interruption that came before the rollbacks (the
+/// caller gives a cancellation never set then) does not stop them, since undoing the
+/// experiment's actions is the point of an orderly stop; one that comes while they run
+/// stops them as in the reference (the rollback running is cut, the others skipped).
+pub fn run_rollbacks(
+    ctx: &std::sync::Arc<RunContext>,
+    sink: &RunSink,
+    cancel: &Cancel,
+) -> Result<(), Abort> {
     tracing::info!("Let's rollback...");
     let rollbacks = &ctx.experiment.rollbacks;
     if rollbacks.is_empty() {
         tracing::info!("No declared rollbacks, let's move on.");
     }
-    let never = Cancel::new();
+    let cancel = cancel.clone();
     let mut background = Vec::new();
     let mut outcome = Ok(());
     for (index, entry) in rollbacks.iter().enumerate() {
+        if cancel.is_cancelled() {
+            outcome = Err(Abort::Interrupted);
+            break;
+        }
         let name = entry.as_ref().map_or("None", |a| a.label.as_str());
         tracing::info!("Rollback: {}", name);
         if entry.as_ref().is_ok_and(|a| a.background) {
             tracing::debug!("rollback activity will run in the background");
-            let (ctx, never) = (ctx.clone(), never.clone());
+            let (ctx, cancel) = (ctx.clone(), cancel.clone());
             background.push(spawn_background(sink, move |sink, started| {
                 let entry = &ctx.experiment.rollbacks[index];
-                execute_activity_telling(entry, &ctx, &never, Some(sink), started).map(|_| ())
+                execute_activity_telling(entry, &ctx, &cancel, Some(sink), started).map(|_| ())
             }));
-        } else if let Err(e) = execute_activity(entry, ctx, &never, Some(sink)) {
+        } else if let Err(e) = execute_activity(entry, ctx, &cancel, Some(sink)) {
             outcome = Err(e);
             break;
         }

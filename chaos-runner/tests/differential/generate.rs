@@ -1,8 +1,11 @@
 //! Random valid experiments for the differential test, from a seed: the same seed gives
 //! the same experiment and options, so a failing case reproduces with `DIFF_SEED`.
 //!
-//! Every provider targets the test server (`${base_url}`), a refused loopback port, or
-//! short local processes; every case stays well under a few seconds. Outcomes are
+//! Every provider targets the test server (`${base_url}`), a refused loopback port,
+//! short local processes, or Python standard-library functions (through chaos-runner's
+//! bridge, in the reference's interpreter); every case stays well under a few seconds.
+//! Some cases declare secrets, read a `--var-file`, retry a refused HTTP call
+//! (`max_retries`) or send header values the test server echoes. Outcomes are
 //! deterministic by construction where timing could decide them (see `during`).
 
 use rand::rngs::StdRng;
@@ -18,6 +21,17 @@ pub struct Case {
     pub experiment: Value,
     pub args: Vec<String>,
     pub tags: Vec<&'static str>,
+    /// A `--var-file` for both runners (JSON), when the case has one.
+    pub var_file: Option<Value>,
+}
+
+/// The secret the cases that declare secrets use (`${token}`).
+const TOKEN: &str = "s3cret-token";
+/// A configuration value only the `--var-file` gives (`${from_file}`).
+const FROM_FILE: &str = "from the var file";
+
+fn python(module: &str, func: &str, arguments: Value) -> Value {
+    json!({"type": "python", "module": module, "func": func, "arguments": arguments})
 }
 
 /// A refused port on loopback (discard service: nothing listens in the test machine).
@@ -31,6 +45,10 @@ struct Gen {
     next: usize,
     /// The hypothesis runs while the method does: no marker changes in the method.
     during: bool,
+    /// The experiment declares the `creds` secrets (`${token}`).
+    secrets: bool,
+    /// A `--var-file` gives `${from_file}`.
+    var_file: bool,
 }
 
 impl Gen {
@@ -69,7 +87,7 @@ impl Gen {
         let http = |path: &str| json!({"type": "http", "url": format!("${{base_url}}{path}"), "timeout": 5});
         let process =
             |path: &str, args: Value| json!({"type": "process", "path": path, "arguments": args});
-        let (provider, tolerance) = match self.rng.random_range(0..9) {
+        let (provider, tolerance) = match self.rng.random_range(0..11) {
             0 => {
                 self.tag("tolerance-status");
                 let t = self.met_or_not(
@@ -169,6 +187,49 @@ impl Gen {
                 let t = json!({"type": "probe", "name": "tolerance-probe", "provider": provider});
                 (http("/ok"), t)
             }
+            8 | 9 => {
+                self.tag("python");
+                // Standard-library functions both interpreters have, with their outputs'
+                // tolerances (Python's `==` decides: 4 == 4.0, True is not 1 here).
+                let (provider, met, not_met) = self.pick(&[
+                    (
+                        python("os.path", "exists", json!({"path": "/"})),
+                        json!(true),
+                        json!(false),
+                    ),
+                    (
+                        python("os.path", "exists", json!({"path": "/nonexistent-cascade"})),
+                        json!(false),
+                        json!(true),
+                    ),
+                    (
+                        python(
+                            "json",
+                            "dumps",
+                            json!({"obj": {"b": 1, "a": [1, 2.5, null]}, "sort_keys": true}),
+                        ),
+                        json!("{\"a\": [1, 2.5, null], \"b\": 1}"),
+                        json!("{\"b\": 1}"),
+                    ),
+                    (
+                        python(
+                            "math",
+                            "isclose",
+                            json!({"a": 0.30000000000000004, "b": 0.3}),
+                        ),
+                        json!(true),
+                        json!(false),
+                    ),
+                    (
+                        python("os.path", "basename", json!({"p": "/a/b/${word}.txt"})),
+                        json!("hel+o.txt"),
+                        json!("${word}.txt"),
+                    ),
+                    (python("math", "gcd", json!({})), json!(0), json!(1)),
+                ]);
+                let t = if self.chance(0.8) { met } else { not_met };
+                (provider, t)
+            }
             _ => {
                 if self.during {
                     // A marker changed by nothing while the hypothesis runs: always there.
@@ -192,7 +253,7 @@ impl Gen {
         let http = |path: &str| json!({"type": "http", "url": format!("${{base_url}}{path}"), "timeout": 5});
         let process =
             |path: &str, args: Value| json!({"type": "process", "path": path, "arguments": args});
-        let provider = match self.rng.random_range(0..12) {
+        let provider = match self.rng.random_range(0..17) {
             0 => http(self.pick(&["/ok", "/json"])),
             1 => {
                 let code = self.pick(&[200, 201, 404, 500, 503]);
@@ -243,6 +304,73 @@ impl Gen {
                 let mut p = process("sleep", json!(["2"]));
                 p["timeout"] = json!(0.2);
                 p
+            }
+            12 | 13 => {
+                self.tag("python");
+                let words = json!({"n": 1, "s": "${word}", "f": 0.5, "u": "é ü", "none": null});
+                self.pick(&[
+                    python("os.path", "exists", json!({"path": "${marker}"})),
+                    python("json", "dumps", json!({"obj": words})),
+                    python(
+                        "json",
+                        "dumps",
+                        json!({"obj": [1, "two", 3.0], "indent": 1}),
+                    ),
+                    python("math", "isclose", json!({"a": 1, "b": 1.0000000001})),
+                    python("os.path", "splitext", json!({"p": "/x/archive.tar.gz"})),
+                ])
+            }
+            14 => {
+                // Raised in Python: the activity fails with the exception's text.
+                self.tag("python-failure");
+                self.pick(&[
+                    python("math", "isclose", json!({"a": "x", "b": 1})),
+                    python("json", "loads", json!({"s": "{not json"})),
+                    python(
+                        "os.path",
+                        "getsize",
+                        json!({"filename": "/nonexistent-cascade"}),
+                    ),
+                ])
+            }
+            15 => {
+                self.tag("header-values");
+                let mut values = vec![
+                    json!("${word}"),
+                    json!("plain"),
+                    json!("a b;c=1, d"),
+                    json!("${short}"),
+                ];
+                if self.secrets {
+                    self.tag("secrets");
+                    values.push(json!("Bearer ${token}"));
+                }
+                if self.var_file {
+                    self.tag("var-file");
+                    values.push(json!("${from_file}"));
+                }
+                let mut p = http("/echo");
+                p["headers"] = json!({"X-Test": self.pick(&values)});
+                p
+            }
+            16 => {
+                self.tag("max-retries");
+                let retries = self.pick(&[json!(0), json!(1), json!(2)]);
+                let mut p = if self.chance(0.7) {
+                    json!({"type": "http", "url": REFUSED, "timeout": 1})
+                } else {
+                    http("/ok")
+                };
+                p["max_retries"] = retries;
+                p
+            }
+            _ if self.secrets && self.chance(0.3) => {
+                self.tag("secrets");
+                process("echo", json!(["token:", "${token}"]))
+            }
+            _ if self.var_file && self.chance(0.3) => {
+                self.tag("var-file");
+                process("echo", json!(["${from_file}", "${short}"]))
             }
             _ if self.during => process("true", json!([])),
             10 => {
@@ -301,6 +429,8 @@ pub fn case(seed: u64) -> Case {
         names: Vec::new(),
         next: 0,
         during: false,
+        secrets: false,
+        var_file: false,
     };
     let mut args: Vec<String> = Vec::new();
     let strategy = if g.chance(0.4) {
@@ -357,6 +487,13 @@ pub fn case(seed: u64) -> Case {
         args.extend(["--rollback-strategy".into(), r.into()]);
     }
 
+    // Secrets (inline) and a var file (a value only it gives, and one it overrides)
+    // are decided first: activities may use them.
+    g.secrets = g.chance(0.25);
+    g.var_file = g.chance(0.25);
+    let var_file = g
+        .var_file
+        .then(|| json!({"configuration": {"from_file": FROM_FILE, "short": 0.01}}));
     let mut experiment = json!({
         "title": format!("differential case {seed}"),
         "description": "generated by tests/differential",
@@ -400,6 +537,9 @@ pub fn case(seed: u64) -> Case {
         let rollbacks: Vec<Value> = (0..n).map(|_| g.activity(true)).collect();
         experiment["rollbacks"] = json!(rollbacks);
     }
+    if g.secrets {
+        experiment["secrets"] = json!({"creds": {"token": TOKEN}});
+    }
     if g.chance(0.08) {
         g.tag("runtime-strategy");
         let h = g.pick(&["default", "before-method-only", "after-method-only"]);
@@ -412,5 +552,6 @@ pub fn case(seed: u64) -> Case {
         experiment,
         args,
         tags: g.tags,
+        var_file,
     }
 }

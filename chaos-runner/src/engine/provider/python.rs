@@ -129,6 +129,11 @@ pub fn run(spec: &PythonSpec, ctx: &ProviderContext) -> Result<Output, ProviderE
     };
     match outcome {
         None => Err(ProviderError::Interrupted),
+        // An exit asked for during the call (by it, most often) stops the activity where
+        // it is, as the reference's exit is raised in the thread running the method; the
+        // method's background activities have a cancellation of their own that a
+        // graceful exit leaves alone.
+        Some(_) if ctx.cancel.exit_requested().is_some() => Err(ProviderError::Interrupted),
         Some(Ok(Ok(v))) => Ok(Output::Python(v)),
         Some(Ok(Err(e)) | Err(e)) => Err(e),
     }
