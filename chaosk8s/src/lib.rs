@@ -27,18 +27,28 @@
 mod args;
 mod catalog;
 mod client;
+mod crd;
+mod daemonset;
 mod delete;
 mod deployment;
 mod deprecated;
 mod error;
+mod event;
+mod exported;
+mod manifest;
+mod namespace;
 mod pod;
+mod readiness;
 mod replicaset;
+mod secret;
 mod service;
 mod session;
+mod statefulset;
 
 use serde_json::{Map, Value};
 
 pub use error::Error;
+pub use exported::{Exported, Runs, exported};
 pub use session::{Ensured, Session};
 
 /// One argument of a driver function, as `chaos-runner discover` lists it.
