@@ -48,7 +48,7 @@ KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" \
   "$lab" up --target kind --experiment "$work/experiment.json"
 # The lab's own Deployments stay; each test works in a namespace of its own.
 CASCADE_KUBECONFIG="$work/kubeconfig" CASCADE_TEST_POD_IMAGE=cascade-lab/provider-app:dev \
-  cargo test -p chaosk8s --no-fail-fast -- --ignored kubernetes_tier
+  cargo test -p chaosk8s --no-fail-fast -- --ignored kubernetes_tier kind_tier
 KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" "$lab" down --delete-cluster
 trap - EXIT
 rm -rf "$work"

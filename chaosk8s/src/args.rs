@@ -102,6 +102,25 @@ impl Args {
         }
     }
 
+    /// An integer, or `None` for null.
+    pub(crate) fn opt_integer(&self, name: &str) -> Result<Option<i64>, Error> {
+        match self.get(name) {
+            Value::Null => Ok(None),
+            _ => self.integer(name).map(Some),
+        }
+    }
+
+    /// A structured argument (a mapping, a list) parsed once into `T`; `what` names the
+    /// expected shape in the error.
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<T, Error> {
+        serde_json::from_value(self.get(name).clone())
+            .map_err(|e| invalid(name, format!("must be {what}: {e}")))
+    }
+
     /// A timeout in seconds. chaosk8s converts it with Python's `int()`, so a number or a
     /// string holding an integer are both accepted; a fraction is truncated.
     pub(crate) fn seconds(&self, name: &str) -> Result<u64, Error> {

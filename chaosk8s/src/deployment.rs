@@ -1,19 +1,12 @@
 //! `chaosk8s.deployment.probes` and `chaosk8s.deployment.actions`.
 
-use std::path::Path;
-use std::time::Duration;
-
-use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{
-    Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
-};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::args::{Args, format_selector};
 use crate::client::Cluster;
 use crate::error::Error;
+use crate::readiness::{self, Readiness, true_or_fail};
 
 fn name_field(name: &str) -> String {
     format!("metadata.name={name}")
@@ -57,36 +50,7 @@ pub(crate) async fn available_and_healthy(
     };
     match failure {
         None => Ok(json!(true)),
-        Some(message) if raise => Err(Error::ActivityFailed(message)),
-        Some(message) => {
-            tracing::debug!("{message}");
-            Ok(json!(false))
-        }
-    }
-}
-
-/// The arguments shared by the two readiness waits.
-pub(crate) struct Readiness {
-    pub name: String,
-    pub ns: String,
-    pub label_selector: Option<String>,
-    pub timeout: u64,
-}
-
-impl Readiness {
-    pub(crate) fn from_args(args: &Args) -> Result<Self, Error> {
-        let name = args.string("name")?;
-        // chaosk8s formats the selector here (and only here) with the deployment's name.
-        let label_selector = args
-            .opt_string("label_selector")?
-            .map(|s| format_selector(&s, Some(&name)))
-            .transpose()?;
-        Ok(Self {
-            name,
-            ns: args.string("ns")?,
-            label_selector,
-            timeout: args.seconds("timeout")?,
-        })
+        Some(message) => true_or_fail(false, raise, message),
     }
 }
 
@@ -97,71 +61,31 @@ fn is_ready(deployment: &Deployment) -> bool {
     ready == deployment.spec.replicas
 }
 
-/// Watches the deployment until its readiness equals `ready` (true) or `timeout` passes
-/// (false). Like chaosk8s, every event counts, including the initial state.
-async fn reaches_readiness(
+/// True as soon as one deployment named `name` (matching `label_selector`) has an
+/// available replica. chaosk8s decides on the first deployment listed.
+pub(crate) async fn partially_available(
     cluster: &Cluster,
-    wait: &Readiness,
-    ready: bool,
-) -> Result<bool, Error> {
-    let timeout = Duration::from_secs(wait.timeout);
-    let api: Api<Deployment> = Api::namespaced(cluster.client_for_watch(timeout)?, &wait.ns);
-    let fields = name_field(&wait.name);
-    let deadline = tokio::time::Instant::now() + timeout;
-    let watch = async {
-        loop {
-            let mut list_params = ListParams::default().fields(&fields);
-            if let Some(selector) = &wait.label_selector {
-                list_params = list_params.labels(selector);
-            }
-            let list = api.list(&list_params).await.map_err(|e| cluster.error(e))?;
-            if list.items.iter().any(|d| is_ready(d) == ready) {
-                return Ok(true);
-            }
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let mut watch_params = WatchParams::default()
-                .fields(&fields)
-                .timeout(u32::try_from(remaining.as_secs().max(1)).unwrap_or(u32::MAX));
-            if let Some(selector) = &wait.label_selector {
-                watch_params = watch_params.labels(selector);
-            }
-            let version = list.metadata.resource_version.unwrap_or_default();
-            let stream = api
-                .watch(&watch_params, &version)
-                .await
-                .map_err(|e| cluster.error(e))?;
-            futures::pin_mut!(stream);
-            while let Some(event) = stream.try_next().await.map_err(|e| cluster.error(e))? {
-                match event {
-                    WatchEvent::Added(d) | WatchEvent::Modified(d) | WatchEvent::Deleted(d) => {
-                        tracing::debug!(
-                            ready = is_ready(&d),
-                            deployment = %wait.name,
-                            "deployment event"
-                        );
-                        if is_ready(&d) == ready {
-                            return Ok(true);
-                        }
-                    }
-                    WatchEvent::Bookmark(_) => {}
-                    // 410 Gone: our resource version expired; list again.
-                    WatchEvent::Error(status) if status.code == 410 => break,
-                    WatchEvent::Error(status) => {
-                        return Err(Error::Api {
-                            code: status.code,
-                            reason: status.reason,
-                            message: status.message,
-                        });
-                    }
-                }
-            }
-            // The server closed the watch (its timeout): list and watch again.
-        }
+    name: &str,
+    ns: &str,
+    label_selector: Option<&str>,
+    raise: bool,
+) -> Result<Value, Error> {
+    let deployments = list_named(cluster, name, ns, label_selector).await?;
+    let Some(first) = deployments.first() else {
+        return true_or_fail(false, raise, format!("Deployment '{name}' was not found"));
     };
-    match tokio::time::timeout_at(deadline, watch).await {
-        Ok(result) => result,
-        Err(_elapsed) => Ok(false),
-    }
+    // chaosk8s compares `available_replicas >= 1`, which raises a TypeError when the
+    // status has none; here none counts as zero: not available.
+    let available = first
+        .status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0);
+    true_or_fail(
+        available >= 1,
+        raise,
+        format!("Deployment '{name}' is not healthy"),
+    )
 }
 
 pub(crate) async fn fully_available(
@@ -169,18 +93,12 @@ pub(crate) async fn fully_available(
     wait: &Readiness,
     raise: bool,
 ) -> Result<Value, Error> {
-    if reaches_readiness(cluster, wait, true).await? {
-        return Ok(json!(true));
-    }
+    let reached = readiness::reaches(cluster, wait, true, is_ready).await?;
     let message = format!(
         "deployment '{}' failed to recover within {}s",
         wait.name, wait.timeout
     );
-    if raise {
-        Err(Error::ActivityFailed(message))
-    } else {
-        Ok(json!(false))
-    }
+    true_or_fail(reached, raise, message)
 }
 
 pub(crate) async fn not_fully_available(
@@ -188,50 +106,43 @@ pub(crate) async fn not_fully_available(
     wait: &Readiness,
     raise: bool,
 ) -> Result<Value, Error> {
-    if reaches_readiness(cluster, wait, false).await? {
-        return Ok(json!(true));
-    }
+    let reached = readiness::reaches(cluster, wait, false, is_ready).await?;
     let message = format!(
         "deployment '{}' failed to stop running within {}s",
         wait.name, wait.timeout
     );
-    if raise {
-        Err(Error::ActivityFailed(message))
-    } else {
-        Ok(json!(false))
-    }
-}
-
-/// Reads a manifest the way chaosk8s does: JSON for `.json`, YAML for `.yml`/`.yaml`.
-pub(crate) fn read_manifest(spec_path: &str) -> Result<Value, Error> {
-    let text = std::fs::read_to_string(spec_path)
-        .map_err(|e| Error::ActivityFailed(format!("cannot read {spec_path}: {e}")))?;
-    match Path::new(spec_path).extension().and_then(|e| e.to_str()) {
-        Some("json") => serde_json::from_str(&text)
-            .map_err(|e| Error::ActivityFailed(format!("{spec_path} is not valid JSON: {e}"))),
-        Some("yml" | "yaml") => serde_saphyr::from_str(&text).map_err(|e| {
-            Error::ActivityFailed(format!(
-                "{spec_path} is not valid YAML: {}",
-                e.to_string().replace('\n', " ")
-            ))
-        }),
-        _ => Err(Error::ActivityFailed(format!("cannot process {spec_path}"))),
-    }
+    true_or_fail(reached, raise, message)
 }
 
 pub(crate) async fn create(cluster: &Cluster, spec_path: &str, ns: &str) -> Result<Value, Error> {
-    let manifest = read_manifest(spec_path)?;
-    // Sent as given (like chaosk8s's dict body), not through the typed struct, so fields
-    // this client version does not know are not dropped.
-    let object: DynamicObject = serde_json::from_value(manifest).map_err(|e| {
-        Error::ActivityFailed(format!("{spec_path} does not describe an object: {e}"))
-    })?;
-    let resource = ApiResource::erase::<Deployment>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), ns, &resource);
-    api.create(&PostParams::default(), &object)
+    crate::manifest::create_namespaced::<Deployment>(cluster, spec_path, ns).await
+}
+
+/// Restarts the deployment's pods as `kubectl rollout restart` does: a new
+/// `kubectl.kubernetes.io/restartedAt` annotation on its pod template (a strategic merge
+/// patch, as the Python client sends a mapping).
+pub(crate) async fn rollout(cluster: &Cluster, name: &str, ns: &str) -> Result<Value, Error> {
+    let api: Api<Deployment> = Api::namespaced(cluster.client(), ns);
+    let patch = json!({"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": restarted_at(k8s_openapi::jiff::Timestamp::now()),
+    }}}}});
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
         .await
-        .map_err(|e| cluster.error(e))?;
-    Ok(Value::Null)
+    {
+        Ok(_) => Ok(Value::Null),
+        Err(kube::Error::Api(status)) => Err(Error::ActivityFailed(format!(
+            "failed to rollout the deployment '{name}'! Error: ({}) {}: {}",
+            status.code, status.reason, status.message
+        ))),
+        Err(e) => Err(cluster.error(e)),
+    }
+}
+
+/// The annotation's value as chaosk8s writes it: Python's `isoformat()` of an aware UTC
+/// time (microseconds, `+00:00`) followed by a `Z`.
+fn restarted_at(now: k8s_openapi::jiff::Timestamp) -> String {
+    format!("{}+00:00Z", now.strftime("%Y-%m-%dT%H:%M:%S%.6f"))
 }
 
 /// Deletes the deployment `name`, else those matching `label_selector`, else all of `ns`;
@@ -273,7 +184,6 @@ pub(crate) async fn scale(
 mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
-    use std::io::Write;
 
     fn deployment(replicas: Option<i32>, ready: Option<i32>) -> Deployment {
         Deployment {
@@ -300,50 +210,9 @@ mod tests {
         );
     }
 
-    fn manifest_file(suffix: &str, text: &str) -> tempfile::NamedTempFile {
-        let mut file = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
-        file.write_all(text.as_bytes()).unwrap();
-        file
-    }
-
     #[test]
-    fn reads_json_and_yaml_manifests() {
-        let yaml = manifest_file(
-            ".yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n",
-        );
-        let value = read_manifest(yaml.path().to_str().unwrap()).unwrap();
-        assert_eq!(value["metadata"]["name"], "web");
-        assert_eq!(value["spec"]["replicas"], 2);
-        let json = manifest_file(".json", r#"{"kind": "Deployment"}"#);
-        assert_eq!(
-            read_manifest(json.path().to_str().unwrap()).unwrap()["kind"],
-            "Deployment"
-        );
-    }
-
-    #[test]
-    fn manifest_errors_name_the_file() {
-        let txt = manifest_file(".txt", "kind: Deployment");
-        let path = txt.path().to_str().unwrap().to_string();
-        assert_eq!(
-            read_manifest(&path).unwrap_err().to_string(),
-            format!("cannot process {path}")
-        );
-        let broken = manifest_file(".json", "{");
-        let path = broken.path().to_str().unwrap().to_string();
-        assert!(
-            read_manifest(&path)
-                .unwrap_err()
-                .to_string()
-                .starts_with(&format!("{path} is not valid JSON"))
-        );
-        let err = read_manifest("/nonexistent/d.yaml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("cannot read /nonexistent/d.yaml: "),
-            "{err}"
-        );
+    fn restarted_at_reads_like_chaosk8s() {
+        let t = k8s_openapi::jiff::Timestamp::from_microsecond(1_700_000_000_123_456).unwrap();
+        assert_eq!(restarted_at(t), "2023-11-14T22:13:20.123456+00:00Z");
     }
 }

@@ -138,6 +138,13 @@ pub(crate) const ALIASES: &[Alias] = &[
         "Deprecated alias of chaosk8s.pod.probes.read_pod_logs: the logs of each selected pod, keyed by pod name.",
     ),
     alias(
+        PROBES,
+        "secret_exists",
+        (crate::secret::PROBES, "secret_exists"),
+        None,
+        "Deprecated alias of chaosk8s.secret.probes.secret_exists: true when a secret named `name` and/or matching `label_selector` exists in `ns`.",
+    ),
+    alias(
         ACTIONS,
         "scale_microservice",
         (DEPLOYMENT_ACTIONS, "scale_deployment"),

@@ -17,28 +17,44 @@
 //!   and the embedder's typed, blocking requests (so the lab needs no kube-rs client);
 //! - `pod`, `deployment`, `service`, `replicaset`: `chaosk8s.<kind>.probes` / `.actions`
 //!   (typed functions the handlers call);
+//! - `statefulset`, `daemonset`, `secret`, `namespace`, `event`, `crd`: a group each,
+//!   its functions and its own catalog entries;
+//! - `readiness` (the fully/not fully available watch), `manifest` (spec files),
+//!   `delete` (by name, selector or namespace): shared by the groups;
+//! - `exported`: every function of chaostoolkit-kubernetes 0.39 and which way it runs;
 //! - `deprecated`: the deprecated `chaosk8s.probes` / `chaosk8s.actions`: one table of
 //!   aliases, each derived from the function it calls, and `kill_microservice`;
 //! - `error`: [`Error`] and how kube-rs errors map onto it.
 //!
 //! Behaviour follows chaostoolkit-kubernetes 0.39 (names, defaults, return values,
-//! `ActivityFailed` messages); the few deliberate differences are listed in `deprecated`.
+//! `ActivityFailed` messages); the few deliberate differences are listed in `deprecated`,
+//! `crd` and ARCHITECTURE.md.
 
 mod args;
 mod catalog;
 mod client;
+mod crd;
+mod daemonset;
 mod delete;
 mod deployment;
 mod deprecated;
 mod error;
+mod event;
+mod exported;
+mod manifest;
+mod namespace;
 mod pod;
+mod readiness;
 mod replicaset;
+mod secret;
 mod service;
 mod session;
+mod statefulset;
 
 use serde_json::{Map, Value};
 
 pub use error::Error;
+pub use exported::{Exported, Runs, exported};
 pub use session::{Ensured, Session};
 
 /// One argument of a driver function, as `chaos-runner discover` lists it.

@@ -1,7 +1,7 @@
 //! `chaosk8s.pod.probes` and `chaosk8s.pod.actions`.
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams, LogParams};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams};
 use rand::seq::IteratorRandom;
 use serde_json::{Map, Value, json};
 
@@ -192,6 +192,113 @@ pub(crate) fn parse_last(last: &str) -> Result<i64, Error> {
     number.checked_mul(unit_seconds).ok_or_else(bad)
 }
 
+/// True when at least `min_count` pods match `label_selector` (in `phase` when given).
+pub(crate) async fn count_min_pods(
+    cluster: &Cluster,
+    label_selector: &str,
+    wanted: Option<&str>,
+    min_count: i64,
+    ns: &str,
+) -> Result<Value, Error> {
+    let count = count_pods(cluster, label_selector, wanted, ns).await?;
+    Ok(json!(count.as_i64().unwrap_or(0) >= min_count))
+}
+
+/// True when pods match `label_selector` (every pod of `ns` when empty) and each has
+/// every one of `conditions`, each a `{"type", "status"}` mapping compared whole (as
+/// chaosk8s compares dicts: a mapping with other keys never matches).
+pub(crate) async fn pods_in_conditions(
+    cluster: &Cluster,
+    label_selector: &str,
+    conditions: &[Map<String, Value>],
+    ns: &str,
+    raise: bool,
+) -> Result<Value, Error> {
+    let pods = list_pods(cluster, ns, Some(label_selector)).await?;
+    if pods.is_empty() {
+        return fail_or_false(raise, format!("no pods '{label_selector}' were found"));
+    }
+    for pod in &pods {
+        let have: Vec<Map<String, Value>> = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let mut m = Map::new();
+                m.insert("type".into(), json!(c.type_));
+                m.insert("status".into(), json!(c.status));
+                m
+            })
+            .collect();
+        if let Some(missing) = conditions.iter().find(|c| !have.contains(c)) {
+            return fail_or_false(
+                raise,
+                format!(
+                    "pod {} does not match the following given condition: {}",
+                    pod_name(pod),
+                    py_dict(missing)
+                ),
+            );
+        }
+    }
+    Ok(json!(true))
+}
+
+/// Python's `str()` of a mapping of strings (how chaosk8s prints a condition).
+fn py_dict(map: &Map<String, Value>) -> String {
+    let items: Vec<String> = map
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => format!("'{s}'"),
+                Value::Null => "None".into(),
+                Value::Bool(true) => "True".into(),
+                Value::Bool(false) => "False".into(),
+                other => other.to_string(),
+            };
+            format!("'{k}': {value}")
+        })
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// chaosk8s's tolerance for `read_pod_logs`: true when `pattern` is found in the logs of
+/// every container of `value` (`all_containers`), or of at least one.
+pub(crate) fn should_be_found_in_logs(
+    pattern: &str,
+    all_containers: bool,
+    value: Option<&Map<String, Value>>,
+) -> Result<Value, Error> {
+    let Some(logs) = value.filter(|v| !v.is_empty()) else {
+        return Err(Error::ActivityFailed("no logs to search from".into()));
+    };
+    let re = regex::Regex::new(pattern)
+        .map_err(|e| invalid("pattern", format!("not a regular expression: {e}")))?;
+    let mut matched = 0;
+    for (container, text) in logs {
+        let text = text.as_str().ok_or_else(|| {
+            invalid(
+                "value",
+                format!("the logs of '{container}' must be a string, got {text}"),
+            )
+        })?;
+        match re.find(text) {
+            Some(m) => {
+                tracing::debug!(container, at = ?(m.start(), m.end()), "pattern matched");
+                matched += 1;
+            }
+            None => tracing::debug!(container, "pattern did not match"),
+        }
+    }
+    Ok(json!(if all_containers {
+        matched == logs.len()
+    } else {
+        matched > 0
+    }))
+}
+
 /// How `terminate_pods` picks its victims (chaosk8s's `_select_pods`).
 #[derive(Debug, Clone)]
 pub(crate) struct Selection {
@@ -299,6 +406,152 @@ pub(crate) async fn terminate_pods(
     }
     let names = delete_named(cluster, ns, victims.iter().map(pod_name), &params, false).await?;
     Ok(json!(names))
+}
+
+/// The longest `request_timeout` `exec_in_pods` accepts, in seconds (a day).
+pub(crate) const MAX_EXEC_SECONDS: u64 = 86_400;
+
+/// `exec_in_pods`'s command: a line split as a POSIX shell splits words (Python's
+/// `shlex.split`), or the program and its arguments.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Command {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+impl Command {
+    /// The program and its arguments; `None` when there is no command (chaosk8s's
+    /// `if not cmd`).
+    pub(crate) fn argv(&self) -> Result<Option<Vec<String>>, Error> {
+        match self {
+            Command::Line(line) if line.is_empty() => Ok(None),
+            Command::Argv(argv) if argv.is_empty() => Ok(None),
+            Command::Line(line) => shlex::split(line).map(Some).ok_or_else(|| {
+                invalid(
+                    "cmd",
+                    format!("cannot split '{line}' into words (an unclosed quote?)"),
+                )
+            }),
+            Command::Argv(argv) => Ok(Some(argv.clone())),
+        }
+    }
+}
+
+/// Runs the command in the container `container_name` of each selected pod, through the
+/// exec API, and answers per pod: `pod_name`, `exit_code`, `cmd` (as given), `stdout`,
+/// `stderr`, shaped as chaosk8s shapes them: exit code 0 and an empty `stderr` on
+/// success; on failure the exit code as the API's status reports it (a string) and the
+/// status's message as `stderr` (the command's own standard error is not returned); 1
+/// and an empty `stderr` when no status came within `timeout`. As in chaosk8s, pods
+/// without a container named `container_name` (so all, when it is not given) are skipped.
+pub(crate) async fn exec_in_pods(
+    cluster: &Cluster,
+    cmd: &Value,
+    argv: &[String],
+    selection: &Selection,
+    ns: &str,
+    container_name: Option<&str>,
+    timeout: std::time::Duration,
+) -> Result<Value, Error> {
+    let pattern = selection.validate()?;
+    let pods = list_pods(cluster, ns, selection.label_selector.as_deref()).await?;
+    let picked = selection.pick(pods, pattern.as_ref());
+    let api: Api<Pod> = Api::namespaced(cluster.client(), ns);
+    let mut results = Vec::new();
+    for pod in picked {
+        let name = pod_name(&pod);
+        let has_container = pod.spec.as_ref().is_some_and(|spec| {
+            spec.containers
+                .iter()
+                .any(|c| Some(c.name.as_str()) == container_name)
+        });
+        let Some(container) = container_name.filter(|_| has_container) else {
+            tracing::debug!(pod = %name, ?container_name, "no such container; skipped");
+            continue;
+        };
+        tracing::debug!(pod = %name, ?argv, "exec");
+        let params = AttachParams::default()
+            .container(container)
+            .stdin(false)
+            .stdout(true)
+            .stderr(true)
+            .tty(false);
+        let mut process = api
+            .exec(&name, argv.to_vec(), &params)
+            .await
+            .map_err(|e| cluster.error(e))?;
+        let status = process.take_status();
+        let (stdout, stderr) = (process.stdout(), process.stderr());
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let run = async {
+            let (read_out, read_err) =
+                tokio::join!(drain(stdout, &mut out), drain(stderr, &mut err));
+            read_out.and(read_err)?;
+            Ok::<_, std::io::Error>(match status {
+                Some(status) => status.await,
+                None => None,
+            })
+        };
+        let status = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => {
+                return Err(Error::Connection(format!("exec in pod {name}: {e}")));
+            }
+            Err(_elapsed) => {
+                process.abort();
+                None
+            }
+        };
+        let (exit_code, message) = exit_of(&name, status)?;
+        results.push(json!({
+            "pod_name": name,
+            "exit_code": exit_code,
+            "cmd": cmd,
+            "stdout": String::from_utf8_lossy(&out),
+            "stderr": message,
+        }));
+    }
+    Ok(Value::Array(results))
+}
+
+async fn drain(
+    reader: Option<impl tokio::io::AsyncRead + Unpin>,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    if let Some(mut reader) = reader {
+        reader.read_to_end(buf).await?;
+    }
+    Ok(())
+}
+
+/// chaosk8s's (exit code, message) from the exec's final status.
+fn exit_of(
+    pod: &str,
+    status: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>,
+) -> Result<(Value, String), Error> {
+    let Some(status) = status else {
+        return Ok((json!(1), String::new()));
+    };
+    if status.status.as_deref() == Some("Success") {
+        return Ok((json!(0), String::new()));
+    }
+    let message = status.message.clone().unwrap_or_default();
+    // chaosk8s reads details.causes[0].message (the exit code, as text) and fails with a
+    // KeyError when the status has none (the command could not start at all).
+    let code = status
+        .details
+        .and_then(|d| d.causes)
+        .and_then(|causes| causes.into_iter().next())
+        .and_then(|cause| cause.message);
+    match code {
+        Some(code) => Ok((json!(code), message)),
+        None => Err(Error::ActivityFailed(format!(
+            "exec in pod {pod} failed: {message}"
+        ))),
+    }
 }
 
 /// Deletes pods by name; answers the names deleted. With `missing_ok`, a pod that is

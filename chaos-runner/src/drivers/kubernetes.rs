@@ -52,6 +52,14 @@ impl Driver for KubernetesDriver {
         chaosk8s::catalog().into_iter().map(convert).collect()
     }
 
+    fn bridged(&self) -> Vec<(String, String)> {
+        chaosk8s::exported()
+            .into_iter()
+            .filter(|f| f.runs == chaosk8s::Runs::PythonBridge)
+            .map(|f| (f.module.to_string(), f.name.to_string()))
+            .collect()
+    }
+
     fn call(
         &self,
         module: &str,
@@ -103,5 +111,45 @@ mod tests {
             .collect();
         assert_eq!(ours, theirs);
         assert!(ours.iter().all(|(m, _)| m.starts_with("chaosk8s")));
+    }
+
+    #[test]
+    fn discovery_says_which_way_each_chaosk8s_function_runs() {
+        let registry = crate::drivers::Registry::builtin();
+        let discovery = registry.discovery();
+        let kubernetes = discovery["drivers"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["name"] == "kubernetes"))
+            .expect("the kubernetes driver")
+            .clone();
+        let runs = |key: &str| -> Vec<(String, String, String)> {
+            kubernetes[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| {
+                    let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                    (text("module"), text("name"), text("runs"))
+                })
+                .collect()
+        };
+        let native = runs("activities");
+        let bridged = runs("bridged");
+        assert!(native.iter().all(|(_, _, r)| r == "native"));
+        assert!(bridged.iter().all(|(_, _, r)| r == "python-bridge"));
+        assert!(
+            bridged
+                .iter()
+                .any(|(m, _, _)| m.starts_with("chaosk8s.chaosmesh."))
+        );
+        // Every function of chaostoolkit-kubernetes is listed exactly one way.
+        for f in chaosk8s::exported() {
+            let listed = native
+                .iter()
+                .chain(&bridged)
+                .filter(|(m, n, _)| m == f.module && n == f.name)
+                .count();
+            assert_eq!(listed, 1, "{}.{}", f.module, f.name);
+        }
     }
 }

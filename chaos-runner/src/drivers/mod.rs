@@ -89,6 +89,10 @@ pub trait Driver: Send + Sync {
     fn package(&self) -> &str;
     /// Every function it implements.
     fn functions(&self) -> Vec<Function>;
+    /// Functions of its package it leaves to the Python bridge, as (module, name).
+    fn bridged(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Calls `module.func`; blocking.
     fn call(
         &self,
@@ -255,10 +259,29 @@ impl Registry {
             .drivers
             .iter()
             .map(|d| {
+                // Which way each function runs: the driver's own natively, the rest of
+                // its package through the Python bridge.
+                let activities: Vec<Value> = d
+                    .functions()
+                    .into_iter()
+                    .map(|f| {
+                        let mut v = serde_json::to_value(f).unwrap_or_default();
+                        v["runs"] = Value::from("native");
+                        v
+                    })
+                    .collect();
+                let bridged: Vec<Value> = d
+                    .bridged()
+                    .into_iter()
+                    .map(|(module, name)| {
+                        serde_json::json!({"module": module, "name": name, "runs": "python-bridge"})
+                    })
+                    .collect();
                 serde_json::json!({
                     "name": d.name(),
                     "package": d.package(),
-                    "activities": d.functions(),
+                    "activities": activities,
+                    "bridged": bridged,
                 })
             })
             .collect();
