@@ -47,11 +47,17 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
                 lines.push(std::mem::take(&mut line));
                 continue;
             }
-            // A word longer than a whole line: its first `width` characters.
-            let cut = word
+            // A word longer than a whole line: up to its last hyphen that fits (kept on
+            // this line), else its first `width` characters.
+            let hard = word
                 .char_indices()
                 .nth(width)
                 .map_or(word.len(), |(i, _)| i);
+            let cut = word[..hard]
+                .rfind('-')
+                .map(|i| i + 1)
+                .filter(|&i| i < hard)
+                .unwrap_or(hard);
             lines.push(word[..cut].to_string());
             word = word[cut..].to_string();
         }
@@ -174,6 +180,9 @@ mod tests {
         // Broken at spaces; an overlong word split without a character lost.
         assert_eq!(lines.concat().replace(' ', ""), label.replace(' ', ""));
         assert_eq!(lines[0], "✓ during:");
+        // A long hyphenated word breaks after a hyphen.
+        assert_eq!(lines[1], "consumer-answers-");
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
         assert_eq!(wrap("short", 20), ["short"]);
         assert_eq!(wrap("", 20), [""]);
     }
