@@ -123,7 +123,16 @@ pub fn attempt(
             fault_proxy: proxy_url.as_deref(),
             provider: provider.as_ref(),
         };
-        let run = run_experiment(&context, label, &url)?;
+        let mut run = run_experiment(&context, label, &url)?;
+        if run.facts.journal.method.is_empty() {
+            // The hypothesis did not hold before the fault (a node port answering slowly
+            // for a moment on a busy machine): nothing was graded, so try once more.
+            ui::warn(
+                "the lab did not hold its steady state before the fault, so the fault never ran; running the scenario once more",
+            );
+            wait_for_greeting(&url)?;
+            run = run_experiment(&context, &format!("{label}-again"), &url)?;
+        }
         drop((provider_forward, proxy_forward));
         Ok(run.facts)
     })();
