@@ -26,8 +26,29 @@ fn container(deployment: &mut Deployment) -> Option<&mut Container> {
 }
 
 /// Gives the consumer's Deployment in `namespace` these settings; `false` when it already
-/// had them (nothing changed, no rollout) or there is no consumer Deployment.
+/// had them (nothing changed, no rollout) or there is no consumer Deployment. A change
+/// made meanwhile (the controller writing the status of a Deployment just applied) is
+/// a conflict: read again and retry, a few times.
 pub fn set(session: &Session, namespace: &str, settings: &ConsumerSettings) -> Result<bool> {
+    let mut tries = 0;
+    loop {
+        match try_set(session, namespace, settings) {
+            Err(err) if tries < 5 && is_conflict(&err) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+fn is_conflict(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<chaosk8s::Error>(),
+            Some(chaosk8s::Error::Api { code: 409, .. })
+        )
+    })
+}
+
+fn try_set(session: &Session, namespace: &str, settings: &ConsumerSettings) -> Result<bool> {
     let name = Service::Consumer.name();
     let Some(mut deployment) = session
         .deployment(namespace, name)
