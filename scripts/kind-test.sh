@@ -55,6 +55,8 @@ rm -rf "$work"
 
 say "2/3 the tutorial's failure and fix on kind (lab)"
 cargo test -p lab --test kind -- --ignored kind_tier --nocapture
+# A challenge failed then passed on a cluster of its own (lab consumer/challenge on kind).
+cargo test -p lab --test kind_challenges -- --ignored kind_tier --nocapture
 
 say "3/3 the tutorial's Kubernetes page on kind (doc-tests)"
 cargo test -p doc-tests --test tutorial -- --ignored kind_tier --nocapture

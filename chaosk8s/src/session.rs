@@ -139,6 +139,18 @@ impl Session {
         self.run(api.get_opt(name))
     }
 
+    /// Replaces the Deployment `deployment` names in `namespace` with it (a PUT: its
+    /// `resourceVersion` makes a change made meanwhile a 409 rather than lost).
+    pub fn replace_deployment(
+        &self,
+        namespace: &str,
+        deployment: &Deployment,
+    ) -> Result<Deployment, Error> {
+        let name = deployment.metadata.name.clone().unwrap_or_default();
+        let api: Api<Deployment> = Api::namespaced(self.cluster.client(), namespace);
+        self.run(api.replace(&name, &PostParams::default(), deployment))
+    }
+
     /// The Service `name` in `namespace`, if there is one.
     pub fn service(&self, namespace: &str, name: &str) -> Result<Option<Service>, Error> {
         let api: Api<Service> = Api::namespaced(self.cluster.client(), namespace);

@@ -105,13 +105,19 @@ fn assert_ports_free() {
     }
 }
 
-/// Runs `lab down` (for `target`) when dropped, so the lab never outlives the test.
+/// Runs `lab down` (for `target`) when dropped, so the lab never outlives the test; stops
+/// the tutorial's background dashboard first.
 struct LabDown {
     shell: Shell,
 }
 
 impl Drop for LabDown {
     fn drop(&mut self) {
+        // The dashboard part 2 starts in the background (part 4 stops it; a walk that
+        // failed in between leaves it running): the pid it wrote, and nothing else.
+        let _ = self
+            .shell
+            .run(r#"[ -f dashboard.pid ] && kill "$(cat dashboard.pid)" 2>/dev/null; true"#);
         match self.shell.run("lab down") {
             Ok(ran) if ran.code == Some(0) => {}
             Ok(ran) => eprintln!("warning: `lab down` at the end failed:\n{}", ran.output),

@@ -368,7 +368,22 @@ fn timeline(h: &mut Html, j: &Journal) {
     const LABEL: f64 = 210.0;
     const WIDTH: f64 = 380.0;
     const ROW: f64 = 20.0;
-    let height = ROW * rows.len() as f64 + 24.0;
+    // A label is shown whole, wrapped to the label column (11 px text: about 34
+    // characters a line), its row as tall as its lines.
+    const LABEL_CHARS: usize = 34;
+    const LINE: f64 = 13.0;
+    let labelled: Vec<(Vec<String>, f64)> = rows
+        .iter()
+        .map(|row| {
+            let failed = row.bars.iter().any(|b| b.failed());
+            let symbol = if failed { "✗ " } else { "✓ " };
+            let lines = crate::text::wrap(&format!("{symbol}{}", row.label), LABEL_CHARS);
+            let height = ROW.max(LINE * lines.len() as f64 + 7.0);
+            (lines, height)
+        })
+        .collect();
+    let rows_height: f64 = labelled.iter().map(|(_, h)| h).sum();
+    let height = rows_height + 24.0;
     let total = LABEL + WIDTH + 10.0;
     h.open(
         "svg",
@@ -386,12 +401,9 @@ fn timeline(h: &mut Html, j: &Journal) {
             ),
         ],
     );
-    for (n, row) in rows.iter().enumerate() {
-        let y = ROW * n as f64;
+    let mut y = 0.0;
+    for (row, (lines, row_height)) in rows.iter().zip(&labelled) {
         let failed = row.bars.iter().any(|b| b.failed());
-        let symbol = if failed { "✗ " } else { "✓ " };
-        let label = format!("{symbol}{}", row.label);
-        let shown = crate::text::truncate(&label, 34);
         h.open(
             "text",
             &[
@@ -400,8 +412,17 @@ fn timeline(h: &mut Html, j: &Journal) {
                 ("class", if failed { "lbl bad" } else { "lbl" }),
             ],
         );
-        h.element("title", &[], &label);
-        h.text(&shown);
+        for (n, line) in lines.iter().enumerate() {
+            h.open(
+                "tspan",
+                &[
+                    ("x", "0"),
+                    ("y", &format!("{:.1}", y + 14.0 + LINE * n as f64)),
+                ],
+            );
+            h.text(line);
+            h.close("tspan");
+        }
         h.close("text");
         for bar in &row.bars {
             let (Some(s), e) = (bar.start, bar.end) else {
@@ -428,8 +449,9 @@ fn timeline(h: &mut Html, j: &Journal) {
             );
             h.close("rect");
         }
+        y += row_height;
     }
-    let axis = ROW * rows.len() as f64 + 4.0;
+    let axis = rows_height + 4.0;
     h.open(
         "line",
         &[
@@ -456,6 +478,31 @@ fn timeline(h: &mut Html, j: &Journal) {
     }
     h.close("svg");
     h.raw("\n");
+}
+
+/// How far apart two marks' numbers must be to share a line (a two-digit number at
+/// 10 px is about 12 px wide), and the height of a line of them.
+const MARK_GAP: f64 = 16.0;
+const MARK_LANE: f64 = 12.0;
+
+/// The lane (0: the lowest) of each label centred at `xs`, so that two labels in a lane
+/// are at least `gap` apart: left to right, each in the lowest lane with room.
+fn lanes(xs: &[f64], gap: f64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut last: Vec<f64> = Vec::new();
+    let mut lane = vec![0; xs.len()];
+    for i in order {
+        let free = last.iter().position(|&end| xs[i] - end >= gap);
+        let l = free.unwrap_or(last.len());
+        if l == last.len() {
+            last.push(xs[i]);
+        } else {
+            last[l] = xs[i];
+        }
+        lane[i] = l;
+    }
+    lane
 }
 
 /// Okabe–Ito colours of the users' outcomes (failed ones also hatched).
@@ -506,11 +553,27 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
             .filter(|v| v.is_finite())
             .fold(0.0, f64::max),
     );
+    let marks: Vec<(&str, &ActivityRun)> = j
+        .method
+        .iter()
+        .map(|r| ("method", r))
+        .chain(j.rollbacks.iter().map(|r| ("rollback", r)))
+        .filter(|(_, r)| r.start.is_some())
+        .collect();
+    let mark_lanes = lanes(
+        &marks
+            .iter()
+            .filter_map(|(_, r)| r.start.map(x))
+            .collect::<Vec<_>>(),
+        MARK_GAP,
+    );
+    // Room above the chart for the lanes of marks beyond the first.
+    let extra = MARK_LANE * mark_lanes.iter().copied().max().unwrap_or(0) as f64;
     h.open(
         "svg",
         &[
             ("class", "users-chart"),
-            ("viewBox", &format!("0 0 {total_w} {HEIGHT}")),
+            ("viewBox", &format!("0 0 {total_w} {}", HEIGHT + extra)),
             ("role", "img"),
             (
                 "aria-label",
@@ -521,6 +584,7 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
             ),
         ],
     );
+    h.open("g", &[("transform", &format!("translate(0,{extra:.1})"))]);
     for b in &shown {
         let x0 = x(b.start);
         let x1 = x(b.start + chrono::Duration::microseconds((b.width_s * 1e6) as i64));
@@ -606,23 +670,18 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
         h.text(&text);
         h.close("text");
     }
-    // The experiment's activities of the method and the rollbacks, numbered.
-    let marks: Vec<(&str, &ActivityRun)> = j
-        .method
-        .iter()
-        .map(|r| ("method", r))
-        .chain(j.rollbacks.iter().map(|r| ("rollback", r)))
-        .filter(|(_, r)| r.start.is_some())
-        .collect();
-    for (n, (phase, run)) in marks.iter().enumerate() {
+    // The experiment's activities of the method and the rollbacks, numbered; numbers
+    // too close to share a line go one lane up (see `lanes`).
+    for (n, ((phase, run), lane)) in marks.iter().zip(&mark_lanes).enumerate() {
         let Some(start) = run.start else { continue };
         let mx = x(start);
+        let label_y = 10.0 - MARK_LANE * *lane as f64;
         h.open(
             "line",
             &[
                 ("x1", &format!("{mx:.1}")),
                 ("x2", &format!("{mx:.1}")),
-                ("y1", "14"),
+                ("y1", &format!("{:.1}", label_y + 4.0)),
                 ("y2", &format!("{:.1}", LAT_TOP + LAT_H)),
                 ("class", "mark"),
             ],
@@ -633,9 +692,9 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
             "text",
             &[
                 ("x", &format!("{mx:.1}")),
-                ("y", "10"),
+                ("y", &format!("{label_y:.1}")),
                 ("text-anchor", "middle"),
-                ("class", "tick"),
+                ("class", "tick mark-number"),
             ],
         );
         h.text(&format!("{}", n + 1));
@@ -683,6 +742,7 @@ fn users_section(h: &mut Html, j: &Journal, traffic: &Traffic) {
         h.text(&format!("{:.1} s", lead + span * frac));
         h.close("text");
     }
+    h.close("g");
     h.close("svg");
     h.raw("\n<p class=\"users-legend\"><span class=\"swatch\" style=\"background:#0072B2\"></span> ok · <span class=\"swatch\" style=\"background:#E69F00\"></span> degraded (fallback) · <span class=\"swatch hatched\"></span> failed · <span class=\"swatch\" style=\"background:#CC79A7\"></span> timed out (stacked, requests per second); latency: solid p50, dashed p99.</p>\n");
     if !marks.is_empty() {

@@ -21,6 +21,53 @@ pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken at spaces where it can (a word
+/// longer than a line is split): all of it, for a label that must not be cut.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let room = if line.is_empty() {
+                width
+            } else {
+                width.saturating_sub(line.chars().count() + 1)
+            };
+            let len = word.chars().count();
+            if len <= room {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than a whole line: up to its last hyphen that fits (kept on
+            // this line), else its first `width` characters.
+            let hard = word
+                .char_indices()
+                .nth(width)
+                .map_or(word.len(), |(i, _)| i);
+            let cut = word[..hard]
+                .rfind('-')
+                .map(|i| i + 1)
+                .filter(|&i| i < hard)
+                .unwrap_or(hard);
+            lines.push(word[..cut].to_string());
+            word = word[cut..].to_string();
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// A value as JSON on one line (a tolerance as written: `200`, `"hello"`, `{...}`).
 pub fn compact(value: &Value) -> String {
     value.to_string()
@@ -123,6 +170,21 @@ mod tests {
     fn truncation_counts_characters_not_bytes() {
         assert_eq!(truncate("héllo", 5), "héllo");
         assert_eq!(truncate("héllo wörld", 5), "héllo… (6 more characters)");
+    }
+
+    #[test]
+    fn wrap_keeps_every_character_in_lines_of_the_width() {
+        let label = "✓ during: consumer-answers-within-2s-under-a-very-long-name and more";
+        let lines = wrap(label, 20);
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        // Broken at spaces; an overlong word split without a character lost.
+        assert_eq!(lines.concat().replace(' ', ""), label.replace(' ', ""));
+        assert_eq!(lines[0], "✓ during:");
+        // A long hyphenated word breaks after a hyphen.
+        assert_eq!(lines[1], "consumer-answers-");
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("short", 20), ["short"]);
+        assert_eq!(wrap("", 20), [""]);
     }
 
     #[test]

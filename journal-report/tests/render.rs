@@ -361,3 +361,59 @@ fn control_characters_never_reach_a_report() {
         assert!(text.contains(title), "{format}: {text}");
     }
 }
+
+/// The label of each timeline row: its lines (`<tspan>`s) joined by spaces.
+fn timeline_labels(html: &str) -> Vec<String> {
+    let svg = html
+        .split("class=\"timeline\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</svg>").next())
+        .expect("a timeline");
+    svg.split("<text x=\"0\"")
+        .skip(1)
+        .map(|text| {
+            let text = text.split("</text>").next().unwrap_or_default();
+            text.split("<tspan ")
+                .skip(1)
+                .filter_map(|t| t.split('>').nth(1)?.split('<').next())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn timeline_labels_are_shown_whole_however_long() {
+    let path = fixture("chaos-runner-completed.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+    let long = "copy-the-provider-status-file-to-a-place-nobody-reads with a long explanation";
+    value["run"][0]["activity"]["name"] = long.into();
+    let j = Journal::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let report = html::render(&[("long.json", &j)]);
+    let labels = timeline_labels(&report);
+    assert_eq!(labels.len(), 8, "{labels:?}");
+    // Every character of it, in lines broken at its spaces (or inside a word longer
+    // than a line).
+    let squeezed = |t: &str| t.replace(' ', "");
+    assert!(
+        labels
+            .iter()
+            .any(|l| squeezed(l) == squeezed(&format!("✓ method: {long}"))),
+        "the whole label: {labels:?}"
+    );
+    assert!(
+        labels.iter().any(|l| l.contains("with a long explanation")),
+        "{labels:?}"
+    );
+    assert!(!report.contains("more characters)"), "nothing cut");
+    // Its lines fit the label column; the rows below it start below its last line.
+    let svg = report.split("class=\"timeline\"").nth(1).expect("timeline");
+    let ys: Vec<f64> = svg
+        .split("<tspan x=\"0\" y=\"")
+        .skip(1)
+        .map(|t| t.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ys.windows(2).all(|w| w[1] - w[0] >= 13.0), "{ys:?}");
+    assert!(ys.len() > 8, "the long label wraps: {ys:?}");
+}

@@ -143,3 +143,86 @@ fn a_series_outside_the_run_says_so_instead_of_drawing_nothing() {
     let report = html::render_with_users(&[("j", &j)], Some(&traffic));
     assert!(report.contains("no request during this run"));
 }
+
+/// The `(x, y, number)` of each mark's number on the users' chart, and the chart's
+/// translation (the room made above it).
+fn mark_numbers(html: &str) -> (Vec<(f64, f64, String)>, f64) {
+    let chart = html
+        .split("class=\"users-chart\"")
+        .nth(1)
+        .expect("a users' chart");
+    let translate = chart
+        .split("translate(0,")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .expect("the chart's translation");
+    let numbers = chart
+        .split("<text ")
+        .skip(1)
+        .filter(|t| t.contains("class=\"tick mark-number\""))
+        .map(|t| {
+            let attr = |name: &str| -> f64 {
+                t.split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("no {name} in {t}"))
+            };
+            let number = t.split('>').nth(1).and_then(|r| r.split('<').next());
+            (attr("x"), attr("y"), number.unwrap_or_default().to_string())
+        })
+        .collect();
+    (numbers, translate)
+}
+
+#[test]
+fn marks_close_in_time_get_numbers_that_do_not_overlap() {
+    // Three of the method's activities 20 ms apart (under a pixel on the chart) and
+    // one a second later.
+    let value: serde_json::Value = {
+        let j = journal();
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/chaos-runner-deviated.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+        let at = |s: i64| (j.start.expect("start") + Duration::milliseconds(s)).to_rfc3339();
+        v["start"] = at(0).into();
+        v["end"] = at(10_000).into();
+        let first = v["run"][0].clone();
+        let runs: Vec<serde_json::Value> = [3_000, 3_020, 3_040, 4_000]
+            .iter()
+            .enumerate()
+            .map(|(n, &ms)| {
+                let mut run = first.clone();
+                run["activity"]["name"] = format!("action-{n}").into();
+                run["start"] = at(ms).into();
+                run["end"] = at(ms + 10).into();
+                run
+            })
+            .collect();
+        v["run"] = runs.into();
+        v
+    };
+    let j = Journal::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let traffic = Traffic::from_jsonl(&series(&j)).expect("series");
+    let html = html::render_with_users(&[("run.json", &j)], Some(&traffic));
+    let (numbers, translate) = mark_numbers(&html);
+    let names: Vec<&str> = numbers.iter().map(|(_, _, n)| n.as_str()).collect();
+    // The four actions, then the fixture's rollback.
+    assert_eq!(names, ["1", "2", "3", "4", "5"], "{numbers:?}");
+    for (i, a) in numbers.iter().enumerate() {
+        for b in &numbers[i + 1..] {
+            let apart = (a.0 - b.0).abs() >= 16.0 || (a.1 - b.1).abs() >= 12.0;
+            assert!(apart, "marks {} and {} overlap: {numbers:?}", a.2, b.2);
+        }
+        // Inside the picture once the room above is counted.
+        assert!(
+            a.1 + translate >= 9.0,
+            "{a:?} above the chart ({translate})"
+        );
+    }
+    // The three close ones stack; the one a second later shares the lowest line.
+    assert_eq!(translate, 24.0);
+    assert_eq!(numbers[3].1, numbers[0].1);
+}

@@ -21,6 +21,9 @@ use crate::ui;
 struct Knob {
     lab_flag: &'static str,
     consumer_flag: &'static str,
+    /// The environment variable the consumer reads the flag from (its Deployment's, on
+    /// Kubernetes).
+    env: &'static str,
     unit: Unit,
     default: &'static str,
     what: &'static str,
@@ -37,6 +40,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--call-timeout",
         consumer_flag: "--call-timeout-ms",
+        env: "CALL_TIMEOUT_MS",
         unit: Unit::Millis,
         default: "800 ms",
         what: "a whole provider call gives up after this long",
@@ -44,6 +48,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--connect-timeout",
         consumer_flag: "--connect-timeout-ms",
+        env: "CONNECT_TIMEOUT_MS",
         unit: Unit::Millis,
         default: "250 ms",
         what: "connecting to the provider gives up after this long",
@@ -51,6 +56,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--circuit-failures",
         consumer_flag: "--circuit-failure-threshold",
+        env: "CIRCUIT_FAILURE_THRESHOLD",
         unit: Unit::Count,
         default: "5",
         what: "failed requests in a row that open the circuit",
@@ -58,6 +64,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--circuit-open",
         consumer_flag: "--circuit-open-ms",
+        env: "CIRCUIT_OPEN_MS",
         unit: Unit::Millis,
         default: "5000 ms",
         what: "how long an open circuit answers with the fallback",
@@ -65,6 +72,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--max-concurrent-calls",
         consumer_flag: "--max-concurrent-calls",
+        env: "MAX_CONCURRENT_CALLS",
         unit: Unit::Count,
         default: "256",
         what: "provider calls in flight at once (bulkhead)",
@@ -72,6 +80,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--retries",
         consumer_flag: "--retries",
+        env: "RETRIES",
         unit: Unit::Count,
         default: "0",
         what: "retries of a failed provider call",
@@ -79,6 +88,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--retry-backoff",
         consumer_flag: "--retry-backoff-ms",
+        env: "RETRY_BACKOFF_MS",
         unit: Unit::Millis,
         default: "50 ms",
         what: "backoff before the first retry (doubling, full jitter)",
@@ -86,6 +96,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--retry-backoff-max",
         consumer_flag: "--retry-backoff-max-ms",
+        env: "RETRY_BACKOFF_MAX_MS",
         unit: Unit::Millis,
         default: "1000 ms",
         what: "the longest backoff",
@@ -93,6 +104,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--retry-budget",
         consumer_flag: "--retry-budget",
+        env: "RETRY_BUDGET",
         unit: Unit::Percent,
         default: "10 %",
         what: "retries at most this share of the last second's requests (`none`: no budget)",
@@ -100,6 +112,7 @@ const KNOBS: [Knob; 10] = [
     Knob {
         lab_flag: "--retry-budget-floor",
         consumer_flag: "--retry-budget-floor",
+        env: "RETRY_BUDGET_FLOOR",
         unit: Unit::Count,
         default: "3",
         what: "retries a second the budget allows anyway",
@@ -163,6 +176,37 @@ impl ConsumerSettings {
             }
         }
         command
+    }
+
+    /// The consumer's environment for these settings: `(variable, value)`, in a stable
+    /// order (what a Kubernetes target puts in the consumer's Deployment).
+    pub fn env(&self) -> Vec<(String, String)> {
+        KNOBS
+            .iter()
+            .filter_map(|knob| {
+                let value = self.flags.get(knob.consumer_flag)?;
+                Some((knob.env.to_string(), value.clone()))
+            })
+            .collect()
+    }
+
+    /// The settings a consumer's environment carries (variables of other settings
+    /// ignored).
+    pub fn from_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> ConsumerSettings {
+        let mut settings = ConsumerSettings::default();
+        for (name, value) in vars {
+            if let Some(knob) = KNOBS.iter().find(|knob| knob.env == name) {
+                settings
+                    .flags
+                    .insert(knob.consumer_flag.to_string(), value.to_string());
+            }
+        }
+        settings
+    }
+
+    /// Whether `name` is the environment variable of a setting.
+    pub fn is_setting_env(name: &str) -> bool {
+        KNOBS.iter().any(|knob| knob.env == name)
     }
 
     /// The value of a consumer flag as a number (milliseconds, count, percent), if set.
@@ -234,7 +278,8 @@ pub struct ConsumerArgs {
 pub enum ConsumerCommand {
     /// Show the settings the consumer runs with (set ones, and the defaults)
     Show,
-    /// Change settings; a running lab's consumer restarts with them (local target)
+    /// Change settings; a running lab's consumer restarts with them (on Kubernetes: its
+    /// Deployment's environment, rolled out)
     Set(SetArgs),
     /// Back to the consumer's defaults (a running consumer restarts)
     Reset(crate::cli::ReadyArgs),
@@ -380,8 +425,25 @@ pub fn run(
 ) -> Result<ExitCode> {
     match &args.command {
         ConsumerCommand::Show => {
-            let settings = load(states)?;
-            print!("{}", table(&settings));
+            let stored = load(states)?;
+            // A cluster keeps the settings in the consumer's Deployment: show those, and
+            // say when they differ from what `lab consumer set` stored here.
+            match target.consumer_configuration()? {
+                Some(live) => {
+                    print!("{}", table(&live));
+                    ui::info(format!(
+                        "read from the consumer's Deployment (target `{kind}`): {}",
+                        live.describe()
+                    ));
+                    if live != stored {
+                        ui::warn(format!(
+                            "the settings stored here differ ({}); `lab up --target {kind}` gives the Deployment them",
+                            stored.describe()
+                        ));
+                    }
+                }
+                None => print!("{}", table(&stored)),
+            }
         }
         ConsumerCommand::Set(set) => {
             let changes = set.changes();
@@ -410,7 +472,8 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stores `settings` and restarts a running consumer with them, in its mode.
+/// Stores `settings` and restarts a running consumer with them, in its mode (on
+/// Kubernetes: its Deployment's environment changed, and the rollout awaited).
 pub fn apply(
     target: &mut dyn Target,
     kind: TargetKind,
@@ -418,11 +481,6 @@ pub fn apply(
     settings: &ConsumerSettings,
     ready_timeout: Duration,
 ) -> Result<()> {
-    if kind != TargetKind::Local {
-        bail!(
-            "the consumer's settings can be changed on the local target only, for now (the `{kind}` target runs the manifests' settings)"
-        );
-    }
     save(states, settings)?;
     ui::info(format!("consumer settings: {}", settings.describe()));
     let running = target.status()?.and_then(|rows| {
@@ -431,8 +489,13 @@ pub fn apply(
             .map(|row| row.mode.unwrap_or_default())
     });
     match running {
-        Some(mode) => target.switch_mode(mode, ready_timeout)?,
-        None => ui::info("no consumer is running: the next `lab up` starts it with them"),
+        Some(mode) => target.configure_consumer(settings, mode, ready_timeout)?,
+        None if kind == TargetKind::Local => {
+            ui::info("no consumer is running: the next `lab up` starts it with them")
+        }
+        None => ui::info(format!(
+            "no consumer is running: the next `lab up --target {kind}` gives its Deployment them"
+        )),
     }
     if running == Some(Mode::Before) {
         ui::info(

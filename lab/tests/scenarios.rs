@@ -318,3 +318,52 @@ fn retry_storm_shows_naive_retries_amplifying_and_the_budget_not() {
                 .contains("\"flags\": {}")
     );
 }
+
+/// Every scenario told under the Python Chaos Toolkit (`--runner`, the reference
+/// `chaos` with chaostoolkit-toxiproxy for the wire's faults) reaches its story's
+/// verdict: the same checks of both runs' experiments and users' figures as under
+/// chaos-runner (the story fails, exit 1, when a figure is off).
+#[test]
+#[ignore = "compatibility tier: needs the Python chaos; scripts/test.sh runs it"]
+fn compat_tier_every_scenario_reaches_its_verdict_under_the_python_chaos_toolkit() {
+    require_bins(&["fault-proxy"]);
+    let chaos = test_kit::tier::chaos_bin();
+    let chaos = chaos.to_str().expect("a UTF-8 path");
+    for name in NAMES {
+        let lab = Lab::new();
+        let extra: &[&str] = if name == "kill" {
+            &["--pause", "2", "--runner", chaos]
+        } else {
+            &["--runner", chaos]
+        };
+        let outcome = run(&lab, name, extra);
+        assert!(
+            outcome
+                .stdout
+                .contains("$ chaos --no-version-check run --journal-path"),
+            "{name}: not run by the Python chaos:\n{}",
+            outcome.stdout
+        );
+        // Both runs' users were measured and the story's verdict was said.
+        let noun = match name {
+            "kill" => "the kill",
+            "slow" => "the slowdown",
+            "hang" => "the hang",
+            "latency" => "the latency",
+            "errors" => "the errors",
+            _ => "the outage",
+        };
+        let users = users(&outcome.stdout, noun);
+        assert!(
+            users.sent.0 > 0 && users.sent.1 > 0,
+            "{name}: {:?}",
+            users.sent
+        );
+        assert!(
+            !outcome.stdout.contains("Unexpected:"),
+            "{name}:\n{}",
+            outcome.stdout
+        );
+        lab.assert_nothing_left();
+    }
+}

@@ -7,6 +7,8 @@
 pub mod catalogue;
 mod experiment;
 mod journal;
+#[cfg(feature = "kubernetes")]
+mod on_cluster;
 mod report;
 mod runner;
 pub mod scenario;
@@ -74,20 +76,30 @@ fn require_services(story: &Story) -> Result<()> {
 /// One run of `scenario`'s experiment with users, against the consumer the learner
 /// configured (`lab consumer set`, resilience on), on a lab of its own that it takes
 /// down again: what `lab challenge check` grades.
+///
+/// On a Kubernetes target, the run is on the learner's running lab instead
+/// (`on_cluster`).
 pub fn attempt(
     target: &mut dyn Target,
+    kind: crate::targets::TargetKind,
     started: &Started,
     states: &StateDir,
     scenario: scenario::Scenario,
     label: &str,
 ) -> Result<RunFacts> {
-    no_lab_running(target, states, "the check")?;
     let story = scenario.story();
     let runner = Runner {
         program: runner_program(None)?,
         started: started.clone(),
         dashboard: None,
     };
+    if kind != crate::targets::TargetKind::Local {
+        #[cfg(feature = "kubernetes")]
+        return on_cluster::attempt(target, kind, states, &runner, scenario, label);
+        #[cfg(not(feature = "kubernetes"))]
+        bail!("this lab was built without Kubernetes support: no challenge on `{kind}`");
+    }
+    no_lab_running(target, states, "the check")?;
     require_services(story)?;
     let result = attempt_run(story, target, states, &runner, label);
     if let Err(down) = target.down(&DownOptions::default()) {

@@ -127,6 +127,23 @@ pub trait Target {
     fn kill(&mut self, service: Service) -> Result<()>;
     /// Restarts the consumer in `mode` (the provider stays as it is).
     fn switch_mode(&mut self, mode: Mode, ready_timeout: std::time::Duration) -> Result<()>;
+    /// Restarts the running consumer (in `mode`) with the resilience settings of
+    /// `lab consumer set`. Local: its flags, which the restart reads from the state
+    /// directory; Kubernetes: its Deployment's environment, the rollout awaited.
+    fn configure_consumer(
+        &mut self,
+        settings: &crate::consumer_settings::ConsumerSettings,
+        mode: Mode,
+        ready_timeout: std::time::Duration,
+    ) -> Result<()> {
+        let _ = settings;
+        self.switch_mode(mode, ready_timeout)
+    }
+    /// The settings the running consumer was given, where the target keeps them itself
+    /// (Kubernetes: the Deployment's environment); `None`: the stored ones apply.
+    fn consumer_configuration(&self) -> Result<Option<crate::consumer_settings::ConsumerSettings>> {
+        Ok(None)
+    }
     /// Prints a service's log; with `follow`, keeps printing until the service stops.
     fn logs(&self, service: Service, follow: bool) -> Result<()>;
     /// The URL of the consumer's `/invokeConsumedService`.

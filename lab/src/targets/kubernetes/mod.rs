@@ -9,6 +9,7 @@
 
 pub mod address;
 mod cluster;
+mod consumer_env;
 mod images;
 mod manifests;
 pub mod repo;
@@ -218,6 +219,12 @@ impl Target for Kubernetes {
             cluster::deployment_exists(&session, &record.namespace, Service::Provider.name())?;
         let secret = cluster::ensure_fault_token(&session, &record.namespace)?;
         manifests::apply(&repo, self.states.root(), &record, mode)?;
+        // `lab consumer set`'s settings, kept in the state directory, follow the lab.
+        consumer_env::set(
+            &session,
+            &record.namespace,
+            &crate::consumer_settings::load(&self.states)?,
+        )?;
         if had_fault_proxy && !fault_proxy {
             manifests::delete_fault_proxy(record.context.as_deref(), &record.namespace)?;
         }
@@ -312,6 +319,38 @@ impl Target for Kubernetes {
             mode.resilience()
         ));
         Ok(())
+    }
+
+    fn configure_consumer(
+        &mut self,
+        settings: &crate::consumer_settings::ConsumerSettings,
+        _mode: Mode,
+        ready_timeout: Duration,
+    ) -> Result<()> {
+        let (_, record) = self.running()?;
+        let session = cluster::session(record.context.as_deref())?;
+        if consumer_env::set(&session, &record.namespace, settings)? {
+            ui::info(format!(
+                "changed deployment {}'s environment in namespace '{}'",
+                Service::Consumer,
+                record.namespace
+            ));
+        }
+        rollout::wait(
+            &session,
+            &record.namespace,
+            &[Service::Consumer.name()],
+            ready_timeout,
+        )
+    }
+
+    fn consumer_configuration(&self) -> Result<Option<crate::consumer_settings::ConsumerSettings>> {
+        if self.own_state()?.is_none() {
+            return Ok(None);
+        }
+        let (_, record) = self.running()?;
+        let session = cluster::session(record.context.as_deref())?;
+        consumer_env::get(&session, &record.namespace)
     }
 
     fn logs(&self, service: Service, follow: bool) -> Result<()> {
