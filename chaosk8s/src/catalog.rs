@@ -29,12 +29,12 @@ pub(crate) const REPLICASET_ACTIONS: &str = "chaosk8s.replicaset.actions";
 /// The legacy default label selector; `{name}` is replaced by the `name` argument.
 pub(crate) const NAME_SELECTOR: &str = "name in ({name})";
 
-const STRING: &str = "string";
-const INTEGER: &str = "integer";
-const BOOLEAN: &str = "boolean";
-const OBJECT: &str = "object";
+pub(crate) const STRING: &str = "string";
+pub(crate) const INTEGER: &str = "integer";
+pub(crate) const BOOLEAN: &str = "boolean";
+pub(crate) const OBJECT: &str = "object";
 
-fn required(name: &'static str, ty: &'static str) -> ArgSpec {
+pub(crate) fn required(name: &'static str, ty: &'static str) -> ArgSpec {
     ArgSpec {
         name,
         ty,
@@ -42,7 +42,7 @@ fn required(name: &'static str, ty: &'static str) -> ArgSpec {
     }
 }
 
-fn optional(name: &'static str, ty: &'static str, default: Value) -> ArgSpec {
+pub(crate) fn optional(name: &'static str, ty: &'static str, default: Value) -> ArgSpec {
     ArgSpec {
         name,
         ty,
@@ -50,12 +50,12 @@ fn optional(name: &'static str, ty: &'static str, default: Value) -> ArgSpec {
     }
 }
 
-fn ns() -> ArgSpec {
+pub(crate) fn ns() -> ArgSpec {
     optional("ns", STRING, json!("default"))
 }
 
 /// One catalog entry: `run` reads the arguments by the names listed in `arguments`.
-fn spec(
+pub(crate) fn spec(
     module: &'static str,
     name: &'static str,
     doc: &'static str,
@@ -486,6 +486,9 @@ pub(crate) fn all() -> Vec<FunctionSpec> {
     bodies.extend(pods());
     bodies.extend(deployments());
     bodies.extend(services_and_replica_sets());
+    bodies.extend(crate::node::functions());
+    bodies.extend(crate::network_policy::functions());
+    bodies.extend(crate::ingress::functions());
     let mut all: Vec<FunctionSpec> = ALIASES
         .iter()
         .filter_map(|alias| {
@@ -587,7 +590,11 @@ mod tests {
             }
         }
         let required: usize = REQUIRED.iter().map(|(_, n)| n.len()).sum();
-        assert_eq!(all.len(), required);
+        // The node and networking groups are checked in their own modules.
+        let others = crate::node::functions().len()
+            + crate::network_policy::functions().len()
+            + crate::ingress::functions().len();
+        assert_eq!(all.len(), required + others);
     }
 
     #[test]
@@ -681,6 +688,7 @@ mod tests {
                     let value = match a.ty {
                         STRING => json!("x"),
                         INTEGER => json!(1),
+                        crate::node::MAPPING => json!({}),
                         other => panic!("no sample value of type {other}"),
                     };
                     (a.name.to_string(), value)
@@ -703,6 +711,6 @@ mod tests {
     #[test]
     fn unknown_names_are_not_found() {
         assert!(find(PROBES, "kill_microservice").is_none());
-        assert!(find("chaosk8s.node.actions", "cordon_node").is_none());
+        assert!(find("chaosk8s.node.actions", "kill_node").is_none());
     }
 }
