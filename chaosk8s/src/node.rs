@@ -373,7 +373,7 @@ fn camel_case(key: &str) -> String {
 }
 
 /// Python's keyword arguments of `V1ObjectMeta(**meta)` / `V1NodeSpec(**spec)`, in the
-/// API's camelCase; a key that is no field of `T` is refused (Python raises TypeError).
+/// API's camelCase; a key that is no field of `T` is refused (as the Python client's model refuses it).
 /// The values are sent as given: the API server validates them.
 fn python_model<T>(arg: &str, given: &Map<String, Value>) -> Result<Value, Error>
 where

@@ -9,7 +9,7 @@
 
 pub mod address;
 mod cluster;
-mod images;
+pub mod images;
 mod manifests;
 pub mod repo;
 mod rollout;
