@@ -733,11 +733,13 @@ mod tests {
     }
 
     fn pod(phase: &str, owner: Option<(&str, bool)>, empty_dir: bool) -> Pod {
-        let mut pod = Pod::default();
-        pod.status = Some(PodStatus {
-            phase: Some(phase.into()),
-            ..PodStatus::default()
-        });
+        let mut pod = Pod {
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
         pod.spec = Some(PodSpec {
             volumes: empty_dir.then(|| {
                 vec![Volume {

@@ -573,11 +573,14 @@ fn kubernetes_tier_create_drain_and_delete_nodes_agree() {
     );
 }
 
+/// Objects by name, each as the test compares it.
+type Named = Vec<(String, Value)>;
+
 /// Network policies and ingresses of `lab`'s namespace: names and specs, sorted by name.
-fn network_objects(lab: &Lab) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
+fn network_objects(lab: &Lab) -> (Named, Named) {
     let policies: Api<NetworkPolicy> = Api::namespaced(lab.client.clone(), &lab.ns);
     let ingresses: Api<Ingress> = Api::namespaced(lab.client.clone(), &lab.ns);
-    let mut p: Vec<(String, Value)> = lab
+    let mut p: Named = lab
         .rt
         .block_on(policies.list(&ListParams::default()))
         .expect("list policies")
@@ -585,7 +588,7 @@ fn network_objects(lab: &Lab) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
         .into_iter()
         .map(|p| (p.metadata.name.unwrap_or_default(), json!(p.spec)))
         .collect();
-    let mut i: Vec<(String, Value)> = lab
+    let mut i: Named = lab
         .rt
         .block_on(ingresses.list(&ListParams::default()))
         .expect("list ingresses")
