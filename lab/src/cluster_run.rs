@@ -66,6 +66,9 @@ mod imp {
     use crate::targets::{ImageOptions, TargetKind};
     use crate::ui;
 
+    /// The runner's own namespace (manifests/in-cluster/runner): its pod is never among
+    /// the pods the experiment checks.
+    const RUNNER_NAMESPACE: &str = "cascade-lab-chaos";
     /// The Job of manifests/in-cluster/job.yaml, and its container.
     const JOB: &str = "chaos-runner";
     /// The ConfigMap the Job mounts the experiment from, and its key.
@@ -118,9 +121,13 @@ mod imp {
                 state.target
             )
         })?;
-        let kubectl = Kubectl {
+        let lab = Kubectl {
             context: record.context.clone(),
             namespace: namespace.unwrap_or(record.namespace),
+        };
+        let kubectl = Kubectl {
+            context: record.context.clone(),
+            namespace: RUNNER_NAMESPACE.to_string(),
         };
         let experiment = experiment_json(&args.experiment)?;
         atomic_file::check_writable(&args.journal_path)
@@ -130,10 +137,13 @@ mod imp {
             image(&repo, state.target, &args.images.clone().into())?;
         }
 
+        let manifests = repo.root().join("manifests/in-cluster");
+        let part = |name: &str| manifests.join(name).to_string_lossy().into_owned();
         ui::info(format!(
-            "replacing the previous run's Job (namespace '{}')",
-            kubectl.namespace
+            "the runner's namespace `{RUNNER_NAMESPACE}` and ServiceAccount (manifests/in-cluster/runner); \
+             replacing the previous run's Job"
         ));
+        kubectl.run(&["apply", "-k", &part("runner")])?;
         kubectl.run(&[
             "delete",
             "job",
@@ -155,8 +165,12 @@ mod imp {
             args.experiment.display()
         ));
         kubectl.run(&["apply", "-f", &file.to_string_lossy()])?;
-        let manifests = repo.root().join("manifests/in-cluster");
-        ui::info("applying manifests/in-cluster (ServiceAccount, Role, RoleBinding, Job)");
+        ui::info(format!(
+            "the runner's Role in the lab's namespace '{}' (manifests/in-cluster/rbac)",
+            lab.namespace
+        ));
+        lab.run(&["apply", "-k", &part("rbac")])?;
+        ui::info("the Job (manifests/in-cluster)");
         kubectl.run(&["apply", "-k", &manifests.to_string_lossy()])?;
 
         let pod = wait_for_pod(&kubectl)?;
