@@ -62,6 +62,8 @@ fn kind_tier_experiments_run_from_inside_the_cluster() {
     let pod = lab.kubectl(&[
         "get",
         "pods",
+        "--namespace",
+        "cascade-lab-chaos",
         "-l",
         "batch.kubernetes.io/job-name=chaos-runner",
         "-o",
@@ -109,7 +111,7 @@ fn kind_tier_experiments_run_from_inside_the_cluster() {
         "the journal names the refusal: {exception}"
     );
     assert!(
-        exception.contains("system:serviceaccount:default:chaos-runner"),
+        exception.contains("system:serviceaccount:cascade-lab-chaos:chaos-runner"),
         "refused to the runner's ServiceAccount: {exception}"
     );
     lab.kubectl(&["get", "service", "my-provider-service"])

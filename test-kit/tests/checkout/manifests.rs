@@ -889,6 +889,9 @@ fn kubernetes_tier_the_address_script_fails_clearly() {
     }
 }
 
+/// Where manifests/in-cluster runs the experiment's runner.
+const RUNNER_NAMESPACE: &str = "cascade-lab-chaos";
+
 /// Renders a kustomization directory (not an overlay: no Deployment is required).
 fn render_dir(dir: &str) -> Vec<Value> {
     let out = run(kubectl().args(["kustomize", dir]));
@@ -963,12 +966,23 @@ fn the_in_cluster_runner_has_only_the_rights_the_tutorial_needs() {
     use k8s_openapi::api::batch::v1::{CronJob, Job};
     use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding};
 
-    let documents = render_dir("manifests/in-cluster");
+    // The runner's side: its own namespace, its identity, the Job.
+    let runner = render_dir("manifests/in-cluster");
+    let kinds: Vec<&str> = runner.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["Namespace", "ServiceAccount", "Job"]);
+    for document in &runner[1..] {
+        assert_eq!(
+            document["metadata"]["namespace"], RUNNER_NAMESPACE,
+            "{document:#}"
+        );
+    }
+    // The lab's side: the Role and its binding to the runner's ServiceAccount.
+    let documents = render_dir("manifests/in-cluster/rbac");
     let kinds: Vec<&str> = documents
         .iter()
         .filter_map(|d| d["kind"].as_str())
         .collect();
-    assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding", "Job"]);
+    assert_eq!(kinds, ["Role", "RoleBinding"]);
     let role: Role = typed("in-cluster", of_kind(&documents, "Role")[0]);
     let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
         api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
@@ -999,10 +1013,14 @@ fn the_in_cluster_runner_has_only_the_rights_the_tutorial_needs() {
     let subjects = binding.subjects.unwrap_or_default();
     assert_eq!(subjects.len(), 1);
     assert_eq!(
-        (subjects[0].kind.as_str(), subjects[0].name.as_str()),
-        ("ServiceAccount", "chaos-runner")
+        (
+            subjects[0].kind.as_str(),
+            subjects[0].name.as_str(),
+            subjects[0].namespace.as_deref()
+        ),
+        ("ServiceAccount", "chaos-runner", Some(RUNNER_NAMESPACE))
     );
-    let job: Job = typed("in-cluster", of_kind(&documents, "Job")[0]);
+    let job: Job = typed("in-cluster", of_kind(&runner, "Job")[0]);
     let job_spec = job.spec.expect("a Job spec");
     assert_eq!(
         job_spec.backoff_limit,
@@ -1024,7 +1042,13 @@ fn the_in_cluster_runner_has_only_the_rights_the_tutorial_needs() {
         .expect("a pod spec");
     check_runner_pod("the CronJob", &cron_pod);
     assert_eq!(cron_pod, job_pod, "the CronJob's pod is the Job's");
-    assert_eq!(of_kind(&documents, "Role").len(), 1);
+    assert_eq!(of_kind(&documents, "ServiceAccount").len(), 1);
+    for document in documents.iter().filter(|d| d["kind"] != "Namespace") {
+        assert_eq!(
+            document["metadata"]["namespace"], RUNNER_NAMESPACE,
+            "{document:#}"
+        );
+    }
 
     // The node functions' rights are cluster-wide, so they are a separate choice.
     let documents = render_dir("manifests/in-cluster/nodes");
