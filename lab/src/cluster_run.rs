@@ -177,11 +177,29 @@ mod imp {
         ui::info(format!("the runner's pod {pod} started; its log:"));
         let streamed = stream_log(&kubectl, &pod);
         let code = wait_for_exit(&kubectl, &pod, Duration::from_secs(args.timeout))?;
-        if let Err(err) = streamed {
-            ui::warn(format!("the runner's log could not be followed: {err:#}"));
+        // The journal is the runner's last output, and the container can be reported
+        // ended before its last lines are in the log: the followed stream first (it ends
+        // with the log), then the log read again a few times.
+        let followed = match streamed {
+            Ok(handle) => finished_stream(handle),
+            Err(err) => {
+                ui::warn(format!("the runner's log could not be followed: {err:#}"));
+                None
+            }
+        };
+        let mut journal = followed.as_deref().and_then(journal_of);
+        let mut output = String::new();
+        for attempt in 0..JOURNAL_READS {
+            if journal.is_some() {
+                break;
+            }
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            output = kubectl.run(&["logs", &format!("pod/{pod}"), "--container", JOB])?;
+            journal = journal_of(&output);
         }
-        let output = kubectl.run(&["logs", &format!("pod/{pod}"), "--container", JOB])?;
-        match journal_of(&output) {
+        match journal {
             Some(journal) => {
                 atomic_file::write(&args.journal_path, journal.as_bytes()).with_context(|| {
                     format!(
@@ -194,10 +212,14 @@ mod imp {
                     args.journal_path.display()
                 ));
             }
-            None => ui::warn(format!(
-                "the runner (exit {code}) printed no journal; see `kubectl logs -n {} pod/{pod}`",
-                kubectl.namespace
-            )),
+            None => {
+                let kept = work.join("output.log");
+                let _ = atomic_file::write(&kept, output.as_bytes());
+                ui::warn(format!(
+                    "the runner (exit {code}) printed no journal; its output is in {}",
+                    kept.display()
+                ));
+            }
         }
         Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
     }
@@ -346,9 +368,27 @@ mod imp {
         }
     }
 
+    /// How many times the log is read for the journal after the container ended.
+    const JOURNAL_READS: usize = 5;
+    /// How long the followed log may take to end after the container did.
+    const STREAM_END: Duration = Duration::from_secs(30);
+
+    /// The followed log's lines once it has ended; `None` when it does not end soon.
+    fn finished_stream(handle: std::thread::JoinHandle<String>) -> Option<String> {
+        let deadline = Instant::now() + STREAM_END;
+        while !handle.is_finished() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        handle.join().ok()
+    }
+
     /// Follows the runner's log on a thread of its own, printing its lines (not the journal
-    /// the runner prints at the end) to stderr; ends with the container.
-    fn stream_log(kubectl: &Kubectl, pod: &str) -> Result<std::thread::JoinHandle<()>> {
+    /// the runner prints at the end) to stderr; ends with the container, answering every
+    /// line it read.
+    fn stream_log(kubectl: &Kubectl, pod: &str) -> Result<std::thread::JoinHandle<String>> {
         let program = Tool::Kubectl.locate()?;
         let target = format!("pod/{pod}");
         let args: Vec<String> = kubectl
@@ -364,6 +404,7 @@ mod imp {
             .context("cannot run kubectl logs --follow")?;
         Ok(std::thread::spawn(move || {
             let mut in_journal = false;
+            let mut all = String::new();
             for line in BufReader::new(reader).lines() {
                 let Ok(line) = line else { break };
                 match line.as_str() {
@@ -372,7 +413,10 @@ mod imp {
                     _ if in_journal && !is_log_line(&line) => {}
                     _ => eprintln!("  | {line}"),
                 }
+                all.push_str(&line);
+                all.push('\n');
             }
+            all
         }))
     }
 

@@ -82,7 +82,7 @@ fn kind_tier_experiments_run_from_inside_the_cluster() {
     assert_eq!(consumer_status_after(&journal), Some(200), "{journal:#}");
 
     // Beyond the Role: deleting a Service is not among its rights.
-    let forbidden = lab.path("forbidden.json");
+    let forbidden = lab.path("forbidden-experiment.json");
     std::fs::write(
         &forbidden,
         json!({
@@ -102,7 +102,11 @@ fn kind_tier_experiments_run_from_inside_the_cluster() {
         .to_string(),
     )
     .expect("write the experiment");
-    let (_, journal, log) = cluster_run(&lab, forbidden.to_str().expect("utf-8"), "forbidden.json");
+    let (_, journal, log) = cluster_run(
+        &lab,
+        forbidden.to_str().expect("utf-8"),
+        "forbidden-journal.json",
+    );
     let action = &journal["run"][0];
     assert_eq!(action["status"], "failed", "{log}\n{journal:#}");
     let exception = action["exception"].to_string();
