@@ -2,6 +2,7 @@
 #   docker build --target provider-app -t cascade-lab/provider-app:dev .
 #   docker build --target consumer-app -t cascade-lab/consumer-app:dev .
 #   docker build --target fault-proxy -t cascade-lab/fault-proxy:dev .
+#   docker build --target chaos-runner -t cascade-lab/chaos-runner:dev .
 # The targets share the builder stages, so later builds reuse the first's layers
 # (one dependency build, one compile of every binary).
 
@@ -62,3 +63,25 @@ USER 65532:65532
 # their API calls (or -config) give.
 EXPOSE 8474
 ENTRYPOINT ["/usr/local/bin/fault-proxy"]
+
+# --- the chaos runner, for experiments run from inside the cluster (manifests/in-cluster) ---
+# A builder of its own: chaos-runner's dependencies (kube-rs, the native chaosk8s) are
+# not the services', so the services' images never wait for them, nor they for the
+# services' code.
+FROM chef AS runner-builder
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json --package chaos-runner
+COPY . .
+RUN cargo build --release --locked --package chaos-runner --bin chaos-runner \
+    && mkdir -p /out && cp target/release/chaos-runner /out/
+
+# No Python in it: `python` providers other than chaosk8s.* cannot run here. The root
+# filesystem may be read-only: the runner writes only its journal and log, to a mounted
+# directory (/work in the Job, an emptyDir), and reads the experiment from a ConfigMap.
+FROM ${RUNTIME_IMAGE} AS chaos-runner
+COPY --from=runner-builder /out/chaos-runner /usr/local/bin/chaos-runner
+USER 65532:65532
+WORKDIR /work
+# The kubeconfig-less in-cluster access of chaosk8s (the pod's ServiceAccount).
+ENV CHAOSTOOLKIT_IN_POD=true
+ENTRYPOINT ["/usr/local/bin/chaos-runner"]

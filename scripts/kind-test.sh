@@ -4,6 +4,7 @@
 # then, each on a cluster of its own that it deletes at the end:
 #   1. chaosk8s's cluster tests on real pods (the provider image as the pods' image);
 #   2. lab's kind test: the tutorial's failure and fix, chaos-runner and the Python chaos;
+#      then the same experiment run from inside the cluster (lab cluster-run);
 #   3. the tutorial's Kubernetes page, run against kind (doc-tests).
 # Env: CASCADE_CHAOS_BIN (the Python chaos; set up here when missing),
 #      the tests fail (not skip) when a piece they need is missing.
@@ -57,6 +58,8 @@ say "2/3 the tutorial's failure and fix on kind (lab)"
 cargo test -p lab --test kind -- --ignored kind_tier --nocapture
 # A challenge failed then passed on a cluster of its own (lab consumer/challenge on kind).
 cargo test -p lab --test kind_challenges -- --ignored kind_tier --nocapture
+say "2/3 (b) experiments from inside the cluster (lab cluster-run: a Job, its Role)"
+cargo test -p lab --test in_cluster -- --ignored kind_tier --nocapture
 
 say "3/3 the tutorial's Kubernetes page on kind (doc-tests)"
 cargo test -p doc-tests --test tutorial -- --ignored kind_tier --nocapture

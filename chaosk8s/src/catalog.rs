@@ -667,6 +667,9 @@ pub(crate) fn all() -> Vec<FunctionSpec> {
     bodies.extend(crate::namespace::catalog());
     bodies.extend(crate::event::catalog());
     bodies.extend(crate::crd::catalog());
+    bodies.extend(crate::node::functions());
+    bodies.extend(crate::network_policy::functions());
+    bodies.extend(crate::ingress::functions());
     let mut all: Vec<FunctionSpec> = ALIASES
         .iter()
         .filter_map(|alias| {
@@ -901,6 +904,6 @@ mod tests {
     #[test]
     fn unknown_names_are_not_found() {
         assert!(find(PROBES, "kill_microservice").is_none());
-        assert!(find("chaosk8s.node.actions", "cordon_node").is_none());
+        assert!(find("chaosk8s.node.actions", "kill_node").is_none());
     }
 }

@@ -256,14 +256,8 @@ pub fn exported() -> Vec<Exported> {
 mod tests {
     use super::*;
 
-    /// The modules that still run on the Python bridge. Shrink it as groups become
-    /// native: chaosmesh needs Chaos Mesh; node and networking (network policies and
-    /// ingresses) come with the in-cluster work.
-    const STILL_BRIDGED: &[&str] = &[
-        "chaosk8s.chaosmesh.",
-        "chaosk8s.node.",
-        "chaosk8s.networking.",
-    ];
+    /// The modules that still run on the Python bridge: chaosmesh needs Chaos Mesh.
+    const STILL_BRIDGED: &[&str] = &["chaosk8s.chaosmesh."];
 
     fn bridged_by_design(module: &str) -> bool {
         STILL_BRIDGED

@@ -94,10 +94,10 @@ fn unknown_functions_and_arguments_fail_before_any_request() {
     // No cluster at all: these must not try to reach one.
     let home = tempfile::tempdir().unwrap();
     let env = host_env(&home, "http://127.0.0.1:1");
-    let err = call_with("chaosk8s.node.actions", "cordon_node", json!({}), &env).unwrap_err();
+    let err = call_with("chaosk8s.node.actions", "kill_node", json!({}), &env).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown function chaosk8s.node.actions.cordon_node"
+        "unknown function chaosk8s.node.actions.kill_node"
     );
     let err = call_with("chaosk8s.actions", "kill_microservice", json!({}), &env).unwrap_err();
     assert_eq!(

@@ -96,6 +96,10 @@ pub enum Command {
     /// Serve a live dashboard of the running lab on 127.0.0.1 (users' requests, latency,
     /// provider, circuit) until Ctrl-C
     Dashboard(crate::dashboard::command::DashboardArgs),
+    /// Run an experiment from inside the cluster (kind, minikube): a Job with its own
+    /// least-privilege ServiceAccount; stream its log, copy the journal out, exit with
+    /// the runner's code
+    ClusterRun(crate::cluster_run::ClusterRunArgs),
 }
 
 #[derive(Debug, Args)]

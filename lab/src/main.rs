@@ -14,6 +14,7 @@
 mod binaries;
 mod challenge;
 mod cli;
+mod cluster_run;
 mod consumer_settings;
 mod dashboard;
 mod demo;
@@ -179,6 +180,9 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
         }
         Command::Consumer(args) => {
             return consumer_settings::run(target.as_mut(), kind, &states, &args);
+        }
+        Command::ClusterRun(args) => {
+            return cluster_run::run(&states, cli.namespace.clone(), &args);
         }
         Command::Dashboard(args) => {
             return dashboard::command::run(

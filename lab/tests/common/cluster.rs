@@ -240,7 +240,7 @@ impl Drop for ClusterLab {
 }
 
 /// The consumer probe's status in the hypothesis checked after the method.
-fn consumer_status_after(journal: &Value) -> Option<u64> {
+pub fn consumer_status_after(journal: &Value) -> Option<u64> {
     journal["steady_states"]["after"]["probes"]
         .as_array()?
         .iter()

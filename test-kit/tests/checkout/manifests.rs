@@ -888,3 +888,182 @@ fn kubernetes_tier_the_address_script_fails_clearly() {
         );
     }
 }
+
+/// Where manifests/in-cluster runs the experiment's runner.
+const RUNNER_NAMESPACE: &str = "cascade-lab-chaos";
+
+/// Renders a kustomization directory (not an overlay: no Deployment is required).
+fn render_dir(dir: &str) -> Vec<Value> {
+    let out = run(kubectl().args(["kustomize", dir]));
+    assert!(
+        out.status.success(),
+        "{dir} does not render (kubectl kustomize {dir}): {}",
+        text(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).expect("kustomize writes UTF-8");
+    serde_saphyr::from_multiple(&yaml)
+        .unwrap_or_else(|e| panic!("{dir} renders YAML that does not read: {e}"))
+}
+
+fn of_kind<'a>(documents: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    documents.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+/// The runner's pod as manifests/in-cluster runs it: its own ServiceAccount, the
+/// experiment from the ConfigMap, the journal on stdout, non-root on a read-only root
+/// filesystem with no capabilities.
+fn check_runner_pod(what: &str, pod: &k8s_openapi::api::core::v1::PodSpec) {
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("chaos-runner"),
+        "{what}"
+    );
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"), "{what}");
+    let context = pod
+        .security_context
+        .as_ref()
+        .expect("a pod security context");
+    assert_eq!(context.run_as_non_root, Some(true), "{what}");
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.image.as_deref(),
+        Some("cascade-lab/chaos-runner:dev"),
+        "{what}"
+    );
+    assert_eq!(
+        container.args.as_deref(),
+        Some(&["run", "--journal-path", "-", "/experiment/experiment.json"].map(String::from)[..]),
+        "{what}"
+    );
+    assert_eq!(
+        env_value(container, "CHAOSTOOLKIT_IN_POD").as_deref(),
+        Some("true"),
+        "{what}"
+    );
+    let security = container
+        .security_context
+        .as_ref()
+        .expect("a container security context");
+    assert_eq!(security.read_only_root_filesystem, Some(true), "{what}");
+    assert_eq!(security.allow_privilege_escalation, Some(false), "{what}");
+    assert_eq!(
+        security.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_string()]),
+        "{what}"
+    );
+    let volumes = pod.volumes.as_deref().unwrap_or_default();
+    assert!(
+        volumes.iter().any(|v| v
+            .config_map
+            .as_ref()
+            .is_some_and(|c| c.name == "chaos-experiment")),
+        "{what}: the experiment from the ConfigMap chaos-experiment"
+    );
+}
+
+#[test]
+fn the_in_cluster_runner_has_only_the_rights_the_tutorial_needs() {
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding};
+
+    // The runner's side: its own namespace, its identity, the Job.
+    let runner = render_dir("manifests/in-cluster");
+    let kinds: Vec<&str> = runner.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["Namespace", "ServiceAccount", "Job"]);
+    for document in &runner[1..] {
+        assert_eq!(
+            document["metadata"]["namespace"], RUNNER_NAMESPACE,
+            "{document:#}"
+        );
+    }
+    // The lab's side: the Role and its binding to the runner's ServiceAccount.
+    let documents = render_dir("manifests/in-cluster/rbac");
+    let kinds: Vec<&str> = documents
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["Role", "RoleBinding"]);
+    let role: Role = typed("in-cluster", of_kind(&documents, "Role")[0]);
+    let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+        resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+        verbs: verbs.iter().map(|s| s.to_string()).collect(),
+        ..PolicyRule::default()
+    };
+    // The tutorial's experiment: all_microservices_healthy and kill_microservice.
+    assert_eq!(
+        role.rules.unwrap_or_default(),
+        [
+            rule(&[""], &["pods"], &["list", "delete"]),
+            rule(
+                &["apps"],
+                &["deployments", "replicasets"],
+                &["list", "delete"]
+            ),
+        ]
+    );
+    let binding: RoleBinding = typed("in-cluster", of_kind(&documents, "RoleBinding")[0]);
+    assert_eq!(
+        (
+            binding.role_ref.kind.as_str(),
+            binding.role_ref.name.as_str()
+        ),
+        ("Role", "chaos-runner")
+    );
+    let subjects = binding.subjects.unwrap_or_default();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(
+        (
+            subjects[0].kind.as_str(),
+            subjects[0].name.as_str(),
+            subjects[0].namespace.as_deref()
+        ),
+        ("ServiceAccount", "chaos-runner", Some(RUNNER_NAMESPACE))
+    );
+    let job: Job = typed("in-cluster", of_kind(&runner, "Job")[0]);
+    let job_spec = job.spec.expect("a Job spec");
+    assert_eq!(
+        job_spec.backoff_limit,
+        Some(0),
+        "an experiment is not retried"
+    );
+    let job_pod = job_spec.template.spec.expect("a pod spec");
+    check_runner_pod("the Job", &job_pod);
+
+    // The CronJob runs the same pod on a schedule, never two at once.
+    let documents = render_dir("manifests/in-cluster/cronjob");
+    let cron: CronJob = typed("in-cluster/cronjob", of_kind(&documents, "CronJob")[0]);
+    let cron = cron.spec;
+    assert_eq!(cron.concurrency_policy.as_deref(), Some("Forbid"));
+    let cron_pod = cron
+        .job_template
+        .spec
+        .and_then(|s| s.template.spec)
+        .expect("a pod spec");
+    check_runner_pod("the CronJob", &cron_pod);
+    assert_eq!(cron_pod, job_pod, "the CronJob's pod is the Job's");
+    assert_eq!(of_kind(&documents, "ServiceAccount").len(), 1);
+    for document in documents.iter().filter(|d| d["kind"] != "Namespace") {
+        assert_eq!(
+            document["metadata"]["namespace"], RUNNER_NAMESPACE,
+            "{document:#}"
+        );
+    }
+
+    // The node functions' rights are cluster-wide, so they are a separate choice.
+    let documents = render_dir("manifests/in-cluster/nodes");
+    let role: ClusterRole = typed("in-cluster/nodes", of_kind(&documents, "ClusterRole")[0]);
+    for rule in role.rules.unwrap_or_default() {
+        assert!(
+            !rule.verbs.iter().any(|v| v == "*"),
+            "no wildcard verbs: {rule:?}"
+        );
+        let resources = rule.resources.unwrap_or_default();
+        assert!(
+            resources
+                .iter()
+                .all(|r| ["nodes", "pods", "pods/eviction"].contains(&r.as_str())),
+            "only nodes and pods: {resources:?}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use crate::targets::ImageOptions;
 use crate::ui;
 
 /// The `docker build` arguments for one image of the repository's Dockerfile.
-fn build_command(repo: &Repo, images: &ImageOptions, target: &str, tag: &str) -> Vec<String> {
+pub fn build_command(repo: &Repo, images: &ImageOptions, target: &str, tag: &str) -> Vec<String> {
     // --force-rm: a failed build leaves no stopped container behind.
     let mut args = vec![
         "build".to_string(),

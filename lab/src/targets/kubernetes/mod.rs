@@ -10,7 +10,7 @@
 pub mod address;
 mod cluster;
 mod consumer_env;
-mod images;
+pub mod images;
 mod manifests;
 pub mod repo;
 mod rollout;
