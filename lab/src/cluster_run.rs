@@ -75,7 +75,7 @@ mod imp {
     const CONFIGMAP: &str = "chaos-experiment";
     const CONFIGMAP_KEY: &str = "experiment.json";
     /// The image the Job runs (the Dockerfile's target of the same name).
-    const IMAGE: &str = "cascade-lab/chaos-runner:dev";
+    const IMAGE: &str = images::RUNNER_IMAGE;
     const IMAGE_TARGET: &str = "chaos-runner";
     /// A ConfigMap holds at most 1 MiB; leave room for its metadata.
     const MAX_EXPERIMENT_BYTES: usize = 900 * 1024;

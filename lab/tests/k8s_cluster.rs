@@ -588,7 +588,8 @@ fn kubernetes_tier_kind_and_minikube_flows_call_their_tools_and_agree_with_the_s
              docker image inspect cascade-lab/provider-app:dev\n\
              docker image inspect cascade-lab/fault-proxy:dev\n\
              docker image inspect cascade-lab/consumer-app:dev\n\
-             docker rmi --no-prune cascade-lab/provider-app:dev cascade-lab/fault-proxy:dev cascade-lab/consumer-app:dev\n\
+             docker image inspect cascade-lab/chaos-runner:dev\n\
+             docker rmi --no-prune cascade-lab/provider-app:dev cascade-lab/fault-proxy:dev cascade-lab/consumer-app:dev cascade-lab/chaos-runner:dev\n\
              docker network inspect kind --format {{len .Containers}}\n"
         ),
         "{}",

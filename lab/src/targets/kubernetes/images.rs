@@ -215,7 +215,7 @@ pub fn delete_kind_cluster(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
-/// Removes the lab's images from Docker (their untagged build layers stay, as the cache
+/// Removes the lab's images (the services' and the in-cluster runner's) from Docker (their untagged build layers stay, as the cache
 /// of the next `lab up`).
 fn remove_lab_images() -> Result<()> {
     if Tool::Docker.locate().is_err() {
@@ -224,6 +224,7 @@ fn remove_lab_images() -> Result<()> {
     let tags: Vec<String> = Service::ALL
         .into_iter()
         .map(|service| format!("{}:{IMAGE_TAG}", repo::image(service).1))
+        .chain(std::iter::once(RUNNER_IMAGE.to_string()))
         .filter(|tag| {
             Tool::Docker
                 .output(["image", "inspect", tag.as_str()])
@@ -238,6 +239,10 @@ fn remove_lab_images() -> Result<()> {
     }
     Ok(())
 }
+
+/// The in-cluster runner's image (`lab cluster-run` builds it from the Dockerfile's
+/// `chaos-runner` target): one of the lab's images, removed with the others.
+pub const RUNNER_IMAGE: &str = "cascade-lab/chaos-runner:dev";
 
 /// The Docker network kind puts every cluster's nodes on.
 const KIND_NETWORK: &str = "kind";
