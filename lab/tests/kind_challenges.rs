@@ -85,17 +85,13 @@ fn kind_tier_a_challenge_fails_then_passes_on_a_real_kind_cluster() {
     );
 
     // A failing attempt: without the breaker every user waits the whole call timeout.
+    // (Whether a few users also time out depends on the node port's tail under load: the
+    // median is the goal this attempt must miss.)
     let failed = check(&lab);
     failed.expect_code(1, "the first check (breaker out of the way)");
     assert!(
-        failed.stdout.contains("✗ hang: median latency")
-            && failed.stdout.contains("Not yet: 1 of the goals missed."),
+        failed.stdout.contains("✗ hang: median latency") && failed.stdout.contains("Not yet: "),
         "{}",
-        failed.stdout
-    );
-    assert!(
-        failed.stdout.contains("✓ hang: 0 of "),
-        "no user failed: {}",
         failed.stdout
     );
     let slow = median_ms(&failed);
