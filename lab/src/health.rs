@@ -8,6 +8,19 @@ use serde::Deserialize;
 /// A blocking HTTP client for 127.0.0.1 with short timeouts. Proxies are ignored: the
 /// services are always local and an `http_proxy` in the environment must not reroute them.
 pub fn client() -> Result<reqwest::blocking::Client> {
+    builder().build().context("cannot create an HTTP client")
+}
+
+/// [`client`], but every request on a new connection: what a new user gets through a
+/// Service (a kept-alive connection stays with the pod it first reached).
+pub fn client_without_reuse() -> Result<reqwest::blocking::Client> {
+    builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .context("cannot create an HTTP client")
+}
+
+fn builder() -> reqwest::blocking::ClientBuilder {
     // reqwest is built without a TLS provider of its own (the workspace's one is ring);
     // building a client with none installed panics.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -15,8 +28,6 @@ pub fn client() -> Result<reqwest::blocking::Client> {
         .no_proxy()
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(2))
-        .build()
-        .context("cannot create an HTTP client")
 }
 
 /// What the consumer's `/health/ready` answers (see docs/contracts.md).

@@ -28,6 +28,9 @@ const ROLLOUT: Duration = Duration::from_secs(300);
 const HEALTHY: Duration = Duration::from_secs(90);
 /// A greeting slower than this is a fault still acting (or a consumer still starting).
 const QUICK: Duration = Duration::from_millis(500);
+/// How long the greetings must keep coming before a run: longer than kube-proxy's
+/// minimum sync period (1 s), so its rules no longer send users to a pod just replaced.
+const STEADY: Duration = Duration::from_secs(2);
 
 /// Runs `scenario` once on the running lab of target `kind` and returns its facts.
 pub fn attempt(
@@ -147,14 +150,15 @@ pub fn attempt(
 }
 
 /// Waits until the consumer answers with the provider's own greeting (not a fallback)
-/// several times in a row: the new consumer pod serves, the circuit is closed, and no
-/// fault is left from an earlier run.
+/// quickly, on a new connection each time (as a new user would connect), for
+/// [`STEADY`] without a miss: the new consumer pod serves, the circuit is closed, and
+/// no fault is left from an earlier run.
 fn wait_for_greeting(url: &str) -> Result<()> {
-    let client = crate::health::client()?;
+    let client = crate::health::client_without_reuse()?;
     let deadline = Instant::now() + HEALTHY;
-    let mut in_a_row = 0;
+    let mut streak: Option<Instant> = None;
     let mut last;
-    while in_a_row < 5 {
+    loop {
         crate::interrupt::check()?;
         let sent = Instant::now();
         match client.get(url).send() {
@@ -163,7 +167,10 @@ fn wait_for_greeting(url: &str) -> Result<()> {
                     && answer.headers().get("x-fallback-reason").is_none()
                     && sent.elapsed() < QUICK =>
             {
-                in_a_row += 1;
+                if streak.get_or_insert(sent).elapsed() >= STEADY {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(100));
                 continue;
             }
             Ok(answer) => {
@@ -181,7 +188,7 @@ fn wait_for_greeting(url: &str) -> Result<()> {
             }
             Err(err) => last = err.to_string(),
         }
-        in_a_row = 0;
+        streak = None;
         if Instant::now() >= deadline {
             bail!(
                 "the consumer at {url} does not answer with the provider's greeting within {}s (last: {last}); the check needs a healthy lab",
@@ -190,7 +197,6 @@ fn wait_for_greeting(url: &str) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    Ok(())
 }
 
 /// `kubectl port-forward` to a Deployment's port on a free loopback port, for as long as

@@ -43,6 +43,24 @@ pub fn pending_reason(deployment: &Deployment) -> Option<String> {
     None
 }
 
+/// Why the rollout is not over although the Deployment's status says so: old pods
+/// still shutting down. The status stops counting a pod once it is terminating, but it
+/// may serve a while longer (its in-flight requests drain, and kube-proxy routes new
+/// connections to it until its next sync), so whoever measures the new pods right after
+/// `lab fix` or a settings change would measure the old ones too.
+fn shutting_down(session: &Session, namespace: &str, deployment: &str) -> Option<String> {
+    match session.pods(namespace, &format!("name={deployment}")) {
+        Ok(pods) => {
+            let old = pods
+                .iter()
+                .filter(|pod| pod.metadata.deletion_timestamp.is_some())
+                .count();
+            (old > 0).then(|| format!("{old} old pod(s) still shutting down"))
+        }
+        Err(err) => Some(format!("cannot list its pods: {err}")),
+    }
+}
+
 /// One line per pod of `deployment`: phase, and the conditions and container states that
 /// explain why it is not ready.
 fn pod_report(session: &Session, namespace: &str, deployment: &str) -> String {
@@ -97,7 +115,9 @@ pub fn wait(session: &Session, namespace: &str, names: &[&str], timeout: Duratio
         last = Vec::new();
         for name in names {
             let reason = match session.deployment(namespace, name) {
-                Ok(Some(deployment)) => pending_reason(&deployment),
+                Ok(Some(deployment)) => {
+                    pending_reason(&deployment).or_else(|| shutting_down(session, namespace, name))
+                }
                 Ok(None) => Some("the Deployment does not exist".into()),
                 Err(err) => Some(format!("cannot read it: {err}")),
             };
