@@ -96,6 +96,8 @@ pub enum Command {
     /// Serve a live dashboard of the running lab on 127.0.0.1 (users' requests, latency,
     /// provider, circuit) until Ctrl-C
     Dashboard(crate::dashboard::command::DashboardArgs),
+    /// kind: a worker node fails: stop (power cut), start, pause (frozen), unpause
+    Node(crate::node_command::NodeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +180,11 @@ pub struct ImageArgs {
     /// kind, minikube: the network `docker build` runs its steps in (`--network`)
     #[arg(long, value_name = "NETWORK", env = "LAB_BUILD_NETWORK")]
     pub build_network: Option<String>,
+    /// kind: worker nodes beside the control plane, 0 to 4 (a new cluster is made so; an
+    /// existing one of another shape is an error) [default: none for a new cluster]
+    #[arg(long, value_name = "N", env = "LAB_KIND_WORKERS",
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(crate::targets::MAX_KIND_WORKERS)))]
+    pub workers: Option<u8>,
 }
 
 impl From<ImageArgs> for ImageOptions {
@@ -187,6 +194,7 @@ impl From<ImageArgs> for ImageOptions {
             minikube_image: args.minikube_image,
             build_args: args.build_args,
             build_network: args.build_network,
+            kind_workers: args.workers,
         }
     }
 }

@@ -23,6 +23,7 @@ mod fault_token;
 mod health;
 mod http_server;
 mod interrupt;
+mod node_command;
 mod process;
 mod service;
 mod state;
@@ -179,6 +180,17 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
         }
         Command::Consumer(args) => {
             return consumer_settings::run(target.as_mut(), kind, &states, &args);
+        }
+        Command::Node(args) => {
+            if kind != TargetKind::Kind {
+                anyhow::bail!(
+                    "`lab node` acts on kind's node containers; this lab's target is `{kind}`"
+                );
+            }
+            #[cfg(feature = "kubernetes")]
+            targets::kubernetes::node_faults::run(&args)?;
+            #[cfg(not(feature = "kubernetes"))]
+            anyhow::bail!("this lab was built without the Kubernetes targets ({args:?})");
         }
         Command::Dashboard(args) => {
             return dashboard::command::run(

@@ -10,7 +10,9 @@
 pub mod address;
 mod cluster;
 mod images;
+mod kind_nodes;
 mod manifests;
+pub mod node_faults;
 pub mod repo;
 mod rollout;
 pub mod tools;
