@@ -28,6 +28,16 @@ if [ -z "${CASCADE_CHAOS_BIN:-}" ]; then
 fi
 export CASCADE_CHAOS_K8S_PYTHON="${CASCADE_CHAOS_K8S_PYTHON:-$(dirname "$CASCADE_CHAOS_BIN")/python}"
 
+# Every kind node's kubelet, containerd and systemd take inotify instances from the
+# host's per-user limit (128 by default on Debian); with several clusters on the machine
+# a joining worker's kubelet then dies with "inotify_init: too many open files". kind's
+# known-issues page gives these values.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 512 ]; then
+  say "raising fs.inotify.max_user_instances to 512 (kind's known issue with several nodes)"
+  sysctl -qw fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288 \
+    || echo "kind tier: could not raise the inotify limits (not root?); workers may fail to join" >&2
+fi
+
 # A cluster left by an interrupted run would be reused by `lab up`; start clean.
 if kind get clusters 2>/dev/null | grep -qx cascade-lab; then
   say "deleting a cascade-lab cluster left from an earlier run"
