@@ -22,7 +22,7 @@ pub struct NodeFailure {
     pub replaced_after: Duration,
     /// Whether the users' error rate stayed within the experiment's 5 %.
     pub users_unaffected: bool,
-    /// `lab node start` until the node is Ready again.
+    /// The experiment's end (its rollback ran `lab node start`) until the node is Ready.
     pub rejoined_after: Duration,
 }
 
@@ -89,6 +89,11 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
             (&Value::from("completed"), &Value::from(false)),
             "{runner}: {journal:#}"
         );
+        // A failed action does not fail a run: the pod must really have been terminated.
+        assert_eq!(
+            journal["run"][0]["status"], "succeeded",
+            "{runner}: {journal:#}"
+        );
         wait_for_provider(lab, 3, None, minutes(2));
     }
 
@@ -107,8 +112,16 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
     );
     let drain = started.elapsed();
     assert_eq!(
-        (&journal["status"], &journal["deviated"]),
-        (&Value::from("completed"), &Value::from(false)),
+        (
+            &journal["status"],
+            &journal["deviated"],
+            &journal["run"][0]["status"]
+        ),
+        (
+            &Value::from("completed"),
+            &Value::from(false),
+            &Value::from("succeeded")
+        ),
         "drain: {journal:#}"
     );
     assert_eq!(
@@ -187,6 +200,7 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
         .unwrap_or_else(|_| panic!("no journal\n{}\n{}", out.stdout, out.stderr));
     let journal: Value = serde_json::from_str(&text).expect("journal is JSON");
     assert_eq!(journal["status"], "completed", "{journal:#}");
+    assert_eq!(journal["run"][0]["status"], "succeeded", "{journal:#}");
     assert_eq!(
         journal["rollbacks"][0]["status"], "succeeded",
         "{journal:#}"
@@ -199,7 +213,7 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
     while !node_ready(lab, &failed) {
         assert!(
             restarted.elapsed() < minutes(3),
-            "{failed} did not rejoin after `lab node start`"
+            "{failed} was not Ready 3 minutes after the rollback's `lab node start`"
         );
         std::thread::sleep(Duration::from_secs(1));
     }

@@ -908,7 +908,7 @@ fn the_ha_overlay_spreads_replicas_over_nodes_and_budgets_their_disruption() {
         ),
         "ha-after runs the fixed consumer"
     );
-    for (name, replicas, min_available) in [("my-provider-app", 3, 2), ("my-consumer-app", 2, 1)] {
+    for (name, replicas, min_available) in [("my-provider-app", 3, 1), ("my-consumer-app", 2, 1)] {
         let deployment = ha.deployment(name);
         let spec = &deployment.spec;
         assert_eq!(spec.replicas, Some(replicas), "{name}");
