@@ -200,7 +200,7 @@ COPY pause /pause
 ENTRYPOINT [\"/pause\"]" "$gobin/pause"
 # The pod network agent (k8s/podnet), on the Debian base for ip and iptables; the node's
 # /kind/manifests/default-cni.yaml runs it by this name.
-podnet_tag=cascade-lab/podnet:node-image
+podnet_tag=cascade-lab-local/podnet:node-image
 image "$podnet_tag" "FROM $base_image
 COPY podnet /usr/local/bin/cascade-podnet
 ENTRYPOINT [\"/usr/local/bin/cascade-podnet\"]" "$gobin/podnet"
