@@ -2,9 +2,9 @@
 # Builds, on a machine that can reach no container registry, everything the kind tier
 # needs, into the project's own Docker engine (scripts/docker-up.sh) and
 # ${CASCADE_CACHE}/kind:
-#   - kind itself, and crictl, coredns, pause (Go modules in k8s/kind, k8s/crictl,
-#     k8s/coredns, k8s/pause; kubelet, kubeadm, kube-proxy, etcd come from
-#     scripts/k8s-build.sh);
+#   - kind itself, and crictl, coredns, pause, cascade-podnet (Go modules in k8s/kind,
+#     k8s/crictl, k8s/coredns, k8s/pause, k8s/podnet; kubelet, kubeadm, kube-proxy, etcd
+#     come from scripts/k8s-build.sh);
 #   - a Debian bookworm base from debootstrap (the machine's apt mirror);
 #   - the images kubeadm v1.33 runs, under the names it expects (registry.k8s.io/...);
 #   - the kind node image (k8s/kind-node: systemd, containerd, the kubelet, the images);
@@ -19,6 +19,9 @@
 # Usage: scripts/kind-build.sh [--minikube] [--check]
 #   --minikube  also build minikube and its node image (the minikube tier)
 #   --check     only report: exit 0 when every output is built and current, 1 otherwise
+# Env: CASCADE_KIND_ENV=FILE writes the environment there instead of
+#      ${CASCADE_CACHE}/kind/env and removes no older image: a changed node image can be
+#      tried (LAB_KIND_IMAGE from FILE) while others' clusters keep the current one.
 # A user with ordinary Docker and internet needs none of this: stock kind pulls
 # kindest/node, and the Dockerfile's defaults pull the official base images.
 set -euo pipefail
@@ -31,7 +34,7 @@ for arg in "$@"; do
   case "$arg" in
     --check) check=1 ;;
     --minikube) minikube=1 ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kind-build: unknown argument '$arg' (expected --minikube or --check)" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +46,7 @@ cache="${CASCADE_CACHE:-$HOME/.cache/cascade-lab}"
 kcache="$cache/kind"
 k8s_bin="$cache/k8s/bin"
 mkdir -p "$kcache"
+env_file="${CASCADE_KIND_ENV:-$kcache/env}"
 
 started=$(date +%s)
 say() { echo "kind-build: [$(($(date +%s) - started))s] $*" >&2; }
@@ -68,9 +72,9 @@ quiet_build() {
 }
 
 if [ "$check" = 1 ]; then
-  [ -f "$kcache/env" ] || { echo "kind-build: not built (no $kcache/env)"; exit 1; }
+  [ -f "$env_file" ] || { echo "kind-build: not built (no $env_file)"; exit 1; }
   # shellcheck disable=SC1091
-  . "$kcache/env"
+  . "$env_file"
   . scripts/docker-env.sh
   docker_alive || { echo "kind-build: the project's Docker engine is not running"; exit 1; }
   for img in "$LAB_KIND_IMAGE" "${LAB_BUILD_ARGS_RUST_IMAGE:-}" "${LAB_BUILD_ARGS_RUNTIME_IMAGE:-}"; do
@@ -115,6 +119,7 @@ go_program crictl k8s/crictl sigs.k8s.io/cri-tools/cmd/crictl
 go_program coredns k8s/coredns github.com/coredns/coredns
 go_program etcd k8s/etcd go.etcd.io/etcd/server/v3
 go_program pause k8s/pause .
+go_program podnet k8s/podnet .
 if [ "$minikube" = 1 ]; then
   # Stamped as minikube's own Makefile does (a bare build calls itself v0.0.0-unset).
   minikube_version=$(awk '$1 == "k8s.io/minikube" { print $2 }' k8s/minikube/go.mod)
@@ -193,11 +198,17 @@ ENTRYPOINT [\"/coredns\"]" "$gobin/coredns"
 image "$pause_tag" "FROM scratch
 COPY pause /pause
 ENTRYPOINT [\"/pause\"]" "$gobin/pause"
+# The pod network agent (k8s/podnet), on the Debian base for ip and iptables; the node's
+# /kind/manifests/default-cni.yaml runs it by this name.
+podnet_tag=cascade-lab-local/podnet:node-image
+image "$podnet_tag" "FROM $base_image
+COPY podnet /usr/local/bin/cascade-podnet
+ENTRYPOINT [\"/usr/local/bin/cascade-podnet\"]" "$gobin/podnet"
 [ "$pause_tag" = registry.k8s.io/pause:3.10 ] \
   || die "kubeadm wants $pause_tag; k8s/kind-node/rootfs/etc/containerd/config.toml names pause:3.10"
 
 # --- the node image --------------------------------------------------------------------
-kube_tags=$images_wanted
+kube_tags="$images_wanted $podnet_tag"
 node_inputs=()
 while IFS= read -r f; do node_inputs+=("$f"); done < <(find k8s/kind-node -type f | sort)
 node_key=$( {
@@ -228,7 +239,7 @@ if ! have_image "$node_image"; then
   docker exec cascade-kind-node-build sh -euc '
     ln -sfn /usr/lib/cni /opt/cni/bin 2>/dev/null || { mkdir -p /opt/cni; ln -sfn /usr/lib/cni /opt/cni/bin; }
     systemctl enable containerd.service kubelet.service >/dev/null 2>&1
-    mkdir -p /var/lib/kubelet /etc/kubernetes/manifests
+    mkdir -p /var/lib/kubelet /etc/kubernetes/manifests /etc/cni/net.d
     containerd >/tmp/containerd.log 2>&1 &
     containerd_pid=$!
     for _ in $(seq 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
@@ -317,9 +328,11 @@ if ! have_image "$runtime_image"; then
     | quiet_build "$runtime_image" - || die "docker build of $runtime_image failed"
 fi
 
-for current in "$node_image" "$rust_image" "$runtime_image" "$base_image" $minikube_image; do
-  prune_old "$current"
-done
+if [ -z "${CASCADE_KIND_ENV:-}" ]; then
+  for current in "$node_image" "$rust_image" "$runtime_image" "$base_image" $minikube_image; do
+    prune_old "$current"
+  done
+fi
 
 {
   echo "# The kind tier's environment (scripts/kind-build.sh); source it."
@@ -335,6 +348,7 @@ done
     echo "export MINIKUBE_HOME=$cache/minikube"
     echo "export LAB_MINIKUBE_IMAGE=$minikube_image"
   fi
-} >"$kcache/env"
+} >"$env_file.tmp"
+mv "$env_file.tmp" "$env_file"
 say "done: node image $node_image"
-cat "$kcache/env"
+cat "$env_file"

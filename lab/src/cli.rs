@@ -100,6 +100,8 @@ pub enum Command {
     /// least-privilege ServiceAccount; stream its log, copy the journal out, exit with
     /// the runner's code
     ClusterRun(crate::cluster_run::ClusterRunArgs),
+    /// kind: a worker node fails: stop (power cut), start, pause (frozen), unpause
+    Node(crate::node_command::NodeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +184,11 @@ pub struct ImageArgs {
     /// kind, minikube: the network `docker build` runs its steps in (`--network`)
     #[arg(long, value_name = "NETWORK", env = "LAB_BUILD_NETWORK")]
     pub build_network: Option<String>,
+    /// kind: worker nodes beside the control plane, 0 to 4 (a new cluster is made so; an
+    /// existing one of another shape is an error) [default: none for a new cluster]
+    #[arg(long, value_name = "N", env = "LAB_KIND_WORKERS",
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(crate::targets::MAX_KIND_WORKERS)))]
+    pub workers: Option<u8>,
 }
 
 impl From<ImageArgs> for ImageOptions {
@@ -191,6 +198,7 @@ impl From<ImageArgs> for ImageOptions {
             minikube_image: args.minikube_image,
             build_args: args.build_args,
             build_network: args.build_network,
+            kind_workers: args.workers,
         }
     }
 }

@@ -24,6 +24,7 @@ mod fault_token;
 mod health;
 mod http_server;
 mod interrupt;
+mod node_command;
 mod process;
 mod service;
 mod state;
@@ -183,6 +184,17 @@ fn run(cli: Cli, started: interrupt::Started) -> Result<ExitCode> {
         }
         Command::ClusterRun(args) => {
             return cluster_run::run(&states, cli.namespace.clone(), &args);
+        }
+        Command::Node(args) => {
+            if kind != TargetKind::Kind {
+                anyhow::bail!(
+                    "`lab node` acts on kind's node containers; this lab's target is `{kind}`"
+                );
+            }
+            #[cfg(feature = "kubernetes")]
+            targets::kubernetes::node_faults::run(&args)?;
+            #[cfg(not(feature = "kubernetes"))]
+            anyhow::bail!("this lab was built without the Kubernetes targets ({args:?})");
         }
         Command::Dashboard(args) => {
             return dashboard::command::run(

@@ -1,13 +1,20 @@
 //! The tutorial on a real kind cluster (kind tier: `#[ignore]`d, so cargo's summary lists
 //! it as ignored; `scripts/kind-test.sh` runs it with `--ignored` and `CASCADE_KIND=1`
 //! after it has built and sourced the offline kind environment):
-//! `lab up --target kind` creates the cluster, builds and loads both images and rolls out
-//! real pods; the consumer answers through the node port; the experiment kills the
+//! `lab up --target kind --workers 2` creates a cluster of a control plane and two
+//! workers, builds and loads both images and rolls out real pods on the workers; the
+//! consumer answers through the node port (on the control plane's container, whichever
+//! node the pods are on); the provider's NetworkPolicy refuses a pod without the
+//! consumer's label on every node, lets the consumer through, and leaves the kubelet's
+//! probes and `kubectl port-forward` working; the experiment kills the
 //! provider and the naive consumer answers 500; `lab fix` and the same experiment passes
 //! on fallback answers; `lab dashboard` shows the users' answers and a kill as the
 //! provider down and the circuit open; the Python `chaos` with chaostoolkit-kubernetes
 //! agrees on both runs; with `lab up --fault-proxy` the latency experiment deviates before
 //! the fix and passes after it, through the proxy's own Deployment;
+//! the `ha-after` overlay spreads three provider pods over the workers, and one of them
+//! terminated, a worker drained (the rollback uncordons it) and a worker's container
+//! killed (`lab node stop`) are each survived, with the recovery times measured;
 //! `lab down --delete-cluster` leaves no container, network or image of the lab.
 //!
 //! One test, in order: creating a cluster is the slow part, and every step depends on
@@ -19,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{ClusterLab, has_fallback_header};
 use common::dashboard::{Live, follow, latest};
+use common::ha;
+use common::network_policy;
 use common::{Running, get};
 use serde_json::Value;
 
@@ -29,6 +38,15 @@ const CLUSTER: &str = "cascade-lab";
 /// `lab kill` shows as the provider down and the consumer's circuit open; the provider is
 /// brought back after.
 fn dashboard_shows_the_kill(lab: &ClusterLab) {
+    let node = lab.kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        "name=my-provider-app",
+        "-o",
+        "jsonpath={.items[0].spec.nodeName}",
+    ]);
+    let node = node.stdout.trim().to_string();
     let mut live = Live::start(lab.command(
         env!("CARGO_BIN_EXE_lab"),
         &[
@@ -48,7 +66,7 @@ fn dashboard_shows_the_kill(lab: &ClusterLab) {
     // The picture's provider box names its pod and the node it runs on.
     let (_, page, _) = get(&url).expect("the dashboard's page");
     assert!(
-        page.contains(&format!(" @ {CLUSTER}-control-plane</title>")),
+        page.contains(&format!(" @ {node}</title>")),
         "the provider's pod and node on the page:\n{page}"
     );
     lab.lab(&["kill", "my-provider-app"], Duration::from_secs(120))
@@ -154,13 +172,18 @@ fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
 
     // Up: cluster, images built and loaded, overlay applied, rollout awaited; `lab up`
     // waits for the node port, so its first answer is already the greeting.
-    lab.up("kind", minutes(20));
+    lab.up_with("kind", &["--workers", "2"], minutes(20));
+    // The same cluster asked for with another shape is refused, not silently reused.
+    lab.lab(&["up", "--workers", "1"], minutes(2))
+        .expect_code(1, "lab up --workers 1 on a cluster with two")
+        .expect_stderr("has 2 worker node(s), --workers asks for 1");
     assert_eq!(
         lab.written_url(),
         "http://localhost:30080/invokeConsumedService",
         "lab up writes the node port address into the experiment"
     );
-    // Real pods: scheduled on the kind node, run by containerd, ready.
+    // Real pods: scheduled on the workers (the control plane keeps its taint when a
+    // cluster has workers), run by containerd, ready.
     let pods = lab.kubectl(&[
         "get",
         "pods",
@@ -177,10 +200,23 @@ fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
     );
     for line in &lines {
         let fields: Vec<&str> = line.split(' ').collect();
-        assert_eq!(fields[0], format!("{CLUSTER}-control-plane"), "{line}");
+        assert!(
+            fields[0].starts_with(&format!("{CLUSTER}-worker")),
+            "{line}"
+        );
         assert!(fields[1].starts_with("containerd://"), "{line}");
         assert_eq!(fields[2], "true", "{line}");
     }
+
+    let nodes = network_policy::provider_is_reachable_only_by_the_consumer(&lab);
+    assert_eq!(
+        nodes,
+        [
+            format!("{CLUSTER}-control-plane"),
+            format!("{CLUSTER}-worker"),
+            format!("{CLUSTER}-worker2")
+        ]
+    );
 
     // Before the fix the users get 500s; after it, fallbacks.
     lab.cascade_then_fix();
@@ -195,6 +231,18 @@ fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
     lab.experiment_ends(&chaos.to_string_lossy(), "python-after.json", false);
 
     latency_through_the_fault_proxy(&lab);
+
+    // The fixed consumer and a provider of three replicas under fire (manifests/overlays/
+    // ha-after); the times are printed for README's table.
+    let measured = ha::replicas_and_nodes_under_fire(&lab, CLUSTER);
+    eprintln!(
+        "kind tier measured: drain experiment {:?}; node stopped: NotReady after {:?}, provider replaced after {:?}, users within 5 % errors: {}; Ready again {:?} after the run (its rollback ran `lab node start`)",
+        measured.drain,
+        measured.node_failure.not_ready_after,
+        measured.node_failure.replaced_after,
+        measured.node_failure.users_unaffected,
+        measured.node_failure.rejoined_after
+    );
 
     // Down: nothing of the lab is left in Docker.
     lab.lab(&["down", "--delete-cluster"], minutes(2))
@@ -212,11 +260,16 @@ fn kind_tier_the_cascade_and_its_fix_on_a_real_kind_cluster() {
         "",
         "node containers left"
     );
-    assert_eq!(
-        lab.docker(&["network", "ls", "-q", "--filter", "name=^kind$"]),
-        "",
-        "kind's network left"
-    );
+    // kind's network goes with the last cluster on it; another cluster on this machine
+    // keeps it (lab down removes it only when no container uses it).
+    let others = lab.docker(&["ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster"]);
+    if others.is_empty() {
+        assert_eq!(
+            lab.docker(&["network", "ls", "-q", "--filter", "name=^kind$"]),
+            "",
+            "kind's network left"
+        );
+    }
     lab.assert_lab_images_gone();
     assert!(get(URL).is_err(), "nothing answers on the node port");
 }

@@ -54,7 +54,14 @@ pub struct ImageOptions {
     pub build_args: Vec<(String, String)>,
     /// The network `docker build` runs its steps in (`--network`).
     pub build_network: Option<String>,
+    /// kind: worker nodes beside the control plane, at most [`MAX_KIND_WORKERS`]
+    /// (`None`: a new cluster has none, an existing one is taken as it is).
+    pub kind_workers: Option<u8>,
 }
+
+/// `--workers` at most: each kind node is a container with its own kubelet and
+/// containerd (~300 MiB, some CPU), on machines of two cores.
+pub const MAX_KIND_WORKERS: u8 = 4;
 
 /// What `lab down` asks for.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,6 +14,9 @@ use super::{Outcome, Running, get};
 
 pub struct ClusterLab {
     work: tempfile::TempDir,
+    /// The cluster is someone else's (the script that made it deletes it): dropping the
+    /// lab leaves it.
+    borrowed: bool,
     /// The consumer's URL through the node port, known once the lab is up.
     url: OnceCell<String>,
 }
@@ -36,7 +39,17 @@ impl ClusterLab {
         if let Some(url) = url {
             let _ = known.set(url.to_string());
         }
-        ClusterLab { work, url: known }
+        ClusterLab {
+            work,
+            borrowed: false,
+            url: known,
+        }
+    }
+
+    /// A lab on a cluster this test did not make, which dropping it must not delete.
+    pub fn borrowing_cluster(mut self) -> ClusterLab {
+        self.borrowed = true;
+        self
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -100,18 +113,22 @@ impl ClusterLab {
     /// `lab up --target TARGET` with the experiment copy, and the first answer through
     /// the node port (`lab up` waits for it).
     pub fn up(&self, target: &str, limit: Duration) {
+        self.up_with(target, &[], limit);
+    }
+
+    /// [`ClusterLab::up`] with more arguments (`--workers 2`).
+    pub fn up_with(&self, target: &str, extra: &[&str], limit: Duration) {
         let experiment = self.path("experiment.json");
-        self.lab(
-            &[
-                "up",
-                "--target",
-                target,
-                "--experiment",
-                experiment.to_str().expect("utf-8 path"),
-            ],
-            limit,
-        )
-        .expect_code(0, &format!("lab up --target {target}"));
+        let mut args = vec![
+            "up",
+            "--target",
+            target,
+            "--experiment",
+            experiment.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        self.lab(&args, limit)
+            .expect_code(0, &format!("lab up --target {target} {}", extra.join(" ")));
         let (status, body, _) = get(self.url()).expect("the consumer answers on the node port");
         assert_eq!(status, 200, "{body}");
         assert!(
@@ -224,17 +241,24 @@ impl ClusterLab {
 
     /// No image of the lab is left.
     pub fn assert_lab_images_gone(&self) {
-        assert_eq!(
-            self.docker(&["images", "-q", "cascade-lab/*"]),
-            "",
-            "the lab's images left"
-        );
+        // The images `lab up` builds; other cascade-lab/* images (another part's runner
+        // image, built by its own tests) are not the lab's to remove.
+        for image in ["provider-app", "consumer-app", "fault-proxy"] {
+            assert_eq!(
+                self.docker(&["images", "-q", &format!("cascade-lab/{image}")]),
+                "",
+                "the lab's image cascade-lab/{image} left"
+            );
+        }
     }
 }
 
 impl Drop for ClusterLab {
     /// A failing test still deletes its cluster, so the next run starts clean.
     fn drop(&mut self) {
+        if self.borrowed {
+            return;
+        }
         let _ = self.lab(&["down", "--delete-cluster"], Duration::from_secs(180));
     }
 }

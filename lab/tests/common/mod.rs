@@ -9,7 +9,9 @@
 
 pub mod cluster;
 pub mod dashboard;
+pub mod ha;
 pub mod hostile;
+pub mod network_policy;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;

@@ -1067,3 +1067,81 @@ fn the_in_cluster_runner_has_only_the_rights_the_tutorial_needs() {
         );
     }
 }
+
+/// `ha-after` (issue 22): the fixed consumer with replicas spread over the nodes, a
+/// disruption budget a drain must respect, terminating pods leaving the Service before
+/// they stop, and pods of a failed node replaced after 20 s.
+#[test]
+fn the_ha_overlay_spreads_replicas_over_nodes_and_budgets_their_disruption() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let ha = render("ha-after");
+    let after = render("after");
+    assert_eq!(
+        env_value(
+            container(ha.deployment("my-consumer-app"), "consumer-app"),
+            "CONSUMER_RESILIENCE"
+        ),
+        env_value(
+            container(after.deployment("my-consumer-app"), "consumer-app"),
+            "CONSUMER_RESILIENCE"
+        ),
+        "ha-after runs the fixed consumer"
+    );
+    for (name, replicas, min_available) in [("my-provider-app", 3, 1), ("my-consumer-app", 2, 1)] {
+        let deployment = ha.deployment(name);
+        let spec = &deployment.spec;
+        assert_eq!(spec.replicas, Some(replicas), "{name}");
+        let pod = spec.template.spec.as_ref().expect("a pod spec");
+        let spread = pod
+            .topology_spread_constraints
+            .as_deref()
+            .unwrap_or_default();
+        assert!(
+            spread
+                .iter()
+                .any(|c| c.topology_key == "kubernetes.io/hostname"
+                    && c.max_skew == 1
+                    && c.when_unsatisfiable == "DoNotSchedule"
+                    && c.node_taints_policy.as_deref() == Some("Honor")
+                    && c.label_selector == Some(selector(name))),
+            "{name}: spread over nodes: {spread:?}"
+        );
+        let tolerations = pod.tolerations.as_deref().unwrap_or_default();
+        for key in [
+            "node.kubernetes.io/unreachable",
+            "node.kubernetes.io/not-ready",
+        ] {
+            assert!(
+                tolerations
+                    .iter()
+                    .any(|t| t.key.as_deref() == Some(key) && t.toleration_seconds == Some(20)),
+                "{name}: {key} tolerated 20 s: {tolerations:?}"
+            );
+        }
+        let main = &pod.containers[0];
+        assert!(
+            main.lifecycle
+                .as_ref()
+                .and_then(|l| l.pre_stop.as_ref())
+                .and_then(|h| h.sleep.as_ref())
+                .is_some_and(|s| s.seconds >= 1),
+            "{name}: a preStop pause keeps a terminating pod serving while it leaves the Service"
+        );
+        assert!(main.readiness_probe.is_some(), "{name}: a readiness probe");
+        let budget: PodDisruptionBudget = ha
+            .documents
+            .iter()
+            .filter(|d| d["kind"] == "PodDisruptionBudget" && d["metadata"]["name"] == name)
+            .map(|d| typed(&ha.overlay, d))
+            .next()
+            .unwrap_or_else(|| panic!("ha-after has no PodDisruptionBudget {name}"));
+        let budget = budget.spec.expect("a budget has a spec");
+        assert_eq!(
+            (budget.min_available, budget.selector),
+            (Some(IntOrString::Int(min_available)), Some(selector(name))),
+            "{name}'s PodDisruptionBudget"
+        );
+    }
+    // The provider's NetworkPolicy still holds.
+    assert!(ha.policy("my-provider-app-ingress").is_some());
+}

@@ -3,8 +3,12 @@
 //! it is not running, build, `minikube image load`). The `cluster` target pulls from
 //! `--image-registry` instead (see `repo`).
 
+use std::io::Write;
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
 
+use super::kind_nodes;
 use super::repo::{self, IMAGE_TAG, Repo};
 use super::tools::Tool;
 use crate::service::Service;
@@ -49,13 +53,13 @@ fn build_images(repo: &Repo, images: &ImageOptions, services: &[Service]) -> Res
     Ok(tags)
 }
 
-/// The `kind create cluster` arguments for the repository's cluster.
-fn create_command(repo: &Repo, images: &ImageOptions) -> Vec<String> {
+/// The `kind create cluster` arguments for the cluster of `config`.
+fn create_command(config: &Path, images: &ImageOptions) -> Vec<String> {
     let mut args = vec![
         "create".to_string(),
         "cluster".into(),
         "--config".into(),
-        repo.kind_config().to_string_lossy().into_owned(),
+        config.to_string_lossy().into_owned(),
     ];
     if let Some(image) = &images.kind_image {
         args.push("--image".into());
@@ -72,16 +76,43 @@ pub fn prepare_kind(repo: &Repo, images: &ImageOptions, services: &[Service]) ->
     let name = repo.kind_cluster_name()?;
     let clusters = Tool::Kind.output(["get", "clusters"])?;
     if clusters.lines().any(|line| line.trim() == name) {
-        ui::info(format!("kind cluster `{name}` exists"));
+        let nodes = Tool::Kind.output(["get", "nodes", "--name", &name])?;
+        let have = kind_nodes::worker_count(&name, &nodes);
+        match images.kind_workers {
+            Some(want) if usize::from(want) != have => bail!(
+                "kind cluster `{name}` has {have} worker node(s), --workers asks for {want}: \
+                 delete it first (lab down --target kind --delete-cluster) or leave --workers out"
+            ),
+            _ => ui::info(format!(
+                "kind cluster `{name}` exists ({have} worker node(s))"
+            )),
+        }
     } else {
         let node = images
             .kind_image
             .as_deref()
             .unwrap_or("kind's default node image");
+        let workers = images.kind_workers.unwrap_or(0);
         ui::info(format!(
-            "creating kind cluster `{name}` (kind/cluster.yaml, {node})"
+            "creating kind cluster `{name}` (kind/cluster.yaml, {workers} worker node(s), {node})"
         ));
-        Tool::Kind.output(create_command(repo, images))?;
+        let path = repo.kind_config();
+        if workers == 0 {
+            Tool::Kind.output(create_command(&path, images))?;
+        } else {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let generated = kind_nodes::with_workers(&text, &path, workers)?;
+            // kind reads the file once, at the start; the temporary file goes with it.
+            let mut file = tempfile::Builder::new()
+                .prefix("cascade-lab-kind-")
+                .suffix(".yaml")
+                .tempfile()
+                .context("cannot write the kind configuration with workers")?;
+            file.write_all(generated.as_bytes())
+                .context("cannot write the kind configuration with workers")?;
+            Tool::Kind.output(create_command(file.path(), images))?;
+        }
     }
     for tag in build_images(repo, images, services)? {
         ui::info(format!("loading {tag} into kind cluster `{name}`"));
@@ -262,6 +293,7 @@ mod tests {
             minikube_image: None,
             build_args: vec![("RUST_IMAGE".into(), "local/rust:1".into())],
             build_network: Some("host".into()),
+            kind_workers: None,
         };
         let args = build_command(&repo(), &images, "consumer-app", "c:dev");
         assert_eq!(
@@ -285,9 +317,10 @@ mod tests {
     #[test]
     fn kind_create_names_the_node_image_only_when_given() {
         let mut images = ImageOptions::default();
-        assert!(!create_command(&repo(), &images).contains(&"--image".to_string()));
+        let config = repo().kind_config();
+        assert!(!create_command(&config, &images).contains(&"--image".to_string()));
         images.kind_image = Some("local/node:v1".into());
-        let args = create_command(&repo(), &images);
+        let args = create_command(&config, &images);
         assert_eq!(args[args.len() - 2..], ["--image", "local/node:v1"]);
     }
 
