@@ -275,25 +275,53 @@ func (a *agent) writeCNI(podCIDR string) error {
 func (a *agent) syncPolicies(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*networkingv1.NetworkPolicy) error {
 	rules := renderRules(a.node, pods, namespaces, policies)
 	changed := rules != a.lastRules
-	if !changed && !a.reload {
-		return nil
-	}
-	a.reload = false
-	restore := "*filter\n:" + chain + " - [0:0]\n" + rules + "COMMIT\n"
-	cmd := exec.Command(a.iptables+"-restore", "--noflush", "-w", "5")
-	cmd.Stdin = strings.NewReader(restore)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s-restore: %v: %s", a.iptables, err, out)
-	}
-	if _, err := run(a.iptables, "-w", "5", "-C", "FORWARD", "-j", chain); err != nil {
-		if _, err := run(a.iptables, "-w", "5", "-I", "FORWARD", "1", "-j", chain); err != nil {
-			return err
+	if changed || a.reload {
+		a.reload = false
+		restore := "*filter\n:" + chain + " - [0:0]\n" + rules + "COMMIT\n"
+		cmd := exec.Command(a.iptables+"-restore", "--noflush", "-w", "5")
+		cmd.Stdin = strings.NewReader(restore)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s-restore: %v: %s", a.iptables, err, out)
 		}
 	}
-	a.lastRules = rules
+	if err := a.firstInForward(); err != nil {
+		return err
+	}
 	if changed {
+		a.lastRules = rules
 		log.Printf("network policy rules loaded (%d rules)", strings.Count(rules, "\n"))
 	}
+	return nil
+}
+
+// firstInForward keeps the jump to our chain the first rule of FORWARD. kube-proxy puts
+// its own jumps first when it starts (after us, on a new node), and its KUBE-FORWARD
+// accepts every packet it marked for masquerading: a node port's traffic to a pod would
+// never reach the policies. Our chain lets established connections through first, so
+// it may go before everything.
+func (a *agent) firstInForward() error {
+	out, err := run(a.iptables, "-w", "5", "-S", "FORWARD")
+	if err != nil {
+		return err
+	}
+	jump := "-A FORWARD -j " + chain
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "-A FORWARD") {
+			if line == jump {
+				return nil
+			}
+			break
+		}
+	}
+	for {
+		if _, err := run(a.iptables, "-w", "5", "-D", "FORWARD", "-j", chain); err != nil {
+			break
+		}
+	}
+	if _, err := run(a.iptables, "-w", "5", "-I", "FORWARD", "1", "-j", chain); err != nil {
+		return err
+	}
+	log.Printf("the jump to %s is the first rule of FORWARD again", chain)
 	return nil
 }
 
