@@ -2,12 +2,68 @@
 //! `lab/tests/kind.rs` makes on a cluster with workers (common::network_policy), here on
 //! the cluster `scripts/kind-test.sh` brought up with `lab up --target kind` for
 //! chaosk8s's tests (its kubeconfig in `CASCADE_KUBECONFIG`), so no cluster of its own
-//! is made: the pod on the only node is refused, the consumer let through.
+//! is made: the pod on the only node is refused, the consumer let through. Then
+//! chaostoolkit-kubernetes's `deny_all_ingress`, run natively by chaos-runner, really cuts
+//! the consumer's pods off from their users (through the node port), and its rollback
+//! `remove_deny_all_ingress` lets them through again. (Not the provider's: policies add
+//! up, and the lab's own policy lets the consumer in whatever a deny-all adds.)
 
 mod common;
 
+use std::time::Duration;
+
 use common::cluster::ClusterLab;
 use common::network_policy;
+use serde_json::{Value, json};
+
+/// An experiment: the consumer asked; `deny_all_ingress` on the consumer's pods; the
+/// consumer asked again; the rollback removes the policy. (No steady-state hypothesis:
+/// its check after the method would fail on the refused connection, and the run with
+/// it; the probes' outputs in the journal are what the test reads.)
+fn deny_all_ingress_experiment(url: &str) -> Value {
+    let probe = |name: &str| {
+        json!({
+            "type": "probe",
+            "name": name,
+            "provider": {"type": "http", "url": url, "timeout": 5}
+        })
+    };
+    let action = |name: &str, func: &str, arguments: Value| {
+        json!({
+            "type": "action",
+            "name": name,
+            "provider": {
+                "type": "python",
+                "module": "chaosk8s.networking.actions",
+                "func": func,
+                "arguments": arguments
+            }
+        })
+    };
+    let mut deny = action(
+        "deny-all-ingress-to-the-consumer",
+        "deny_all_ingress",
+        json!({"label_selectors": {"name": "my-consumer-app"}, "ns": "default"}),
+    );
+    // As with most network plugins, a policy applies to new connections: a kept-alive
+    // one, open before it, lives until the consumer closes it idle (actix: after 5 s).
+    deny["pauses"] = json!({"after": 8});
+    json!({
+        "version": "1.0.0",
+        "title": "deny_all_ingress cuts the consumer off from its users",
+        "description": "The consumer's pods get no traffic in; the users feel it.",
+        "method": [
+            probe("consumer-before"),
+            deny,
+            probe("consumer-while-denied")
+        ],
+        "rollbacks": [action(
+            "remove-deny-all-ingress",
+            "remove_deny_all_ingress",
+            json!({"ns": "default"})
+        )]
+    })
+}
 
 #[test]
 #[ignore = "kind tier: needs the one-node kind cluster scripts/kind-test.sh brings up"]
@@ -22,4 +78,49 @@ fn kind_tier_the_network_policy_holds_on_one_node() {
     std::fs::copy(&kubeconfig, lab.path("kubeconfig")).expect("copy the kubeconfig");
     let nodes = network_policy::provider_is_reachable_only_by_the_consumer(&lab);
     assert_eq!(nodes, ["cascade-lab-control-plane"]);
+    // deny_all_ingress, observable: the users' connections to the consumer are refused
+    // while it holds; the rollback lets them through again.
+    let url = lab.url().to_string();
+    let experiment = lab.path("deny-all-ingress.json");
+    std::fs::write(
+        &experiment,
+        serde_json::to_vec_pretty(&deny_all_ingress_experiment(&url)).expect("JSON"),
+    )
+    .expect("write the experiment");
+    let journal_path = lab.path("deny-all-ingress-journal.json");
+    let out = lab.run(
+        "chaos-runner",
+        &[
+            "run",
+            "--journal-path",
+            journal_path.to_str().expect("utf-8 path"),
+            experiment.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(120),
+    );
+    let journal: Value = serde_json::from_str(
+        &std::fs::read_to_string(&journal_path)
+            .unwrap_or_else(|_| panic!("no journal\n{}\n{}", out.stdout, out.stderr)),
+    )
+    .expect("journal is JSON");
+    assert_eq!(journal["status"], "completed", "{journal:#}");
+    let run = journal["run"].as_array().expect("run");
+    assert_eq!(run[0]["output"]["status"], 200, "{journal:#}");
+    assert_eq!(run[1]["status"], "succeeded", "{journal:#}");
+    assert_eq!(
+        (&run[2]["status"], &run[2]["output"]),
+        (&Value::from("failed"), &Value::Null),
+        "the consumer asked while it is cut off: no answer: {journal:#}"
+    );
+    let refused = run[2]["exception"].to_string();
+    assert!(
+        refused.contains("onnection"),
+        "a connection error: {refused}"
+    );
+    assert_eq!(journal["rollbacks"][0]["status"], "succeeded", "{journal:#}");
+    lab.kubectl(&["get", "networkpolicy", "chaostoolkit-deny-all-ingress"])
+        .expect_code(1, "the rollback removed the policy");
+    lab.wait_for_answer(Duration::from_secs(60), "the greeting again", |s, b, _| {
+        s == 200 && b.contains("Greetings from provider")
+    });
 }
