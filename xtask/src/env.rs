@@ -16,7 +16,11 @@ impl Env {
     /// Moves to the checkout's root and sets the build's defaults: the cache folder, and
     /// the cargo target folder inside it (builds live outside the clone).
     pub fn new() -> anyhow::Result<Env> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // The directory cargo runs us from, not the one we were compiled in: two checkouts
+        // sharing one target dir share this binary too.
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+        let root = manifest
             .parent()
             .context("xtask sits in the workspace's root")?;
         std::env::set_current_dir(root)
