@@ -1,9 +1,10 @@
 //! Replicas and nodes under fire (kind tier, a cluster with two workers): the `ha-after`
 //! overlay spread over the workers, users' traffic from `lab traffic --serve`, and the
 //! experiments experiments/ha-*.json: one provider pod terminated (chaos-runner and the
-//! Python `chaos`), a worker drained (chaos-runner; chaostoolkit-kubernetes's
-//! drain_nodes through its Python bridge), a worker's container killed (`lab node
-//! stop`), with the time until the provider has all its replicas back measured.
+//! Python `chaos`), a worker drained (chaostoolkit-kubernetes's drain_nodes: natively in
+//! chaos-runner, and in the Python `chaos`), a worker's container killed (`lab node
+//! stop`, chaos-runner), with the time until the provider has all its replicas back
+//! measured.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -31,10 +32,8 @@ pub struct Measured {
     pub node_failure: NodeFailure,
 }
 
-pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measured {
-    let minutes = |m: u64| Duration::from_secs(60 * m);
-    lab.kubectl(&["apply", "-k", "manifests/overlays/ha-after"])
-        .expect_code(0, "kubectl apply -k manifests/overlays/ha-after");
+/// Waits for both Deployments' rollouts (`kubectl rollout status`).
+fn rolled_out(lab: &ClusterLab) {
     for deployment in ["my-provider-app", "my-consumer-app"] {
         lab.run(
             "kubectl",
@@ -44,10 +43,17 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
                 &format!("deployment/{deployment}"),
                 "--timeout=300s",
             ],
-            minutes(6),
+            Duration::from_secs(360),
         )
         .expect_code(0, &format!("rollout of {deployment}"));
     }
+}
+
+pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measured {
+    let minutes = |m: u64| Duration::from_secs(60 * m);
+    lab.kubectl(&["apply", "-k", "manifests/overlays/ha-after"])
+        .expect_code(0, "kubectl apply -k manifests/overlays/ha-after");
+    rolled_out(lab);
     let workers: BTreeSet<String> =
         [format!("{cluster}-worker"), format!("{cluster}-worker2")].into();
     assert_eq!(
@@ -80,7 +86,6 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
     }
 
     // One provider pod terminated: both runners, the users unaffected.
-    let python = test_kit::tier::chaos_k8s_python();
     let chaos = test_kit::tier::chaos_bin();
     for runner in ["chaos-runner", chaos.to_str().expect("utf-8 path")] {
         let journal = run_experiment(lab, runner, "ha-provider-pod-terminated.json", &users, &[]);
@@ -97,73 +102,63 @@ pub fn replicas_and_nodes_under_fire(lab: &ClusterLab, cluster: &str) -> Measure
         wait_for_provider(lab, 3, None, minutes(2));
     }
 
-    // A worker drained and uncordoned by the rollback.
+    // A worker drained and uncordoned by the rollback, under both runners (chaos-runner
+    // natively, the Python chaos with chaostoolkit-kubernetes). Each drain leaves every
+    // pod on the other worker: they are spread again after it, so the next fault finds a
+    // share on each node, as in a cluster that has run a while.
     let drained = format!("{cluster}-worker");
-    let started = Instant::now();
-    let journal = run_experiment(
-        lab,
-        "chaos-runner",
-        "ha-worker-drained.json",
-        &users,
-        &[
-            ("LAB_NODE", drained.as_str()),
-            ("CHAOS_RUNNER_PYTHON", python.to_str().expect("utf-8 path")),
-        ],
-    );
-    let drain = started.elapsed();
-    assert_eq!(
-        (
-            &journal["status"],
-            &journal["deviated"],
-            &journal["run"][0]["status"]
-        ),
-        (
-            &Value::from("completed"),
-            &Value::from(false),
-            &Value::from("succeeded")
-        ),
-        "drain: {journal:#}"
-    );
-    assert_eq!(
-        journal["rollbacks"][0]["status"], "succeeded",
-        "{journal:#}"
-    );
-    let unschedulable = lab.kubectl(&[
-        "get",
-        "node",
-        &drained,
-        "-o",
-        "jsonpath={.spec.unschedulable}",
-    ]);
-    assert_eq!(
-        unschedulable.stdout.trim(),
-        "",
-        "the rollback uncordoned {drained}"
-    );
-
-    // The drain left every pod on the other worker: spread them again first, so the
-    // failing node holds a share, as it would in a cluster that has run a while.
-    lab.kubectl(&[
-        "rollout",
-        "restart",
-        "deployment/my-provider-app",
-        "deployment/my-consumer-app",
-    ])
-    .expect_code(0, "kubectl rollout restart");
-    for deployment in ["my-provider-app", "my-consumer-app"] {
-        lab.run(
-            "kubectl",
-            &[
-                "rollout",
-                "status",
-                &format!("deployment/{deployment}"),
-                "--timeout=300s",
-            ],
-            minutes(6),
-        )
-        .expect_code(0, &format!("rollout of {deployment}"));
+    let mut drain = Duration::ZERO;
+    for runner in ["chaos-runner", chaos.to_str().expect("utf-8 path")] {
+        let started = Instant::now();
+        let journal = run_experiment(
+            lab,
+            runner,
+            "ha-worker-drained.json",
+            &users,
+            &[("LAB_NODE", drained.as_str())],
+        );
+        if runner == "chaos-runner" {
+            drain = started.elapsed();
+        }
+        assert_eq!(
+            (
+                &journal["status"],
+                &journal["deviated"],
+                &journal["run"][0]["status"]
+            ),
+            (
+                &Value::from("completed"),
+                &Value::from(false),
+                &Value::from("succeeded")
+            ),
+            "{runner}: drain: {journal:#}"
+        );
+        assert_eq!(
+            journal["rollbacks"][0]["status"], "succeeded",
+            "{runner}: {journal:#}"
+        );
+        let unschedulable = lab.kubectl(&[
+            "get",
+            "node",
+            &drained,
+            "-o",
+            "jsonpath={.spec.unschedulable}",
+        ]);
+        assert_eq!(
+            unschedulable.stdout.trim(),
+            "",
+            "{runner}: the rollback uncordoned {drained}"
+        );
+        lab.kubectl(&[
+            "rollout",
+            "restart",
+            "deployment/my-provider-app",
+            "deployment/my-consumer-app",
+        ])
+        .expect_code(0, "kubectl rollout restart");
+        rolled_out(lab);
+        assert_eq!(wait_for_provider(lab, 3, None, minutes(2)), workers);
     }
-    assert_eq!(wait_for_provider(lab, 3, None, minutes(2)), workers);
 
     // A worker's container killed: its pods replaced on the other worker.
     let failed = format!("{cluster}-worker2");
