@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The kind tier alone (make kind-test): real kind clusters with real containers, on a
 # machine with no container registry. Builds what is missing (scripts/kind-build.sh),
-# then, each on a cluster of its own that it deletes at the end:
+# then, on two clusters it deletes at the end:
 #   1. on a one-node cluster: chaosk8s's cluster tests on real pods (the provider image
 #      as the pods' image), then the provider's NetworkPolicy (lab/tests/kind_network_policy.rs);
-#   2. lab's kind test, on a control plane and two workers: the NetworkPolicy from every
-#      node, the tutorial's failure and fix, chaos-runner and the Python chaos; a
-#      challenge failed then passed; the experiment run from inside the cluster (lab
-#      cluster-run);
-#   3. the tutorial's Kubernetes page, run against kind (doc-tests).
+#   2. on a control plane and two workers: a challenge failed then passed; the experiment
+#      run from inside the cluster (lab cluster-run); then (3) the tutorial's Kubernetes page
+#      (doc-tests); last lab's kind test: the NetworkPolicy from every node, the tutorial's
+#      failure and fix, chaos-runner and the Python chaos, replicas and nodes under fire,
+#      and the cluster deleted.
 # Env: CASCADE_CHAOS_BIN (the Python chaos; set up here when missing),
 #      CASCADE_KIND_ENV (a node image tried beside the current one: scripts/kind-build.sh),
 #      the tests fail (not skip) when a piece they need is missing.
@@ -70,14 +70,31 @@ KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" "$lab" down --delete-c
 trap - EXIT
 rm -rf "$work"
 
-say "2/3 the NetworkPolicy on every node, the tutorial's failure and fix (lab, two workers)"
-cargo test -p lab --test kind -- --ignored kind_tier --nocapture
-# A challenge failed then passed on a cluster of its own (lab consumer/challenge on kind).
-cargo test -p lab --test kind_challenges -- --ignored kind_tier --nocapture
-say "2/3 (b) experiments from inside the cluster (lab cluster-run: a Job, its Role)"
-cargo test -p lab --test in_cluster -- --ignored kind_tier --nocapture
+# Steps 2 and 3 share one cluster of a control plane and two workers (a new cluster is
+# most of a test's time): each test brings its lab up on it and takes it down again
+# (CASCADE_KIND_SHARED_CLUSTER=1); lab's kind test, last, deletes it and checks that
+# nothing of the lab is left.
+say "2/3 a cluster with two workers, shared by the next tests"
+work=$(mktemp -d)
+trap cleanup EXIT
+mkdir -p "$work/state"
+cp experiment.json "$work/experiment.json"
+KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" \
+  "$lab" up --target kind --workers 2 --experiment "$work/experiment.json"
+KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" "$lab" down
+export CASCADE_KIND_SHARED_CLUSTER=1
 
+say "2/3 a challenge failed then passed (lab consumer, lab challenge on kind)"
+cargo test -p lab --test kind_challenges -- --ignored kind_tier --nocapture
+say "2/3 experiments from inside the cluster (lab cluster-run: a Job, its Role)"
+cargo test -p lab --test in_cluster -- --ignored kind_tier --nocapture
 say "3/3 the tutorial's Kubernetes page on kind (doc-tests)"
 cargo test -p doc-tests --test tutorial -- --ignored kind_tier --nocapture
+
+unset CASCADE_KIND_SHARED_CLUSTER
+say "2/3 the NetworkPolicy on every node, the tutorial's failure and fix, nodes under fire (lab; deletes the cluster)"
+cargo test -p lab --test kind -- --ignored kind_tier --nocapture
+trap - EXIT
+rm -rf "$work"
 
 say "done"

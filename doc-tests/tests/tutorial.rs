@@ -433,6 +433,10 @@ struct ClusterDown {
 impl Drop for ClusterDown {
     fn drop(&mut self) {
         let target = &self.target;
+        if target == "kind" && test_kit::tier::kind_cluster_shared() {
+            // The page's own `lab down` took the lab down; the cluster is the next test's.
+            return;
+        }
         match self
             .shell
             .run(&format!("lab down --target {target} --delete-cluster"))

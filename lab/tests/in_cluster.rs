@@ -121,6 +121,6 @@ fn kind_tier_experiments_run_from_inside_the_cluster() {
     lab.kubectl(&["get", "service", "my-provider-service"])
         .expect_code(0, "the provider's Service is still there");
 
-    lab.lab(&["down", "--delete-cluster"], minutes(3))
-        .expect_code(0, "lab down --delete-cluster");
+    lab.lab(test_kit::tier::kind_down_args(), minutes(3))
+        .expect_code(0, "lab down");
 }

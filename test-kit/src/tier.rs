@@ -95,6 +95,23 @@ pub fn kind() {
     );
 }
 
+/// kind tier: the cluster is shared by the tests `scripts/kind-test.sh` runs one after
+/// the other (`CASCADE_KIND_SHARED_CLUSTER=1`): a test takes its lab down and leaves the
+/// cluster to the next, the script deletes it at the end (a new cluster is most of a
+/// kind test's time).
+pub fn kind_cluster_shared() -> bool {
+    std::env::var("CASCADE_KIND_SHARED_CLUSTER").as_deref() == Ok("1")
+}
+
+/// `lab down`'s arguments at the end of a kind test: the cluster too, unless shared.
+pub fn kind_down_args() -> &'static [&'static str] {
+    if kind_cluster_shared() {
+        &["down"]
+    } else {
+        &["down", "--delete-cluster"]
+    }
+}
+
 /// minikube tier: minikube and its offline node image built and their environment
 /// sourced (`scripts/minikube-test.sh` sets `CASCADE_MINIKUBE=1`).
 pub fn minikube() {

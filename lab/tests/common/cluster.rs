@@ -254,12 +254,13 @@ impl ClusterLab {
 }
 
 impl Drop for ClusterLab {
-    /// A failing test still deletes its cluster, so the next run starts clean.
+    /// A failing test still deletes its cluster (unless the kind tier shares it), so the
+    /// next run starts clean.
     fn drop(&mut self) {
         if self.borrowed {
             return;
         }
-        let _ = self.lab(&["down", "--delete-cluster"], Duration::from_secs(180));
+        let _ = self.lab(test_kit::tier::kind_down_args(), Duration::from_secs(180));
     }
 }
 

@@ -87,6 +87,17 @@ pub fn prepare_kind(repo: &Repo, images: &ImageOptions, services: &[Service]) ->
                 "kind cluster `{name}` exists ({have} worker node(s))"
             )),
         }
+        // Made from another kubeconfig (another shell's KUBECONFIG, a teammate's
+        // script): this one gets the cluster's context, as `kind create` would have
+        // given it. One that has it is left alone (its current context too).
+        let context = repo.kind_context()?;
+        if Tool::Kubectl
+            .output(["config", "get-contexts", context.as_str()])
+            .is_err()
+        {
+            ui::info(format!("adding context {context} to the kubeconfig"));
+            Tool::Kind.output(["export", "kubeconfig", "--name", &name])?;
+        }
     } else {
         let node = images
             .kind_image
