@@ -73,7 +73,7 @@ quiet_build() {
 
 if [ "$check" = 1 ]; then
   [ -f "$env_file" ] || { echo "kind-build: not built (no $env_file)"; exit 1; }
-  # shellcheck disable=SC1091
+  # shellcheck disable=SC1090,SC1091
   . "$env_file"
   . scripts/docker-env.sh
   docker_alive || { echo "kind-build: the project's Docker engine is not running"; exit 1; }

@@ -5,10 +5,11 @@
 #   1. on a one-node cluster: chaosk8s's cluster tests on real pods (the provider image
 #      as the pods' image), then the provider's NetworkPolicy (lab/tests/kind_network_policy.rs);
 #   2. on a control plane and two workers: a challenge failed then passed; the experiment
-#      run from inside the cluster (lab cluster-run); then (3) the tutorial's Kubernetes page
-#      (doc-tests); last lab's kind test: the NetworkPolicy from every node, the tutorial's
-#      failure and fix, chaos-runner and the Python chaos, replicas and nodes under fire,
-#      and the cluster deleted.
+#      run from inside the cluster (lab cluster-run); the tutorial's Kubernetes page
+#      (doc-tests);
+#   3. on the same cluster, lab's kind test: the NetworkPolicy from every node, the
+#      tutorial's failure and fix, chaos-runner and the Python chaos, replicas and nodes
+#      under fire, and the cluster deleted.
 # Env: CASCADE_CHAOS_BIN (the Python chaos; set up here when missing),
 #      CASCADE_KIND_ENV (a node image tried beside the current one: scripts/kind-build.sh),
 #      the tests fail (not skip) when a piece they need is missing.
@@ -21,7 +22,7 @@ say() { echo "== kind tier [$(($(date +%s) - started))s]: $*"; }
 
 say "building the offline kind pieces (seconds when warm)"
 scripts/kind-build.sh >/dev/null
-# shellcheck disable=SC1091
+# shellcheck disable=SC1090,SC1091
 . "${CASCADE_KIND_ENV:-$CASCADE_CACHE/kind/env}"
 export CASCADE_KIND=1
 if [ -z "${CASCADE_CHAOS_BIN:-}" ]; then
@@ -88,11 +89,11 @@ say "2/3 a challenge failed then passed (lab consumer, lab challenge on kind)"
 cargo test -p lab --test kind_challenges -- --ignored kind_tier --nocapture
 say "2/3 experiments from inside the cluster (lab cluster-run: a Job, its Role)"
 cargo test -p lab --test in_cluster -- --ignored kind_tier --nocapture
-say "3/3 the tutorial's Kubernetes page on kind (doc-tests)"
+say "2/3 the tutorial's Kubernetes page on kind (doc-tests)"
 cargo test -p doc-tests --test tutorial -- --ignored kind_tier --nocapture
 
 unset CASCADE_KIND_SHARED_CLUSTER
-say "2/3 the NetworkPolicy on every node, the tutorial's failure and fix, nodes under fire (lab; deletes the cluster)"
+say "3/3 the NetworkPolicy on every node, the tutorial's failure and fix, nodes under fire (lab; deletes the cluster)"
 cargo test -p lab --test kind -- --ignored kind_tier --nocapture
 trap - EXIT
 rm -rf "$work"
