@@ -117,7 +117,10 @@ fn kind_tier_the_network_policy_holds_on_one_node() {
         refused.contains("onnection"),
         "a connection error: {refused}"
     );
-    assert_eq!(journal["rollbacks"][0]["status"], "succeeded", "{journal:#}");
+    assert_eq!(
+        journal["rollbacks"][0]["status"], "succeeded",
+        "{journal:#}"
+    );
     lab.kubectl(&["get", "networkpolicy", "chaostoolkit-deny-all-ingress"])
         .expect_code(1, "the rollback removed the policy");
     lab.wait_for_answer(Duration::from_secs(60), "the greeting again", |s, b, _| {
