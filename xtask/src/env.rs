@@ -73,7 +73,9 @@ impl Env {
         I: IntoIterator<Item = S>,
         S: Into<std::ffi::OsString>,
     {
-        let program = program.as_ref().to_path_buf();
+        // As an OsString, not a Path: duct runs a Path without a separator as `./name`, so
+        // `python3` or `bash` would not be looked up on PATH.
+        let program = program.as_ref().as_os_str().to_owned();
         self.exports
             .iter()
             .fold(duct::cmd(program, args), |cmd, (name, value)| {
@@ -112,4 +114,22 @@ pub fn is_executable(path: &str) -> bool {
 /// Whether `path` is a file with something in it.
 pub fn is_nonempty_file(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_named_without_a_path_is_looked_up_on_path() {
+        let env = Env {
+            exports: BTreeMap::new(),
+        };
+        // On a fresh machine the set-up runs `python3 -m venv` and `bash -c` this way.
+        let out = env
+            .cmd("sh", ["-c", "echo found"])
+            .read()
+            .expect("sh from PATH");
+        assert_eq!(out, "found");
+    }
 }

