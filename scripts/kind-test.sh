@@ -63,10 +63,12 @@ cp experiment.json "$work/experiment.json"
 KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" \
   "$lab" up --target kind --experiment "$work/experiment.json"
 # The lab's own Deployments stay; each test works in a namespace of its own.
+# `--workspace --test NAME`, not `-p`: the workspace's features, as the build above, so
+# nothing is rebuilt (`-p chaosk8s` rebuilt kube and rustls: ~25 s each time).
 CASCADE_KUBECONFIG="$work/kubeconfig" CASCADE_TEST_POD_IMAGE=cascade-lab/provider-app:dev \
-  cargo test -p chaosk8s --no-fail-fast -- --ignored kubernetes_tier kind_tier
+  cargo test --workspace --no-fail-fast --test cluster --test 'python_parity*' -- --ignored kubernetes_tier kind_tier
 CASCADE_KUBECONFIG="$work/kubeconfig" \
-  cargo test -p lab --test kind_network_policy -- --ignored kind_tier --nocapture
+  cargo test --workspace --test kind_network_policy -- --ignored kind_tier --nocapture
 KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" "$lab" down --delete-cluster
 trap - EXIT
 rm -rf "$work"
@@ -86,15 +88,15 @@ KUBECONFIG="$work/kubeconfig" LAB_STATE_DIR="$work/state" "$lab" down
 export CASCADE_KIND_SHARED_CLUSTER=1
 
 say "2/3 a challenge failed then passed (lab consumer, lab challenge on kind)"
-cargo test -p lab --test kind_challenges -- --ignored kind_tier --nocapture
+cargo test --workspace --test kind_challenges -- --ignored kind_tier --nocapture
 say "2/3 experiments from inside the cluster (lab cluster-run: a Job, its Role)"
-cargo test -p lab --test in_cluster -- --ignored kind_tier --nocapture
+cargo test --workspace --test in_cluster -- --ignored kind_tier --nocapture
 say "2/3 the tutorial's Kubernetes page on kind (doc-tests)"
-cargo test -p doc-tests --test tutorial -- --ignored kind_tier --nocapture
+cargo test --workspace --test tutorial -- --ignored kind_tier --nocapture
 
 unset CASCADE_KIND_SHARED_CLUSTER
 say "3/3 the NetworkPolicy on every node, the tutorial's failure and fix, nodes under fire (lab; deletes the cluster)"
-cargo test -p lab --test kind -- --ignored kind_tier --nocapture
+cargo test --workspace --test kind -- --ignored kind_tier --nocapture
 trap - EXIT
 rm -rf "$work"
 

@@ -35,8 +35,8 @@ say "cargo build (the tests drive the workspace's binaries)"
 cargo build --workspace --bins
 
 say "1/2 the tutorial's failure and fix on minikube (lab)"
-cargo test -p lab --test minikube -- --ignored minikube_tier --nocapture
+cargo test --workspace --test minikube -- --ignored minikube_tier --nocapture
 
 say "2/2 the tutorial's Kubernetes page on minikube (doc-tests)"
-cargo test -p doc-tests --test tutorial -- --ignored minikube_tier --nocapture
+cargo test --workspace --test tutorial -- --ignored minikube_tier --nocapture
 say "passed"

@@ -67,6 +67,14 @@ impl Tier {
         }
     }
 
+    /// Whether the tier's clusters run on the project's Docker engine. Those tiers run one
+    /// after the other (they share the engine, its images and the host's node port), in a
+    /// lane of their own alongside the other tiers', which use processes on this machine
+    /// only and ports of their own (`cargo xtask test` in the binary).
+    pub fn on_docker(self) -> bool {
+        matches!(self, Tier::Kind | Tier::Minikube)
+    }
+
     /// The variable that, set to 1, skips the tier (the local tier always runs).
     pub fn skip_variable(self) -> Option<&'static str> {
         match self {

@@ -2,7 +2,7 @@
 //! line per tier, `ran: N passed`, `FAILED (N passed before the failure; see above)` or
 //! `skipped: reason`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,12 +11,13 @@ use std::time::Instant;
 use xtask::Tier;
 
 use crate::env::Env;
+use crate::output::Output;
 
 /// Set by Ctrl-C or SIGTERM: no further tier starts.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// The processes of the command running now, stopped on SIGTERM (Ctrl-C reaches them
-/// anyway: they share the terminal's process group).
+/// The processes of the commands running now (one a lane), stopped on SIGTERM (Ctrl-C
+/// reaches them anyway: they share the terminal's process group).
 static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 pub fn install_interrupt_handler() {
@@ -67,18 +68,18 @@ pub fn passed_in(line: &str) -> u64 {
 }
 
 /// Runs `commands` one after the other while they succeed, their output (stderr joined
-/// to stdout) shown as it comes and its passed tests counted.
-pub fn tier(env: &Env, commands: &[Vec<String>]) -> Outcome {
+/// to stdout) written to `output` as it comes and its passed tests counted.
+pub fn tier(env: &Env, commands: &[Vec<String>], output: &Output) -> Outcome {
     let mut passed = 0;
     for command in commands {
         let Some((program, args)) = command.split_first() else {
             continue;
         };
-        match tee(env, program, args, &mut passed) {
+        match tee(env, program, args, output, &mut passed) {
             Ok(true) => {}
             Ok(false) => return Outcome::Failed { passed },
             Err(err) => {
-                println!("error: cannot run {program}: {err}");
+                output.line(&format!("error: cannot run {program}: {err}"));
                 return Outcome::Failed { passed };
             }
         }
@@ -89,32 +90,44 @@ pub fn tier(env: &Env, commands: &[Vec<String>]) -> Outcome {
     Outcome::Ran { passed }
 }
 
-fn tee(env: &Env, program: &str, args: &[String], passed: &mut u64) -> std::io::Result<bool> {
+fn tee(
+    env: &Env,
+    program: &str,
+    args: &[String],
+    output: &Output,
+    passed: &mut u64,
+) -> std::io::Result<bool> {
     let reader = env
         .cmd(program, args)
         .stderr_to_stdout()
         .unchecked()
         .reader()?;
+    let pids = reader.pids();
     if let Ok(mut running) = RUNNING.lock() {
-        *running = reader.pids();
+        running.extend(&pids);
     }
     let mut lines = BufReader::new(&reader);
     let mut line = Vec::new();
-    let mut out = std::io::stdout();
-    loop {
+    let read = loop {
         line.clear();
-        if lines.read_until(b'\n', &mut line)? == 0 {
-            break;
+        match lines.read_until(b'\n', &mut line) {
+            Ok(0) => break Ok(()),
+            Ok(_) => {}
+            Err(err) => break Err(err),
         }
-        out.write_all(&line)?;
-        out.flush()?;
+        output.write(&line);
         *passed += passed_in(String::from_utf8_lossy(&line).trim_end());
-    }
-    let ok = reader.try_wait()?.is_some_and(|o| o.status.success());
+    };
+    let ok = read.and_then(|()| reader.try_wait());
     if let Ok(mut running) = RUNNING.lock() {
-        running.clear();
+        running.retain(|pid| !pids.contains(pid));
     }
-    Ok(ok)
+    Ok(ok?.is_some_and(|o| o.status.success()))
+}
+
+/// What the run says when it skips `tier`.
+pub fn skip_line(tier: Tier, reason: &str) -> String {
+    format!("SKIP: {tier} tier: {reason}")
 }
 
 /// The summary: one line per tier, in the order they ran or were skipped.
@@ -141,14 +154,18 @@ impl Summary {
 
     /// A headline, with the seconds since the start.
     pub fn say(&self, what: &str) {
-        println!();
-        println!("== [{}s] {what}", self.elapsed());
+        println!("{}", self.headline(what));
     }
 
+    /// A headline's text (after an empty line), for a lane's output.
+    pub fn headline(&self, what: &str) -> String {
+        format!("\n== [{}s] {what}", self.elapsed())
+    }
+
+    /// Records a tier skipped (what the run said when it skipped it: [`skip_line`]).
     pub fn skipped(&mut self, tier: Tier, reason: &str) {
         self.lines
             .push(format!("{:<13} skipped: {reason}", tier.name()));
-        println!("SKIP: {tier} tier: {reason}");
         if self.require_all {
             self.failed = true;
         }

