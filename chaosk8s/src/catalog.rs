@@ -1,7 +1,7 @@
 //! Every function this crate implements, with its arguments, types and defaults as
 //! chaostoolkit-kubernetes 0.39 declares them, and its handler: what calling it does,
 //! reading those arguments and calling the typed functions of `pod`, `deployment`,
-//! `service`, `replicaset` and `deprecated`. `Args` fills defaults from here, so this is
+//! `service` and `deprecated` (or `manifest`'s and `delete`'s entries, for any kind). `Args` fills defaults from here, so this is
 //! the only place a default is written down. The aliases of the deprecated
 //! `chaosk8s.probes`/`chaosk8s.actions` are derived from the entries they alias
 //! (`deprecated::ALIASES`).
@@ -9,13 +9,14 @@
 //! The injected `secrets` parameter of the Python functions is not listed: experiments never
 //! pass it as an argument (chaostoolkit fills it from the experiment's `secrets`).
 
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Service;
 use serde_json::{Map, Value, json};
 
-use crate::deployment;
 use crate::deprecated::ALIASES;
 use crate::pod::{self, Selection};
 use crate::readiness::Readiness;
-use crate::{ArgSpec, FunctionSpec, Run, deprecated, replicaset, service};
+use crate::{ArgSpec, FunctionSpec, Run, delete, deployment, deprecated, manifest, service};
 
 pub(crate) const PROBES: &str = "chaosk8s.probes";
 pub(crate) const ACTIONS: &str = "chaosk8s.actions";
@@ -490,39 +491,15 @@ fn deployments() -> Vec<FunctionSpec> {
                 })
             },
         ),
-        spec(
+        manifest::create_entry::<Deployment>(
             DEPLOYMENT_ACTIONS,
             "create_deployment",
             "Creates the deployment described in the JSON (.json) or YAML (.yml, .yaml) file `spec_path`.",
-            vec![required("spec_path", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::create(cluster, &args.string("spec_path")?, &args.string("ns")?)
-                        .await
-                })
-            },
         ),
-        spec(
+        delete::delete_entry::<Deployment>(
             DEPLOYMENT_ACTIONS,
             "delete_deployment",
             "Deletes the deployment `name`, or those matching `label_selector`, or all of `ns` when neither is given.",
-            vec![
-                optional("name", STRING, Value::Null),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    deployment::delete(
-                        cluster,
-                        args.non_empty("name")?.as_deref(),
-                        &args.string("ns")?,
-                        args.non_empty("label_selector")?.as_deref(),
-                        false,
-                    )
-                    .await
-                })
-            },
         ),
         spec(
             DEPLOYMENT_ACTIONS,
@@ -607,16 +584,10 @@ fn services_and_replica_sets() -> Vec<FunctionSpec> {
                 })
             },
         ),
-        spec(
+        manifest::create_entry::<Service>(
             SERVICE_ACTIONS,
             "create_service_endpoint",
             "Creates the service described in the JSON (.json) or YAML (.yml, .yaml) file `spec_path`.",
-            vec![required("spec_path", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    service::create(cluster, &args.string("spec_path")?, &args.string("ns")?).await
-                })
-            },
         ),
         spec(
             SERVICE_ACTIONS,
@@ -629,27 +600,10 @@ fn services_and_replica_sets() -> Vec<FunctionSpec> {
                 })
             },
         ),
-        spec(
+        delete::delete_entry::<ReplicaSet>(
             REPLICASET_ACTIONS,
             "delete_replica_set",
             "Deletes the replica set `name`, or those matching `label_selector`, or all of `ns` when neither is given.",
-            vec![
-                optional("name", STRING, Value::Null),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    replicaset::delete(
-                        cluster,
-                        args.non_empty("name")?.as_deref(),
-                        &args.string("ns")?,
-                        args.non_empty("label_selector")?.as_deref(),
-                        false,
-                    )
-                    .await
-                })
-            },
         ),
     ]
 }

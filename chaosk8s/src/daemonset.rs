@@ -90,43 +90,15 @@ fn probe_arguments() -> Vec<crate::ArgSpec> {
 
 pub(crate) fn catalog() -> Vec<FunctionSpec> {
     vec![
-        spec(
+        manifest::create_entry::<DaemonSet>(
             ACTIONS,
             "create_daemon_set",
             "Creates the daemon set described in the JSON (.json) or YAML (.yml, .yaml) file `spec_path`.",
-            vec![required("spec_path", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    manifest::create_namespaced::<DaemonSet>(
-                        cluster,
-                        &args.string("spec_path")?,
-                        &args.string("ns")?,
-                    )
-                    .await
-                })
-            },
         ),
-        spec(
+        crate::delete::delete_entry::<DaemonSet>(
             ACTIONS,
             "delete_daemon_set",
             "Deletes the daemon set `name`, or those matching `label_selector`, or all of `ns` when neither is given.",
-            vec![
-                optional("name", STRING, Value::Null),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    crate::delete::delete_matching::<DaemonSet>(
-                        cluster,
-                        args.non_empty("name")?.as_deref(),
-                        &args.string("ns")?,
-                        args.non_empty("label_selector")?.as_deref(),
-                        false,
-                    )
-                    .await
-                })
-            },
         ),
         spec(
             ACTIONS,

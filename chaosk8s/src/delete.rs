@@ -8,6 +8,8 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::FunctionSpec;
+use crate::catalog::{STRING, ns, optional, spec};
 use crate::client::Cluster;
 use crate::error::Error;
 
@@ -43,4 +45,44 @@ where
         }
     }
     Ok(Value::Null)
+}
+
+/// A `delete_*` action's catalog entry: [`delete_matching`] of `K` by the optional `name`
+/// and `label_selector`, in `ns`.
+pub(crate) fn delete_entry<K>(
+    module: &'static str,
+    name: &'static str,
+    doc: &'static str,
+) -> FunctionSpec
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync,
+    <K as Resource>::DynamicType: Default,
+{
+    spec(
+        module,
+        name,
+        doc,
+        vec![
+            optional("name", STRING, Value::Null),
+            ns(),
+            optional("label_selector", STRING, Value::Null),
+        ],
+        |args, cluster| {
+            Box::pin(async move {
+                delete_matching::<K>(
+                    cluster,
+                    args.non_empty("name")?.as_deref(),
+                    &args.string("ns")?,
+                    args.non_empty("label_selector")?.as_deref(),
+                    false,
+                )
+                .await
+            })
+        },
+    )
 }

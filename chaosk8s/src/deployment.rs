@@ -114,10 +114,6 @@ pub(crate) async fn not_fully_available(
     true_or_fail(reached, raise, message)
 }
 
-pub(crate) async fn create(cluster: &Cluster, spec_path: &str, ns: &str) -> Result<Value, Error> {
-    crate::manifest::create_namespaced::<Deployment>(cluster, spec_path, ns).await
-}
-
 /// Restarts the deployment's pods as `kubectl rollout restart` does: a new
 /// `kubectl.kubernetes.io/restartedAt` annotation on its pod template (a strategic merge
 /// patch, as the Python client sends a mapping).
@@ -143,19 +139,6 @@ pub(crate) async fn rollout(cluster: &Cluster, name: &str, ns: &str) -> Result<V
 /// time (microseconds, `+00:00`) followed by a `Z`.
 fn restarted_at(now: k8s_openapi::jiff::Timestamp) -> String {
     format!("{}+00:00Z", now.strftime("%Y-%m-%dT%H:%M:%S%.6f"))
-}
-
-/// Deletes the deployment `name`, else those matching `label_selector`, else all of `ns`;
-/// with `missing_ok`, one deleted meanwhile by someone else is not an error.
-pub(crate) async fn delete(
-    cluster: &Cluster,
-    name: Option<&str>,
-    ns: &str,
-    label_selector: Option<&str>,
-    missing_ok: bool,
-) -> Result<Value, Error> {
-    crate::delete::delete_matching::<Deployment>(cluster, name, ns, label_selector, missing_ok)
-        .await
 }
 
 pub(crate) async fn scale(

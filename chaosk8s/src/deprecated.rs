@@ -21,6 +21,7 @@
 //!   default is used).
 
 use futures::future::BoxFuture;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::DeleteParams;
 use serde_json::{Value, json};
 
@@ -30,8 +31,9 @@ use crate::catalog::{
     SERVICE_ACTIONS, SERVICE_PROBES,
 };
 use crate::client::Cluster;
+use crate::delete::delete_matching;
 use crate::error::{Error, unknown};
-use crate::{ArgSpec, FunctionSpec, deployment, pod, replicaset};
+use crate::{ArgSpec, FunctionSpec, pod};
 
 /// A deprecated function that calls another.
 pub(crate) struct Alias {
@@ -246,13 +248,13 @@ pub(crate) async fn kill_microservice(
     label_selector: &str,
 ) -> Result<Value, Error> {
     let selector = format_selector(label_selector, Some(name))?;
-    deployment::delete(cluster, Some(name), ns, None, true).await?;
+    delete_matching::<Deployment>(cluster, Some(name), ns, None, true).await?;
     // An empty selector would match everything in the namespace: then only the
     // deployment goes (its replica sets and pods follow by garbage collection).
     if selector.is_empty() {
         return Ok(Value::Null);
     }
-    replicaset::delete(cluster, None, ns, Some(&selector), true).await?;
+    delete_matching::<ReplicaSet>(cluster, None, ns, Some(&selector), true).await?;
     let pods = pod::list_pods(cluster, ns, Some(&selector)).await?;
     let names = pods.into_iter().filter_map(|p| p.metadata.name);
     // Garbage collection of the replica sets deletes pods concurrently; one that is

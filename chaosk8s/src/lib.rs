@@ -15,12 +15,13 @@
 //! - `client`: cluster access the way chaosk8s's `create_k8s_api_client` does it;
 //! - `session`: a runtime and a client made once, running the catalog entry's handler,
 //!   and the embedder's typed, blocking requests (so the lab needs no kube-rs client);
-//! - `pod`, `deployment`, `service`, `replicaset`: `chaosk8s.<kind>.probes` / `.actions`
-//!   (typed functions the handlers call);
+//! - `pod`, `deployment`, `service`: `chaosk8s.<kind>.probes` / `.actions` (typed
+//!   functions the handlers call; `chaosk8s.replicaset.actions` is `delete`'s entry);
 //! - `statefulset`, `daemonset`, `secret`, `namespace`, `event`, `crd`: a group each,
 //!   its functions and its own catalog entries;
-//! - `readiness` (the fully/not fully available watch), `manifest` (spec files),
-//!   `delete` (by name, selector or namespace): shared by the groups;
+//! - `readiness` (the fully/not fully available watch), `manifest` (spec files, and the
+//!   `create_*` entry of any kind), `delete` (by name, selector or namespace, and the
+//!   `delete_*` entry of any kind): shared by the groups;
 //! - `exported`: every function of chaostoolkit-kubernetes 0.39 and which way it runs;
 //! - `deprecated`: the deprecated `chaosk8s.probes` / `chaosk8s.actions`: one table of
 //!   aliases, each derived from the function it calls, and `kill_microservice`;
@@ -49,7 +50,6 @@ mod node;
 mod pod;
 mod raw;
 mod readiness;
-mod replicaset;
 mod secret;
 mod service;
 mod session;

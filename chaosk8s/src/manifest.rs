@@ -7,6 +7,8 @@ use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use serde_json::Value;
 
+use crate::FunctionSpec;
+use crate::catalog::{STRING, ns, required, spec};
 use crate::client::Cluster;
 use crate::error::Error;
 
@@ -73,6 +75,30 @@ where
         .await
         .map_err(|e| cluster.error(e))?;
     Ok(Value::Null)
+}
+
+/// A `create_*` action's catalog entry: [`create_namespaced`] of `K` from the file
+/// `spec_path`, in `ns`.
+pub(crate) fn create_entry<K>(
+    module: &'static str,
+    name: &'static str,
+    doc: &'static str,
+) -> FunctionSpec
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    spec(
+        module,
+        name,
+        doc,
+        vec![required("spec_path", STRING), ns()],
+        |args, cluster| {
+            Box::pin(async move {
+                create_namespaced::<K>(cluster, &args.string("spec_path")?, &args.string("ns")?)
+                    .await
+            })
+        },
+    )
 }
 
 #[cfg(test)]

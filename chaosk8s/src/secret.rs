@@ -43,21 +43,10 @@ async fn delete(cluster: &Cluster, name: &str, ns: &str) -> Result<Value, Error>
 
 pub(crate) fn catalog() -> Vec<FunctionSpec> {
     vec![
-        spec(
+        manifest::create_entry::<Secret>(
             ACTIONS,
             "create_secret",
             "Creates the secret described in the JSON (.json) or YAML (.yml, .yaml) file `spec_path`.",
-            vec![required("spec_path", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    manifest::create_namespaced::<Secret>(
-                        cluster,
-                        &args.string("spec_path")?,
-                        &args.string("ns")?,
-                    )
-                    .await
-                })
-            },
         ),
         spec(
             ACTIONS,

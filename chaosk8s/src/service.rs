@@ -46,8 +46,3 @@ pub(crate) async fn delete(cluster: &Cluster, name: &str, ns: &str) -> Result<Va
         .map_err(|e| cluster.error(e))?;
     Ok(Value::Null)
 }
-
-/// Creates the service described in the JSON or YAML file `spec_path`.
-pub(crate) async fn create(cluster: &Cluster, spec_path: &str, ns: &str) -> Result<Value, Error> {
-    crate::manifest::create_namespaced::<Service>(cluster, spec_path, ns).await
-}

@@ -5,7 +5,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::catalog::{INTEGER, STRING, ns, optional, readiness_arguments, required, spec};
+use crate::catalog::{INTEGER, STRING, ns, readiness_arguments, required, spec};
 use crate::client::Cluster;
 use crate::error::Error;
 use crate::readiness::{self, Readiness, true_or_fail};
@@ -38,21 +38,10 @@ async fn scale(cluster: &Cluster, name: &str, replicas: i64, ns: &str) -> Result
 
 pub(crate) fn catalog() -> Vec<FunctionSpec> {
     vec![
-        spec(
+        manifest::create_entry::<StatefulSet>(
             ACTIONS,
             "create_statefulset",
             "Creates the stateful set described in the JSON (.json) or YAML (.yml, .yaml) file `spec_path`.",
-            vec![required("spec_path", STRING), ns()],
-            |args, cluster| {
-                Box::pin(async move {
-                    manifest::create_namespaced::<StatefulSet>(
-                        cluster,
-                        &args.string("spec_path")?,
-                        &args.string("ns")?,
-                    )
-                    .await
-                })
-            },
         ),
         spec(
             ACTIONS,
@@ -75,27 +64,10 @@ pub(crate) fn catalog() -> Vec<FunctionSpec> {
                 })
             },
         ),
-        spec(
+        crate::delete::delete_entry::<StatefulSet>(
             ACTIONS,
             "remove_statefulset",
             "Deletes the stateful set `name`, or those matching `label_selector`, or all of `ns` when neither is given.",
-            vec![
-                optional("name", STRING, Value::Null),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
-            |args, cluster| {
-                Box::pin(async move {
-                    crate::delete::delete_matching::<StatefulSet>(
-                        cluster,
-                        args.non_empty("name")?.as_deref(),
-                        &args.string("ns")?,
-                        args.non_empty("label_selector")?.as_deref(),
-                        false,
-                    )
-                    .await
-                })
-            },
         ),
         spec(
             PROBES,

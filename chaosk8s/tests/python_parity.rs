@@ -682,56 +682,44 @@ fn essence(object: &Value) -> Value {
 }
 
 fn create_daemon_set(lab: &Lab, name: &str) {
-    let ds: k8s_openapi::api::apps::v1::DaemonSet = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {"name": name}},
-        "spec": {
-            "selector": {"matchLabels": {"name": name}},
-            "template": {
-                "metadata": {"labels": {"name": name}},
-                "spec": {"containers": [{"name": "app", "image": common::pod_image()}]}
+    lab.create::<k8s_openapi::api::apps::v1::DaemonSet>(
+        &lab.ns,
+        json!({
+            "metadata": {"name": name, "labels": {"name": name}},
+            "spec": {
+                "selector": {"matchLabels": {"name": name}},
+                "template": {
+                    "metadata": {"labels": {"name": name}},
+                    "spec": {"containers": [{"name": "app", "image": common::pod_image()}]}
+                }
             }
-        }
-    }))
-    .unwrap();
-    let api: kube::Api<k8s_openapi::api::apps::v1::DaemonSet> =
-        kube::Api::namespaced(lab.client.clone(), &lab.ns);
-    lab.rt
-        .block_on(api.create(&kube::api::PostParams::default(), &ds))
-        .expect("create daemon set");
+        }),
+    );
 }
 
 fn create_stateful_set(lab: &Lab, name: &str, replicas: i32) {
-    let set: k8s_openapi::api::apps::v1::StatefulSet = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {"name": name}},
-        "spec": {
-            "replicas": replicas,
-            "serviceName": name,
-            "selector": {"matchLabels": {"name": name}},
-            "template": {
-                "metadata": {"labels": {"name": name}},
-                "spec": {"containers": [{"name": "app", "image": common::pod_image()}]}
+    lab.create::<k8s_openapi::api::apps::v1::StatefulSet>(
+        &lab.ns,
+        json!({
+            "metadata": {"name": name, "labels": {"name": name}},
+            "spec": {
+                "replicas": replicas,
+                "serviceName": name,
+                "selector": {"matchLabels": {"name": name}},
+                "template": {
+                    "metadata": {"labels": {"name": name}},
+                    "spec": {"containers": [{"name": "app", "image": common::pod_image()}]}
+                }
             }
-        }
-    }))
-    .unwrap();
-    let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> =
-        kube::Api::namespaced(lab.client.clone(), &lab.ns);
-    lab.rt
-        .block_on(api.create(&kube::api::PostParams::default(), &set))
-        .expect("create stateful set");
+        }),
+    );
 }
 
 fn create_secret(lab: &Lab, name: &str, labels: Value) {
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": labels},
-        "stringData": {"k": "v"}
-    }))
-    .unwrap();
-    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
-        kube::Api::namespaced(lab.client.clone(), &lab.ns);
-    lab.rt
-        .block_on(api.create(&kube::api::PostParams::default(), &secret))
-        .expect("create secret");
+    lab.create::<k8s_openapi::api::core::v1::Secret>(
+        &lab.ns,
+        json!({"metadata": {"name": name, "labels": labels}, "stringData": {"k": "v"}}),
+    );
 }
 
 #[test]
@@ -937,22 +925,19 @@ fn kubernetes_tier_new_group_probes_agree_on_the_same_objects() {
 }
 
 fn create_event(lab: &Lab, name: &str, ns: &str) {
-    let event: k8s_openapi::api::events::v1::Event = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {"cascade-parity": ns}},
-        "eventTime": "2026-01-01T00:00:00.000000Z",
-        "reportingController": "cascade-lab/parity",
-        "reportingInstance": "parity-1",
-        "action": "Test",
-        "reason": "Parity",
-        "type": "Normal",
-        "regarding": {"kind": "Pod", "name": "pending", "namespace": ns}
-    }))
-    .unwrap();
-    let api: kube::Api<k8s_openapi::api::events::v1::Event> =
-        kube::Api::namespaced(lab.client.clone(), ns);
-    lab.rt
-        .block_on(api.create(&kube::api::PostParams::default(), &event))
-        .expect("create event");
+    lab.create::<k8s_openapi::api::events::v1::Event>(
+        ns,
+        json!({
+            "metadata": {"name": name, "labels": {"cascade-parity": ns}},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "cascade-lab/parity",
+            "reportingInstance": "parity-1",
+            "action": "Test",
+            "reason": "Parity",
+            "type": "Normal",
+            "regarding": {"kind": "Pod", "name": "pending", "namespace": ns}
+        }),
+    );
 }
 
 fn write_manifest(dir: &Path, file: &str, value: &Value) -> String {

@@ -11,7 +11,9 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Client, Config, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 /// The image of the pods the tests create. kwok runs no container, so any name does; on
@@ -144,13 +146,26 @@ impl Lab {
             spec["spec"]["template"]["spec"]["nodeSelector"] =
                 json!({"cascade-lab/no-such-node": "true"});
         }
-        let deployment: Deployment = serde_json::from_value(spec).unwrap();
+        self.create::<Deployment>(&self.ns, spec);
+    }
+
+    /// Creates the `K` that `object` describes in `ns`.
+    pub fn create<K>(&self, ns: &str, object: Value)
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let kind = K::kind(&Default::default()).into_owned();
+        let typed: K =
+            serde_json::from_value(object).unwrap_or_else(|e| panic!("not a {kind}: {e}"));
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         self.rt
-            .block_on(
-                self.deployments()
-                    .create(&PostParams::default(), &deployment),
-            )
-            .expect("create deployment");
+            .block_on(api.create(&PostParams::default(), &typed))
+            .unwrap_or_else(|e| panic!("create the {kind}: {e}"));
     }
 
     pub fn create_pod(&self, name: &str, labels: Value, unschedulable: bool) {
@@ -161,21 +176,17 @@ impl Lab {
         if unschedulable {
             spec["spec"]["nodeSelector"] = json!({"cascade-lab/no-such-node": "true"});
         }
-        let pod: Pod = serde_json::from_value(spec).unwrap();
-        self.rt
-            .block_on(self.pods().create(&PostParams::default(), &pod))
-            .expect("create pod");
+        self.create::<Pod>(&self.ns, spec);
     }
 
     pub fn create_service(&self, name: &str, labels: Value) {
-        let service: Service = serde_json::from_value(json!({
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"selector": {"name": name}, "ports": [{"port": 80, "targetPort": 8080}]}
-        }))
-        .unwrap();
-        self.rt
-            .block_on(self.services().create(&PostParams::default(), &service))
-            .expect("create service");
+        self.create::<Service>(
+            &self.ns,
+            json!({
+                "metadata": {"name": name, "labels": labels},
+                "spec": {"selector": {"name": name}, "ports": [{"port": 80, "targetPort": 8080}]}
+            }),
+        );
     }
 
     pub fn deployments(&self) -> Api<Deployment> {
