@@ -1,13 +1,14 @@
 //! The list of test tiers, the one place it is kept: `cargo xtask test` (this crate's
-//! binary) sets up and runs them in order, and test-kit reads it (`test_kit::tier`: the
-//! tier helpers name their tier; test-kit/tests/checkout/tiers.rs checks every test's tag and
-//! ignore reason). The library uses nothing but std; the package's dependencies (for the
+//! binary) sets up and runs them (in order, the Docker ones in a lane of their own), and
+//! test-kit reads it (`test_kit::tier`: the tier helpers name their tier;
+//! test-kit/tests/checkout/tiers.rs checks every test's tag and ignore reason). The library uses nothing but std; the package's dependencies (for the
 //! binary) are the product's already, with the same features, so reading this list
 //! changes no build.
 
 use std::fmt;
 
-/// A test tier. `cargo xtask test` sets each up and runs them in [`Tier::ALL`]'s order.
+/// A test tier. `cargo xtask test` sets each up and runs them in [`Tier::ALL`]'s order
+/// (those [`Tier::on_docker`] in a lane of their own, alongside the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
     /// Unit and integration tests with real processes on 127.0.0.1: plain `cargo test`.
