@@ -5,8 +5,9 @@
 //     which is what makes the kubelet report the node's network ready;
 //   - routes every other node's podCIDR to that node's InternalIP (all nodes share one
 //     Docker network, so one hop reaches each);
-//   - enforces NetworkPolicy ingress with iptables for the pods on this node (the
-//     kernel here lacks nft's queue statement, which kube-network-policies needs).
+//   - enforces NetworkPolicy, ingress and egress, with iptables for the pods on this
+//     node (the kernel here lacks nft's queue statement, which kube-network-policies
+//     needs).
 //
 // It acts on informer events (debounced), so a new pod is routed and allowed within
 // milliseconds of the API server knowing its IP.
@@ -42,6 +43,9 @@ const (
 	// Routes this agent owns carry this protocol number, so stale ones can be found.
 	routeProto = "77"
 	chain      = "CASCADE-NETPOL"
+	// Egress is checked first, in a chain of its own: a packet its source's policies let
+	// out must still pass its destination's (a RETURN in one chain would skip the rest).
+	egressChain = "CASCADE-NETPOL-EGRESS"
 )
 
 func main() {
@@ -277,7 +281,7 @@ func (a *agent) syncPolicies(pods []*corev1.Pod, namespaces []*corev1.Namespace,
 	changed := rules != a.lastRules
 	if changed || a.reload {
 		a.reload = false
-		restore := "*filter\n:" + chain + " - [0:0]\n" + rules + "COMMIT\n"
+		restore := "*filter\n:" + chain + " - [0:0]\n:" + egressChain + " - [0:0]\n" + rules + "COMMIT\n"
 		cmd := exec.Command(a.iptables+"-restore", "--noflush", "-w", "5")
 		cmd.Stdin = strings.NewReader(restore)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -326,7 +330,7 @@ func (a *agent) firstInForward() error {
 }
 
 type peer struct {
-	source string // "" = any
+	source string // "" = any (the destination, for egress)
 	proto  string // "" = any
 	port   string // "" = any; "80" or "8000:8080"
 }
@@ -338,66 +342,97 @@ func renderRules(node string, pods []*corev1.Pod, namespaces []*corev1.Namespace
 	}
 	var b strings.Builder
 	b.WriteString("-A " + chain + " -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\n")
+	b.WriteString("-A " + chain + " -j " + egressChain + "\n")
 	local := podsWithIP(pods)
 	sort.Slice(local, func(i, j int) bool { return local[i].Status.PodIP < local[j].Status.PodIP })
 	for _, pod := range local {
 		if pod.Spec.NodeName != node {
 			continue
 		}
+		// Egress: what the pod may send, to whom (a rule's `to` peers) and on which
+		// destination ports. Named ports are the destination's: not known for any
+		// destination, so they allow nothing (denying more, never less, than asked).
 		isolated := false
 		allowed := map[peer]bool{}
 		for _, pol := range policies {
-			if pol.Namespace != pod.Namespace || !appliesToIngress(pol) || !selects(&pol.Spec.PodSelector, pod.Labels) {
+			if pol.Namespace != pod.Namespace || !appliesTo(pol, networkingv1.PolicyTypeEgress) || !selects(&pol.Spec.PodSelector, pod.Labels) {
+				continue
+			}
+			isolated = true
+			for _, rule := range pol.Spec.Egress {
+				allow(allowed, rule.To, rule.Ports, nil, pol.Namespace, pods, nsLabels)
+			}
+		}
+		if isolated {
+			writeRules(&b, egressChain, "-s", pod, allowed)
+		}
+		// Ingress: who may connect to the pod, on which of its ports.
+		isolated = false
+		allowed = map[peer]bool{}
+		for _, pol := range policies {
+			if pol.Namespace != pod.Namespace || !appliesTo(pol, networkingv1.PolicyTypeIngress) || !selects(&pol.Spec.PodSelector, pod.Labels) {
 				continue
 			}
 			isolated = true
 			for _, rule := range pol.Spec.Ingress {
-				sources := []string{""}
-				if len(rule.From) > 0 {
-					sources = peerIPs(rule.From, pol.Namespace, pods, nsLabels)
-				}
-				ports := []peer{{}}
-				if len(rule.Ports) > 0 {
-					ports = portsOf(rule.Ports, pod)
-				}
-				for _, s := range sources {
-					for _, p := range ports {
-						allowed[peer{source: s, proto: p.proto, port: p.port}] = true
-					}
-				}
+				allow(allowed, rule.From, rule.Ports, pod, pol.Namespace, pods, nsLabels)
 			}
 		}
-		if !isolated {
-			continue
+		if isolated {
+			writeRules(&b, chain, "-d", pod, allowed)
 		}
-		dst := pod.Status.PodIP + "/32"
-		keys := make([]peer, 0, len(allowed))
-		for p := range allowed {
-			keys = append(keys, p)
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j])
-		})
-		comment := fmt.Sprintf(" -m comment --comment %q", pod.Namespace+"/"+pod.Name)
-		for _, p := range keys {
-			line := "-A " + chain + " -d " + dst
-			if p.source != "" {
-				line += " -s " + p.source
-			}
-			if p.proto != "" {
-				line += " -p " + p.proto
-				if p.port != "" {
-					line += " -m " + p.proto + " --dport " + p.port
-				}
-			}
-			b.WriteString(line + comment + " -j RETURN\n")
-		}
-		// Refused at once rather than left to time out: the client learns within a
-		// round trip that it may not connect.
-		b.WriteString("-A " + chain + " -d " + dst + " -p tcp" + comment + " -j REJECT --reject-with tcp-reset\n")
-		b.WriteString("-A " + chain + " -d " + dst + comment + " -j REJECT --reject-with icmp-port-unreachable\n")
 	}
 	return b.String()
+}
+
+// allow adds one rule's peers and ports to `allowed`. Named ports are resolved against
+// `portsPod` (the destination: the pod itself for ingress); nil resolves none.
+func allow(allowed map[peer]bool, peers []networkingv1.NetworkPolicyPeer, rulePorts []networkingv1.NetworkPolicyPort, portsPod *corev1.Pod, ns string, pods []*corev1.Pod, nsLabels map[string]labels.Set) {
+	others := []string{""}
+	if len(peers) > 0 {
+		others = peerIPs(peers, ns, pods, nsLabels)
+	}
+	ports := []peer{{}}
+	if len(rulePorts) > 0 {
+		ports = portsOf(rulePorts, portsPod)
+	}
+	for _, o := range others {
+		for _, p := range ports {
+			allowed[peer{source: o, proto: p.proto, port: p.port}] = true
+		}
+	}
+}
+
+// writeRules: the allowed peers of `pod` in `chainName` (`side` is "-d" for ingress,
+// the pod as destination, "-s" for egress), then a refusal of everything else: at once
+// rather than left to time out, so the client learns within a round trip that it may
+// not connect.
+func writeRules(b *strings.Builder, chainName, side string, pod *corev1.Pod, allowed map[peer]bool) {
+	other := map[string]string{"-d": "-s", "-s": "-d"}[side]
+	self := " " + side + " " + pod.Status.PodIP + "/32"
+	keys := make([]peer, 0, len(allowed))
+	for p := range allowed {
+		keys = append(keys, p)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j])
+	})
+	comment := fmt.Sprintf(" -m comment --comment %q", pod.Namespace+"/"+pod.Name)
+	for _, p := range keys {
+		line := "-A " + chainName + self
+		if p.source != "" {
+			line += " " + other + " " + p.source
+		}
+		if p.proto != "" {
+			line += " -p " + p.proto
+			if p.port != "" {
+				line += " -m " + p.proto + " --dport " + p.port
+			}
+		}
+		b.WriteString(line + comment + " -j RETURN\n")
+	}
+	b.WriteString("-A " + chainName + self + " -p tcp" + comment + " -j REJECT --reject-with tcp-reset\n")
+	b.WriteString("-A " + chainName + self + comment + " -j REJECT --reject-with icmp-port-unreachable\n")
 }
 
 func podsWithIP(pods []*corev1.Pod) []*corev1.Pod {
@@ -417,14 +452,14 @@ func podsWithIP(pods []*corev1.Pod) []*corev1.Pod {
 	return out
 }
 
-// appliesToIngress: policyTypes as the API defaults them (Ingress always, unless
-// policyTypes is given without it).
-func appliesToIngress(pol *networkingv1.NetworkPolicy) bool {
+// appliesTo: policyTypes as the API defaults them when empty (Ingress always, Egress
+// when the policy has egress rules).
+func appliesTo(pol *networkingv1.NetworkPolicy, kind networkingv1.PolicyType) bool {
 	if len(pol.Spec.PolicyTypes) == 0 {
-		return true
+		return kind == networkingv1.PolicyTypeIngress || len(pol.Spec.Egress) > 0
 	}
 	for _, t := range pol.Spec.PolicyTypes {
-		if t == networkingv1.PolicyTypeIngress {
+		if t == kind {
 			return true
 		}
 	}
@@ -474,7 +509,7 @@ func peerIPs(from []networkingv1.NetworkPolicyPeer, ns string, pods []*corev1.Po
 }
 
 // portsOf: a rule's ports, named ports resolved against the destination pod's
-// containers (a name the pod does not have allows nothing).
+// containers (a name the pod does not have, or no pod, allows nothing).
 func portsOf(ports []networkingv1.NetworkPolicyPort, pod *corev1.Pod) []peer {
 	var out []peer
 	for _, p := range ports {
@@ -494,7 +529,7 @@ func portsOf(ports []networkingv1.NetworkPolicyPort, pod *corev1.Pod) []peer {
 				port += ":" + fmt.Sprint(*p.EndPort)
 			}
 			out = append(out, peer{proto: proto, port: port})
-		default:
+		case pod != nil:
 			for _, c := range pod.Spec.Containers {
 				for _, cp := range c.Ports {
 					if cp.Name == p.Port.StrVal && strings.EqualFold(string(cp.Protocol), proto) {

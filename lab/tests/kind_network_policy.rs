@@ -6,7 +6,10 @@
 //! chaostoolkit-kubernetes's `deny_all_ingress`, run natively by chaos-runner, really cuts
 //! the consumer's pods off from their users (through the node port), and its rollback
 //! `remove_deny_all_ingress` lets them through again. (Not the provider's: policies add
-//! up, and the lab's own policy lets the consumer in whatever a deny-all adds.)
+//! up, and the lab's own policy lets the consumer in whatever a deny-all adds.) Then
+//! `deny_all_egress` on the consumer's pods: the users still reach the consumer, which
+//! can no longer reach the provider (the tutorial's `before` consumer answers 500), and
+//! `remove_deny_all_egress` brings the greeting back.
 
 mod common;
 
@@ -16,11 +19,11 @@ use common::cluster::ClusterLab;
 use common::network_policy;
 use serde_json::{Value, json};
 
-/// An experiment: the consumer asked; `deny_all_ingress` on the consumer's pods; the
+/// An experiment: the consumer asked; `deny_all_<direction>` on the consumer's pods; the
 /// consumer asked again; the rollback removes the policy. (No steady-state hypothesis:
 /// its check after the method would fail on the refused connection, and the run with
 /// it; the probes' outputs in the journal are what the test reads.)
-fn deny_all_ingress_experiment(url: &str) -> Value {
+fn deny_all_experiment(url: &str, direction: &str) -> Value {
     let probe = |name: &str| {
         json!({
             "type": "probe",
@@ -41,28 +44,74 @@ fn deny_all_ingress_experiment(url: &str) -> Value {
         })
     };
     let mut deny = action(
-        "deny-all-ingress-to-the-consumer",
-        "deny_all_ingress",
+        &format!("deny-all-{direction}-of-the-consumer"),
+        &format!("deny_all_{direction}"),
         json!({"label_selectors": {"name": "my-consumer-app"}, "ns": "default"}),
     );
     // As with most network plugins, a policy applies to new connections: a kept-alive
-    // one, open before it, lives until the consumer closes it idle (actix: after 5 s).
+    // one, open before it, lives until its server closes it idle (actix: after 5 s).
     deny["pauses"] = json!({"after": 8});
     json!({
         "version": "1.0.0",
-        "title": "deny_all_ingress cuts the consumer off from its users",
-        "description": "The consumer's pods get no traffic in; the users feel it.",
+        "title": format!("deny_all_{direction} on the consumer's pods"),
+        "description": "The users feel it.",
         "method": [
             probe("consumer-before"),
             deny,
             probe("consumer-while-denied")
         ],
         "rollbacks": [action(
-            "remove-deny-all-ingress",
-            "remove_deny_all_ingress",
+            &format!("remove-deny-all-{direction}"),
+            &format!("remove_deny_all_{direction}"),
             json!({"ns": "default"})
         )]
     })
+}
+
+/// Runs [`deny_all_experiment`] with chaos-runner (native chaosk8s); its journal, which
+/// says the run completed, the first answer was the greeting and the rollback succeeded;
+/// the policy is gone and the greeting back afterwards.
+fn run_deny_all(lab: &ClusterLab, direction: &str) -> Value {
+    let experiment = lab.path(&format!("deny-all-{direction}.json"));
+    std::fs::write(
+        &experiment,
+        serde_json::to_vec_pretty(&deny_all_experiment(lab.url(), direction)).expect("JSON"),
+    )
+    .expect("write the experiment");
+    let journal_path = lab.path(&format!("deny-all-{direction}-journal.json"));
+    let out = lab.run(
+        "chaos-runner",
+        &[
+            "run",
+            "--journal-path",
+            journal_path.to_str().expect("utf-8 path"),
+            experiment.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(120),
+    );
+    let journal: Value = serde_json::from_str(
+        &std::fs::read_to_string(&journal_path)
+            .unwrap_or_else(|_| panic!("no journal\n{}\n{}", out.stdout, out.stderr)),
+    )
+    .expect("journal is JSON");
+    assert_eq!(journal["status"], "completed", "{journal:#}");
+    let run = &journal["run"];
+    assert_eq!(run[0]["output"]["status"], 200, "{journal:#}");
+    assert_eq!(run[1]["status"], "succeeded", "{journal:#}");
+    assert_eq!(
+        journal["rollbacks"][0]["status"], "succeeded",
+        "{journal:#}"
+    );
+    lab.kubectl(&[
+        "get",
+        "networkpolicy",
+        &format!("chaostoolkit-deny-all-{direction}"),
+    ])
+    .expect_code(1, "the rollback removed the policy");
+    lab.wait_for_answer(Duration::from_secs(60), "the greeting again", |s, b, _| {
+        s == 200 && b.contains("Greetings from provider")
+    });
+    journal
 }
 
 #[test]
@@ -80,33 +129,8 @@ fn kind_tier_the_network_policy_holds_on_one_node() {
     assert_eq!(nodes, ["cascade-lab-control-plane"]);
     // deny_all_ingress, observable: the users' connections to the consumer are refused
     // while it holds; the rollback lets them through again.
-    let url = lab.url().to_string();
-    let experiment = lab.path("deny-all-ingress.json");
-    std::fs::write(
-        &experiment,
-        serde_json::to_vec_pretty(&deny_all_ingress_experiment(&url)).expect("JSON"),
-    )
-    .expect("write the experiment");
-    let journal_path = lab.path("deny-all-ingress-journal.json");
-    let out = lab.run(
-        "chaos-runner",
-        &[
-            "run",
-            "--journal-path",
-            journal_path.to_str().expect("utf-8 path"),
-            experiment.to_str().expect("utf-8 path"),
-        ],
-        Duration::from_secs(120),
-    );
-    let journal: Value = serde_json::from_str(
-        &std::fs::read_to_string(&journal_path)
-            .unwrap_or_else(|_| panic!("no journal\n{}\n{}", out.stdout, out.stderr)),
-    )
-    .expect("journal is JSON");
-    assert_eq!(journal["status"], "completed", "{journal:#}");
-    let run = journal["run"].as_array().expect("run");
-    assert_eq!(run[0]["output"]["status"], 200, "{journal:#}");
-    assert_eq!(run[1]["status"], "succeeded", "{journal:#}");
+    let journal = run_deny_all(&lab, "ingress");
+    let run = &journal["run"];
     assert_eq!(
         (&run[2]["status"], &run[2]["output"]),
         (&Value::from("failed"), &Value::Null),
@@ -117,13 +141,13 @@ fn kind_tier_the_network_policy_holds_on_one_node() {
         refused.contains("onnection"),
         "a connection error: {refused}"
     );
+    // deny_all_egress, observable: the users reach the consumer, the consumer no longer
+    // reaches the provider (nor the cluster's DNS): the `before` consumer answers 500.
+    let journal = run_deny_all(&lab, "egress");
+    let run = &journal["run"];
+    assert_eq!(run[2]["status"], "succeeded", "{journal:#}");
     assert_eq!(
-        journal["rollbacks"][0]["status"], "succeeded",
-        "{journal:#}"
+        run[2]["output"]["status"], 500,
+        "the consumer answers, without the provider: {journal:#}"
     );
-    lab.kubectl(&["get", "networkpolicy", "chaostoolkit-deny-all-ingress"])
-        .expect_code(1, "the rollback removed the policy");
-    lab.wait_for_answer(Duration::from_secs(60), "the greeting again", |s, b, _| {
-        s == 200 && b.contains("Greetings from provider")
-    });
 }
