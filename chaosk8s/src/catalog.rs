@@ -58,6 +58,16 @@ pub(crate) fn ns() -> ArgSpec {
     optional("ns", STRING, json!("default"))
 }
 
+/// An optional `name`, `ns`, an optional `label_selector`: how most functions pick
+/// objects (by name, else by selector, else all of `ns`).
+pub(crate) fn name_ns_selector() -> Vec<ArgSpec> {
+    vec![
+        optional("name", STRING, Value::Null),
+        ns(),
+        optional("label_selector", STRING, Value::Null),
+    ]
+}
+
 /// One catalog entry: `run` reads the arguments by the names listed in `arguments`.
 pub(crate) fn spec(
     module: &'static str,
@@ -288,11 +298,7 @@ fn pods() -> Vec<FunctionSpec> {
             POD_ACTIONS,
             "delete_pods",
             "Deprecated form of terminate_pods: deletes one pod whose name matches the pattern `name` and/or `label_selector`; answers the deleted pod names.",
-            vec![
-                optional("name", STRING, Value::Null),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
+            name_ns_selector(),
             |args, cluster| {
                 Box::pin(async move {
                     let selection = Selection {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::FunctionSpec;
-use crate::catalog::{STRING, ns, optional, spec};
+use crate::catalog::{name_ns_selector, spec};
 use crate::client::Cluster;
 use crate::error::Error;
 
@@ -63,26 +63,16 @@ where
         + Sync,
     <K as Resource>::DynamicType: Default,
 {
-    spec(
-        module,
-        name,
-        doc,
-        vec![
-            optional("name", STRING, Value::Null),
-            ns(),
-            optional("label_selector", STRING, Value::Null),
-        ],
-        |args, cluster| {
-            Box::pin(async move {
-                delete_matching::<K>(
-                    cluster,
-                    args.non_empty("name")?.as_deref(),
-                    &args.string("ns")?,
-                    args.non_empty("label_selector")?.as_deref(),
-                    false,
-                )
-                .await
-            })
-        },
-    )
+    spec(module, name, doc, name_ns_selector(), |args, cluster| {
+        Box::pin(async move {
+            delete_matching::<K>(
+                cluster,
+                args.non_empty("name")?.as_deref(),
+                &args.string("ns")?,
+                args.non_empty("label_selector")?.as_deref(),
+                false,
+            )
+            .await
+        })
+    })
 }

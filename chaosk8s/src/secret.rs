@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::{Value, json};
 
-use crate::catalog::{STRING, ns, optional, required, spec};
+use crate::catalog::{STRING, name_ns_selector, ns, required, spec};
 use crate::client::Cluster;
 use crate::error::Error;
 use crate::{FunctionSpec, manifest};
@@ -63,11 +63,7 @@ pub(crate) fn catalog() -> Vec<FunctionSpec> {
             PROBES,
             "secret_exists",
             "True when a secret named `name` and/or matching `label_selector` exists in `ns`; false otherwise.",
-            vec![
-                optional("name", STRING, Value::Null),
-                ns(),
-                optional("label_selector", STRING, Value::Null),
-            ],
+            name_ns_selector(),
             |args, cluster| {
                 Box::pin(async move {
                     exists(

@@ -349,40 +349,43 @@ func renderRules(node string, pods []*corev1.Pod, namespaces []*corev1.Namespace
 		if pod.Spec.NodeName != node {
 			continue
 		}
-		// Egress: what the pod may send, to whom (a rule's `to` peers) and on which
-		// destination ports. Named ports are the destination's: not known for any
-		// destination, so they allow nothing (denying more, never less, than asked).
-		isolated := false
-		allowed := map[peer]bool{}
-		for _, pol := range policies {
-			if pol.Namespace != pod.Namespace || !appliesTo(pol, networkingv1.PolicyTypeEgress) || !selects(&pol.Spec.PodSelector, pod.Labels) {
-				continue
-			}
-			isolated = true
-			for _, rule := range pol.Spec.Egress {
-				allow(allowed, rule.To, rule.Ports, nil, pol.Namespace, pods, nsLabels)
-			}
-		}
-		if isolated {
+		// Egress first: what the pod may send, to whom and on which ports.
+		if allowed := allowedPeers(pod, networkingv1.PolicyTypeEgress, pods, nsLabels, policies); allowed != nil {
 			writeRules(&b, egressChain, "-s", pod, allowed)
 		}
 		// Ingress: who may connect to the pod, on which of its ports.
-		isolated = false
-		allowed = map[peer]bool{}
-		for _, pol := range policies {
-			if pol.Namespace != pod.Namespace || !appliesTo(pol, networkingv1.PolicyTypeIngress) || !selects(&pol.Spec.PodSelector, pod.Labels) {
-				continue
-			}
-			isolated = true
-			for _, rule := range pol.Spec.Ingress {
-				allow(allowed, rule.From, rule.Ports, pod, pol.Namespace, pods, nsLabels)
-			}
-		}
-		if isolated {
+		if allowed := allowedPeers(pod, networkingv1.PolicyTypeIngress, pods, nsLabels, policies); allowed != nil {
 			writeRules(&b, chain, "-d", pod, allowed)
 		}
 	}
 	return b.String()
+}
+
+// allowedPeers: the peers and ports the policies of `kind` selecting `pod` allow (the
+// sources for ingress, the destinations for egress), or nil when none selects it (the
+// pod is not isolated in that direction). Named ports are the destination's: the pod
+// itself for ingress; for egress not known for any destination, so they allow nothing
+// (denying more, never less, than asked).
+func allowedPeers(pod *corev1.Pod, kind networkingv1.PolicyType, pods []*corev1.Pod, nsLabels map[string]labels.Set, policies []*networkingv1.NetworkPolicy) map[peer]bool {
+	var allowed map[peer]bool
+	for _, pol := range policies {
+		if pol.Namespace != pod.Namespace || !appliesTo(pol, kind) || !selects(&pol.Spec.PodSelector, pod.Labels) {
+			continue
+		}
+		if allowed == nil {
+			allowed = map[peer]bool{}
+		}
+		if kind == networkingv1.PolicyTypeEgress {
+			for _, rule := range pol.Spec.Egress {
+				allow(allowed, rule.To, rule.Ports, nil, pol.Namespace, pods, nsLabels)
+			}
+		} else {
+			for _, rule := range pol.Spec.Ingress {
+				allow(allowed, rule.From, rule.Ports, pod, pol.Namespace, pods, nsLabels)
+			}
+		}
+	}
+	return allowed
 }
 
 // allow adds one rule's peers and ports to `allowed`. Named ports are resolved against
