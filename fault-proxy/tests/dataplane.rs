@@ -75,8 +75,10 @@ fn latency_delays_new_and_open_connections_and_is_removed_live() {
             );
         }
     }
-    // Chunks sent 50 ms apart each arrive 200 ms after they were sent, not 200 ms after
-    // the one before: latency does not add up.
+    // Chunks sent 50 ms apart each arrive about 200 ms after they were sent, not 200 ms
+    // after the one before: latency does not add up (if it did, the fourth would arrive
+    // 650 ms after it was sent). Measured from each chunk's own send time, so a busy
+    // machine's late wake-ups between the sends do not count.
     let t0 = Instant::now();
     let mut reader = fresh.try_clone().unwrap();
     let arrivals = std::thread::spawn(move || {
@@ -88,12 +90,20 @@ fn latency_delays_new_and_open_connections_and_is_removed_live() {
         }
         at
     });
+    let mut sent = Vec::new();
     for _ in 0..4 {
+        sent.push(t0.elapsed());
         fresh.write_all(b"x").unwrap();
         std::thread::sleep(Duration::from_millis(50));
     }
     let at = arrivals.join().unwrap();
-    assert!(at[3] < Duration::from_millis(450), "{at:?}");
+    let delays: Vec<Duration> = at.iter().zip(&sent).map(|(a, s)| *a - *s).collect();
+    assert!(
+        delays
+            .iter()
+            .all(|d| *d >= Duration::from_millis(195) && *d < Duration::from_millis(400)),
+        "each chunk's delay from its send: {delays:?}"
+    );
     assert_eq!(
         api.delete("/proxies/echo/toxics/latency_downstream").status,
         204

@@ -27,6 +27,12 @@ use crate::setup::{Ready, Setup};
 /// tier's load on another's timings).
 const ONE_LANE: &str = "CASCADE_TIERS_ONE_LANE";
 
+/// The niceness of the Docker lane's commands (and of the Python, kubectl and test
+/// processes they start) while the other lane runs: the local tier's tests measure
+/// milliseconds, the cluster tests seconds, so on a busy machine the first go first.
+/// (The clusters' own processes run in Docker's cgroup, which shares the CPU as one.)
+const DOCKER_LANE_NICENESS: &str = "10";
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Cascade Lab's own tasks")]
 struct Cli {
@@ -121,9 +127,9 @@ fn test(selected: &[Tier]) -> ExitCode {
                 ))
             );
             let docker = &docker;
-            scope.spawn(move || lanes.run(docker, output))
+            scope.spawn(move || lanes.run(docker, output, Some(DOCKER_LANE_NICENESS)))
         });
-        let mut results = lanes.run(&host, &Output::live());
+        let mut results = lanes.run(&host, &Output::live(), None);
         match (docker_lane, &docker_output) {
             (Some(lane), Some(output)) => {
                 output.show();
@@ -133,7 +139,7 @@ fn test(selected: &[Tier]) -> ExitCode {
                     docker.iter().map(|tier| (*tier, failed())).collect()
                 }));
             }
-            _ => results.extend(lanes.run(&docker, &Output::live())),
+            _ => results.extend(lanes.run(&docker, &Output::live(), None)),
         }
         results
     });
@@ -172,9 +178,15 @@ struct Lanes<'a> {
 }
 
 impl Lanes<'_> {
-    /// Runs `tiers` one after the other, writing to `output`: each tier's outcome, or why
-    /// it was skipped. Stops early when interrupted.
-    fn run(&self, tiers: &[Tier], output: &Output) -> Vec<(Tier, Result<Outcome, String>)> {
+    /// Runs `tiers` one after the other, writing to `output` (their commands under `nice`
+    /// when a niceness is given): each tier's outcome, or why it was skipped. Stops early
+    /// when interrupted.
+    fn run(
+        &self,
+        tiers: &[Tier],
+        output: &Output,
+        niceness: Option<&str>,
+    ) -> Vec<(Tier, Result<Outcome, String>)> {
         let mut results = Vec::new();
         for tier in tiers {
             if run::interrupted() {
@@ -187,7 +199,12 @@ impl Lanes<'_> {
                 }
                 None => {
                     output.line(&self.summary.headline(&self.ready.headline(*tier)));
-                    let commands = self.ready.commands(*tier);
+                    let mut commands = self.ready.commands(*tier);
+                    if let Some(n) = niceness {
+                        for command in &mut commands {
+                            command.splice(0..0, ["nice".to_string(), "-n".into(), n.into()]);
+                        }
+                    }
                     Ok(run::tier(self.setup.env(), &commands, output))
                 }
             };
