@@ -44,13 +44,19 @@ fn tests_in(dir: &Path, found: &mut Vec<(String, usize, String, Vec<String>)>) {
     }
 }
 
+/// Every test function under the `tests/` folder of each crate of the workspace at `root`.
+fn workspace_tests(root: &Path) -> Vec<(String, usize, String, Vec<String>)> {
+    let mut found = Vec::new();
+    for crate_dir in fs::read_dir(root).expect("list the workspace").flatten() {
+        tests_in(&crate_dir.path().join("tests"), &mut found);
+    }
+    found
+}
+
 #[test]
 fn every_tier_test_is_ignored_with_its_tier_as_the_reason() {
     let root = test_kit::repo::root();
-    let mut found = Vec::new();
-    for crate_dir in fs::read_dir(&root).expect("list the workspace").flatten() {
-        tests_in(&crate_dir.path().join("tests"), &mut found);
-    }
+    let found = workspace_tests(&root);
     let tagged: Vec<(Tier, &str)> = Tier::ALL
         .into_iter()
         .filter_map(|tier| Some((tier, tier.tag()?)))
@@ -104,10 +110,7 @@ fn the_docker_tiers_scripts_run_every_test_target_of_their_tier() {
     // The scripts name their test targets (`cargo test --workspace --test NAME`: the
     // workspace's features, so nothing is rebuilt); a new target would go unnoticed.
     let root = test_kit::repo::root();
-    let mut found = Vec::new();
-    for crate_dir in fs::read_dir(&root).expect("list the workspace").flatten() {
-        tests_in(&crate_dir.path().join("tests"), &mut found);
-    }
+    let found = workspace_tests(&root);
     for (tier, script) in [
         (Tier::Kind, "scripts/kind-test.sh"),
         (Tier::Minikube, "scripts/minikube-test.sh"),
